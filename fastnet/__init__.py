@@ -1,0 +1,10 @@
+"""fastnet: feed-forward neural networks trained by Numba loop kernels."""
+from .datasets import load_mnist, read_idx
+from .layers import Dense
+from .network import Network
+from .optimizers import SGD, AdaGrad, Adam, AdamW, Constant, Cosine, RMSProp, StepDecay
+from .train import DivergenceError, History
+
+__version__ = "0.1.0"
+__all__ = ["Dense", "Network", "SGD", "AdaGrad", "RMSProp", "Adam", "AdamW", "Constant",
+           "StepDecay", "Cosine", "History", "DivergenceError", "load_mnist", "read_idx"]

@@ -1,0 +1,92 @@
+"""Dense layer description: sizes, activation, bias, initialiser.
+
+A ``Dense`` holds no arrays until a ``Network`` places its parameters in the
+network's flat parameter vector; then ``W`` (out, in), ``b`` (out,) and, for
+PReLU, ``a`` (1, out) are views into it, and ``dW``, ``db``, ``da`` views into
+the flat gradient vector.
+"""
+import numpy as np
+
+from .kernels import activations as A
+
+ACTIVATIONS = tuple(A.NAMES)
+
+
+class Dense:
+    """Fully connected layer ``u = W x + b``, ``z = f(u)``.
+
+    Parameters
+    ----------
+    in_features, out_features : int
+    activation : str
+        One of identity, sigmoid, tanh, relu, leaky_relu, prelu, rrelu, swish,
+        softmax (output layer only).
+    bias : bool
+        Learn an additive bias (default True). Without it, b stays 0.
+    negative_slope : float
+        Slope for u < 0 of leaky ReLU (default 0.01) and the initial PReLU slope
+        (default 0.25 for PReLU, as in He et al. 2015).
+    rrelu_range : (float, float)
+        RReLU draws its slope uniformly from [lower, upper] per element while
+        training and uses (lower + upper) / 2 at inference (default (1/8, 1/3)).
+    init : "he", "xavier" or None
+        Weight initialiser; None picks He for the ReLU family and swish, and
+        Xavier/Glorot otherwise.
+    """
+
+    def __init__(self, in_features, out_features, activation="identity", bias=True,
+                 negative_slope=None, rrelu_range=(1 / 8, 1 / 3), init=None):
+        for name, v in (("in_features", in_features), ("out_features", out_features)):
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
+                raise ValueError(f"Dense {name} must be a positive integer, got {v!r}")
+        if activation not in A.NAMES:
+            raise ValueError(f"unknown activation {activation!r}; expected one of {ACTIVATIONS}")
+        if init not in (None, "he", "xavier"):
+            raise ValueError(f"init must be 'he', 'xavier' or None, got {init!r}")
+        lower, upper = (float(r) for r in rrelu_range)
+        if not 0 <= lower <= upper:
+            raise ValueError(f"rrelu_range must satisfy 0 <= lower <= upper, got {rrelu_range!r}")
+        self.in_features = int(in_features)
+        self.out_features = int(out_features)
+        self.activation = activation
+        self.act = A.NAMES[activation]
+        self.bias = bool(bias)
+        if negative_slope is None:
+            negative_slope = 0.25 if activation == "prelu" else 0.01
+        self.negative_slope = float(negative_slope)
+        self.rrelu_range = (lower, upper)
+        if init is None:
+            relu_like = self.act in (A.RELU, A.LEAKY_RELU, A.PRELU, A.RRELU, A.SWISH)
+            init = "he" if relu_like else "xavier"
+        self.init = init
+
+    def __repr__(self):
+        extra = "" if self.bias else ", bias=False"
+        return f"Dense({self.in_features}, {self.out_features}, activation={self.activation!r}{extra})"
+
+    @property
+    def n_params(self):
+        """Number of learned scalars: weights, bias, PReLU slopes."""
+        n = self.in_features * self.out_features
+        n += self.out_features if self.bias else 0
+        n += self.out_features if self.act == A.PRELU else 0
+        return n
+
+    def config(self):
+        """JSON-serialisable constructor arguments."""
+        return dict(in_features=self.in_features, out_features=self.out_features,
+                    activation=self.activation, bias=self.bias,
+                    negative_slope=self.negative_slope, rrelu_range=list(self.rrelu_range),
+                    init=self.init)
+
+    def initial_weights(self, rng, dtype):
+        """Draw W: He N(0, 2/fan_in) or Xavier N(0, 2/(fan_in + fan_out))."""
+        fan_in, fan_out = self.in_features, self.out_features
+        var = 2.0 / fan_in if self.init == "he" else 2.0 / (fan_in + fan_out)
+        return (rng.standard_normal((fan_out, fan_in)) * np.sqrt(var)).astype(dtype)
+
+    def inference_slope(self):
+        """Negative slope used outside training (one per unit)."""
+        if self.act == A.RRELU:
+            return 0.5 * (self.rrelu_range[0] + self.rrelu_range[1])
+        return self.negative_slope

@@ -1,0 +1,334 @@
+"""The Network: a stack of Dense layers and a loss, owning parameters, gradients
+and workspaces, and running the kernels for forward and backward passes.
+
+All learned scalars live in one flat vector ``params`` (and their gradients in
+``grads``), so an optimizer step is a single kernel call; each layer's ``W``,
+``b`` and PReLU slope ``a`` are views into it.
+"""
+import numpy as np
+
+from . import config
+from .kernels import activations as A
+from .kernels import losses as L
+from .kernels.data import gather_rows
+from .kernels.dense import dense_backward_params, dense_forward, hidden_delta, prelu_slope_grad
+from .kernels.metrics import count_correct
+from .layers import Dense
+
+MAX_WORKSPACES = 4
+
+
+class Workspace:
+    """Every array one forward + backward pass of ``B`` samples writes into.
+
+    x (B, C0) input rows; t (B, K) targets; losses (B,); per layer l:
+    u[l], z[l], delta[l], dz[l] (B, OC_l); rrelu[l] (B, OC_l) training slopes.
+    """
+
+    def __init__(self, net, B):
+        dt = net.dtype
+        self.B = B
+        self.x = np.empty((B, net.n_inputs), dt)
+        self.t = np.empty((B, net.n_outputs), dt)
+        self.losses = np.empty(B, dt)
+        shapes = [(B, layer.out_features) for layer in net.layers]
+        self.u = [np.empty(s, dt) for s in shapes]
+        self.z = [np.empty(s, dt) for s in shapes]
+        self.delta = [np.empty(s, dt) for s in shapes]
+        self.dz = [np.empty(s, dt) for s in shapes]
+        self.rrelu = [np.empty(s, dt) if layer.act == A.RRELU else None
+                      for layer, s in zip(net.layers, shapes)]
+        self.slope = [layer.a for layer in net.layers]  # negative slopes of the last forward
+
+
+class Network:
+    """A feed-forward network ``z_l = f_l(W_l z_{l-1} + b_l)`` trained on a loss.
+
+    Parameters
+    ----------
+    layers : list of Dense
+        Consecutive layers must chain: ``layers[i].out_features ==
+        layers[i+1].in_features``.
+    loss : str
+        "softmax_cross_entropy" (classes; integer or one-hot targets),
+        "binary_cross_entropy" (targets in {0, 1}) or "sum_of_squares"
+        (regression). For the cross-entropies the last layer's activation is
+        the matching softmax / sigmoid ("identity" there means the same thing:
+        its outputs are the logits).
+    seed : int
+        Seeds the initial weights.
+    dtype : numpy float dtype
+        float32 (default) or float64 (used by the gradient checks).
+
+    Examples
+    --------
+    >>> net = Network([Dense(784, 256, activation="relu"), Dense(256, 10)])
+    >>> history = net.fit(X, y, epochs=5, batch_size=128, optimizer=SGD(0.05, momentum=0.9))
+    >>> net.evaluate(X_test, y_test)
+    {'loss': 0.07, 'accuracy': 0.978}
+    """
+
+    def __init__(self, layers, loss="softmax_cross_entropy", seed=0, dtype=config.FLOAT):
+        layers = list(layers)
+        if not layers:
+            raise ValueError("Network needs at least one Dense layer, got an empty list")
+        for i, layer in enumerate(layers):
+            if not isinstance(layer, Dense):
+                raise TypeError(f"layers[{i}] must be a fastnet.Dense, got {type(layer).__name__}")
+        for i in range(1, len(layers)):
+            if layers[i - 1].out_features != layers[i].in_features:
+                raise ValueError(
+                    f"layer sizes do not chain: layers[{i - 1}] = {layers[i - 1]!r} outputs "
+                    f"{layers[i - 1].out_features} features but layers[{i}] = {layers[i]!r} "
+                    f"expects {layers[i].in_features}")
+        if loss not in L.NAMES:
+            raise ValueError(f"unknown loss {loss!r}; expected one of {tuple(L.NAMES)}")
+        dtype = np.dtype(dtype)
+        if dtype not in (np.float32, np.float64):
+            raise TypeError(f"dtype must be float32 or float64, got {dtype}")
+        for i, layer in enumerate(layers[:-1]):
+            if layer.act == A.SOFTMAX:
+                raise ValueError(f"softmax is an output activation; layers[{i}] is hidden")
+        self.layers = layers
+        self.loss = loss
+        self.loss_kind = L.NAMES[loss]
+        self.dtype = dtype
+        self.seed = seed
+        self.output_act = self._output_activation(layers[-1])
+        self._place_parameters()
+        self.init_weights(seed)
+        self._workspaces = {}
+
+    def _output_activation(self, last):
+        """The activation code the forward applies at the output, given the loss."""
+        fused = {L.SOFTMAX_CROSS_ENTROPY: A.SOFTMAX, L.BINARY_CROSS_ENTROPY: A.SIGMOID}
+        if self.loss_kind in fused:
+            want = fused[self.loss_kind]
+            if last.act not in (A.IDENTITY, want):
+                raise ValueError(f"loss {self.loss!r} needs the last layer's activation to be "
+                                 f"{'softmax' if want == A.SOFTMAX else 'sigmoid'} or identity "
+                                 f"(logits), got {last.activation!r}")
+            return want
+        if last.act == A.SOFTMAX:
+            raise ValueError("softmax output needs loss='softmax_cross_entropy'")
+        return last.act
+
+    # ------------------------------------------------------------------ parameters
+    def _place_parameters(self):
+        total = sum(layer.n_params for layer in self.layers)
+        self.params = np.zeros(total, self.dtype)
+        self.grads = np.zeros(total, self.dtype)
+        off = 0
+
+        def take(n, shape):
+            nonlocal off
+            views = self.params[off:off + n].reshape(shape), self.grads[off:off + n].reshape(shape)
+            off += n
+            return views
+
+        for layer in self.layers:
+            C, OC = layer.in_features, layer.out_features
+            layer.W, layer.dW = take(OC * C, (OC, C))
+            if layer.bias:
+                layer.b, layer.db = take(OC, (OC,))
+            else:  # constant zero bias; its gradient goes to a scratch array
+                layer.b, layer.db = np.zeros(OC, self.dtype), np.zeros(OC, self.dtype)
+            if layer.act == A.PRELU:
+                layer.a, layer.da = take(OC, (1, OC))
+            else:
+                layer.a, layer.da = np.full((1, OC), layer.inference_slope(), self.dtype), None
+
+    def init_weights(self, seed=0):
+        """(Re)draw the weights (He or Xavier by activation); biases 0, PReLU slopes a0."""
+        rng = np.random.default_rng(seed)
+        for layer in self.layers:
+            layer.W[...] = layer.initial_weights(rng, self.dtype)
+            layer.b[...] = 0
+            layer.a[...] = layer.inference_slope()
+
+    @property
+    def n_inputs(self):
+        return self.layers[0].in_features
+
+    @property
+    def n_outputs(self):
+        return self.layers[-1].out_features
+
+    @property
+    def is_classifier(self):
+        return self.loss_kind != L.SUM_OF_SQUARES
+
+    def summary(self):
+        """A table of layers, output shapes and parameter counts (also returned as str)."""
+        rows = [f"{'layer':<8}{'type':<42}{'params':>10}"]
+        for i, layer in enumerate(self.layers):
+            rows.append(f"{i:<8}{layer!r:<42}{layer.n_params:>10,}")
+        rows.append(f"loss: {self.loss}    total params: {self.params.size:,}")
+        text = "\n".join(rows)
+        print(text)
+        return text
+
+    # ------------------------------------------------------------------ inputs
+    def _as_input(self, X, name="X"):
+        """Return (X, scale): a 2-D C-contiguous uint8 or float array and its scale.
+
+        uint8 data (images) stay uint8 and are scaled by 1/255 when gathered.
+        """
+        X = np.asarray(X)
+        if X.ndim != 2 or X.shape[1] != self.n_inputs:
+            raise ValueError(f"{name} must have shape (n_samples, {self.n_inputs}), "
+                             f"got {X.shape}")
+        if X.shape[0] == 0:
+            raise ValueError(f"{name} has no samples")
+        if X.dtype == np.uint8:
+            return np.ascontiguousarray(X), 1.0 / 255.0
+        if not (np.issubdtype(X.dtype, np.floating) or np.issubdtype(X.dtype, np.integer)
+                or X.dtype == np.bool_):
+            raise TypeError(f"{name} must hold numbers, got dtype {X.dtype}")
+        X = np.ascontiguousarray(X, dtype=self.dtype)
+        if not np.isfinite(X).all():
+            raise ValueError(f"{name} contains NaN or infinite values")
+        return X, 1.0
+
+    def _encode_targets(self, y, n, name="y"):
+        """Targets as a float (n, K) array matching the loss."""
+        K = self.n_outputs
+        y = np.asarray(y)
+        if y.shape[:1] != (n,):
+            raise ValueError(f"{name} must have {n} rows (one per sample of X), got shape {y.shape}")
+        if y.ndim == 1 and self.loss_kind == L.SOFTMAX_CROSS_ENTROPY:
+            if not (np.issubdtype(y.dtype, np.integer)
+                    or (np.issubdtype(y.dtype, np.floating) and np.all(np.mod(y, 1) == 0))):
+                raise ValueError(f"{name} must hold integer class ids, got dtype {y.dtype}")
+            bad = (y < 0) | (y >= K)
+            if bad.any():
+                raise ValueError(f"{name} holds class id {y[bad][0]} outside [0, {K}) "
+                                 f"for a network with {K} outputs")
+            T = np.zeros((n, K), self.dtype)
+            T[np.arange(n), y.astype(np.int64)] = 1
+            return T
+        if y.ndim == 1:
+            y = y.reshape(n, 1)
+        if y.ndim != 2 or y.shape[1] != K:
+            raise ValueError(f"{name} must have shape ({n},) or ({n}, {K}) for a network with "
+                             f"{K} outputs, got {y.shape}")
+        T = np.ascontiguousarray(y, dtype=self.dtype)
+        if not np.isfinite(T).all():
+            raise ValueError(f"{name} contains NaN or infinite values")
+        if self.loss_kind == L.BINARY_CROSS_ENTROPY and not np.isin(T, (0, 1)).all():
+            raise ValueError(f"{name} must hold binary targets 0 or 1 for binary_cross_entropy")
+        return T
+
+    # ------------------------------------------------------------------ passes
+    def _workspace(self, B):
+        ws = self._workspaces.get(B)
+        if ws is None:
+            if len(self._workspaces) >= MAX_WORKSPACES:
+                self._workspaces.clear()
+            ws = self._workspaces[B] = Workspace(self, B)
+        return ws
+
+    def _slope(self, i, ws, training, rng):
+        layer = self.layers[i]
+        if training and layer.act == A.RRELU:
+            lo, hi = layer.rrelu_range
+            r = ws.rrelu[i]
+            rng.random(dtype=self.dtype, out=r)
+            r *= hi - lo
+            r += lo
+            return r
+        return layer.a
+
+    def _forward(self, ws, training=False, rng=None):
+        """z_l = f_l(W_l z_{l-1} + b_l) for every layer, into ws.u / ws.z."""
+        inp = ws.x
+        last = len(self.layers) - 1
+        for i, layer in enumerate(self.layers):
+            act = self.output_act if i == last else layer.act
+            ws.slope[i] = self._slope(i, ws, training, rng)
+            dense_forward(ws.u[i], ws.z[i], inp, layer.W, layer.b, act, ws.slope[i])
+            inp = ws.z[i]
+
+    def _backward(self, ws):
+        """Loss δ at the output, then δ rule downwards; fills self.grads."""
+        last = len(self.layers) - 1
+        L.KERNELS[self.loss_kind](ws.delta[last], ws.dz[last], ws.losses, ws.u[last],
+                                  ws.z[last], ws.t, self.output_act, ws.slope[last])
+        for i in range(last, -1, -1):
+            layer = self.layers[i]
+            inp = ws.z[i - 1] if i > 0 else ws.x
+            dense_backward_params(layer.dW, layer.db, ws.delta[i], inp)
+            if layer.da is not None:
+                prelu_slope_grad(layer.da, ws.dz[i], ws.u[i])
+            if i > 0:
+                below = self.layers[i - 1]
+                hidden_delta(ws.delta[i - 1], ws.dz[i - 1], ws.delta[i], layer.W,
+                             ws.u[i - 1], ws.z[i - 1], below.act, ws.slope[i - 1])
+
+    def _chunks(self, X, batch_size):
+        """Yield (start, stop, workspace) with X[start:stop] gathered into ws.x."""
+        X, scale = self._as_input(X)
+        n = X.shape[0]
+        for s in range(0, n, batch_size):
+            e = min(s + batch_size, n)
+            ws = self._workspace(e - s)
+            gather_rows(ws.x, X, np.arange(s, e), scale)
+            yield s, e, ws
+
+    # ------------------------------------------------------------------ public API
+    def loss_and_gradient(self, X, y):
+        """Mean loss on (X, y) as one batch, with ∂L/∂params left in ``self.grads``."""
+        X, scale = self._as_input(X)
+        T = self._encode_targets(y, X.shape[0])
+        ws = self._workspace(X.shape[0])
+        idx = np.arange(X.shape[0])
+        gather_rows(ws.x, X, idx, scale)
+        gather_rows(ws.t, T, idx, 1.0)
+        self._forward(ws, training=False)
+        self._backward(ws)
+        return float(ws.losses.sum(dtype=np.float64) / ws.B)
+
+    def predict_proba(self, X, batch_size=1024):
+        """Network outputs: class probabilities (softmax / sigmoid) or regression values."""
+        out = None
+        for s, e, ws in self._chunks(X, batch_size):
+            self._forward(ws)
+            if out is None:
+                out = np.empty((np.shape(X)[0], self.n_outputs), self.dtype)
+            out[s:e] = ws.z[-1]
+        return out
+
+    def predict(self, X, batch_size=1024):
+        """Class ids (softmax), 0/1 labels (sigmoid) or regression values (n, K)."""
+        out = self.predict_proba(X, batch_size)
+        if self.loss_kind == L.SOFTMAX_CROSS_ENTROPY:
+            return out.argmax(axis=1)
+        if self.loss_kind == L.BINARY_CROSS_ENTROPY:
+            labels = (out > 0.5).astype(np.int64)
+            return labels[:, 0] if self.n_outputs == 1 else labels
+        return out
+
+    def evaluate(self, X, y, batch_size=1024):
+        """{'loss': mean loss, 'accuracy': fraction correct (classifiers only)}."""
+        n = np.shape(X)[0] if np.ndim(X) else 0
+        T = self._encode_targets(y, n)
+        loss_sum, correct = 0.0, 0
+        for s, e, ws in self._chunks(X, batch_size):
+            self._forward(ws)
+            ws.t[...] = T[s:e]
+            L.KERNELS[self.loss_kind](ws.delta[-1], ws.dz[-1], ws.losses, ws.u[-1], ws.z[-1],
+                                      ws.t, self.output_act, ws.slope[-1])
+            loss_sum += float(ws.losses.sum(dtype=np.float64))
+            correct += count_correct(ws.z[-1], ws.t, self.loss_kind)
+        result = {"loss": loss_sum / n}
+        if self.is_classifier:
+            result["accuracy"] = correct / (n * (self.n_outputs if self.loss_kind == L.BINARY_CROSS_ENTROPY else 1))
+        return result
+
+    def fit(self, X, y, epochs=10, batch_size=32, optimizer=None, validation_split=0.0,
+            validation_data=None, seed=0, shuffle=True, verbose=True, callbacks=()):
+        """Train with minibatch gradient descent; returns a ``History``. See ``fastnet.train.fit``."""
+        from .train import fit
+        return fit(self, X, y, epochs=epochs, batch_size=batch_size, optimizer=optimizer,
+                   validation_split=validation_split, validation_data=validation_data,
+                   seed=seed, shuffle=shuffle, verbose=verbose, callbacks=callbacks)

@@ -1,0 +1,243 @@
+"""Optimizers and learning-rate schedules.
+
+Each optimizer keeps its state (velocity, squared-gradient sums, moments) as
+flat vectors the size of ``Network.params``, created lazily at the first
+``step``, and updates the parameters with one kernel call. The update rules are
+in the docstrings of ``fastnet.kernels.optim``.
+"""
+import math
+
+import numpy as np
+
+from .kernels import optim as K
+
+
+def _positive(name, value, allow_zero=False):
+    value = float(value)
+    if not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
+        raise ValueError(f"{name} must be {'>= 0' if allow_zero else '> 0'}, got {value!r}")
+    return value
+
+
+# ---------------------------------------------------------------- schedules
+class Constant:
+    """η_t = η."""
+
+    def __call__(self, epoch):
+        return 1.0
+
+    def config(self):
+        return {"name": "constant"}
+
+
+class StepDecay:
+    """η_t = η · γ^⌊epoch / step_size⌋."""
+
+    def __init__(self, step_size=10, gamma=0.1):
+        if int(step_size) < 1:
+            raise ValueError(f"step_size must be >= 1, got {step_size!r}")
+        self.step_size, self.gamma = int(step_size), _positive("gamma", gamma)
+
+    def __call__(self, epoch):
+        return self.gamma ** (epoch // self.step_size)
+
+    def config(self):
+        return {"name": "step", "step_size": self.step_size, "gamma": self.gamma}
+
+
+class Cosine:
+    """η_t = η_min + (η - η_min) · ½ (1 + cos(π t / T)) over T epochs; η_min = η · min_factor."""
+
+    def __init__(self, total_epochs, min_factor=0.0):
+        if int(total_epochs) < 1:
+            raise ValueError(f"total_epochs must be >= 1, got {total_epochs!r}")
+        self.total_epochs, self.min_factor = int(total_epochs), float(min_factor)
+
+    def __call__(self, epoch):
+        t = min(epoch, self.total_epochs) / self.total_epochs
+        return self.min_factor + (1 - self.min_factor) * 0.5 * (1 + math.cos(math.pi * t))
+
+    def config(self):
+        return {"name": "cosine", "total_epochs": self.total_epochs, "min_factor": self.min_factor}
+
+
+SCHEDULES = {"constant": Constant, "step": StepDecay, "cosine": Cosine}
+
+
+def make_schedule(spec):
+    """A schedule from an instance, None (constant), or a config dict / name."""
+    if spec is None:
+        return Constant()
+    if isinstance(spec, str):
+        spec = {"name": spec}
+    if isinstance(spec, dict):
+        spec = dict(spec)
+        name = spec.pop("name")
+        if name not in SCHEDULES:
+            raise ValueError(f"unknown schedule {name!r}; expected one of {tuple(SCHEDULES)}")
+        return SCHEDULES[name](**spec)
+    if not callable(spec):
+        raise TypeError(f"schedule must be a name, dict or callable, got {spec!r}")
+    return spec
+
+
+# ---------------------------------------------------------------- optimizers
+class Optimizer:
+    """Base class: ``lr`` is the base learning rate, ``schedule(epoch)`` scales it."""
+
+    state_names = ()
+
+    def __init__(self, lr, weight_decay=0.0, schedule=None):
+        self.lr = _positive("lr (learning rate)", lr)
+        self.weight_decay = _positive("weight_decay", weight_decay, allow_zero=True)
+        self.schedule = make_schedule(schedule)
+        self.current_lr = self.lr
+        self.t = 0  # steps taken
+        self.state = {}
+
+    def set_epoch(self, epoch):
+        """Set the learning rate of this epoch from the schedule."""
+        self.current_lr = self.lr * self.schedule(epoch)
+
+    def _state(self, params):
+        if not self.state or next(iter(self.state.values())).shape != params.shape:
+            self.state = {k: np.zeros_like(params) for k in self.state_names}
+        return self.state
+
+    def step(self, params, grads):
+        """Update ``params`` in place from ``grads`` (flat vectors)."""
+        self.t += 1
+        self._update(params, grads, self._state(params))
+
+    def config(self):
+        cfg = {"name": type(self).__name__.lower(), "lr": self.lr,
+               "weight_decay": self.weight_decay}
+        cfg.update(self._hyper())
+        sched = getattr(self.schedule, "config", None)
+        cfg["schedule"] = sched() if sched else None
+        return cfg
+
+    def _hyper(self):
+        return {}
+
+    def __repr__(self):
+        args = ", ".join(f"{k}={v!r}" for k, v in self.config().items() if k != "name")
+        return f"{type(self).__name__}({args})"
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent, with optional (Nesterov) momentum μ."""
+
+    def __init__(self, lr=0.01, momentum=0.0, nesterov=False, weight_decay=0.0, schedule=None):
+        super().__init__(lr, weight_decay, schedule)
+        self.momentum = float(momentum)
+        if not 0 <= self.momentum < 1:
+            raise ValueError(f"momentum must be in [0, 1), got {momentum!r}")
+        if nesterov and self.momentum == 0:
+            raise ValueError("nesterov=True needs momentum > 0")
+        self.nesterov = bool(nesterov)
+        self.state_names = ("velocity",) if self.momentum else ()
+
+    def _hyper(self):
+        return {"momentum": self.momentum, "nesterov": self.nesterov}
+
+    def _update(self, p, g, s):
+        if self.momentum:
+            K.momentum_update(p, s["velocity"], g, self.current_lr, self.momentum,
+                              self.weight_decay, self.nesterov)
+        else:
+            K.sgd_update(p, g, self.current_lr, self.weight_decay)
+
+
+class AdaGrad(Optimizer):
+    """AdaGrad (Duchi et al. 2011)."""
+
+    state_names = ("sum_sq",)
+
+    def __init__(self, lr=0.01, eps=1e-8, weight_decay=0.0, schedule=None):
+        super().__init__(lr, weight_decay, schedule)
+        self.eps = _positive("eps", eps)
+
+    def _hyper(self):
+        return {"eps": self.eps}
+
+    def _update(self, p, g, s):
+        K.adagrad_update(p, s["sum_sq"], g, self.current_lr, self.eps, self.weight_decay)
+
+
+class RMSProp(Optimizer):
+    """RMSProp (Tieleman & Hinton 2012)."""
+
+    state_names = ("mean_sq",)
+
+    def __init__(self, lr=0.001, rho=0.9, eps=1e-8, weight_decay=0.0, schedule=None):
+        super().__init__(lr, weight_decay, schedule)
+        self.rho = float(rho)
+        if not 0 <= self.rho < 1:
+            raise ValueError(f"rho must be in [0, 1), got {rho!r}")
+        self.eps = _positive("eps", eps)
+
+    def _hyper(self):
+        return {"rho": self.rho, "eps": self.eps}
+
+    def _update(self, p, g, s):
+        K.rmsprop_update(p, s["mean_sq"], g, self.current_lr, self.rho, self.eps,
+                         self.weight_decay)
+
+
+class Adam(Optimizer):
+    """Adam (Kingma & Ba 2015); ``decoupled=True`` gives AdamW (Loshchilov & Hutter)."""
+
+    state_names = ("m", "v")
+
+    def __init__(self, lr=0.001, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0,
+                 decoupled=False, schedule=None):
+        super().__init__(lr, weight_decay, schedule)
+        for name, b in (("beta1", beta1), ("beta2", beta2)):
+            if not 0 <= float(b) < 1:
+                raise ValueError(f"{name} must be in [0, 1), got {b!r}")
+        self.beta1, self.beta2 = float(beta1), float(beta2)
+        self.eps = _positive("eps", eps)
+        self.decoupled = bool(decoupled)
+
+    def _hyper(self):
+        return {"beta1": self.beta1, "beta2": self.beta2, "eps": self.eps,
+                "decoupled": self.decoupled}
+
+    def _update(self, p, g, s):
+        K.adam_update(p, s["m"], s["v"], g, self.current_lr, self.beta1, self.beta2, self.eps,
+                      self.weight_decay, self.decoupled, self.t)
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay (default λ = 0.01)."""
+
+    def __init__(self, lr=0.001, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.01,
+                 schedule=None):
+        super().__init__(lr, beta1, beta2, eps, weight_decay, True, schedule)
+
+    def config(self):
+        return dict(super().config(), name="adam")
+
+
+OPTIMIZERS = {
+    "sgd": SGD,
+    "momentum": lambda momentum=0.9, **kw: SGD(momentum=momentum, **kw),
+    "nesterov": lambda momentum=0.9, **kw: SGD(momentum=momentum, nesterov=True, **kw),
+    "adagrad": AdaGrad, "rmsprop": RMSProp, "adam": Adam, "adamw": AdamW,
+}
+
+
+def make_optimizer(spec):
+    """An optimizer from an instance, a name, or a config dict {'name': ..., ...}."""
+    if isinstance(spec, Optimizer):
+        return spec
+    if isinstance(spec, str):
+        spec = {"name": spec}
+    if not isinstance(spec, dict):
+        raise TypeError(f"optimizer must be an Optimizer, a name or a dict, got {spec!r}")
+    spec = dict(spec)
+    name = spec.pop("name")
+    if name not in OPTIMIZERS:
+        raise ValueError(f"unknown optimizer {name!r}; expected one of {tuple(OPTIMIZERS)}")
+    return OPTIMIZERS[name](**spec)

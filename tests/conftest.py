@@ -1,0 +1,19 @@
+import numpy as np
+import pytest
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(12345)
+
+
+def assert_close(actual, expected, rtol=1e-4, atol=1e-5, what=""):
+    """Compare with a tolerance and report the max difference, as llm.c's tests do."""
+    actual, expected = np.asarray(actual, np.float64), np.asarray(expected, np.float64)
+    assert actual.shape == expected.shape, f"{what}: shape {actual.shape} != {expected.shape}"
+    diff = np.abs(actual - expected)
+    bound = atol + rtol * np.abs(expected)
+    worst = np.unravel_index(np.argmax(diff - bound), diff.shape) if diff.size else ()
+    assert np.all(diff <= bound), (
+        f"{what}: max |diff| {diff.max():.3g} at {worst} (actual {actual[worst]:.6g}, "
+        f"expected {expected[worst]:.6g})")

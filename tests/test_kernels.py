@@ -1,0 +1,141 @@
+"""Every kernel against its NumPy twin, batch sizes 1, 7, 128 and odd widths."""
+import numpy as np
+import pytest
+
+import reference as ref
+from conftest import assert_close
+from fastnet.kernels import activations as A
+from fastnet.kernels import losses as L
+from fastnet.kernels.data import gather_rows
+from fastnet.kernels.dense import (dense_backward_params, dense_forward, hidden_delta,
+                                   prelu_slope_grad)
+from fastnet.kernels.metrics import count_correct
+
+F32 = np.float32
+BATCHES = [1, 7, 128]
+SHAPES = [(3, 5), (31, 17), (784, 33)]
+ACTS = ["identity", "sigmoid", "tanh", "relu", "leaky_relu", "prelu", "rrelu", "swish"]
+
+
+def rand(rng, *shape, scale=1.0):
+    return (rng.standard_normal(shape) * scale).astype(F32)
+
+
+def slopes(rng, kind, B, n):
+    if kind == A.RRELU:
+        return rng.uniform(0.1, 0.3, (B, n)).astype(F32)
+    return rng.uniform(0.05, 0.3, (1, n)).astype(F32)
+
+
+@pytest.mark.parametrize("B", BATCHES)
+@pytest.mark.parametrize("C,OC", SHAPES)
+@pytest.mark.parametrize("act", ACTS + ["softmax"])
+def test_dense_forward(rng, B, C, OC, act):
+    kind = A.NAMES[act]
+    x, w, b = rand(rng, B, C), rand(rng, OC, C, scale=C ** -0.5), rand(rng, OC)
+    a = slopes(rng, kind, B, OC)
+    u, z = np.empty((B, OC), F32), np.empty((B, OC), F32)
+    dense_forward(u, z, x, w, b, kind, a)
+    u_ref, z_ref = ref.dense_forward(x.astype(float), w.astype(float), b, kind, a)
+    assert_close(u, u_ref, what="u")
+    assert_close(z, z_ref, what="z")
+
+
+@pytest.mark.parametrize("B", BATCHES)
+@pytest.mark.parametrize("C,OC", SHAPES)
+def test_dense_backward_params(rng, B, C, OC):
+    delta, x = rand(rng, B, OC), rand(rng, B, C)
+    dw, db = np.full((OC, C), np.nan, F32), np.full(OC, np.nan, F32)
+    dense_backward_params(dw, db, delta, x)
+    dw_ref, db_ref = ref.dense_backward_params(delta.astype(float), x.astype(float))
+    assert_close(dw, dw_ref, what="dW")
+    assert_close(db, db_ref, what="db")
+
+
+@pytest.mark.parametrize("B", BATCHES)
+@pytest.mark.parametrize("C,OC", SHAPES)
+@pytest.mark.parametrize("act", ACTS)
+def test_hidden_delta(rng, B, C, OC, act):
+    kind = A.NAMES[act]
+    delta, w, u_prev = rand(rng, B, OC), rand(rng, OC, C), rand(rng, B, C)
+    a = slopes(rng, kind, B, C)
+    z_prev = ref.act_forward(u_prev, kind, a).astype(F32)
+    out, dz = np.empty((B, C), F32), np.empty((B, C), F32)
+    hidden_delta(out, dz, delta, w, u_prev, z_prev, kind, a)
+    out_ref, dz_ref = ref.hidden_delta(delta.astype(float), w.astype(float), u_prev, kind, a)
+    assert_close(dz, dz_ref, what="dz")
+    assert_close(out, out_ref, what="delta_prev")
+
+
+@pytest.mark.parametrize("B", BATCHES)
+def test_prelu_slope_grad(rng, B):
+    C = 19
+    dz, u = rand(rng, B, C), rand(rng, B, C)
+    da = np.empty((1, C), F32)
+    prelu_slope_grad(da, dz, u)
+    assert_close(da[0], (dz * np.minimum(u, 0)).sum(axis=0), what="da")
+
+
+def _loss_inputs(rng, B, K, loss, act):
+    u = rand(rng, B, K, scale=3.0)
+    if loss == L.SOFTMAX_CROSS_ENTROPY:
+        d = np.eye(K, dtype=F32)[rng.integers(0, K, B)]
+    elif loss == L.BINARY_CROSS_ENTROPY:
+        d = rng.integers(0, 2, (B, K)).astype(F32)
+    else:
+        d = rand(rng, B, K)
+    a = slopes(rng, act, B, K)
+    return u, ref.act_forward(u, act, a).astype(F32), d, a
+
+
+@pytest.mark.parametrize("B", BATCHES)
+@pytest.mark.parametrize("K", [1, 10, 13])
+@pytest.mark.parametrize("loss,act", [
+    (L.SOFTMAX_CROSS_ENTROPY, A.SOFTMAX), (L.BINARY_CROSS_ENTROPY, A.SIGMOID),
+    (L.SUM_OF_SQUARES, A.IDENTITY), (L.SUM_OF_SQUARES, A.TANH), (L.SUM_OF_SQUARES, A.PRELU)])
+def test_losses(rng, B, K, loss, act):
+    u, y, d, a = _loss_inputs(rng, B, K, loss, act)
+    delta, dz, losses = np.empty((B, K), F32), np.empty((B, K), F32), np.empty(B, F32)
+    L.KERNELS[loss](delta, dz, losses, u, y, d, act, a)
+    u64 = u.astype(float)
+    if loss == L.SOFTMAX_CROSS_ENTROPY:
+        l_ref, d_ref = ref.softmax_cross_entropy(u64, d)
+    elif loss == L.BINARY_CROSS_ENTROPY:
+        l_ref, d_ref = ref.binary_cross_entropy(u64, d)
+    else:
+        l_ref, d_ref = ref.sum_of_squares(u64, d, act, a)
+    assert_close(losses, l_ref, what="losses")
+    assert_close(delta, d_ref, what="delta")
+
+
+def test_cross_entropy_is_stable_for_huge_logits():
+    u = np.array([[1000.0, -1000.0, 0.0], [-5e4, 5e4, 1.0]], F32)
+    d = np.eye(3, dtype=F32)[[0, 0]]
+    y = ref.act_forward(u.astype(float), A.SOFTMAX, 0).astype(F32)
+    delta, dz, losses = np.empty_like(u), np.empty_like(u), np.empty(2, F32)
+    L.softmax_cross_entropy(delta, dz, losses, u, y, d, A.SOFTMAX, np.zeros((1, 3), F32))
+    assert_close(losses, [0.0, 1e5], rtol=1e-6)
+    L.binary_cross_entropy(delta, dz, losses, u, (u > 0).astype(F32), d, A.SIGMOID,
+                           np.zeros((1, 3), F32))
+    assert np.isfinite(losses).all()
+    assert_close(losses, [np.log(2), 1e5 + 1 + np.log1p(np.exp(-1.0))], rtol=1e-6)
+
+
+@pytest.mark.parametrize("src_dtype,scale", [(np.uint8, 1 / 255), (F32, 1.0)])
+def test_gather_rows(rng, src_dtype, scale):
+    src = rng.integers(0, 256, (50, 13)).astype(src_dtype)
+    idx = rng.permutation(50)[:7]
+    out = np.empty((7, 13), F32)
+    gather_rows(out, src, idx, scale)
+    assert_close(out, src[idx].astype(np.float64) * scale, rtol=1e-6)
+
+
+def test_count_correct(rng):
+    y = rng.random((40, 10)).astype(F32)
+    labels = rng.integers(0, 10, 40)
+    d = np.eye(10, dtype=F32)[labels]
+    assert count_correct(y, d, L.SOFTMAX_CROSS_ENTROPY) == (y.argmax(1) == labels).sum()
+    yb = rng.random((40, 3)).astype(F32)
+    db = rng.integers(0, 2, (40, 3)).astype(F32)
+    assert count_correct(yb, db, L.BINARY_CROSS_ENTROPY) == ((yb > 0.5) == (db > 0.5)).sum()
+    assert count_correct(yb, db, L.SUM_OF_SQUARES) == 0
