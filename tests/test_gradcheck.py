@@ -58,5 +58,7 @@ def test_every_activation_loss_depth(rng, act, loss, depth, bias):
     out_act = act if loss == "sum_of_squares" else "identity"  # CE losses fuse their own
     layers.append(Dense(sizes[depth - 1], sizes[depth], activation=out_act, bias=bias))
     net = Network(layers, loss=loss, dtype=np.float64, seed=3)
+    for layer in layers:  # nonzero biases keep pre-activations off the ReLU kink at u = 0
+        layer.b[...] = rng.uniform(0.05, 0.2, layer.b.shape) if bias else 0
     X, y = make_data(rng, 5, sizes[0], sizes[depth], loss)
     check(net, X, y, tol=1e-5)
