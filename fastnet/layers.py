@@ -7,6 +7,7 @@ the flat gradient vector.
 """
 import numpy as np
 
+from . import checks
 from .kernels import activations as A
 
 ACTIVATIONS = tuple(A.NAMES)
@@ -36,16 +37,17 @@ class Dense:
 
     def __init__(self, in_features, out_features, activation="identity", bias=True,
                  negative_slope=None, rrelu_range=(1 / 8, 1 / 3), init=None):
-        for name, v in (("in_features", in_features), ("out_features", out_features)):
-            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-                raise ValueError(f"Dense {name} must be a positive integer, got {v!r}")
-        if activation not in A.NAMES:
-            raise ValueError(f"unknown activation {activation!r}; expected one of {ACTIVATIONS}")
-        if init not in (None, "he", "xavier"):
-            raise ValueError(f"init must be 'he', 'xavier' or None, got {init!r}")
-        lower, upper = (float(r) for r in rrelu_range)
-        if not 0 <= lower <= upper:
-            raise ValueError(f"rrelu_range must satisfy 0 <= lower <= upper, got {rrelu_range!r}")
+        in_features = checks.integer("Dense in_features", in_features, 1)
+        out_features = checks.integer("Dense out_features", out_features, 1)
+        checks.choice("activation", activation, ACTIVATIONS)
+        if init is not None:
+            checks.choice("init", init, ("he", "xavier"))
+        if negative_slope is not None:
+            negative_slope = checks.real("negative_slope", negative_slope)
+        if np.ndim(rrelu_range) != 1 or len(rrelu_range) != 2:
+            raise TypeError(f"rrelu_range must be a pair (lower, upper), got {rrelu_range!r}")
+        lower = checks.real("rrelu_range lower", rrelu_range[0], 0.0)
+        upper = checks.real("rrelu_range upper", rrelu_range[1], lower)
         self.in_features = int(in_features)
         self.out_features = int(out_features)
         self.activation = activation

@@ -7,7 +7,7 @@ All learned scalars live in one flat vector ``params`` (and their gradients in
 """
 import numpy as np
 
-from . import config
+from . import checks, config
 from .kernels import activations as A
 from .kernels import losses as L
 from .kernels.data import gather_rows
@@ -16,6 +16,24 @@ from .kernels.metrics import count_correct
 from .layers import Dense
 
 MAX_WORKSPACES = 4
+
+
+def _as_array(a, name):
+    """np.asarray with an error naming the argument for ragged or odd inputs."""
+    try:
+        return np.asarray(a)
+    except (ValueError, TypeError) as e:
+        raise TypeError(f"{name} must be an array of numbers, got {type(a).__name__} "
+                        f"that NumPy cannot convert ({e})") from None
+
+
+def _check_finite(A, name):
+    """ValueError naming the first NaN / inf; min and max avoid a temporary array."""
+    if not (np.isfinite(A.min()) and np.isfinite(A.max())):
+        bad = np.argwhere(~np.isfinite(A))
+        raise ValueError(f"{name} must be finite, but it holds {len(bad)} NaN or infinite "
+                         f"values (first at index {tuple(int(i) for i in bad[0])}: "
+                         f"{A[tuple(bad[0])]!r}); remove or impute them")
 
 
 class Workspace:
@@ -69,6 +87,9 @@ class Network:
     """
 
     def __init__(self, layers, loss="softmax_cross_entropy", seed=0, dtype=config.FLOAT):
+        if isinstance(layers, Dense) or not isinstance(layers, (list, tuple)):
+            raise TypeError(f"layers must be a list of fastnet.Dense, got "
+                            f"{type(layers).__name__}; e.g. Network([Dense(784, 10)])")
         layers = list(layers)
         if not layers:
             raise ValueError("Network needs at least one Dense layer, got an empty list")
@@ -81,9 +102,15 @@ class Network:
                     f"layer sizes do not chain: layers[{i - 1}] = {layers[i - 1]!r} outputs "
                     f"{layers[i - 1].out_features} features but layers[{i}] = {layers[i]!r} "
                     f"expects {layers[i].in_features}")
-        if loss not in L.NAMES:
-            raise ValueError(f"unknown loss {loss!r}; expected one of {tuple(L.NAMES)}")
-        dtype = np.dtype(dtype)
+        checks.choice("loss", loss, L.NAMES)
+        if L.NAMES[loss] == L.SOFTMAX_CROSS_ENTROPY and layers[-1].out_features < 2:
+            raise ValueError(f"loss {loss!r} needs at least 2 outputs (classes), got "
+                             f"{layers[-1]!r} with 1; use 'binary_cross_entropy' for one output")
+        checks.seed("seed", seed)
+        try:
+            dtype = np.dtype(dtype)
+        except TypeError:
+            raise TypeError(f"dtype must be float32 or float64, got {dtype!r}") from None
         if dtype not in (np.float32, np.float64):
             raise TypeError(f"dtype must be float32 or float64, got {dtype}")
         for i, layer in enumerate(layers[:-1]):
@@ -172,52 +199,87 @@ class Network:
     def _as_input(self, X, name="X"):
         """Return (X, scale): a 2-D C-contiguous uint8 or float array and its scale.
 
-        uint8 data (images) stay uint8 and are scaled by 1/255 when gathered.
+        uint8 data (images) stay uint8 and are scaled by 1/255 when gathered;
+        other real dtypes are converted once to ``self.dtype`` (no copy when X is
+        already C-contiguous of that dtype). Rejects bool, complex, object and
+        string dtypes, wrong shapes and NaN / inf.
         """
-        X = np.asarray(X)
-        if X.ndim != 2 or X.shape[1] != self.n_inputs:
-            raise ValueError(f"{name} must have shape (n_samples, {self.n_inputs}), "
-                             f"got {X.shape}")
+        X = _as_array(X, name)
+        if X.dtype.kind not in "uif":
+            raise TypeError(f"{name} must hold real numbers (float, int or uint8 images), got "
+                            f"dtype {X.dtype}; convert it, e.g. {name}.astype(np.float32)")
+        if X.ndim != 2:
+            hint = "; for one sample use X.reshape(1, -1)" if X.ndim == 1 else ""
+            raise ValueError(f"{name} must be a 2-D array (n_samples, {self.n_inputs}), got "
+                             f"{X.ndim}-D shape {X.shape}{hint}")
+        if X.shape[1] != self.n_inputs:
+            raise ValueError(f"{name} has {X.shape[1]} features (columns) but the first layer "
+                             f"{self.layers[0]!r} expects {self.n_inputs}; got shape {X.shape}")
         if X.shape[0] == 0:
-            raise ValueError(f"{name} has no samples")
+            raise ValueError(f"{name} has no samples: shape {X.shape}")
         if X.dtype == np.uint8:
             return np.ascontiguousarray(X), 1.0 / 255.0
-        if not (np.issubdtype(X.dtype, np.floating) or np.issubdtype(X.dtype, np.integer)
-                or X.dtype == np.bool_):
-            raise TypeError(f"{name} must hold numbers, got dtype {X.dtype}")
         X = np.ascontiguousarray(X, dtype=self.dtype)
-        if not np.isfinite(X).all():
-            raise ValueError(f"{name} contains NaN or infinite values")
+        _check_finite(X, name)
         return X, 1.0
 
     def _encode_targets(self, y, n, name="y"):
-        """Targets as a float (n, K) array matching the loss."""
+        """Targets as a float (n, K) array matching the loss.
+
+        softmax_cross_entropy: class ids (n,) in [0, K) or rows of K probabilities;
+        binary_cross_entropy: 0/1 targets (n,) for one output or (n, K);
+        sum_of_squares: finite (n,) for one output or (n, K).
+        """
         K = self.n_outputs
-        y = np.asarray(y)
+        y = _as_array(y, name)
+        if y.dtype.kind not in "uifb":
+            raise TypeError(f"{name} must hold numbers (class ids or targets), got dtype "
+                            f"{y.dtype}")
         if y.shape[:1] != (n,):
-            raise ValueError(f"{name} must have {n} rows (one per sample of X), got shape {y.shape}")
+            raise ValueError(f"{name} must have {n} rows (one per sample of X), got shape "
+                             f"{y.shape}")
         if y.ndim == 1 and self.loss_kind == L.SOFTMAX_CROSS_ENTROPY:
-            if not (np.issubdtype(y.dtype, np.integer)
-                    or (np.issubdtype(y.dtype, np.floating) and np.all(np.mod(y, 1) == 0))):
-                raise ValueError(f"{name} must hold integer class ids, got dtype {y.dtype}")
+            if y.dtype.kind == "f":
+                whole = np.isfinite(y)
+                whole[whole] = np.mod(y[whole], 1) == 0
+                if not whole.all():
+                    raise ValueError(f"{name} must hold integer class ids in [0, {K}), got "
+                                     f"{y[~whole][0]!r} (dtype {y.dtype})")
             bad = (y < 0) | (y >= K)
             if bad.any():
-                raise ValueError(f"{name} holds class id {y[bad][0]} outside [0, {K}) "
-                                 f"for a network with {K} outputs")
+                raise ValueError(f"{name} must hold class ids in [0, {K}) for a network with "
+                                 f"{K} outputs, got {y[bad][0]!r} at index {np.argmax(bad)}")
             T = np.zeros((n, K), self.dtype)
             T[np.arange(n), y.astype(np.int64)] = 1
             return T
-        if y.ndim == 1:
+        if y.ndim == 1 and K == 1:
             y = y.reshape(n, 1)
         if y.ndim != 2 or y.shape[1] != K:
-            raise ValueError(f"{name} must have shape ({n},) or ({n}, {K}) for a network with "
-                             f"{K} outputs, got {y.shape}")
+            ids = "class ids (n,) or " if self.loss_kind == L.SOFTMAX_CROSS_ENTROPY else ""
+            raise ValueError(f"{name} must be {ids}shape ({n}, {K}) for a network with {K} "
+                             f"outputs, got shape {y.shape}")
         T = np.ascontiguousarray(y, dtype=self.dtype)
-        if not np.isfinite(T).all():
-            raise ValueError(f"{name} contains NaN or infinite values")
+        _check_finite(T, name)
         if self.loss_kind == L.BINARY_CROSS_ENTROPY and not np.isin(T, (0, 1)).all():
-            raise ValueError(f"{name} must hold binary targets 0 or 1 for binary_cross_entropy")
+            v = T[~np.isin(T, (0, 1))][0]
+            raise ValueError(f"{name} must hold binary targets 0 or 1 for "
+                             f"binary_cross_entropy, got {v!r}")
+        if self.loss_kind == L.SOFTMAX_CROSS_ENTROPY:
+            sums = T.sum(axis=1, dtype=np.float64)
+            if T.min() < 0 or np.abs(sums - 1).max() > 1e-3:
+                raise ValueError(f"{name} rows must be class probabilities (one-hot or soft "
+                                 f"labels: >= 0, summing to 1) for softmax_cross_entropy; got "
+                                 f"min {T.min():g}, row sums in [{sums.min():g}, {sums.max():g}]")
         return T
+
+    def _validation_data(self, validation_data):
+        """Check (X_val, y_val) once; X_val converted like X, y_val encoded like y."""
+        if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
+            raise TypeError(f"validation_data must be a pair (X_val, y_val), got "
+                            f"{type(validation_data).__name__}")
+        X_val, _ = self._as_input(validation_data[0], "validation_data X_val")
+        T_val = self._encode_targets(validation_data[1], X_val.shape[0], "validation_data y_val")
+        return X_val, T_val
 
     # ------------------------------------------------------------------ passes
     def _workspace(self, B):
@@ -267,6 +329,7 @@ class Network:
 
     def _chunks(self, X, batch_size):
         """Yield (start, stop, workspace) with X[start:stop] gathered into ws.x."""
+        batch_size = checks.integer("batch_size", batch_size, 1)
         X, scale = self._as_input(X)
         n = X.shape[0]
         for s in range(0, n, batch_size):
@@ -310,7 +373,8 @@ class Network:
 
     def evaluate(self, X, y, batch_size=1024):
         """{'loss': mean loss, 'accuracy': fraction correct (classifiers only)}."""
-        n = np.shape(X)[0] if np.ndim(X) else 0
+        X, _ = self._as_input(X)
+        n = X.shape[0]
         T = self._encode_targets(y, n)
         loss_sum, correct = 0.0, 0
         for s, e, ws in self._chunks(X, batch_size):

@@ -9,14 +9,9 @@ import math
 
 import numpy as np
 
+from . import checks
+from .checks import positive as _positive
 from .kernels import optim as K
-
-
-def _positive(name, value, allow_zero=False):
-    value = float(value)
-    if not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
-        raise ValueError(f"{name} must be {'>= 0' if allow_zero else '> 0'}, got {value!r}")
-    return value
 
 
 # ---------------------------------------------------------------- schedules
@@ -34,9 +29,8 @@ class StepDecay:
     """η_t = η · γ^⌊epoch / step_size⌋."""
 
     def __init__(self, step_size=10, gamma=0.1):
-        if int(step_size) < 1:
-            raise ValueError(f"step_size must be >= 1, got {step_size!r}")
-        self.step_size, self.gamma = int(step_size), _positive("gamma", gamma)
+        self.step_size = checks.integer("step_size", step_size, 1)
+        self.gamma = _positive("gamma", gamma)
 
     def __call__(self, epoch):
         return self.gamma ** (epoch // self.step_size)
@@ -49,9 +43,8 @@ class Cosine:
     """η_t = η_min + (η - η_min) · ½ (1 + cos(π t / T)) over T epochs; η_min = η · min_factor."""
 
     def __init__(self, total_epochs, min_factor=0.0):
-        if int(total_epochs) < 1:
-            raise ValueError(f"total_epochs must be >= 1, got {total_epochs!r}")
-        self.total_epochs, self.min_factor = int(total_epochs), float(min_factor)
+        self.total_epochs = checks.integer("total_epochs", total_epochs, 1)
+        self.min_factor = checks.real("min_factor", min_factor, 0.0, 1.0)
 
     def __call__(self, epoch):
         t = min(epoch, self.total_epochs) / self.total_epochs
@@ -72,10 +65,11 @@ def make_schedule(spec):
         spec = {"name": spec}
     if isinstance(spec, dict):
         spec = dict(spec)
-        name = spec.pop("name")
-        if name not in SCHEDULES:
-            raise ValueError(f"unknown schedule {name!r}; expected one of {tuple(SCHEDULES)}")
-        return SCHEDULES[name](**spec)
+        if "name" not in spec:
+            raise ValueError(f"schedule dict needs a 'name' key, one of {tuple(SCHEDULES)}; "
+                             f"got {spec!r}")
+        name = checks.choice("schedule", spec.pop("name"), SCHEDULES)
+        return checks.call_with(f"schedule {name!r}", SCHEDULES[name], spec)
     if not callable(spec):
         raise TypeError(f"schedule must be a name, dict or callable, got {spec!r}")
     return spec
@@ -130,9 +124,7 @@ class SGD(Optimizer):
 
     def __init__(self, lr=0.01, momentum=0.0, nesterov=False, weight_decay=0.0, schedule=None):
         super().__init__(lr, weight_decay, schedule)
-        self.momentum = float(momentum)
-        if not 0 <= self.momentum < 1:
-            raise ValueError(f"momentum must be in [0, 1), got {momentum!r}")
+        self.momentum = checks.fraction("momentum", momentum)
         if nesterov and self.momentum == 0:
             raise ValueError("nesterov=True needs momentum > 0")
         self.nesterov = bool(nesterov)
@@ -172,9 +164,7 @@ class RMSProp(Optimizer):
 
     def __init__(self, lr=0.001, rho=0.9, eps=1e-8, weight_decay=0.0, schedule=None):
         super().__init__(lr, weight_decay, schedule)
-        self.rho = float(rho)
-        if not 0 <= self.rho < 1:
-            raise ValueError(f"rho must be in [0, 1), got {rho!r}")
+        self.rho = checks.fraction("rho", rho)
         self.eps = _positive("eps", eps)
 
     def _hyper(self):
@@ -193,10 +183,8 @@ class Adam(Optimizer):
     def __init__(self, lr=0.001, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0,
                  decoupled=False, schedule=None):
         super().__init__(lr, weight_decay, schedule)
-        for name, b in (("beta1", beta1), ("beta2", beta2)):
-            if not 0 <= float(b) < 1:
-                raise ValueError(f"{name} must be in [0, 1), got {b!r}")
-        self.beta1, self.beta2 = float(beta1), float(beta2)
+        self.beta1 = checks.fraction("beta1", beta1)
+        self.beta2 = checks.fraction("beta2", beta2)
         self.eps = _positive("eps", eps)
         self.decoupled = bool(decoupled)
 
@@ -237,7 +225,8 @@ def make_optimizer(spec):
     if not isinstance(spec, dict):
         raise TypeError(f"optimizer must be an Optimizer, a name or a dict, got {spec!r}")
     spec = dict(spec)
-    name = spec.pop("name")
-    if name not in OPTIMIZERS:
-        raise ValueError(f"unknown optimizer {name!r}; expected one of {tuple(OPTIMIZERS)}")
-    return OPTIMIZERS[name](**spec)
+    if "name" not in spec:
+        raise ValueError(f"optimizer dict needs a 'name' key, one of {tuple(OPTIMIZERS)}; "
+                         f"got {spec!r}")
+    name = checks.choice("optimizer", spec.pop("name"), OPTIMIZERS)
+    return checks.call_with(f"optimizer {name!r}", OPTIMIZERS[name], spec)

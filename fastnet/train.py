@@ -13,6 +13,7 @@ import time
 
 import numpy as np
 
+from . import checks
 from .kernels.data import gather_rows
 from .kernels.metrics import count_correct
 from .kernels.losses import BINARY_CROSS_ENTROPY
@@ -75,11 +76,8 @@ def fit(net, X, y, epochs=10, batch_size=32, optimizer=None, validation_split=0.
 
     Returns a ``History`` with loss, accuracy, val_loss, val_accuracy, lr, seconds.
     """
-    epochs, batch_size = int(epochs), int(batch_size)
-    if epochs < 0:
-        raise ValueError(f"epochs must be >= 0, got {epochs}")
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    epochs, batch_size, validation_split = checks.fit_arguments(
+        epochs, batch_size, validation_split, seed, callbacks)
     opt = make_optimizer(optimizer) if optimizer is not None else SGD(0.01, momentum=0.9)
     X, scale = net._as_input(X)
     T = net._encode_targets(y, X.shape[0])
@@ -88,8 +86,7 @@ def fit(net, X, y, epochs=10, batch_size=32, optimizer=None, validation_split=0.
     if validation_data is not None:
         if validation_split:
             raise ValueError("give validation_split or validation_data, not both")
-        X_val, y_val = validation_data
-        net._encode_targets(y_val, np.shape(X_val)[0], name="validation_data y")
+        X_val, y_val = net._validation_data(validation_data)
     elif len(val_idx):
         X_val, y_val = X[val_idx], T[val_idx]
     else:
