@@ -33,7 +33,7 @@ def _check_finite(A, name):
         bad = np.argwhere(~np.isfinite(A))
         raise ValueError(f"{name} must be finite, but it holds {len(bad)} NaN or infinite "
                          f"values (first at index {tuple(int(i) for i in bad[0])}: "
-                         f"{A[tuple(bad[0])]!r}); remove or impute them")
+                         f"{A[tuple(bad[0])].item()!r}); remove or impute them")
 
 
 class Workspace:
@@ -115,7 +115,8 @@ class Network:
             raise TypeError(f"dtype must be float32 or float64, got {dtype}")
         for i, layer in enumerate(layers[:-1]):
             if layer.act == A.SOFTMAX:
-                raise ValueError(f"softmax is an output activation; layers[{i}] is hidden")
+                raise ValueError(f"softmax is an output activation, but layers[{i}] = {layer!r} "
+                                 f"is hidden; use it on the last layer only")
         self.layers = layers
         self.loss = loss
         self.loss_kind = L.NAMES[loss]
@@ -219,7 +220,8 @@ class Network:
             raise ValueError(f"{name} has no samples: shape {X.shape}")
         if X.dtype == np.uint8:
             return np.ascontiguousarray(X), 1.0 / 255.0
-        X = np.ascontiguousarray(X, dtype=self.dtype)
+        with np.errstate(over="ignore"):  # values beyond float32's range become inf: caught below
+            X = np.ascontiguousarray(X, dtype=self.dtype)
         _check_finite(X, name)
         return X, 1.0
 
@@ -244,11 +246,11 @@ class Network:
                 whole[whole] = np.mod(y[whole], 1) == 0
                 if not whole.all():
                     raise ValueError(f"{name} must hold integer class ids in [0, {K}), got "
-                                     f"{y[~whole][0]!r} (dtype {y.dtype})")
+                                     f"{y[~whole][0].item()!r} (dtype {y.dtype})")
             bad = (y < 0) | (y >= K)
             if bad.any():
                 raise ValueError(f"{name} must hold class ids in [0, {K}) for a network with "
-                                 f"{K} outputs, got {y[bad][0]!r} at index {np.argmax(bad)}")
+                                 f"{K} outputs, got {y[bad][0].item()!r} at index {np.argmax(bad)}")
             T = np.zeros((n, K), self.dtype)
             T[np.arange(n), y.astype(np.int64)] = 1
             return T
@@ -258,12 +260,13 @@ class Network:
             ids = "class ids (n,) or " if self.loss_kind == L.SOFTMAX_CROSS_ENTROPY else ""
             raise ValueError(f"{name} must be {ids}shape ({n}, {K}) for a network with {K} "
                              f"outputs, got shape {y.shape}")
-        T = np.ascontiguousarray(y, dtype=self.dtype)
+        with np.errstate(over="ignore"):
+            T = np.ascontiguousarray(y, dtype=self.dtype)
         _check_finite(T, name)
         if self.loss_kind == L.BINARY_CROSS_ENTROPY and not np.isin(T, (0, 1)).all():
             v = T[~np.isin(T, (0, 1))][0]
             raise ValueError(f"{name} must hold binary targets 0 or 1 for "
-                             f"binary_cross_entropy, got {v!r}")
+                             f"binary_cross_entropy, got {v.item()!r}")
         if self.loss_kind == L.SOFTMAX_CROSS_ENTROPY:
             sums = T.sum(axis=1, dtype=np.float64)
             if T.min() < 0 or np.abs(sums - 1).max() > 1e-3:

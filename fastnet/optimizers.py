@@ -126,7 +126,7 @@ class SGD(Optimizer):
         super().__init__(lr, weight_decay, schedule)
         self.momentum = checks.fraction("momentum", momentum)
         if nesterov and self.momentum == 0:
-            raise ValueError("nesterov=True needs momentum > 0")
+            raise ValueError(f"nesterov=True needs momentum > 0, got momentum={self.momentum}")
         self.nesterov = bool(nesterov)
         self.state_names = ("velocity",) if self.momentum else ()
 
