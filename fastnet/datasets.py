@@ -13,6 +13,8 @@ Files may be gzip-compressed (``.gz``). Every failure raises ``ValueError`` (or
 """
 import gzip
 import hashlib
+import io
+import math
 import os
 import zlib
 from pathlib import Path
@@ -30,6 +32,7 @@ MNIST_FILES = {
     "test_labels": ("t10k-labels-idx1-ubyte.gz",
                     "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6"),
 }
+MAX_DIMS = 32  # NumPy's limit on array dimensions (64 from NumPy 2)
 IDX_DTYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 
 
@@ -39,35 +42,58 @@ def _read_bytes(path):
         raise FileNotFoundError(f"IDX file not found: {path}")
     raw = path.read_bytes()
     if raw[:2] == b"\x1f\x8b":
-        try:
-            raw = gzip.decompress(raw)
-        except (OSError, EOFError, zlib.error) as e:
-            raise ValueError(f"{path}: corrupt or truncated gzip data ({e})") from None
+        raw = _gunzip(raw, path)
     return raw
 
 
-def parse_idx(raw, name="<bytes>"):
-    """Parse IDX bytes into a NumPy array (native byte order); ValueError if malformed."""
+def _gunzip(raw, name):
+    """Decompress gzip data, reading only as many bytes as the IDX header declares
+    (plus one, to detect trailing data), so a corrupt header or a gzip bomb cannot
+    expand into gigabytes. Reading to the end of the stream checks its CRC."""
+    try:
+        with gzip.GzipFile(fileobj=io.BytesIO(raw)) as f:
+            out = f.read(4)
+            if len(out) == 4:
+                out += f.read(4 * out[3])
+            _, _, expected = _header(out, name)
+            return out + f.read(expected - len(out) + 1)
+    except (OSError, EOFError, zlib.error) as e:
+        raise ValueError(f"{name}: corrupt or truncated gzip data ({e})") from None
+
+
+def _header(raw, name):
+    """Check the IDX header; return (dtype, dims, total file size it declares)."""
     if len(raw) < 4:
         raise ValueError(f"{name}: too short for an IDX header ({len(raw)} bytes)")
     if raw[0] != 0 or raw[1] != 0 or raw[2] not in IDX_DTYPES:
-        raise ValueError(f"{name}: bad IDX magic number {raw[:4].hex()} "
+        raise ValueError(f"{name}: bad IDX magic number {bytes(raw[:4]).hex()} "
                          f"(expected 0000 + type in {sorted(hex(t) for t in IDX_DTYPES)} + ndim)")
     ndim = raw[3]
-    if ndim == 0:
-        raise ValueError(f"{name}: IDX header declares 0 dimensions")
+    if not 1 <= ndim <= MAX_DIMS:
+        raise ValueError(f"{name}: IDX header declares {ndim} dimensions; expected 1 to "
+                         f"{MAX_DIMS}")
     header = 4 + 4 * ndim
     if len(raw) < header:
         raise ValueError(f"{name}: truncated IDX header: {ndim} dimensions need {header} bytes, "
                          f"file has {len(raw)}")
     dims = tuple(int(d) for d in np.frombuffer(raw, ">u4", ndim, 4))
     dtype = np.dtype(IDX_DTYPES[raw[2]])
-    expected = header + int(np.prod(dims, dtype=np.int64)) * dtype.itemsize
+    return dtype, dims, header + math.prod(dims) * dtype.itemsize  # Python ints: no overflow
+
+
+def parse_idx(raw, name="<bytes>"):
+    """Parse IDX bytes into a NumPy array (native byte order); ValueError if malformed."""
+    if not isinstance(raw, (bytes, bytearray, memoryview)):
+        raise TypeError(f"{name}: parse_idx needs bytes, got {type(raw).__name__}")
+    dtype, dims, expected = _header(raw, name)
     if len(raw) != expected:
         what = "truncated" if len(raw) < expected else "has trailing bytes"
         raise ValueError(f"{name}: IDX payload {what}: dims {dims} need {expected} bytes, "
                          f"file has {len(raw)}")
-    data = np.frombuffer(raw, dtype, offset=header).reshape(dims)
+    try:  # an empty payload can still declare dims NumPy cannot represent, e.g. (0, 2^32-1, ...)
+        data = np.frombuffer(raw, dtype, offset=4 + 4 * len(dims)).reshape(dims)
+    except ValueError as e:
+        raise ValueError(f"{name}: IDX dims {dims} cannot form an array ({e})") from None
     return data.astype(dtype.newbyteorder("="))
 
 
