@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from fastnet.datasets import IDX_DTYPES, MNIST_DIR, parse_idx, read_idx
 
-FUZZ = settings(max_examples=300, deadline=None,
+FUZZ = settings(max_examples=300, deadline=None, database=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture])
 # a real file: the first 20 test labels (8-byte header + payload), and a 3-D image header
 LABELS = gzip.decompress((MNIST_DIR / "t10k-labels-idx1-ubyte.gz").read_bytes())
