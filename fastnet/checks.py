@@ -79,6 +79,13 @@ def choice(name, value, options):
     return value
 
 
+def boolean(name, value):
+    """A flag: True or False (NumPy bools too); 0/1 and strings like "no" are rejected."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {_given(value)}")
+    return bool(value)
+
+
 def seed(name, value):
     """A seed for ``np.random.default_rng``: None or an integer >= 0."""
     return None if value is None else integer(name, value, 0)

@@ -52,7 +52,7 @@ class Dense:
         self.out_features = int(out_features)
         self.activation = activation
         self.act = A.NAMES[activation]
-        self.bias = bool(bias)
+        self.bias = checks.boolean("bias", bias)
         if negative_slope is None:
             negative_slope = 0.25 if activation == "prelu" else 0.01
         self.negative_slope = float(negative_slope)

@@ -168,7 +168,7 @@ class Network:
 
     def init_weights(self, seed=0):
         """(Re)draw the weights (He or Xavier by activation); biases 0, PReLU slopes a0."""
-        rng = np.random.default_rng(seed)
+        rng = np.random.default_rng(checks.seed("seed", seed))
         for layer in self.layers:
             layer.W[...] = layer.initial_weights(rng, self.dtype)
             layer.b[...] = 0

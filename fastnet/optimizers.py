@@ -125,7 +125,7 @@ class SGD(Optimizer):
     def __init__(self, lr=0.01, momentum=0.0, nesterov=False, weight_decay=0.0, schedule=None):
         super().__init__(lr, weight_decay, schedule)
         self.momentum = checks.fraction("momentum", momentum)
-        if nesterov and self.momentum == 0:
+        if checks.boolean("nesterov", nesterov) and self.momentum == 0:
             raise ValueError(f"nesterov=True needs momentum > 0, got momentum={self.momentum}")
         self.nesterov = bool(nesterov)
         self.state_names = ("velocity",) if self.momentum else ()
@@ -186,7 +186,7 @@ class Adam(Optimizer):
         self.beta1 = checks.fraction("beta1", beta1)
         self.beta2 = checks.fraction("beta2", beta2)
         self.eps = _positive("eps", eps)
-        self.decoupled = bool(decoupled)
+        self.decoupled = checks.boolean("decoupled", decoupled)
 
     def _hyper(self):
         return {"beta1": self.beta1, "beta2": self.beta2, "eps": self.eps,

@@ -62,6 +62,8 @@ CASES = [
      ["rrelu_range upper", ">= 0.3", "0.1"]),
     ("dense-rrelu-scalar", lambda: Dense(4, 4, "rrelu", rrelu_range=0.2), TypeError,
      ["rrelu_range", "pair", "0.2"]),
+    ("dense-bias-string", lambda: Dense(4, 4, bias="no"), TypeError,
+     ["bias must be True or False", "'no'"]),
     # ---------------------------------------------------------------- Network
     ("net-sizes-do-not-chain", lambda: Network([Dense(784, 256), Dense(128, 10)]), ValueError,
      ["do not chain", "layers[0]", "Dense(784, 256", "layers[1]", "Dense(128, 10", "outputs 256",
@@ -85,6 +87,7 @@ CASES = [
      ["dtype", "float32 or float64", "float16"]),
     ("net-dtype-nonsense", lambda: clf(dtype="nope"), TypeError, ["dtype", "float32", "'nope'"]),
     ("net-seed-negative", lambda: clf(seed=-1), ValueError, ["seed", ">= 0", "-1"]),
+    ("init-weights-seed", lambda: clf().init_weights(seed=-2), ValueError, ["seed", ">= 0", "-2"]),
     ("net-seed-float", lambda: clf(seed=1.5), TypeError, ["seed", "integer", "1.5"]),
     # ---------------------------------------------------------------- X
     ("X-1d", lambda: fit(X=X[0]), ValueError, ["X must be a 2-D array", "1-D", "(6,)",
@@ -186,6 +189,10 @@ CASES = [
      ["nesterov=True", "momentum > 0", "momentum=0.0"]),
     ("weight-decay-negative", lambda: SGD(0.1, weight_decay=-1), ValueError,
      ["weight_decay", ">= 0", "-1.0"]),
+    ("nesterov-string", lambda: SGD(0.1, momentum=0.9, nesterov="yes"), TypeError,
+     ["nesterov must be True or False", "'yes'"]),
+    ("adam-decoupled-int", lambda: Adam(decoupled=2), TypeError,
+     ["decoupled must be True or False", "2 (int)"]),
     ("beta1-one", lambda: Adam(beta1=1.0), ValueError, ["beta1", "[0, 1)", "1.0"]),
     ("beta2-negative", lambda: Adam(beta2=-0.1), ValueError, ["beta2", "[0, 1)", "-0.1"]),
     ("adam-eps-zero", lambda: Adam(eps=0), ValueError, ["eps", "> 0", "0.0"]),
