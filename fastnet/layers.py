@@ -62,6 +62,11 @@ class Dense:
             init = "he" if relu_like else "xavier"
         self.init = init
 
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state.pop("_owner", None)  # a copy or an unpickled layer belongs to no network yet
+        return state
+
     def __repr__(self):
         extra = "" if self.bias else ", bias=False"
         return f"Dense({self.in_features}, {self.out_features}, activation={self.activation!r}{extra})"

@@ -5,6 +5,8 @@ All learned scalars live in one flat vector ``params`` (and their gradients in
 ``grads``), so an optimizer step is a single kernel call; each layer's ``W``,
 ``b`` and PReLU slope ``a`` are views into it.
 """
+import weakref
+
 import numpy as np
 
 from . import checks, config
@@ -25,6 +27,22 @@ def _as_array(a, name):
     except (ValueError, TypeError) as e:
         raise TypeError(f"{name} must be an array of numbers, got {type(a).__name__} "
                         f"that NumPy cannot convert ({e})") from None
+
+
+def _check_ownership(layers):
+    """A Dense's W, b are views into one network's flat parameters: it cannot appear twice
+    or serve two live networks (the second would silently rebind the first's weights)."""
+    seen = set()
+    for i, layer in enumerate(layers):
+        if id(layer) in seen:
+            raise ValueError(f"layers[{i}] = {layer!r} appears twice in layers; each Dense owns "
+                             f"its weights, so create a new one, e.g. Dense(**layer.config())")
+        seen.add(id(layer))
+        owner = getattr(layer, "_owner", None)
+        if owner is not None and owner() is not None:
+            raise ValueError(f"layers[{i}] = {layer!r} already belongs to another Network (its "
+                             f"W and b are views into that network's parameters); create new "
+                             f"layers, e.g. Dense(**layer.config())")
 
 
 def _check_finite(A, name):
@@ -113,6 +131,7 @@ class Network:
             raise TypeError(f"dtype must be float32 or float64, got {dtype!r}") from None
         if dtype not in (np.float32, np.float64):
             raise TypeError(f"dtype must be float32 or float64, got {dtype}")
+        _check_ownership(layers)
         for i, layer in enumerate(layers[:-1]):
             if layer.act == A.SOFTMAX:
                 raise ValueError(f"softmax is an output activation, but layers[{i}] = {layer!r} "
@@ -124,6 +143,8 @@ class Network:
         self.seed = seed
         self.output_act = self._output_activation(layers[-1])
         self._place_parameters()
+        for layer in layers:
+            layer._owner = weakref.ref(self)
         self.init_weights(seed)
         self._workspaces = {}
 

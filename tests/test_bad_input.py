@@ -39,6 +39,10 @@ def with_value(a, index, value):
     return a
 
 
+SHARED = Dense(4, 4)
+LIVE = clf()
+
+
 class NoHook:
     pass
 
@@ -73,6 +77,10 @@ CASES = [
      ["layers must be a list", "Dense"]),
     ("net-not-a-layer", lambda: Network([Dense(4, 4), "relu"]), TypeError,
      ["layers[1]", "fastnet.Dense", "str"]),
+    ("net-same-layer-twice", lambda: Network([SHARED, SHARED]), ValueError,
+     ["layers[1] = Dense(4, 4", "appears twice", "Dense(**layer.config())"]),
+    ("net-layer-of-another-network", lambda: Network(LIVE.layers), ValueError,
+     ["layers[0] = Dense(6, 4", "already belongs to another Network"]),
     ("net-loss-typo", lambda: Network([Dense(4, 2)], loss="crossentropy"), ValueError,
      ["unknown loss", "'crossentropy'", "did you mean 'cross_entropy'"]),
     ("net-loss-not-str", lambda: Network([Dense(4, 2)], loss=None), TypeError,
@@ -276,6 +284,24 @@ def test_validation_data_is_converted_once():
     X_val, T_val = net._validation_data((X.astype(np.float64), Y))
     assert X_val.dtype == np.float32 and T_val.shape == (N, K)
     assert net._as_input(X_val)[0] is X_val
+
+
+def test_layers_of_a_dead_network_can_be_reused():
+    import gc
+    layers = [Dense(C, 4, "relu"), Dense(4, K)]
+    net = Network(layers)
+    del net
+    gc.collect()
+    again = Network(layers)
+    assert np.shares_memory(layers[0].W, again.params)
+
+
+def test_copied_layers_of_a_live_network_can_be_reused():
+    import copy
+    import pickle
+    net = clf()
+    Network(copy.deepcopy(net.layers))
+    Network(pickle.loads(pickle.dumps(net.layers)))
 
 
 def test_float64_network_keeps_float64_input():
