@@ -183,17 +183,23 @@ def test_dense_forward(B, C, OC, act, scale, seed):
 
 
 @PROPS
-@given(sizes, sizes, huge, seeds)
-def test_softmax_forward_is_stable_for_huge_logits(B, K, scale, seed):
-    """u = x (identity weights, zero bias) with |x| up to ~4e4: z finite and exact to a few ulp."""
+@given(sizes, sizes, st.sampled_from(HIDDEN + ["softmax"]), huge, seeds)
+def test_activations_are_stable_for_huge_inputs(B, K, act, scale, seed):
+    """u = x (identity weights, zero bias) with |x| up to ~4e4: z finite and right to a few
+    ulp (relative), for the softmax and every hidden activation."""
     rng = np.random.default_rng(seed)
+    kind = A.NAMES[act]
     x = rand(rng, (B, K), scale)
+    a = slopes(rng, kind, B, K)
     u, z = at_all_thread_counts(k_dense_forward, x, np.eye(K, dtype=F32), np.zeros(K, F32),
-                                A.SOFTMAX, np.zeros((1, K), F32))
+                                kind, a)
     assert np.array_equal(u, x)
-    z_ref = ref.act_forward(x.astype(np.float64), A.SOFTMAX, 0)
-    shift = np.abs(x - x.max(axis=1, keepdims=True)) * 2 * U
-    within(z, z_ref, z_ref * ((K + 4) * U * 4 + shift) + 1e-30, "softmax z")
+    z_ref = ref.act_forward(x.astype(np.float64), kind, a.astype(np.float64))
+    if kind == A.SOFTMAX:   # exp(u - max u) is off by the rounding of u - max u
+        rel = (K + 4) * U * 4 + np.abs(x - x.max(axis=1, keepdims=True)) * 2 * U
+    else:                   # e^{-|u|} in σ: relative error grows like |u| · U
+        rel = 8 * U + (np.abs(x) * 2 * U if kind in (A.SIGMOID, A.SWISH) else 0)
+    within(z, z_ref, np.abs(z_ref) * rel + 1e-37, f"{act} z")
 
 
 @PROPS
