@@ -91,14 +91,20 @@ def seed(name, value):
     return None if value is None else integer(name, value, 0)
 
 
-def call_with(name, factory, kwargs):
-    """``factory(**kwargs)``, turning an unknown keyword into a TypeError naming ``name``."""
+def build(kind, spec, registry):
+    """``registry[spec["name"]](**rest of spec)`` for a config dict, with errors naming
+    ``kind`` (a missing or unknown name, an unknown keyword)."""
+    spec = dict(spec)
+    if "name" not in spec:
+        raise ValueError(f"{kind} dict needs a 'name' key, one of {tuple(registry)}; "
+                         f"got {spec!r}")
+    name = choice(kind, spec.pop("name"), registry)
     try:
-        return factory(**kwargs)
+        return registry[name](**spec)
     except TypeError as e:
         if "argument" not in str(e):
             raise
-        raise TypeError(f"bad arguments for {name} {sorted(kwargs)}: {e}") from None
+        raise TypeError(f"bad arguments for {kind} {name!r} {sorted(spec)}: {e}") from None
 
 
 def fit_arguments(epochs, batch_size, validation_split, seed_, callbacks):

@@ -64,12 +64,7 @@ def make_schedule(spec):
     if isinstance(spec, str):
         spec = {"name": spec}
     if isinstance(spec, dict):
-        spec = dict(spec)
-        if "name" not in spec:
-            raise ValueError(f"schedule dict needs a 'name' key, one of {tuple(SCHEDULES)}; "
-                             f"got {spec!r}")
-        name = checks.choice("schedule", spec.pop("name"), SCHEDULES)
-        return checks.call_with(f"schedule {name!r}", SCHEDULES[name], spec)
+        return checks.build("schedule", spec, SCHEDULES)
     if not callable(spec):
         raise TypeError(f"schedule must be a name, dict or callable, got {spec!r}")
     return spec
@@ -224,9 +219,4 @@ def make_optimizer(spec):
         spec = {"name": spec}
     if not isinstance(spec, dict):
         raise TypeError(f"optimizer must be an Optimizer, a name or a dict, got {spec!r}")
-    spec = dict(spec)
-    if "name" not in spec:
-        raise ValueError(f"optimizer dict needs a 'name' key, one of {tuple(OPTIMIZERS)}; "
-                         f"got {spec!r}")
-    name = checks.choice("optimizer", spec.pop("name"), OPTIMIZERS)
-    return checks.call_with(f"optimizer {name!r}", OPTIMIZERS[name], spec)
+    return checks.build("optimizer", spec, OPTIMIZERS)
