@@ -51,7 +51,7 @@ def main(argv=None):
     args = p.parse_args(argv)
     plt = pyplot()
 
-    rng = np.random.default_rng(args.seed)
+    rng = np.random.default_rng([args.seed, 1])  # a stream independent of the weights' seed
     X, y = two_moons(args.n, args.noise, rng)
     X_test, y_test = two_moons(1000, args.noise, rng)
     net = fn.Network([fn.Dense(2, 32, activation="relu"), fn.Dense(32, 32, activation="relu"),

@@ -38,7 +38,7 @@ def main(argv=None):
     args = p.parse_args(argv)
     plt = pyplot()
 
-    rng = np.random.default_rng(args.seed)
+    rng = np.random.default_rng([args.seed, 1])  # a stream independent of the weights' seed
     x = np.sort(rng.uniform(-np.pi, np.pi, 256))[:, None]
     d = np.sin(2 * x) + 0.5 * x + args.noise * rng.standard_normal(x.shape)
 
