@@ -243,6 +243,12 @@ def test_schedules():
     assert cos(0) == 1.0 and abs(cos(5) - 0.5) < 1e-15
     floor = Cosine(4, min_factor=0.1)
     assert floor(0) == 1.0 and abs(floor(4) - 0.1) < 1e-15 and abs(floor(2) - 0.55) < 1e-15
+    for bad in (dict(total_epochs=0), dict(total_epochs=5, min_factor=-0.1),
+                dict(total_epochs=5, min_factor=2)):
+        with pytest.raises(ValueError):
+            Cosine(**bad)
+    with pytest.raises(ValueError, match="step_size"):
+        StepDecay(0)
 
 
 def test_schedule_sets_learning_rate_per_epoch(rng):
