@@ -44,7 +44,7 @@ def make_net(activation, width, seed):
     """8 Dense layers: 7 hidden of ``width`` units with ``activation``, then 10 logits."""
     layers = [fn.Dense(width, width, activation=activation) for _ in range(DEPTH - 1)]
     layers.append(fn.Dense(width, 10))  # logits; the softmax is fused into the loss
-    return fn.Network(layers, loss="softmax_cross_entropy", seed=seed, dtype=np.float64)
+    return fn.Network(layers, loss="softmax_cross_entropy", seed=seed)
 
 
 def layer_gradient_norms(net, X, y):
