@@ -235,3 +235,12 @@ def test_any_depth_and_width(rng, depth):
     hist = net.fit(X, y, epochs=30, batch_size=16, optimizer=Adam(0.01), verbose=False)
     assert hist["loss"][-1] < hist["loss"][0]
     assert net.predict(X).shape == (80,)
+
+
+def test_single_output_regression_takes_1d_targets(rng):
+    X = rng.uniform(-1, 1, (100, 1))
+    y = 3 * X[:, 0] - 1  # (n,) float targets
+    net = Network([Dense(1, 1)], loss="sum_of_squares", seed=0)
+    net.fit(X, y, epochs=100, batch_size=10, optimizer=SGD(0.1, momentum=0.5), verbose=False)
+    assert net.predict(X).shape == (100, 1)
+    assert_close(net.predict(X)[:, 0], y, rtol=0, atol=1e-3, what="y = 3x - 1")

@@ -122,3 +122,16 @@ def test_rrelu_training_mode_gradient(rng, loss):
     # the fixed draws differ from the inference (mean-slope) gradient
     net.loss_and_gradient(X, y)
     assert not np.allclose(net.grads, analytic)
+
+
+@pytest.mark.parametrize("loss,out_act", [("softmax_cross_entropy", "softmax"),
+                                          ("binary_cross_entropy", "sigmoid"),
+                                          ("sum_of_squares", "sigmoid"),
+                                          ("sum_of_squares", "tanh")])
+def test_named_output_activation(rng, loss, out_act):
+    """The matching output written out (softmax / sigmoid) is the same fused δ = y − d;
+    sigmoid and tanh outputs under the sum of squares use δ = (y − d) f'(u)."""
+    net = Network([Dense(4, 5, activation="swish"), Dense(5, 3, activation=out_act)], loss=loss,
+                  dtype=np.float64, seed=5)
+    X, y = make_data(rng, 6, 4, 3, loss)
+    check(net, X, y)

@@ -302,3 +302,15 @@ def test_against_pytorch_if_installed(rng):
             theirs.step()
         got = run(ours, p0, grads)[-1]
         assert_close(got, q.detach().numpy(), rtol=1e-9, atol=1e-12, what=repr(ours))
+
+
+@pytest.mark.parametrize("opt", [SGD(0.05), SGD(0.05, momentum=0.9),
+                                 SGD(0.05, momentum=0.9, nesterov=True), AdaGrad(0.05),
+                                 RMSProp(0.005), Adam(0.01), AdamW(0.01, weight_decay=0.01)],
+                         ids=repr)
+def test_every_optimizer_trains_a_network(rng, opt):
+    X = rng.standard_normal((128, 4))
+    y = np.tanh(X[:, :2] - X[:, 2:])
+    net = Network([Dense(4, 16, activation="prelu"), Dense(16, 2)], loss="sum_of_squares", seed=0)
+    hist = net.fit(X, y, epochs=30, batch_size=16, optimizer=opt, verbose=False)
+    assert hist["loss"][-1] < hist["loss"][0] / 4
