@@ -7,25 +7,10 @@ sigmoid output is trained on binary cross-entropy (computed from the logits; out
 δ = σ(u) − d) through the same ``fit`` as every other task, and the PNG shows the data,
 the predicted probability p(class 1 | x) and the boundary p = ½. Runs in seconds.
 """
-import argparse
-import os
-import sys
-
 import numpy as np
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-import fastnet as fn  # noqa: E402
-
-
-def pyplot():
-    """matplotlib's pyplot with a file-only backend, or a clear message if it is missing."""
-    try:
-        import matplotlib
-    except ImportError:
-        sys.exit("this script needs matplotlib: pip install matplotlib  (or pip install -e '.[plot]')")
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    return plt
+from _common import data_rng, parser, pyplot, save, training_curve
+import fastnet as fn  # after _common: found in this checkout even when not installed
 
 
 def two_moons(n, noise, rng):
@@ -41,17 +26,12 @@ def two_moons(n, noise, rng):
 
 
 def main(argv=None):
-    here = os.path.dirname(os.path.abspath(__file__))
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--out", default=os.path.join(here, "binary.png"), help="PNG path")
+    p = parser(__doc__, "binary.png", epochs=200, noise=0.15)
     p.add_argument("--n", type=int, default=400, help="number of points (default 400)")
-    p.add_argument("--noise", type=float, default=0.15, help="noise std (default 0.15)")
-    p.add_argument("--epochs", type=int, default=200, help="epochs (default 200)")
-    p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
     plt = pyplot()
 
-    rng = np.random.default_rng([args.seed, 1])  # a stream independent of the weights' seed
+    rng = data_rng(args.seed)
     X, y = two_moons(args.n, args.noise, rng)
     X_test, y_test = two_moons(1000, args.noise, rng)
     net = fn.Network([fn.Dense(2, 32, activation="relu"), fn.Dense(32, 32, activation="relu"),
@@ -79,12 +59,8 @@ def main(argv=None):
     ax1.set(xlabel="x₁", ylabel="x₂",
             title=f"two moons: boundary p = ½ (test accuracy {100 * test['accuracy']:.1f} %)")
     ax1.legend(loc="lower left")
-    ax2.semilogy(np.arange(1, len(hist["loss"]) + 1), hist["loss"], color="C0")
-    ax2.set(xlabel="epoch", ylabel="binary cross-entropy", title="training curve")
-    ax2.grid(True, which="both", alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(args.out, dpi=100)
-    print(f"wrote {args.out}")
+    training_curve(ax2, hist["loss"], "binary cross-entropy")
+    save(fig, args.out)
 
 
 if __name__ == "__main__":

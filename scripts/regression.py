@@ -6,39 +6,19 @@ Trains Dense(1, H, tanh) -> Dense(H, 1) (identity output) on the sum of squares
 ½ Σ (y - d)², whose output δ is simply y - d, and writes a PNG with the data, the true
 function, the fit, and the training curve. Runs in a few seconds on two cores.
 """
-import argparse
-import os
-import sys
-
 import numpy as np
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-import fastnet as fn  # noqa: E402
-
-
-def pyplot():
-    """matplotlib's pyplot with a file-only backend, or a clear message if it is missing."""
-    try:
-        import matplotlib
-    except ImportError:
-        sys.exit("this script needs matplotlib: pip install matplotlib  (or pip install -e '.[plot]')")
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    return plt
+from _common import data_rng, parser, pyplot, save, training_curve
+import fastnet as fn  # after _common: found in this checkout even when not installed
 
 
 def main(argv=None):
-    here = os.path.dirname(os.path.abspath(__file__))
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--out", default=os.path.join(here, "regression.png"), help="PNG path")
+    p = parser(__doc__, "regression.png", epochs=600, noise=0.15)
     p.add_argument("--hidden", type=int, default=32, help="hidden units (default 32)")
-    p.add_argument("--epochs", type=int, default=600, help="epochs (default 600)")
-    p.add_argument("--noise", type=float, default=0.15, help="noise std (default 0.15)")
-    p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
     plt = pyplot()
 
-    rng = np.random.default_rng([args.seed, 1])  # a stream independent of the weights' seed
+    rng = data_rng(args.seed)
     x = np.sort(rng.uniform(-np.pi, np.pi, 256))[:, None]
     d = np.sin(2 * x) + 0.5 * x + args.noise * rng.standard_normal(x.shape)
 
@@ -63,14 +43,10 @@ def main(argv=None):
     ax1.plot(grid[:, 0], fit[:, 0], color="C3", lw=2, label=f"network (RMSE {rmse:.3f})")
     ax1.set(xlabel="x", ylabel="y", title=f"1-{args.hidden}-1 tanh network fit")
     ax1.legend(loc="upper left")
-    ax2.semilogy(np.arange(1, len(hist["loss"]) + 1), hist["loss"], color="C0", label="network")
+    training_curve(ax2, hist["loss"], "training loss  ½ mean ‖y − d‖²")
     ax2.axhline(0.5 * args.noise ** 2, color="k", ls="--", lw=1, label="noise floor ½σ²")
     ax2.legend()
-    ax2.set(xlabel="epoch", ylabel="training loss  ½ mean ‖y − d‖²", title="training curve")
-    ax2.grid(True, which="both", alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(args.out, dpi=100)
-    print(f"wrote {args.out}")
+    save(fig, args.out)
 
 
 if __name__ == "__main__":

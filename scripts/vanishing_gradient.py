@@ -16,28 +16,14 @@ gradient shrinks by roughly 4× or more per layer and the first layers barely le
 tanh'(0) = 1 and Xavier init keep its δ about constant; ReLU' = 1 on the active units
 and He's variance 2/fan_in makes up for the inactive half, so ‖δ‖ stays about constant.
 """
-import argparse
-import os
-import sys
-
 import numpy as np
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-import fastnet as fn  # noqa: E402
+from _common import data_rng, parser, pyplot, save
+import fastnet as fn  # after _common: found in this checkout even when not installed
 
 ACTIVATIONS = ("sigmoid", "tanh", "relu")
 DEPTH = 8
 
-
-def pyplot():
-    """matplotlib's pyplot with a file-only backend, or a clear message if it is missing."""
-    try:
-        import matplotlib
-    except ImportError:
-        sys.exit("this script needs matplotlib: pip install matplotlib  (or pip install -e '.[plot]')")
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    return plt
 
 
 def make_net(activation, width, seed):
@@ -54,16 +40,13 @@ def layer_gradient_norms(net, X, y):
 
 
 def main(argv=None):
-    here = os.path.dirname(os.path.abspath(__file__))
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--out", default=os.path.join(here, "vanishing_gradient.png"), help="PNG path")
+    p = parser(__doc__, "vanishing_gradient.png")
     p.add_argument("--width", type=int, default=64, help="input and hidden width (default 64)")
     p.add_argument("--batch", type=int, default=128, help="batch size (default 128)")
-    p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
     plt = pyplot()
 
-    rng = np.random.default_rng([args.seed, 1])  # a stream independent of the weights' seed
+    rng = data_rng(args.seed)
     X = rng.standard_normal((args.batch, args.width))
     y = rng.integers(0, 10, args.batch)
 
@@ -109,9 +92,7 @@ correlated inputs z_b whose terms add up, while near the input they partly cance
     axes[0].set_ylabel("‖∂L/∂W_l‖")
     fig.suptitle(r"Vanishing gradient in an 8-layer network: $\delta_l = f'(u_l) \odot "
                  r"W_{l+1}^T \delta_{l+1}$, and $\sigma' \leq 1/4$ shrinks it at every layer")
-    fig.tight_layout()
-    fig.savefig(args.out, dpi=100)
-    print(f"\nwrote {args.out}")
+    save(fig, args.out)
 
 
 if __name__ == "__main__":

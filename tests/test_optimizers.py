@@ -33,99 +33,81 @@ def run(opt, p0, grads):
 
 
 # ------------------------------------------------------------ textbook references
-def ref_sgd(p, grads, lr, wd=0.0):
+# One step each, p ← rule(p, g) with the state s (a dict, empty before step t = 1).
+def sgd_step(p, g, s, t, lr, wd=0.0):
     """p ← p − η ∇."""
-    out = []
-    for g in grads:
-        p = p - lr * (g + wd * p)
-        out.append(p)
-    return out
+    return p - lr * (g + wd * p)
 
 
-def ref_momentum(p, grads, lr, mu, wd=0.0):
+def momentum_step(p, g, s, t, lr, mu, wd=0.0):
     """Classical momentum (Polyak): v ← μ v − η ∇,  p ← p + v."""
-    v = np.zeros_like(p)
-    out = []
-    for g in grads:
-        v = mu * v - lr * (g + wd * p)
-        p = p + v
-        out.append(p)
-    return out
+    s["v"] = mu * s.get("v", 0) - lr * (g + wd * p)
+    return p + s["v"]
 
 
-def ref_nesterov(p, grads, lr, mu, wd=0.0):
+def nesterov_step(p, g, s, t, lr, mu, wd=0.0):
     """Nesterov momentum in the form used with a gradient at the current point
     (Bengio et al. 2012; equals PyTorch's nesterov=True):
         v ← μ v − η ∇,   p ← p + μ v − η ∇."""
-    v = np.zeros_like(p)
-    out = []
-    for g in grads:
-        grad = g + wd * p
-        v = mu * v - lr * grad
-        p = p + mu * v - lr * grad
-        out.append(p)
-    return out
+    grad = g + wd * p
+    s["v"] = mu * s.get("v", 0) - lr * grad
+    return p + mu * s["v"] - lr * grad
 
 
-def ref_adagrad(p, grads, lr, eps, wd=0.0):
+def adagrad_step(p, g, s, t, lr, eps, wd=0.0):
     """h ← h + ∇²,  p ← p − η ∇ / (√h + ε)."""
-    h = np.zeros_like(p)
-    out = []
-    for g in grads:
-        grad = g + wd * p
-        h = h + grad ** 2
-        p = p - lr * grad / (np.sqrt(h) + eps)
-        out.append(p)
-    return out
+    grad = g + wd * p
+    s["h"] = s.get("h", 0) + grad ** 2
+    return p - lr * grad / (np.sqrt(s["h"]) + eps)
 
 
-def ref_rmsprop(p, grads, lr, rho, eps, wd=0.0):
+def rmsprop_step(p, g, s, t, lr, rho, eps, wd=0.0):
     """h ← ρ h + (1 − ρ) ∇²,  p ← p − η ∇ / (√h + ε)."""
-    h = np.zeros_like(p)
-    out = []
-    for g in grads:
-        grad = g + wd * p
-        h = rho * h + (1 - rho) * grad ** 2
-        p = p - lr * grad / (np.sqrt(h) + eps)
-        out.append(p)
-    return out
+    grad = g + wd * p
+    s["h"] = rho * s.get("h", 0) + (1 - rho) * grad ** 2
+    return p - lr * grad / (np.sqrt(s["h"]) + eps)
 
 
-def ref_adam(p, grads, lr, b1, b2, eps, wd=0.0, decoupled=False):
+def adam_step(p, g, s, t, lr, b1, b2, eps, wd=0.0, decoupled=False):
     """Kingma & Ba, Algorithm 1, at step t = 1, 2, ...:
         m ← β1 m + (1 − β1) ∇,    v ← β2 v + (1 − β2) ∇²
         m̂ = m / (1 − β1^t),       v̂ = v / (1 − β2^t)
         p ← p − η m̂ / (√v̂ + ε)
     AdamW (Loshchilov & Hutter): ∇ = g and additionally p ← p − η λ p."""
-    m = np.zeros_like(p)
-    v = np.zeros_like(p)
-    out = []
+    grad = g if decoupled else g + wd * p
+    s["m"] = b1 * s.get("m", 0) + (1 - b1) * grad
+    s["v"] = b2 * s.get("v", 0) + (1 - b2) * grad ** 2
+    m_hat = s["m"] / (1 - b1 ** t)
+    v_hat = s["v"] / (1 - b2 ** t)
+    return p - lr * m_hat / (np.sqrt(v_hat) + eps) - (lr * wd * p if decoupled else 0)
+
+
+def trajectory(step, p, grads, **hyper):
+    """The parameters after each step of the reference rule."""
+    state, out = {}, []
     for t, g in enumerate(grads, start=1):
-        grad = g if decoupled else g + wd * p
-        m = b1 * m + (1 - b1) * grad
-        v = b2 * v + (1 - b2) * grad ** 2
-        m_hat = m / (1 - b1 ** t)
-        v_hat = v / (1 - b2 ** t)
-        p = p - lr * m_hat / (np.sqrt(v_hat) + eps) - (lr * wd * p if decoupled else 0)
+        p = step(p, g, state, t, **hyper)
         out.append(p)
     return out
 
 
 # ------------------------------------------------------------ one step and several steps
 CASES = [
-    ("sgd", lambda wd: SGD(0.1, weight_decay=wd), lambda p, gs, wd: ref_sgd(p, gs, 0.1, wd)),
-    ("momentum", lambda wd: SGD(0.05, momentum=0.9, weight_decay=wd),
-     lambda p, gs, wd: ref_momentum(p, gs, 0.05, 0.9, wd)),
+    ("sgd", lambda wd: SGD(0.1, weight_decay=wd), lambda p, gs, wd: trajectory(
+        sgd_step, p, gs, lr=0.1, wd=wd)),
+    ("momentum", lambda wd: SGD(0.05, momentum=0.9, weight_decay=wd), lambda p, gs, wd: trajectory(
+        momentum_step, p, gs, lr=0.05, mu=0.9, wd=wd)),
     ("nesterov", lambda wd: SGD(0.05, momentum=0.8, nesterov=True, weight_decay=wd),
-     lambda p, gs, wd: ref_nesterov(p, gs, 0.05, 0.8, wd)),
-    ("adagrad", lambda wd: AdaGrad(0.1, eps=1e-7, weight_decay=wd),
-     lambda p, gs, wd: ref_adagrad(p, gs, 0.1, 1e-7, wd)),
+     lambda p, gs, wd: trajectory(nesterov_step, p, gs, lr=0.05, mu=0.8, wd=wd)),
+    ("adagrad", lambda wd: AdaGrad(0.1, eps=1e-7, weight_decay=wd), lambda p, gs, wd: trajectory(
+        adagrad_step, p, gs, lr=0.1, eps=1e-7, wd=wd)),
     ("rmsprop", lambda wd: RMSProp(0.01, rho=0.95, eps=1e-6, weight_decay=wd),
-     lambda p, gs, wd: ref_rmsprop(p, gs, 0.01, 0.95, 1e-6, wd)),
+     lambda p, gs, wd: trajectory(rmsprop_step, p, gs, lr=0.01, rho=0.95, eps=1e-6, wd=wd)),
     ("adam", lambda wd: Adam(0.01, beta1=0.8, beta2=0.99, eps=1e-7, weight_decay=wd),
-     lambda p, gs, wd: ref_adam(p, gs, 0.01, 0.8, 0.99, 1e-7, wd)),
+     lambda p, gs, wd: trajectory(adam_step, p, gs, lr=0.01, b1=0.8, b2=0.99, eps=1e-7, wd=wd)),
     ("adamw", lambda wd: AdamW(0.01, beta1=0.8, beta2=0.99, eps=1e-7, weight_decay=wd),
-     lambda p, gs, wd: ref_adam(p, gs, 0.01, 0.8, 0.99, 1e-7, wd, decoupled=True)),
+     lambda p, gs, wd: trajectory(adam_step, p, gs, lr=0.01, b1=0.8, b2=0.99, eps=1e-7, wd=wd,
+                                  decoupled=True)),
 ]
 
 

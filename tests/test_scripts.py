@@ -34,7 +34,8 @@ def test_script_writes_png(tmp_path, name):
 
 def test_script_without_matplotlib_says_what_to_install(tmp_path):
     hide = ("import sys, runpy; sys.modules['matplotlib'] = None; "
-            "p = sys.argv.pop(1); sys.argv[0] = p; runpy.run_path(p, run_name='__main__')")
+            "p = sys.argv.pop(1); sys.argv[0] = p; sys.path.insert(0, p.rsplit('/', 1)[0]); "
+            "runpy.run_path(p, run_name='__main__')")
     proc = run_script("binary.py", "--out", str(tmp_path / "x.png"), "--epochs", "1", code=hide)
     assert proc.returncode != 0
     assert "needs matplotlib" in proc.stderr and "pip install" in proc.stderr
