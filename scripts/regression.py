@@ -1,4 +1,4 @@
-"""Universal approximation in one picture: a 1-hidden-layer net fits a noisy sin(x).
+"""Universal approximation in one picture: a 1-hidden-layer net fits a noisy sin(2x) + x/2.
 
     python scripts/regression.py [--out regression.png] [--hidden 32] [--epochs 600]
 
