@@ -51,8 +51,6 @@ class Cosine:
     def __init__(self, total_epochs, min_factor=0.0):
         if int(total_epochs) < 1:
             raise ValueError(f"total_epochs must be >= 1, got {total_epochs!r}")
-        if not 0 <= float(min_factor) <= 1:
-            raise ValueError(f"min_factor must be in [0, 1], got {min_factor!r}")
         self.total_epochs, self.min_factor = int(total_epochs), float(min_factor)
 
     def __call__(self, epoch):
