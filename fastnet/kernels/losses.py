@@ -31,7 +31,11 @@ NAMES = {
 
 @parallel_kernel
 def sum_of_squares(delta, dz, losses, u, y, d, act, slope):
-    """ℓ_b = ½ Σ_k (y - d)^2;  dz = (y - d) / B;  δ = dz · f'(u)."""
+    """ℓ_b = ½ Σ_k (y - d)^2;  dz = ∂L/∂y = (y - d) / B;  δ = dz · f'(u).
+
+    Regression. With the matching identity output f'(u) = 1, so δ = (y - d) / B;
+    any other output activation multiplies by its derivative (the general δ rule).
+    """
     B, K = u.shape
     inv_b = 1 / B
     last_row = slope.shape[0] - 1
@@ -48,7 +52,12 @@ def sum_of_squares(delta, dz, losses, u, y, d, act, slope):
 
 @parallel_kernel
 def binary_cross_entropy(delta, dz, losses, u, y, d, act, slope):
-    """Sigmoid output: ℓ_b from the logits (stable); δ = (σ(u) - d) / B."""
+    """Sigmoid output, targets d ∈ {0, 1}: ℓ_b = Σ_k max(u,0) - u d + log(1 + e^-|u|).
+
+    That is -[d log σ(u) + (1 - d) log(1 - σ(u))] computed from the logits u, so it
+    never takes log(0). δ = (σ(u) - d) / B because ∂ℓ/∂y = (y - d) / (y (1 - y))
+    and σ'(u) = y (1 - y) cancel: the sigmoid's saturation does not slow learning.
+    """
     B, K = u.shape
     inv_b = 1 / B
     for b in prange(B):
@@ -63,7 +72,12 @@ def binary_cross_entropy(delta, dz, losses, u, y, d, act, slope):
 
 @parallel_kernel
 def softmax_cross_entropy(delta, dz, losses, u, y, d, act, slope):
-    """Softmax output: ℓ_b = logsumexp(u) - Σ_k d_k u_k; δ = (softmax(u) - d) / B."""
+    """Softmax output: ℓ_b = logsumexp(u) - Σ_k d_k u_k; δ = (softmax(u) - d) / B.
+
+    ℓ = -Σ_k d_k log y_k with y = softmax(u); ∂y_k/∂u_j = y_k (δ_kj - y_j) gives
+    ∂ℓ/∂u_j = y_j Σ_k d_k - d_j = y_j - d_j for targets that sum to 1 (one-hot or
+    integer labels, which the Network one-hot encodes).
+    """
     B, K = u.shape
     inv_b = 1 / B
     for b in prange(B):

@@ -1,0 +1,42 @@
+"""The example scripts run end to end and write their PNG (skipped without matplotlib)."""
+import os
+import subprocess
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SCRIPTS = {
+    "regression.py": "RMSE to the noise-free function",
+    "binary.py": "accuracy on 1000 fresh points",
+    "vanishing_gradient.py": "What the plot shows",
+}
+
+
+def run_script(name, *args, code=None):
+    cmd = [sys.executable, "-c", code, os.path.join(ROOT, "scripts", name)] if code else \
+        [sys.executable, os.path.join(ROOT, "scripts", name)]
+    env = dict(os.environ, MPLBACKEND="Agg")
+    return subprocess.run(cmd + list(args), capture_output=True, text=True, timeout=120, env=env,
+                          cwd=ROOT)
+
+
+@pytest.mark.parametrize("name", SCRIPTS)
+def test_script_writes_png(tmp_path, name):
+    pytest.importorskip("matplotlib")
+    out = tmp_path / (name[:-3] + ".png")
+    proc = run_script(name, "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    assert SCRIPTS[name] in proc.stdout
+    assert out.exists() and out.stat().st_size > 10_000
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_script_without_matplotlib_says_what_to_install(tmp_path):
+    hide = ("import sys, runpy; sys.modules['matplotlib'] = None; "
+            "p = sys.argv.pop(1); sys.argv[0] = p; sys.path.insert(0, p.rsplit('/', 1)[0]); "
+            "runpy.run_path(p, run_name='__main__')")
+    proc = run_script("binary.py", "--out", str(tmp_path / "x.png"), "--epochs", "1", code=hide)
+    assert proc.returncode != 0
+    assert "needs matplotlib" in proc.stderr and "pip install" in proc.stderr
+    assert not (tmp_path / "x.png").exists()
