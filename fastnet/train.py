@@ -47,7 +47,7 @@ class TrainState:
 
     ``epoch`` is the current (0-based) epoch, ``position`` the number of samples of its
     shuffled ``order`` already trained on (0 at an epoch boundary); ``loss_sum``,
-    ``correct``, ``skipped``, ``seconds`` are the running totals of that epoch; ``rng``
+    ``correct``, ``skipped`` (samples), ``seconds`` are the running totals of that epoch; ``rng``
     is the Generator driving shuffling and RReLU; ``history`` the finished epochs.
     """
 
@@ -265,16 +265,16 @@ def fit(net, X, y, epochs=10, batch_size=32, optimizer=None, validation_split=0.
                 batch_loss = _train_step(net, opt, ws, X, T, idx, scale, rng, backup, on_nan,
                                          epoch, s, n)
                 if batch_loss is None:
-                    state.skipped += 1
+                    state.skipped += len(idx)
                 else:
                     state.loss_sum += batch_loss
                     if net.is_classifier:
                         state.correct += count_correct(ws.z[-1], ws.t, net.loss_kind)
                 state.position = s + len(idx)
                 if bar is not None:
+                    running = state.loss_sum / max(state.position - state.skipped, 1)
                     bar.update(len(idx))
-                    bar.set_postfix(loss=f"{state.loss_sum / state.position:.4f}",
-                                    refresh=False)
+                    bar.set_postfix(loss=f"{running:.4f}", refresh=False)
                 if interrupted():
                     state.seconds += time.perf_counter() - t0
                     if bar is not None:
@@ -283,7 +283,10 @@ def fit(net, X, y, epochs=10, batch_size=32, optimizer=None, validation_split=0.
                     raise TrainingInterrupted(state)
             if bar is not None:
                 bar.close()
-            trained = n - _skipped_samples(state, batch_size)
+            if state.skipped >= n:
+                raise DivergenceError(f"training diverged: every batch of epoch {epoch + 1} "
+                                      "was skipped (on_nan='skip'); lower the learning rate")
+            trained = n - state.skipped
             logs = {"epoch": epoch + 1, "loss": state.loss_sum / max(trained, 1)}
             if net.is_classifier:
                 logs["accuracy"] = state.correct / (max(trained, 1) * per_sample)
@@ -294,7 +297,7 @@ def fit(net, X, y, epochs=10, batch_size=32, optimizer=None, validation_split=0.
             state.seconds += time.perf_counter() - t0
             logs["seconds"] = state.seconds
             if state.skipped:
-                logs["skipped_batches"] = state.skipped
+                logs["skipped_samples"] = state.skipped
             state.history.append(logs)
             state.epoch, state.position = epoch + 1, 0
             if verbose:
@@ -303,11 +306,6 @@ def fit(net, X, y, epochs=10, batch_size=32, optimizer=None, validation_split=0.
             _call(callbacks, "on_checkpoint", state)
     _call(callbacks, "on_train_end", state)
     return state.history
-
-
-def _skipped_samples(state, batch_size):
-    # skipped batches are full ones except possibly the last; good enough for the mean
-    return min(state.skipped * batch_size, state.n - 1) if state.skipped else 0
 
 
 def _train_step(net, opt, ws, X, T, idx, scale, rng, backup, on_nan, epoch, s, n):
