@@ -39,7 +39,7 @@ class TrainingInterrupted(KeyboardInterrupt):
 
 
 NAN_POLICIES = ("stop", "skip", "halve")
-MAX_HALVINGS = 30
+MAX_HALVINGS = 40
 
 
 class TrainState:
@@ -112,8 +112,11 @@ class _Backup:
     def restore(self):
         np.copyto(self.net.params, self.params)
         self.opt.t = self.t
-        for k, v in self.state.items():
-            np.copyto(self.opt.state[k], v)
+        for k, v in self.opt.state.items():
+            if k in self.state:
+                np.copyto(v, self.state[k])
+            else:           # state created by the update being undone
+                v[...] = 0
 
 
 class History(dict):
@@ -248,6 +251,8 @@ def fit(net, X, y, epochs=10, batch_size=32, optimizer=None, validation_split=0.
         state.restore(resume)
     net.optimizer = opt
     backup = _Backup(net, opt) if on_nan != "stop" else None
+    if backup is not None:
+        backup.save()
     _call(callbacks, "on_train_begin", state)
     with _sigint_flag(handle_sigint) as interrupted:
         while not state.finished:
@@ -310,16 +315,22 @@ def fit(net, X, y, epochs=10, batch_size=32, optimizer=None, validation_split=0.
 
 def _train_step(net, opt, ws, X, T, idx, scale, rng, backup, on_nan, epoch, s, n):
     """One minibatch: forward, backward, update. Returns the summed loss, or None if the
-    batch was skipped. Raises DivergenceError (on_nan='stop', or when halving the
-    learning rate does not help). A non-finite loss *before* the update (the weights are
-    finite but this batch overflows) cannot be cured by a smaller step: 'halve' skips it."""
+    batch was skipped. Raises DivergenceError (on_nan='stop', or after MAX_HALVINGS).
+
+    ``backup`` holds the weights from before the last update. A weight turning NaN/inf
+    in this update undoes this update. A NaN/inf loss *before* the update means the
+    previous update left finite but useless weights (e.g. 1e30): it is undone once and
+    the batch retried; if the loss is still not finite, the batch itself overflows and
+    is skipped (a smaller step cannot help it)."""
     gather_rows(ws.x, X, idx, scale)
     gather_rows(ws.t, T, idx, 1.0)
-    for _ in range(MAX_HALVINGS + 1):
+    undone, halvings = False, 0
+    while True:
         net._forward(ws, training=True, rng=rng)
         net._backward(ws)
         batch_loss = float(ws.losses.sum(dtype=np.float64))
-        what = f"loss is {batch_loss}"
+        where = (f"at epoch {epoch + 1}, samples {s}..{s + len(idx)} of {n} "
+                 f"(learning rate {opt.current_lr:g})")
         if math.isfinite(batch_loss):
             if backup is not None:
                 backup.save()
@@ -327,19 +338,32 @@ def _train_step(net, opt, ws, X, T, idx, scale, rng, backup, on_nan, epoch, s, n
             if np.isfinite(net.params).all():
                 return batch_loss
             what = "a weight became NaN/inf after the update"
-            if backup is not None:
-                backup.restore()
-        where = (f"at epoch {epoch + 1}, samples {s}..{s + len(idx)} of {n} "
-                 f"(learning rate {opt.current_lr:g})")
-        if on_nan == "stop":
-            raise DivergenceError(f"training diverged: {what} {where}; lower the learning rate "
-                                  "or use on_nan='skip'/'halve' (--on-nan)")
-        if on_nan == "skip" or not what.startswith("a weight"):
+            if on_nan == "stop":
+                raise DivergenceError(f"training diverged: {what} {where}; lower the learning "
+                                      "rate or use on_nan='skip'/'halve' (--on-nan)")
+            backup.restore()
+        else:
+            what = f"the loss is {batch_loss}"
+            if on_nan == "stop":
+                raise DivergenceError(f"training diverged: {what} {where}; lower the learning "
+                                      "rate or use on_nan='skip'/'halve' (--on-nan)")
+            if undone:
+                print(f"fastnet: skipped a batch: {what} {where} even with the previous "
+                      "weights", file=sys.stderr)
+                return None
+            backup.restore()
+            undone = True
+            print(f"fastnet: {what} {where}; undid the previous update", file=sys.stderr)
+            if on_nan == "skip":
+                continue
+        if on_nan == "skip":
             print(f"fastnet: skipped a batch: {what} {where}", file=sys.stderr)
             return None
+        if halvings == MAX_HALVINGS:
+            raise DivergenceError(f"training diverged: {what} {where} even after "
+                                  f"{MAX_HALVINGS} halvings of the learning rate")
+        halvings += 1
         opt.lr *= 0.5
         opt.set_epoch(epoch)
         print(f"fastnet: {what} {where}; halving the learning rate to {opt.current_lr:g}",
               file=sys.stderr)
-    raise DivergenceError(f"training diverged: {what} {where} even after {MAX_HALVINGS} "
-                          "halvings of the learning rate")
