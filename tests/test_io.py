@@ -11,6 +11,8 @@ from fastnet import io as fio
 hypothesis = pytest.importorskip("hypothesis")
 from hypothesis import given, settings, strategies as st  # noqa: E402
 
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 
 def small_net(dtype=np.float32, seed=0):
     return fn.Network([fn.Dense(6, 5, activation="prelu"), fn.Dense(5, 4, activation="tanh",

@@ -8,6 +8,8 @@ import pytest
 import fastnet as fn
 from fastnet.callbacks import load_checkpoint, read_history_csv
 
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 
 @pytest.fixture(scope="module")
 def data():
