@@ -40,8 +40,7 @@ def _positive_int(text):
     return v
 
 
-class _Formatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
-    pass
+_Formatter = argparse.ArgumentDefaultsHelpFormatter
 
 
 def build_parser():
@@ -64,7 +63,7 @@ def build_parser():
                        "validation accuracy) and model.npz (final). Ctrl-C saves a "
                        "checkpoint; `fastnet resume RUN_DIR` continues.")
     g = t.add_argument_group("network")
-    g.add_argument("--layers", type=_int_list, default=[784, 256, 10],
+    g.add_argument("--layers", type=_int_list, default="784,256,10",
                    help="layer sizes, input first, classes last")
     g.add_argument("--activation", default="relu",
                    help="hidden-layer activation (relu, leaky_relu, prelu, rrelu, elu, tanh, "

@@ -1,8 +1,8 @@
 """Turn a photo or drawing of a digit into an MNIST-like 28×28 input.
 
-Reading uses Pillow (the ``images`` extra: ``pip install "fastnet[images]"``) for PNG,
-JPEG and the rest; without Pillow, matplotlib's ``imread`` reads PNG. The digit is
-prepared the way MNIST's were (LeCun et al.):
+Reading uses Pillow (the ``images`` extra: ``pip install "fastnet[images]"``; matplotlib
+depends on it too) for PNG, JPEG and the rest; the preparation is NumPy only. The digit
+is prepared the way MNIST's were (LeCun et al.):
 
 1. grayscale in [0, 1]; inverted when the background (the border pixels) is light,
    so the digit is bright on dark like MNIST;
@@ -26,7 +26,8 @@ def read_gray(path):
     try:
         from PIL import Image, UnidentifiedImageError
     except ImportError:
-        return _read_gray_matplotlib(path)
+        raise ImportError('reading images needs Pillow: pip install "fastnet[images]" '
+                          "(or give the pixels as an .npy array)") from None
     try:
         with Image.open(path) as img:
             img.load()
@@ -39,23 +40,6 @@ def read_gray(path):
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
         raise ValueError(f"{path}: cannot read as an image ({e})") from None
     return gray
-
-
-def _read_gray_matplotlib(path):
-    if path.suffix.lower() != ".png":
-        raise ImportError(f"{path}: reading {path.suffix or 'this'} images needs Pillow: "
-                          'pip install "fastnet[images]" (without it only PNG can be read)')
-    import matplotlib.image
-    try:
-        img = np.asarray(matplotlib.image.imread(path), dtype=np.float32)
-    except (OSError, ValueError, SyntaxError) as e:
-        raise ValueError(f"{path}: cannot read as a PNG ({e})") from None
-    if img.max(initial=0) > 1:
-        img = img / 255.0
-    if img.ndim == 3:
-        rgb, alpha = img[..., :3], img[..., 3:4] if img.shape[2] == 4 else 1.0
-        img = (rgb * alpha + (1 - alpha)).mean(axis=2) if img.shape[2] >= 3 else img[..., 0]
-    return img.astype(np.float32)
 
 
 def _resample_matrix(n_in, n_out):
