@@ -182,6 +182,8 @@ class RunDirectory(Callback):
         fio.write_text(self.path("history.csv"), history_csv(state.history))
 
     def on_train_end(self, state):
+        if not self.path("checkpoint.npz").exists():   # e.g. epochs=0
+            self.on_checkpoint(state)
         fio.save(state.net, self.path("model.npz"), optimizer=state.optimizer,
                  training=state.training_meta())
 

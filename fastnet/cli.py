@@ -318,7 +318,8 @@ def _run(cfg, net, opt, state, args):
     result = net.evaluate(X_test, _targets(net, y_test))
     acc = f"  test accuracy {100 * result['accuracy']:.2f}%" if "accuracy" in result else ""
     print(f"test loss {result['loss']:.4f}{acc}")
-    print(f"wrote {out}/: config.json history.csv checkpoint.npz best.npz model.npz")
+    names = ("config.json", "history.csv", "checkpoint.npz", "best.npz", "model.npz")
+    print(f"wrote {out}/: " + " ".join(n for n in names if (out / n).exists()))
     return 0
 
 

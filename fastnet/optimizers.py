@@ -117,6 +117,9 @@ class Optimizer:
     def load_state_dict(self, meta, arrays):
         """Restore the step count and state vectors saved by ``state_dict``."""
         missing = set(self.state_names) - set(arrays)
+        if missing and int(meta["t"]) == 0 and not arrays:   # saved before the first step
+            self.t, self.state = 0, {}
+            return
         if missing:
             raise ValueError(f"optimizer state lacks {sorted(missing)} for {self!r}")
         self.t = int(meta["t"])
