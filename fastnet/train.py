@@ -301,7 +301,7 @@ def fit(net, X, y, epochs=10, batch_size=32, optimizer=None, validation_split=0.
             logs["lr"] = opt.current_lr
             state.seconds += time.perf_counter() - t0
             logs["seconds"] = state.seconds
-            if state.skipped:
+            if on_nan != "stop":   # every epoch, so the history's columns stay aligned
                 logs["skipped_samples"] = state.skipped
             state.history.append(logs)
             state.epoch, state.position = epoch + 1, 0
