@@ -9,5 +9,5 @@ from .callbacks import Callback, EarlyStopping, LambdaCallback, RunDirectory
 
 __version__ = "0.1.0"
 __all__ = ["Dense", "Network", "SGD", "AdaGrad", "RMSProp", "Adam", "AdamW", "Constant",
-           "StepDecay", "Cosine", "History", "DivergenceError", "TrainingInterrupted", "load_mnist", "read_idx",
-           "save", "load", "Callback", "EarlyStopping", "LambdaCallback", "RunDirectory"]
+           "StepDecay", "Cosine", "History", "DivergenceError", "TrainingInterrupted",
+           "load_mnist", "read_idx", "save", "load", "Callback", "EarlyStopping", "LambdaCallback", "RunDirectory"]

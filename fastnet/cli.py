@@ -1,4 +1,4 @@
-"""Command line: ``fastnet train | resume | evaluate | predict | plot`` (also ``python -m fastnet``).
+"""Command line: ``fastnet train|resume|evaluate|predict|plot`` (or ``python -m fastnet``).
 
 ``main(argv)`` returns the exit code (0 ok, 1 error, 2 usage, 130 interrupted) instead
 of calling ``sys.exit``, keeps no global state (besides Numba's thread count) and can be
