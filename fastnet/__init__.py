@@ -3,8 +3,11 @@ from .datasets import load_mnist, read_idx
 from .layers import Dense
 from .network import Network
 from .optimizers import SGD, AdaGrad, Adam, AdamW, Constant, Cosine, RMSProp, StepDecay
-from .train import DivergenceError, History
+from .train import DivergenceError, History, TrainingInterrupted
+from .io import load, save
+from .callbacks import Callback, EarlyStopping, LambdaCallback, RunDirectory
 
 __version__ = "0.1.0"
 __all__ = ["Dense", "Network", "SGD", "AdaGrad", "RMSProp", "Adam", "AdamW", "Constant",
-           "StepDecay", "Cosine", "History", "DivergenceError", "load_mnist", "read_idx"]
+           "StepDecay", "Cosine", "History", "DivergenceError", "TrainingInterrupted",
+           "load_mnist", "read_idx", "save", "load", "Callback", "EarlyStopping", "LambdaCallback", "RunDirectory"]

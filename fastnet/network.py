@@ -414,9 +414,10 @@ class Network:
         return result
 
     def fit(self, X, y, epochs=10, batch_size=32, optimizer=None, validation_split=0.0,
-            validation_data=None, seed=0, shuffle=True, verbose=True, callbacks=()):
-        """Train with minibatch gradient descent; returns a ``History``. See ``fastnet.train.fit``."""
+            validation_data=None, seed=0, shuffle=True, verbose=True, callbacks=(), **kwargs):
+        """Train with minibatch gradient descent; returns a ``History``. See ``fastnet.train.fit``
+        (also for ``on_nan``, ``progress``, ``handle_sigint``, ``resume``)."""
         from .train import fit
         return fit(self, X, y, epochs=epochs, batch_size=batch_size, optimizer=optimizer,
                    validation_split=validation_split, validation_data=validation_data,
-                   seed=seed, shuffle=shuffle, verbose=verbose, callbacks=callbacks)
+                   seed=seed, shuffle=shuffle, verbose=verbose, callbacks=callbacks, **kwargs)

@@ -98,6 +98,22 @@ class Optimizer:
         self.t += 1
         self._update(params, grads, self._state(params))
 
+    def state_dict(self):
+        """(meta, arrays): JSON-able config + step count, and the state vectors (copies)."""
+        meta = {"config": self.config(), "t": self.t}
+        return meta, {k: v.copy() for k, v in self.state.items()}
+
+    def load_state_dict(self, meta, arrays):
+        """Restore the step count and state vectors saved by ``state_dict``."""
+        missing = set(self.state_names) - set(arrays)
+        if missing and int(meta["t"]) == 0 and not arrays:   # saved before the first step
+            self.t, self.state = 0, {}
+            return
+        if missing:
+            raise ValueError(f"optimizer state lacks {sorted(missing)} for {self!r}")
+        self.t = int(meta["t"])
+        self.state = {k: np.array(arrays[k]) for k in self.state_names}
+
     def config(self):
         cfg = {"name": type(self).__name__.lower(), "lr": self.lr,
                "weight_decay": self.weight_decay}

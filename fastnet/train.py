@@ -9,6 +9,11 @@
             update                 params ← optimizer(params, grads)
         evaluate on the validation data, record the history, call the callbacks
 """
+import contextlib
+import math
+import signal
+import sys
+import threading
 import time
 
 import numpy as np
@@ -21,7 +26,98 @@ from .optimizers import SGD, make_optimizer
 
 
 class DivergenceError(FloatingPointError):
-    """The training loss became NaN or infinite."""
+    """The training loss or a weight became NaN or infinite."""
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """SIGINT arrived during ``fit(handle_sigint=True)``: the current step was finished
+    and the callbacks' ``on_checkpoint`` ran before this was raised."""
+
+    def __init__(self, state):
+        super().__init__(f"interrupted in epoch {state.epoch + 1}/{state.epochs} after "
+                         f"{state.position} of {state.n} samples")
+        self.state = state
+
+
+NAN_POLICIES = ("stop", "skip", "halve")
+MAX_HALVINGS = 40
+
+
+class TrainState:
+    """Everything that decides the rest of a run, as a checkpoint stores it.
+
+    ``epoch`` is the current (0-based) epoch, ``position`` the number of samples of its
+    shuffled ``order`` already trained on (0 at an epoch boundary); ``loss_sum``,
+    ``correct``, ``skipped`` (samples), ``seconds`` are the running totals of that epoch; ``rng``
+    is the Generator driving shuffling and RReLU; ``history`` the finished epochs.
+    """
+
+    def __init__(self, net, optimizer, rng, epochs, n, batch_size, seed):
+        self.net, self.optimizer, self.rng = net, optimizer, rng
+        self.epochs, self.n, self.batch_size, self.seed = epochs, n, batch_size, seed
+        self.epoch, self.position, self.order = 0, 0, None
+        self.loss_sum, self.correct, self.skipped, self.seconds = 0.0, 0, 0, 0.0
+        self.history = History()
+        self.stopped = False
+
+    @property
+    def finished(self):
+        return self.stopped or self.epoch >= self.epochs
+
+    def training_meta(self):
+        """JSON-able dict for a checkpoint's metadata (the order goes in an array)."""
+        return {"epoch": self.epoch, "epochs": self.epochs, "position": self.position,
+                "batch_size": self.batch_size, "n_train": self.n, "seed": self.seed,
+                "loss_sum": self.loss_sum, "correct": self.correct, "skipped": self.skipped,
+                "seconds": self.seconds, "stopped": self.stopped, "finished": self.finished,
+                "rng": self.rng.bit_generator.state, "history": dict(self.history)}
+
+    def arrays(self):
+        return {"order": self.order} if self.position else {}
+
+    def restore(self, resume):
+        """Continue from ``training_meta()`` (+ 'order' when saved mid-epoch)."""
+        for key in ("batch_size", "n_train"):
+            have = self.batch_size if key == "batch_size" else self.n
+            if resume.get(key, have) != have:
+                raise ValueError(f"resume: the checkpoint was taken with {key}="
+                                 f"{resume[key]}, this run has {have}")
+        self.epoch, self.position = int(resume["epoch"]), int(resume["position"])
+        self.loss_sum, self.correct = float(resume["loss_sum"]), int(resume["correct"])
+        self.skipped, self.seconds = int(resume["skipped"]), float(resume["seconds"])
+        self.stopped = bool(resume.get("stopped", False))
+        self.rng.bit_generator.state = resume["rng"]
+        self.history = History({k: list(v) for k, v in resume["history"].items()})
+        if self.position:
+            self.order = np.asarray(resume["order"], np.int64)
+            if self.order.shape != (self.n,):
+                raise ValueError(f"resume: saved sample order has shape {self.order.shape}, "
+                                 f"expected ({self.n},)")
+
+
+class _Backup:
+    """Parameters and optimizer state from before a step (for on_nan='skip'/'halve')."""
+
+    def __init__(self, net, opt):
+        self.net, self.opt = net, opt
+        self.params, self.state, self.t = np.empty_like(net.params), {}, 0
+
+    def save(self):
+        np.copyto(self.params, self.net.params)
+        self.t = self.opt.t
+        for k, v in self.opt.state.items():
+            if k not in self.state or self.state[k].shape != v.shape:
+                self.state[k] = np.empty_like(v)
+            np.copyto(self.state[k], v)
+
+    def restore(self):
+        np.copyto(self.net.params, self.params)
+        self.opt.t = self.t
+        for k, v in self.opt.state.items():
+            if k in self.state:
+                np.copyto(v, self.state[k])
+            else:           # state created by the update being undone
+                v[...] = 0
 
 
 class History(dict):
@@ -59,8 +155,49 @@ def format_logs(epoch, epochs, logs):
     return "  ".join(parts)
 
 
+@contextlib.contextmanager
+def _sigint_flag(enabled):
+    """Yield a function telling whether Ctrl-C was pressed; a second Ctrl-C aborts at once."""
+    hit = []
+    if not enabled or threading.current_thread() is not threading.main_thread():
+        yield lambda: False
+        return
+
+    def handler(signum, frame):
+        if hit:
+            raise KeyboardInterrupt
+        hit.append(signum)
+        print("\nfastnet: interrupt received; finishing this step and saving a checkpoint "
+              "(press Ctrl-C again to abort without saving)", file=sys.stderr, flush=True)
+
+    old = signal.signal(signal.SIGINT, handler)
+    try:
+        yield lambda: bool(hit)
+    finally:
+        signal.signal(signal.SIGINT, old)
+
+
+def _progress_bar(enabled, state):
+    if not enabled:
+        return None
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:
+        return None
+    return tqdm(total=state.n, initial=state.position, unit="samples", unit_scale=True,
+                desc=f"epoch {state.epoch + 1}/{state.epochs}", leave=False, file=sys.stderr,
+                mininterval=0.2, dynamic_ncols=True)
+
+
+def _call(callbacks, hook, *args):
+    """Call ``hook`` on every callback that has it; True if any returned True."""
+    results = [getattr(cb, hook)(*args) for cb in callbacks if hasattr(cb, hook)]
+    return any(bool(r) for r in results)
+
+
 def fit(net, X, y, epochs=10, batch_size=32, optimizer=None, validation_split=0.0,
-        validation_data=None, seed=0, shuffle=True, verbose=True, callbacks=()):
+        validation_data=None, seed=0, shuffle=True, verbose=True, callbacks=(),
+        on_nan="stop", progress=False, handle_sigint=False, resume=None):
     """Train ``net`` on (X, y) with minibatch gradient descent.
 
     Parameters
@@ -72,12 +209,24 @@ def fit(net, X, y, epochs=10, batch_size=32, optimizer=None, validation_split=0.
     validation_split : fraction of (X, y) held out (random, seeded) for validation.
     validation_data : (X_val, y_val) evaluated after each epoch instead.
     seed : seeds the shuffling, the validation split and RReLU's slopes.
-    callbacks : objects with ``on_epoch_end(net, epoch, logs)``; returning True stops.
+    callbacks : objects with any of ``on_train_begin(state)``, ``on_epoch_end(net, epoch,
+        logs)`` (returning True stops), ``on_checkpoint(state)`` (after each epoch and on
+        interrupt: the moment to save), ``on_train_end(state)``; see ``fastnet.callbacks``.
+    on_nan : what to do when the loss or a weight becomes NaN/inf: "stop" (raise
+        DivergenceError), "skip" (undo the step, drop that batch), "halve" (undo the step,
+        halve the learning rate, retry the batch; at most 30 halvings).
+    progress : show a tqdm bar per epoch (running loss, samples/s) if tqdm is installed.
+    handle_sigint : in the main thread, make Ctrl-C finish the current step, run the
+        callbacks' ``on_checkpoint`` and raise ``TrainingInterrupted``.
+    resume : a checkpoint's training state (``TrainState.training_meta()`` plus 'order')
+        to continue from; the result equals an uninterrupted run.
 
     Returns a ``History`` with loss, accuracy, val_loss, val_accuracy, lr, seconds.
     """
     epochs, batch_size, validation_split = checks.fit_arguments(
         epochs, batch_size, validation_split, seed, callbacks)
+    if on_nan not in NAN_POLICIES:
+        raise ValueError(f"on_nan must be one of {NAN_POLICIES}, got {on_nan!r}")
     opt = make_optimizer(optimizer) if optimizer is not None else SGD(0.01, momentum=0.9)
     X, scale = net._as_input(X)
     T = net._encode_targets(y, X.shape[0])
@@ -94,40 +243,124 @@ def fit(net, X, y, epochs=10, batch_size=32, optimizer=None, validation_split=0.
 
     n = len(train_idx)
     per_sample = net.n_outputs if net.loss_kind == BINARY_CROSS_ENTROPY else 1
-    history = History()
-    for epoch in range(epochs):
-        t0 = time.perf_counter()
-        opt.set_epoch(epoch)
-        order = train_idx[rng.permutation(n)] if shuffle else train_idx
-        loss_sum, correct = 0.0, 0
-        for s in range(0, n, batch_size):
-            idx = order[s:s + batch_size]
-            ws = net._workspace(len(idx))
-            gather_rows(ws.x, X, idx, scale)
-            gather_rows(ws.t, T, idx, 1.0)
-            net._forward(ws, training=True, rng=rng)
-            net._backward(ws)
-            batch_loss = float(ws.losses.sum(dtype=np.float64))
-            if not np.isfinite(batch_loss):
-                raise DivergenceError(
-                    f"training diverged: loss is {batch_loss} at epoch {epoch + 1}, sample "
-                    f"{s} of {n}; lower the learning rate (now {opt.current_lr:g})")
-            opt.step(net.params, net.grads)
-            loss_sum += batch_loss
-            if net.is_classifier:
-                correct += count_correct(ws.z[-1], ws.t, net.loss_kind)
-        logs = {"epoch": epoch + 1, "loss": loss_sum / n}
-        if net.is_classifier:
-            logs["accuracy"] = correct / (n * per_sample)
-        if X_val is not None:
-            for k, v in net.evaluate(X_val, y_val).items():
-                logs["val_" + k] = v
-        logs["lr"] = opt.current_lr
-        logs["seconds"] = time.perf_counter() - t0
-        history.append(logs)
-        if verbose:
-            print(format_logs(epoch, epochs, logs), flush=True)
-        if any(cb.on_epoch_end(net, epoch, logs) for cb in callbacks):
-            break
+    state = TrainState(net, opt, rng, epochs, n, batch_size, seed)
+    if resume is not None:
+        state.restore(resume)
     net.optimizer = opt
-    return history
+    backup = _Backup(net, opt) if on_nan != "stop" else None
+    if backup is not None:
+        backup.save()
+    _call(callbacks, "on_train_begin", state)
+    with _sigint_flag(handle_sigint) as interrupted:
+        while not state.finished:
+            epoch = state.epoch
+            opt.set_epoch(epoch)
+            if state.position == 0:
+                state.order = train_idx[rng.permutation(n)] if shuffle else train_idx
+                state.loss_sum, state.correct, state.skipped, state.seconds = 0.0, 0, 0, 0.0
+            t0 = time.perf_counter()
+            bar = _progress_bar(progress, state)
+            while state.position < n:
+                s = state.position
+                idx = state.order[s:s + batch_size]
+                ws = net._workspace(len(idx))
+                batch_loss = _train_step(net, opt, ws, X, T, idx, scale, rng, backup, on_nan,
+                                         epoch, s, n)
+                if batch_loss is None:
+                    state.skipped += len(idx)
+                else:
+                    state.loss_sum += batch_loss
+                    if net.is_classifier:
+                        state.correct += count_correct(ws.z[-1], ws.t, net.loss_kind)
+                state.position = s + len(idx)
+                if bar is not None:
+                    running = state.loss_sum / max(state.position - state.skipped, 1)
+                    bar.update(len(idx))
+                    bar.set_postfix(loss=f"{running:.4f}", refresh=False)
+                if interrupted():
+                    state.seconds += time.perf_counter() - t0
+                    if bar is not None:
+                        bar.close()
+                    _call(callbacks, "on_checkpoint", state)
+                    raise TrainingInterrupted(state)
+            if bar is not None:
+                bar.close()
+            if state.skipped >= n:
+                raise DivergenceError(f"training diverged: every batch of epoch {epoch + 1} "
+                                      "was skipped (on_nan='skip'); lower the learning rate")
+            trained = n - state.skipped
+            logs = {"epoch": epoch + 1, "loss": state.loss_sum / max(trained, 1)}
+            if net.is_classifier:
+                logs["accuracy"] = state.correct / (max(trained, 1) * per_sample)
+            if X_val is not None:
+                for k, v in net.evaluate(X_val, y_val).items():
+                    logs["val_" + k] = v
+            logs["lr"] = opt.current_lr
+            state.seconds += time.perf_counter() - t0
+            logs["seconds"] = state.seconds
+            if on_nan != "stop":   # every epoch, so the history's columns stay aligned
+                logs["skipped_samples"] = state.skipped
+            state.history.append(logs)
+            state.epoch, state.position = epoch + 1, 0
+            if verbose:
+                print(format_logs(epoch, epochs, logs), flush=True)
+            state.stopped = _call(callbacks, "on_epoch_end", net, epoch, logs)
+            _call(callbacks, "on_checkpoint", state)
+    _call(callbacks, "on_train_end", state)
+    return state.history
+
+
+def _train_step(net, opt, ws, X, T, idx, scale, rng, backup, on_nan, epoch, s, n):
+    """One minibatch: forward, backward, update. Returns the summed loss, or None if the
+    batch was skipped. Raises DivergenceError (on_nan='stop', or after MAX_HALVINGS).
+
+    ``backup`` holds the weights from before the last update. A weight turning NaN/inf
+    in this update undoes this update. A NaN/inf loss *before* the update means the
+    previous update left finite but useless weights (e.g. 1e30): it is undone once and
+    the batch retried; if the loss is still not finite, the batch itself overflows and
+    is skipped (a smaller step cannot help it)."""
+    gather_rows(ws.x, X, idx, scale)
+    gather_rows(ws.t, T, idx, 1.0)
+    undone, halvings = False, 0
+    while True:
+        net._forward(ws, training=True, rng=rng)
+        net._backward(ws)
+        batch_loss = float(ws.losses.sum(dtype=np.float64))
+        where = (f"at epoch {epoch + 1}, samples {s}..{s + len(idx)} of {n} "
+                 f"(learning rate {opt.current_lr:g})")
+        if math.isfinite(batch_loss):
+            if backup is not None:
+                backup.save()
+            opt.step(net.params, net.grads)
+            if np.isfinite(net.params).all():
+                return batch_loss
+            what = "a weight became NaN/inf after the update"
+            if on_nan == "stop":
+                raise DivergenceError(f"training diverged: {what} {where}; lower the learning "
+                                      "rate or use on_nan='skip'/'halve' (--on-nan)")
+            backup.restore()
+        else:
+            what = f"the loss is {batch_loss}"
+            if on_nan == "stop":
+                raise DivergenceError(f"training diverged: {what} {where}; lower the learning "
+                                      "rate or use on_nan='skip'/'halve' (--on-nan)")
+            if undone:
+                print(f"fastnet: skipped a batch: {what} {where} even with the previous "
+                      "weights", file=sys.stderr)
+                return None
+            backup.restore()
+            undone = True
+            print(f"fastnet: {what} {where}; undid the previous update", file=sys.stderr)
+            if on_nan == "skip":
+                continue
+        if on_nan == "skip":
+            print(f"fastnet: skipped a batch: {what} {where}", file=sys.stderr)
+            return None
+        if halvings == MAX_HALVINGS:
+            raise DivergenceError(f"training diverged: {what} {where} even after "
+                                  f"{MAX_HALVINGS} halvings of the learning rate")
+        halvings += 1
+        opt.lr *= 0.5
+        opt.set_epoch(epoch)
+        print(f"fastnet: {what} {where}; halving the learning rate to {opt.current_lr:g}",
+              file=sys.stderr)

@@ -17,3 +17,14 @@ def assert_close(actual, expected, rtol=1e-4, atol=1e-5, what=""):
     assert np.all(diff <= bound), (
         f"{what}: max |diff| {diff.max():.3g} at {worst} (actual {actual[worst]:.6g}, "
         f"expected {expected[worst]:.6g})")
+
+
+@pytest.fixture
+def one_thread():
+    """Tiny networks: run the kernels on one thread (parallel regions over a handful of
+    samples only pay for synchronisation, badly so on a busy 2-core machine)."""
+    import numba
+    before = numba.get_num_threads()
+    numba.set_num_threads(1)
+    yield
+    numba.set_num_threads(before)

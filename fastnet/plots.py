@@ -1,0 +1,75 @@
+"""PNG plots of a run (matplotlib, the ``plot`` extra): learning curves, confusion
+matrix, misclassified digits. Uses ``matplotlib.figure.Figure`` directly, so no GUI
+backend or global pyplot state is involved."""
+import numpy as np
+
+
+def _figure(*size):
+    try:
+        from matplotlib.figure import Figure
+    except ImportError:
+        raise ImportError('plots need matplotlib: pip install "fastnet[plot]"') from None
+    return Figure(figsize=size, dpi=100, layout="constrained")
+
+
+def plot_curves(history, path, metric):
+    """Train (and validation) ``metric`` ('loss' or 'accuracy') against epoch."""
+    fig = _figure(6, 4)
+    ax = fig.add_subplot()
+    epochs = history["epoch"]
+    for key, label in ((metric, "train"), ("val_" + metric, "validation")):
+        if key in history and not np.all(np.isnan(history[key])):
+            values = np.asarray(history[key], float) * (100 if metric == "accuracy" else 1)
+            ax.plot(epochs, values, marker="o", label=label)
+    ax.set_xlabel("epoch")
+    ax.xaxis.get_major_locator().set_params(integer=True)
+    ax.set_ylabel("accuracy (%)" if metric == "accuracy" else "loss")
+    ax.set_title(metric)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.savefig(path)
+    return path
+
+
+def confusion_matrix(y_true, y_pred, n_classes):
+    """cm[i, j] = number of samples of class i predicted as j."""
+    cm = np.zeros((n_classes, n_classes), np.int64)
+    np.add.at(cm, (np.asarray(y_true, np.int64), np.asarray(y_pred, np.int64)), 1)
+    return cm
+
+
+def plot_confusion(cm, path):
+    fig = _figure(6, 5.4)
+    ax = fig.add_subplot()
+    im = ax.imshow(cm, cmap="Blues")
+    k = cm.shape[0]
+    ax.set_xticks(range(k))
+    ax.set_yticks(range(k))
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    acc = np.trace(cm) / max(cm.sum(), 1)
+    ax.set_title(f"confusion matrix (accuracy {100 * acc:.2f} %)")
+    for i in range(k):
+        for j in range(k):
+            ax.text(j, i, str(cm[i, j]), ha="center", va="center", fontsize=7,
+                    color="white" if cm[i, j] > cm.max() / 2 else "black")
+    fig.colorbar(im, ax=ax)
+    fig.savefig(path)
+    return path
+
+
+def plot_misclassified(images, y_true, y_pred, path, max_digits=36):
+    """A grid of misclassified 28×28 digits titled 'true → predicted'."""
+    wrong = np.flatnonzero(np.asarray(y_true) != np.asarray(y_pred))[:max_digits]
+    cols = 6
+    rows = max(1, -(-len(wrong) // cols))
+    fig = _figure(cols * 1.3, rows * 1.45 + 0.4)
+    fig.suptitle(f"misclassified: {np.sum(np.asarray(y_true) != np.asarray(y_pred))} "
+                 f"of {len(y_true)} (first {len(wrong)}), true → predicted")
+    for k, i in enumerate(wrong):
+        ax = fig.add_subplot(rows, cols, k + 1)
+        ax.imshow(np.asarray(images[i]).reshape(28, 28), cmap="gray_r")
+        ax.set_title(f"{y_true[i]} → {y_pred[i]}", fontsize=9, color="firebrick")
+        ax.axis("off")
+    fig.savefig(path)
+    return path
