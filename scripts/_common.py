@@ -1,5 +1,6 @@
-"""Shared set-up of the example scripts: import fastnet from this checkout, the --out
-argument, and matplotlib imported lazily with a clear message when it is missing."""
+"""Shared set-up of the scripts: import fastnet (and the benchmarks package) from this
+checkout, the --out argument, matplotlib imported lazily with a clear message when it is
+missing, and the --threads handling and argument types of the benchmark scripts."""
 import argparse
 import os
 import sys
@@ -51,3 +52,49 @@ def save(fig, path):
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     print(f"wrote {path}")
+
+
+# ---------------------------------------------------------------- benchmark scripts
+THREAD_VARS = ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS",
+               "MKL_NUM_THREADS")
+
+
+def limit_threads_from_argv(argv=None):
+    """Apply ``--threads N`` from the command line to Numba, the BLAS and OpenMP by
+    setting THREAD_VARS. Call it before NumPy or Numba is imported: they read these
+    variables once, at import. (The script's own parser validates the value later.)"""
+    p = argparse.ArgumentParser(add_help=False)
+    p.add_argument("--threads", default="")
+    n = p.parse_known_args(argv)[0].threads
+    if n.isdigit() and int(n) > 0:
+        for var in THREAD_VARS:
+            os.environ[var] = n
+
+
+def peer_arguments(p, hidden=256):
+    """The options compare.py and time_to_98.py share: --hidden --threads --limit
+    --skip-torch --seed."""
+    p.add_argument("--hidden", type=positive_int, default=hidden,
+                   help=f"hidden layer width (default {hidden})")
+    p.add_argument("--threads", type=positive_int, default=None,
+                   help="threads for Numba, the BLAS and PyTorch (default: every core this "
+                        "process may use)")
+    p.add_argument("--limit", type=positive_int, default=None, metavar="N",
+                   help="train on the first N MNIST training images only (the test set "
+                        "stays whole); for quick checks")
+    p.add_argument("--skip-torch", action="store_true", help="leave PyTorch out")
+    p.add_argument("--seed", type=int, default=0, help="seeds weights and shuffling (default 0)")
+
+
+def positive_int(text):
+    """argparse type: an integer >= 1."""
+    from fastnet.cli import _positive_int
+    return _positive_int(text)
+
+
+def int_list(text):
+    """argparse type: comma-separated integers >= 1, e.g. '32,128'."""
+    values = [positive_int(s) for s in text.split(",") if s.strip()]
+    if not values:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}")
+    return values

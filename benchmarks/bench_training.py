@@ -1,0 +1,55 @@
+"""A full MNIST training epoch through the public API: Network.fit, 784-256-10 ReLU,
+batch 128, SGD momentum 0.9, lr 0.1, weight decay 2e-4 (fastnet's CLI default)."""
+import fastnet
+
+from . import common
+
+
+def _mnist():
+    (X, y), (X_test, y_test) = fastnet.load_mnist()
+    return X, y, X_test, y_test
+
+
+class MnistEpoch:
+    number = 1
+    repeat = (1, 3, 30.0)
+    timeout = 300
+
+    def setup(self):
+        self.X, self.y, _, _ = _mnist()
+        common.warm_up(128)
+        self.net = common.mnist_network()
+
+    def time_epoch_batch128(self):
+        self.net.fit(self.X, self.y, epochs=1, batch_size=128, optimizer=common.sgd_recipe(1),
+                     verbose=False)
+
+    def peakmem_epoch_batch128(self):
+        self.net.fit(self.X, self.y, epochs=1, batch_size=128, optimizer=common.sgd_recipe(1),
+                     verbose=False)
+
+
+class MnistAccuracy:
+    """Test accuracy after one epoch (a check that the timed work still learns)."""
+
+    unit = "percent"
+    timeout = 300
+
+    def setup(self):
+        self.data = _mnist()
+        common.warm_up(128)
+
+    def track_test_accuracy_1_epoch(self):
+        X, y, X_test, y_test = self.data
+        net = common.mnist_network()
+        net.fit(X, y, epochs=1, batch_size=128, optimizer=common.sgd_recipe(1), verbose=False)
+        return 100 * net.evaluate(X_test, y_test)["accuracy"]
+
+
+class Threads:
+    """The Numba thread count the other benchmarks ran with."""
+
+    unit = "threads"
+
+    def track_numba_threads(self):
+        return common.threads()

@@ -1,0 +1,189 @@
+"""Shared pieces of the benchmarks and of scripts/compare.py.
+
+This is the ONE place that calls fastnet's kernels directly: when a kernel's signature
+changes, only the functions below change. Everything else goes through ``Network`` and
+``fit``.
+
+A dense case is one layer with fan-in C and fan-out OC on a batch of B samples::
+
+    forward       u, z (B, OC)  =  relu(x (B, C) · W (OC, C)^T + bias)
+    weight grad   dW (OC, C)    =  δ (B, OC)^T · x (B, C),   dbias = Σ_b δ
+    hidden δ      δ_prev (B, C) =  relu'(x) ⊙ (δ (B, OC) · W (OC, C))
+
+Each costs 2·B·C·OC floating-point operations; ``MATMUL`` holds the NumPy (BLAS) product
+of the same shape, so the two can be compared in GFLOP/s.
+"""
+import os
+import time
+from types import SimpleNamespace
+
+import numba
+import numpy as np
+
+import fastnet as fn
+from fastnet.config import FLOAT
+from fastnet.kernels import activations, dense, optim
+
+RELU = activations.NAMES["relu"]
+
+# The sizes the kernel benchmarks sweep: batch B x layer width OC (fan-in C = 784, MNIST).
+BATCHES = [1, 32, 128, 512]
+WIDTHS = [256, 1024]
+FAN_IN = 784
+# One flat parameter vector the size of a 784-1024 layer with its bias.
+N_PARAMS = 784 * 1024 + 1024
+OPTIMIZERS = ["sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw"]
+MNIST_LAYERS = (784, 256, 10)
+
+
+def threads():
+    """Numba's thread count: the parallelism every kernel number was measured with."""
+    return numba.get_num_threads()
+
+
+# ---------------------------------------------------------------- dense kernels
+def dense_case(batch, fan_in, fan_out, seed=0):
+    """Random float32 inputs and output buffers for one dense layer (see module doc)."""
+    rng = np.random.default_rng(seed)
+
+    def rand(*shape):
+        return rng.standard_normal(shape).astype(FLOAT)
+
+    return SimpleNamespace(
+        batch=batch, fan_in=fan_in, fan_out=fan_out,
+        x=rand(batch, fan_in), w=rand(fan_out, fan_in) * FLOAT(0.05), bias=rand(fan_out),
+        slope=np.zeros((1, fan_out), FLOAT), slope_prev=np.zeros((1, fan_in), FLOAT),
+        u=np.empty((batch, fan_out), FLOAT), z=np.empty((batch, fan_out), FLOAT),
+        delta=rand(batch, fan_out),
+        dw=np.empty((fan_out, fan_in), FLOAT), dbias=np.empty(fan_out, FLOAT),
+        delta_prev=np.empty((batch, fan_in), FLOAT), dz_prev=np.empty((batch, fan_in), FLOAT))
+
+
+def forward(c):
+    """u = x W^T + bias, z = relu(u)."""
+    dense.dense_forward(c.u, c.z, c.x, c.w, c.bias, RELU, c.slope)
+
+
+def weight_grad(c):
+    """dW = δ^T x, dbias = Σ_b δ."""
+    dense.dense_backward_params(c.dw, c.dbias, c.delta, c.x)
+
+
+def hidden_delta(c):
+    """δ_prev = relu'(x) ⊙ (δ W), taking x as the layer below's u and z."""
+    dense.hidden_delta(c.delta_prev, c.dz_prev, c.delta, c.w, c.x, c.x, RELU, c.slope_prev)
+
+
+KERNELS = {"forward": forward, "weight_grad": weight_grad, "hidden_delta": hidden_delta}
+
+# The BLAS product each kernel's arithmetic amounts to (float32, into the same buffer).
+MATMUL = {
+    "forward": lambda c: np.matmul(c.x, c.w.T, out=c.u),
+    "weight_grad": lambda c: np.matmul(c.delta.T, c.x, out=c.dw),
+    "hidden_delta": lambda c: np.matmul(c.delta, c.w, out=c.dz_prev),
+}
+
+
+def flops(c):
+    """Multiply-adds x 2 of any of the three dense kernels on case ``c``."""
+    return 2.0 * c.batch * c.fan_in * c.fan_out
+
+
+# ---------------------------------------------------------------- optimizers
+def optimizer_case(name, n=N_PARAMS, seed=0):
+    """Parameters, gradient and the optimizer's state vectors (zeros) of length n."""
+    rng = np.random.default_rng(seed)
+    p = (rng.standard_normal(n) * 0.05).astype(FLOAT)
+    g = (rng.standard_normal(n) * 0.01).astype(FLOAT)
+    n_state = {"sgd": 0, "adam": 2, "adamw": 2}.get(name, 1)
+    state = [np.zeros(n, FLOAT) for _ in range(n_state)]
+    return SimpleNamespace(name=name, p=p, g=g, state=state, t=1)
+
+
+def optimizer_step(c):
+    """One update of c.p by optimizer c.name with its usual hyper-parameters."""
+    lr, wd = 0.01, 2e-4
+    if c.name == "sgd":
+        optim.sgd_update(c.p, c.g, lr, wd)
+    elif c.name in ("momentum", "nesterov"):
+        optim.momentum_update(c.p, c.state[0], c.g, lr, 0.9, wd, c.name == "nesterov")
+    elif c.name == "adagrad":
+        optim.adagrad_update(c.p, c.state[0], c.g, lr, 1e-8, wd)
+    elif c.name == "rmsprop":
+        optim.rmsprop_update(c.p, c.state[0], c.g, lr, 0.9, 1e-8, wd)
+    elif c.name in ("adam", "adamw"):
+        decoupled = c.name == "adamw"
+        optim.adam_update(c.p, c.state[0], c.state[1], c.g, lr, 0.9, 0.999, 1e-8,
+                          0.01 if decoupled else wd, decoupled, c.t)
+    else:
+        raise ValueError(f"unknown optimizer {c.name!r}; one of {OPTIMIZERS}")
+
+
+# ---------------------------------------------------------------- timing
+def best_time(fn, *args, repeat=7, min_seconds=0.05):
+    """Seconds per call of fn(*args): the best of ``repeat`` rounds, each long enough to
+    last ``min_seconds``. The first call (JIT compile or cache load) is not timed."""
+    fn(*args)
+    number = 1
+    while True:
+        t0 = time.perf_counter()
+        for _ in range(number):
+            fn(*args)
+        elapsed = time.perf_counter() - t0
+        if elapsed >= min_seconds:
+            break
+        number *= 2
+    times = [elapsed / number]
+    for _ in range(repeat - 1):
+        t0 = time.perf_counter()
+        for _ in range(number):
+            fn(*args)
+        times.append((time.perf_counter() - t0) / number)
+    return min(times)
+
+
+# ---------------------------------------------------------------- networks
+def mnist_network(hidden=256, seed=0):
+    """The benchmark network 784-hidden-10, ReLU, softmax cross-entropy."""
+    return fn.Network([fn.Dense(784, hidden, activation="relu"), fn.Dense(hidden, 10)],
+                      loss="softmax_cross_entropy", seed=seed)
+
+
+def sgd_recipe(epochs, lr=0.1, momentum=0.9, weight_decay=2e-4):
+    """fastnet's CLI default: SGD momentum 0.9, lr 0.1, weight decay 2e-4, cosine over
+    the epochs."""
+    return fn.SGD(lr, momentum=momentum, weight_decay=weight_decay, schedule=fn.Cosine(epochs))
+
+
+def warm_up(batch_size=128, hidden=256):
+    """Compile (or load from the cache) every kernel a training run and an evaluation
+    use, on a throwaway network and a tiny random data set. Returns the seconds taken."""
+    t0 = time.perf_counter()
+    rng = np.random.default_rng(0)
+    X = rng.integers(0, 256, (batch_size + 1, 784), dtype=np.uint8)
+    y = rng.integers(0, 10, batch_size + 1)
+    net = mnist_network(hidden)
+    net.fit(X, y, epochs=1, batch_size=batch_size, optimizer=sgd_recipe(1), verbose=False)
+    net.evaluate(X, y)
+    return time.perf_counter() - t0
+
+
+def cpu_model():
+    """The CPU's name from /proc/cpuinfo (Linux), else platform.processor()."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    import platform
+    return platform.processor() or "unknown CPU"
+
+
+def cores():
+    """CPU cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1

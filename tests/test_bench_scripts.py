@@ -1,0 +1,116 @@
+"""The asv benchmarks and the comparison scripts still run (on tiny sizes; no timings are
+checked: a broken benchmark should fail here, not in the nightly asv run)."""
+import inspect
+import os
+import subprocess
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+from benchmarks import (bench_coldstart, bench_kernels, bench_optim,  # noqa: E402
+                        bench_training, common)
+
+BENCH_PREFIXES = ("time_", "peakmem_", "track_", "mem_")
+
+
+def bench_methods(cls):
+    return [getattr(cls, m) for m in dir(cls) if m.startswith(BENCH_PREFIXES)]
+
+
+def smallest(cls):
+    """The first value of each of a parameterised benchmark class's params."""
+    return [values[0] for values in getattr(cls, "params", [])]
+
+
+@pytest.mark.parametrize("cls", [bench_kernels.DenseKernels, bench_optim.OptimizerUpdate])
+def test_kernel_benchmarks_run_at_their_smallest_params(cls):
+    args = smallest(cls)
+    bench = cls()
+    bench.setup(*args)
+    methods = bench_methods(cls)
+    assert methods
+    for method in methods:
+        method(bench, *args)
+
+
+@pytest.mark.parametrize("name", common.OPTIMIZERS)
+def test_every_optimizer_steps(name):
+    case = common.optimizer_case(name, n=64)
+    before = case.p.copy()
+    common.optimizer_step(case)
+    assert (case.p != before).any()
+
+
+def test_kernels_match_their_matmul():
+    """The MATMUL each kernel is compared with computes the same product."""
+    import numpy as np
+    c = common.dense_case(4, 7, 5)
+    common.forward(c)
+    assert np.allclose(c.u, c.x @ c.w.T + c.bias, atol=1e-4)
+    common.weight_grad(c)
+    assert np.allclose(c.dw, c.delta.T @ c.x, atol=1e-4)
+    common.hidden_delta(c)
+    assert np.allclose(c.dz_prev, c.delta @ c.w, atol=1e-4)
+    assert common.flops(c) == 2 * 4 * 7 * 5
+
+
+def test_training_benchmarks_have_their_api(monkeypatch):
+    """The MNIST benchmarks' setup and methods, on 300 images instead of 60 000."""
+    X, y, X_test, y_test = bench_training._mnist()
+    monkeypatch.setattr(bench_training, "_mnist", lambda: (X[:300], y[:300], X_test[:200],
+                                                           y_test[:200]))
+    for cls in (bench_training.MnistEpoch, bench_training.MnistAccuracy, bench_training.Threads):
+        bench = cls()
+        if hasattr(bench, "setup"):
+            bench.setup()
+        for method in bench_methods(cls):
+            value = method(bench)
+            if method.__name__.startswith("track_"):
+                assert value > 0
+    assert bench_training.Threads().track_numba_threads() == common.threads()
+
+
+def test_coldstart_script_runs():
+    """The cold-start program itself (the cached case; uncached compiles for ~10 s)."""
+    assert bench_coldstart.run_first_step() > 0
+    assert all(m.__name__.startswith("track_") for m in bench_methods(bench_coldstart.ColdStart))
+
+
+def test_every_benchmark_class_is_collected():
+    """Each bench_* module defines at least one class with benchmark methods."""
+    for module in (bench_coldstart, bench_kernels, bench_optim, bench_training):
+        classes = [c for _, c in inspect.getmembers(module, inspect.isclass)
+                   if c.__module__ == module.__name__ and bench_methods(c)]
+        assert classes, module.__name__
+
+
+def run_script(name, *args):
+    return subprocess.run([sys.executable, os.path.join(ROOT, "scripts", name), *args],
+                          capture_output=True, text=True, timeout=180, cwd=ROOT)
+
+
+def test_compare_quick_mode_prints_the_table():
+    proc = run_script("compare.py", "--epochs", "1", "--limit", "2000", "--skip-torch",
+                      "--batches", "128")
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    assert "implementation" in out and "s/epoch" in out
+    for line in ("  128  fastnet", "  128  numpy-blas", "PyTorch skipped", "GFLOP/s",
+                 "weight_grad", "threads: Numba", "CPU:", "peak RSS:", "date:"):
+        assert line in out, line
+
+
+def test_time_to_98_quick_mode():
+    proc = run_script("time_to_98.py", "--limit", "1000", "--cosine-epochs", "1",
+                      "--skip-torch")
+    assert proc.returncode == 0, proc.stderr
+    assert "fastnet epoch 1: test accuracy" in proc.stdout
+    assert "did NOT reach the goal in 1 epochs" in proc.stdout
+
+
+def test_scripts_reject_a_bad_thread_count():
+    proc = run_script("compare.py", "--threads", "0")
+    assert proc.returncode == 2 and "--threads" in proc.stderr
