@@ -7,13 +7,15 @@ evaluations. fastnet's first kernel compile (or Numba cache load) happens before
 starts, on a throwaway network, and is reported on its own line; PyTorch likewise takes
 one untimed warm-up step.
 
-Default recipe: 784-256-10 ReLU, batch 128, SGD momentum 0.9, lr 0.1, weight decay 2e-4,
-cosine schedule over 6 epochs (training stops when the goal is reached, so the schedule's
-length sets how fast the learning rate falls). If the goal is not reached within
---max-epochs, the script says so.
+Default recipe: 784-256-10 ReLU, batch 128, SGD momentum 0.9, lr 0.2, weight decay 2e-4,
+cosine schedule over 4 epochs. On fastnet it reaches 98.07 / 98.07 / 98.11 % at epoch 4
+with seeds 0 / 1 / 2; the CLI default (lr 0.1) needs more epochs (97.99 % after a 5-epoch
+cosine), 784-512-10 reaches 98 % one epoch sooner but each epoch costs twice as much. After
+the schedule's last epoch the learning rate would be 0, so --max-epochs defaults to
+--cosine-epochs; if the goal is not reached by then, the script says so.
 
     python scripts/time_to_98.py
-    python scripts/time_to_98.py --hidden 512 --cosine-epochs 8 --skip-torch
+    python scripts/time_to_98.py --hidden 512 --cosine-epochs 3 --skip-torch   # 98.12 % at epoch 3
 """
 import argparse
 import time
@@ -33,11 +35,11 @@ def parse_args(argv=None):
                    help="test accuracy to reach, in %% (default 98.0)")
     p.add_argument("--batch-size", type=_common.positive_int, default=128,
                    help="minibatch size (default 128)")
-    p.add_argument("--lr", type=float, default=0.1, help="base learning rate (default 0.1)")
+    p.add_argument("--lr", type=float, default=0.2, help="base learning rate (default 0.2)")
     p.add_argument("--weight-decay", type=float, default=2e-4,
                    help="L2 weight decay (default 2e-4)")
-    p.add_argument("--cosine-epochs", type=_common.positive_int, default=6,
-                   help="length of the cosine learning-rate schedule (default 6)")
+    p.add_argument("--cosine-epochs", type=_common.positive_int, default=4,
+                   help="length of the cosine learning-rate schedule (default 4)")
     p.add_argument("--max-epochs", type=_common.positive_int, default=None,
                    help="give up after this many epochs (default: --cosine-epochs)")
     _common.peer_arguments(p)
