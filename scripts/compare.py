@@ -11,6 +11,10 @@ Then each dense kernel of one batch-128 step is timed against np.matmul of the s
 (float32, best of 7 rounds) and both are printed in GFLOP/s. Last: thread counts, CPU,
 versions, date and the process's peak RSS.
 
+The implementations run in the order fastnet, NumPy, PyTorch: PyTorch is imported only
+after fastnet's runs (the import alone adds ~180 MB to the peak RSS), and whatever it
+leaves behind (its own OpenMP thread pool) cannot slow the others.
+
     python scripts/compare.py                      # 3 epochs, batches 32 and 128
     python scripts/compare.py --threads 1 --skip-torch
     python scripts/compare.py --epochs 1 --limit 2000 --batches 128   # a quick check
