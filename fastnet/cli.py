@@ -437,8 +437,15 @@ def sweep(args):
             state = "finished" if sweeps.finished(out / trial.name, trial) else "to run"
             print(f"{state:>8}  {out / trial.name}  {' '.join(trial.argv)}")
         return 0
-    sweeps.sweep(args.spec, out=args.out, scheduler=args.scheduler, workers=args.workers,
-                 progress=not (args.quiet or args.no_progress), verbose=not args.quiet)
+    try:
+        sweeps.sweep(args.spec, out=args.out, scheduler=args.scheduler, workers=args.workers,
+                     progress=not (args.quiet or args.no_progress), verbose=not args.quiet)
+    except ConnectionError as e:
+        raise CLIError(str(e)) from None
+    except KeyboardInterrupt:
+        print("\nfastnet: sweep interrupted; finished trials are kept and the same command "
+              "runs the others", file=sys.stderr)
+        return 130
     return 0
 
 

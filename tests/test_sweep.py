@@ -228,3 +228,14 @@ def test_a_trial_that_raises_or_kills_its_worker_fails_alone(tmp_path):
     assert results["fine"]["status"] == results["fine2"]["status"] == "ok"
     recorded = json.loads((tmp_path / "die" / "result.json").read_text())
     assert recorded["status"] == "failed" and recorded["argv"] == ["die"]
+
+
+def test_an_unreachable_scheduler_is_a_clear_error(tmp_path, capsys):
+    import dask
+    (tmp_path / "s.toml").write_text('[grid]\nlr = [0.1]\n')
+    with dask.config.set({"distributed.comm.timeouts.connect": "1s"}):
+        code = main(["sweep", str(tmp_path / "s.toml"), "--out", str(tmp_path / "o"),
+                     "--scheduler", "tcp://127.0.0.1:1", "--quiet"])
+    assert code == 1
+    assert "error: cannot reach the Dask scheduler at tcp://127.0.0.1:1" in \
+        capsys.readouterr().err
