@@ -435,7 +435,7 @@ def sweep(args):
         out, _, trials = sweeps.plan(args.spec, args.out)
         for trial in trials:
             state = "finished" if sweeps.finished(out / trial.name, trial) else "to run"
-            print(f"{state:>8}  {out / trial.name}  {' '.join(trial.argv)}")
+            print(f"{state:>8}  {sweeps._shown(out / trial.name)}  {' '.join(trial.argv)}")
         return 0
     try:
         sweeps.sweep(args.spec, out=args.out, scheduler=args.scheduler, workers=args.workers,

@@ -124,7 +124,7 @@ def sweep(spec, out=None, scheduler=None, client=None, workers=None, progress=Tr
     earlier = {t.name: finished(out / t.name, t) for t in trials}
     todo = [t for t in trials if earlier[t.name] is None]
     say = _printer(verbose)
-    say(f"sweep {out}: {len(trials)} trials ({parsed['method']} over "
+    say(f"sweep {_shown(out)}: {len(trials)} trials ({parsed['method']} over "
         f"{', '.join(parsed['space'])}), {len(trials) - len(todo)} finished earlier, "
         f"{len(todo)} to run")
     results = {t.name: dict(r, reused=True) for t in trials if (r := earlier[t.name])}
@@ -138,7 +138,7 @@ def sweep(spec, out=None, scheduler=None, client=None, workers=None, progress=Tr
     fio.write_text(out / "results.csv", results_csv(rows, keys))
     say(format_table(rows, keys))
     written = [out / "results.csv", _plot(rows, keys, parsed, out / "sweep.png", say)]
-    say("wrote " + " ".join(str(p) for p in written if p))
+    say("wrote " + " ".join(_shown(p) for p in written if p))
     return rows
 
 
@@ -152,6 +152,14 @@ def plan(spec, out=None):
     if out is None:
         raise ValueError("the sweep folder is not set: give out=... or [sweep] out")
     return Path(out).absolute(), parsed, expand(parsed)
+
+
+def _shown(path):
+    """``path`` relative to the working directory when it is inside it."""
+    try:
+        return str(Path(path).relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
 
 
 def _cores():
@@ -323,10 +331,15 @@ def format_table(rows, keys):
         lines.append([str(i) if ok else "-", *(str(_text(row[k])) for k in keys),
                       _pct(row["val_accuracy"]), _num(row["val_loss"], ".4f"),
                       _pct(row["test_accuracy"]), _num(row["seconds"], ".1f"),
-                      row["trial"] + ("" if ok else f"  FAILED: {row['error']}")])
+                      row["trial"] + ("" if ok else f"  FAILED: {_short(row['error'])}")])
     widths = [max(len(r[c]) for r in [header, *lines]) for c in range(len(header) - 1)]
     return "\n".join("  ".join(cell.rjust(w) for cell, w in zip(r, widths)) + "  " + r[-1]
                      for r in [header, *lines])
+
+
+def _short(text, width=60):
+    """``text`` cut to ``width`` characters (the table; results.csv keeps it whole)."""
+    return text if len(text) <= width else text[:width - 3] + "..."
 
 
 def _plot(rows, keys, parsed, path, say):
