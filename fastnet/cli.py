@@ -108,7 +108,7 @@ def build_parser():
                        help="grid or random search over train options on Dask distributed",
                        description="Run one `fastnet train` per trial of SPEC (a TOML file "
                        "with [sweep] method/out, [base] fixed train options and [grid] or "
-                       "[random] swept ones; see fastnet.sweeps) in parallel on Dask, each "
+                       "[random] swept ones; see fastnet.sweepspec) in parallel on Dask, each "
                        "into its own run folder, skipping trials finished earlier. Writes "
                        "results.csv and sweep.png into the sweep folder. Needs "
                        'pip install "fastnet[sweep]".')
