@@ -8,6 +8,16 @@ from .io import load, save
 from .callbacks import Callback, EarlyStopping, LambdaCallback, RunDirectory
 
 __version__ = "0.1.0"
+
+
+def sweep(spec, out=None, **options):
+    """Hyper-parameter sweep of ``fastnet train`` on Dask distributed (``pip install
+    "fastnet[sweep]"``; Dask is imported only here): see ``fastnet.sweeps.sweep``."""
+    from .sweeps import sweep as run
+    return run(spec, out=out, **options)
+
+
 __all__ = ["Dense", "Network", "SGD", "AdaGrad", "RMSProp", "Adam", "AdamW", "Constant",
            "StepDecay", "Cosine", "History", "DivergenceError", "TrainingInterrupted",
-           "load_mnist", "read_idx", "save", "load", "Callback", "EarlyStopping", "LambdaCallback", "RunDirectory"]
+           "load_mnist", "read_idx", "save", "load", "Callback", "EarlyStopping", "LambdaCallback",
+           "RunDirectory", "sweep"]

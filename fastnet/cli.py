@@ -1,10 +1,11 @@
-"""Command line: ``fastnet train|resume|evaluate|predict|plot`` (or ``python -m fastnet``).
+"""Command line: ``fastnet train|resume|evaluate|predict|plot|sweep`` (or ``python -m fastnet``).
 
 ``main(argv)`` returns the exit code (0 ok, 1 error, 2 usage, 130 interrupted) instead
 of calling ``sys.exit``, keeps no global state (besides Numba's thread count) and can be
 called in-process, e.g. by a sweep running many ``main(["train", "--out", DIR, ...])``.
 """
 import argparse
+import functools
 import json
 import sys
 import time
@@ -52,7 +53,8 @@ def build_parser():
                "  fastnet resume runs/mlp            # after Ctrl-C or a crash\n"
                "  fastnet evaluate runs/mlp/best.npz\n"
                "  fastnet predict runs/mlp/model.npz digit.png\n"
-               "  fastnet plot runs/mlp\n\n"
+               "  fastnet plot runs/mlp\n"
+               "  fastnet sweep sweep.toml           # hyper-parameter sweep on Dask\n\n"
                "`fastnet COMMAND --help` lists the options of each command.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -62,6 +64,78 @@ def build_parser():
                        "history.csv, checkpoint.npz (every epoch), best.npz (best "
                        "validation accuracy) and model.npz (final). Ctrl-C saves a "
                        "checkpoint; `fastnet resume RUN_DIR` continues.")
+    _train_arguments(t)
+
+    r = sub.add_parser("resume", formatter_class=_Formatter,
+                       help="continue a run from its last checkpoint",
+                       description="Continue RUN_DIR from checkpoint.npz with the options in "
+                       "its config.json. With the same thread count the result is identical "
+                       "to an uninterrupted run.")
+    r.add_argument("run_dir", metavar="RUN_DIR")
+    r.add_argument("--threads", type=_positive_int, default=None,
+                   help="Numba threads (default: the run's; a different count may change "
+                        "the last bits of the result)")
+    _output_flags(r)
+
+    e = sub.add_parser("evaluate", formatter_class=_Formatter,
+                       help="test loss, accuracy, per-class precision/recall, confusion matrix",
+                       description="Evaluate a model on the MNIST test set.")
+    e.add_argument("model", metavar="MODEL", help="a .npz model file or a run folder")
+    e.add_argument("--limit", type=_positive_int, default=None,
+                   help="use the first N test samples only")
+
+    p = sub.add_parser("predict", formatter_class=_Formatter,
+                       help="classify PNG/JPEG digits or .npy arrays",
+                       description="Print the digit and its probabilities for each input. "
+                       "Images of any size are made MNIST-like: grayscale, inverted when the "
+                       "background is light, cropped, scaled into 20x20 and centred by mass "
+                       "in 28x28. An .npy file may hold (784,), (28, 28), (n, 784) or "
+                       "(n, 28, 28) pixels (uint8 0..255 or floats 0..1).")
+    p.add_argument("model", metavar="MODEL", help="a .npz model file or a run folder")
+    p.add_argument("inputs", metavar="IMAGE", nargs="+", help="PNG/JPEG image or .npy array")
+
+    q = sub.add_parser("plot", formatter_class=_Formatter,
+                       help="PNG plots: learning curves, confusion matrix, misclassified digits",
+                       description="Write loss.png, accuracy.png, confusion.png and "
+                       "misclassified.png for a run folder.")
+    q.add_argument("run_dir", metavar="RUN_DIR")
+    q.add_argument("--model", default=None, help="model file (default RUN_DIR/model.npz)")
+    q.add_argument("--out", default=None, help="folder for the PNGs (default RUN_DIR)")
+    q.add_argument("--limit", type=_positive_int, default=None,
+                   help="use the first N test samples only")
+
+    s = sub.add_parser("sweep", formatter_class=_Formatter,
+                       help="grid or random search over train options on Dask distributed",
+                       description="Run one `fastnet train` per trial of SPEC (a TOML file "
+                       "with [sweep] method/out, [base] fixed train options and [grid] or "
+                       "[random] swept ones; see fastnet.sweepspec) in parallel on Dask, each "
+                       "into its own run folder, skipping trials finished earlier. Writes "
+                       "results.csv and sweep.png into the sweep folder. Needs "
+                       'pip install "fastnet[sweep]".')
+    s.add_argument("spec", metavar="SPEC.toml")
+    s.add_argument("--out", default=None,
+                   help="sweep folder (default: [sweep] out, else runs/<SPEC name>)")
+    s.add_argument("--scheduler", default=None, metavar="tcp://HOST:PORT",
+                   help="submit to this Dask scheduler instead of starting a local cluster")
+    s.add_argument("--workers", type=_positive_int, default=None,
+                   help="local cluster workers, one Numba thread each (default: one per "
+                        "core)")
+    s.add_argument("--dry-run", action="store_true",
+                   help="list the trials and whether they are finished; run nothing")
+    _output_flags(s)
+    return parser
+
+
+@functools.lru_cache(maxsize=1)
+def train_options():
+    """{dest: argparse action} of every `fastnet train` option (e.g. 'batch_size')."""
+    parser = argparse.ArgumentParser(add_help=False)
+    _train_arguments(parser)
+    return {a.dest: a for a in parser._actions if a.option_strings}
+
+
+def _train_arguments(t):
+    """The options of `fastnet train` (the keys a sweep spec may set, too)."""
     g = t.add_argument_group("network")
     g.add_argument("--layers", type=_int_list, default="784,256,10",
                    help="layer sizes, input first, classes last")
@@ -107,45 +181,6 @@ def build_parser():
     g.add_argument("--force", action="store_true",
                    help="overwrite a run folder that already holds a run")
     _output_flags(g)
-
-    r = sub.add_parser("resume", formatter_class=_Formatter,
-                       help="continue a run from its last checkpoint",
-                       description="Continue RUN_DIR from checkpoint.npz with the options in "
-                       "its config.json. With the same thread count the result is identical "
-                       "to an uninterrupted run.")
-    r.add_argument("run_dir", metavar="RUN_DIR")
-    r.add_argument("--threads", type=_positive_int, default=None,
-                   help="Numba threads (default: the run's; a different count may change "
-                        "the last bits of the result)")
-    _output_flags(r)
-
-    e = sub.add_parser("evaluate", formatter_class=_Formatter,
-                       help="test loss, accuracy, per-class precision/recall, confusion matrix",
-                       description="Evaluate a model on the MNIST test set.")
-    e.add_argument("model", metavar="MODEL", help="a .npz model file or a run folder")
-    e.add_argument("--limit", type=_positive_int, default=None,
-                   help="use the first N test samples only")
-
-    p = sub.add_parser("predict", formatter_class=_Formatter,
-                       help="classify PNG/JPEG digits or .npy arrays",
-                       description="Print the digit and its probabilities for each input. "
-                       "Images of any size are made MNIST-like: grayscale, inverted when the "
-                       "background is light, cropped, scaled into 20x20 and centred by mass "
-                       "in 28x28. An .npy file may hold (784,), (28, 28), (n, 784) or "
-                       "(n, 28, 28) pixels (uint8 0..255 or floats 0..1).")
-    p.add_argument("model", metavar="MODEL", help="a .npz model file or a run folder")
-    p.add_argument("inputs", metavar="IMAGE", nargs="+", help="PNG/JPEG image or .npy array")
-
-    q = sub.add_parser("plot", formatter_class=_Formatter,
-                       help="PNG plots: learning curves, confusion matrix, misclassified digits",
-                       description="Write loss.png, accuracy.png, confusion.png and "
-                       "misclassified.png for a run folder.")
-    q.add_argument("run_dir", metavar="RUN_DIR")
-    q.add_argument("--model", default=None, help="model file (default RUN_DIR/model.npz)")
-    q.add_argument("--out", default=None, help="folder for the PNGs (default RUN_DIR)")
-    q.add_argument("--limit", type=_positive_int, default=None,
-                   help="use the first N test samples only")
-    return parser
 
 
 def _output_flags(group):
@@ -394,8 +429,28 @@ def plot(args):
     return 0
 
 
+def sweep(args):
+    from . import sweeps
+    if args.dry_run:
+        out, _, trials = sweeps.plan(args.spec, args.out)
+        for trial in trials:
+            state = "finished" if sweeps.finished(out / trial.name, trial) else "to run"
+            print(f"{state:>8}  {sweeps._shown(out / trial.name)}  {' '.join(trial.argv)}")
+        return 0
+    try:
+        sweeps.sweep(args.spec, out=args.out, scheduler=args.scheduler, workers=args.workers,
+                     progress=not (args.quiet or args.no_progress), verbose=not args.quiet)
+    except ConnectionError as e:
+        raise CLIError(str(e)) from None
+    except KeyboardInterrupt:
+        print("\nfastnet: sweep interrupted; finished trials are kept and the same command "
+              "runs the others", file=sys.stderr)
+        return 130
+    return 0
+
+
 COMMANDS = {"train": train, "resume": resume, "evaluate": evaluate, "predict": predict,
-            "plot": plot}
+            "plot": plot, "sweep": sweep}
 
 
 def main(argv=None):

@@ -73,3 +73,38 @@ def plot_misclassified(images, y_true, y_pred, path, max_digits=36):
         ax.axis("off")
     fig.savefig(path)
     return path
+
+
+def plot_sweep(rows, keys, path, log=(), order=None):
+    """Validation accuracy of each trial (``rows``: dicts with ``val_accuracy`` and the
+    swept options) against each swept option ``keys``, one panel each. Numbers go on a
+    numeric axis (logarithmic for ``log`` keys, or when they span 100x), anything else on
+    categories in the order of ``order[key]`` (default: first appearance)."""
+    cols = min(len(keys), 3)
+    nrows = -(-len(keys) // cols)
+    fig = _figure(4 * cols, 3.2 * nrows)
+    acc = np.array([100 * r["val_accuracy"] for r in rows])
+    for i, key in enumerate(keys):
+        ax = fig.add_subplot(nrows, cols, i + 1)
+        values = [r[key] for r in rows]
+        if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+            x = np.asarray(values, float)
+            if key in log or (x.min() > 0 and x.max() >= 100 * x.min()):
+                ax.set_xscale("log")
+        else:
+            text = [str(v) for v in values]
+            cats = [str(v) for v in (order or {}).get(key, [])]
+            cats += [t for t in dict.fromkeys(text) if t not in cats]
+            x = np.array([cats.index(t) for t in text], float)
+            ax.set_xticks(range(len(cats)), cats, rotation=20 if len(cats) > 3 else 0)
+            ax.set_xlim(-0.5, len(cats) - 0.5)
+        best = {v: acc[x == v].max() for v in np.unique(x)}
+        ax.plot(list(best), list(best.values()), color="C1", alpha=0.6, label="best")
+        ax.scatter(x, acc, color="C0", zorder=3, label="trial")
+        ax.set_xlabel(key)
+        ax.set_ylabel("validation accuracy (%)")
+        ax.grid(alpha=0.3)
+    fig.axes[0].legend()
+    fig.suptitle(f"validation accuracy of the {len(rows)} finished trials")
+    fig.savefig(path)
+    return path

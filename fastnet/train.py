@@ -20,7 +20,7 @@ import numpy as np
 
 from . import checks
 from .kernels.data import gather_rows
-from .kernels.metrics import count_correct
+from .kernels.metrics import all_finite, count_correct
 from .kernels.losses import BINARY_CROSS_ENTROPY
 from .optimizers import SGD, make_optimizer
 
@@ -332,7 +332,7 @@ def _train_step(net, opt, ws, X, T, idx, scale, rng, backup, on_nan, epoch, s, n
             if backup is not None:
                 backup.save()
             opt.step(net.params, net.grads)
-            if np.isfinite(net.params).all():
+            if all_finite(net.params):
                 return batch_loss
             what = "a weight became NaN/inf after the update"
             if on_nan == "stop":

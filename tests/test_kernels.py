@@ -9,7 +9,7 @@ from fastnet.kernels import losses as L
 from fastnet.kernels.data import gather_rows
 from fastnet.kernels.dense import (dense_backward_params, dense_forward, hidden_delta,
                                    prelu_slope_grad)
-from fastnet.kernels.metrics import count_correct
+from fastnet.kernels.metrics import all_finite, count_correct
 
 F32 = np.float32
 BATCHES = [1, 7, 128]
@@ -139,3 +139,15 @@ def test_count_correct(rng):
     db = rng.integers(0, 2, (40, 3)).astype(F32)
     assert count_correct(yb, db, L.BINARY_CROSS_ENTROPY) == ((yb > 0.5) == (db > 0.5)).sum()
     assert count_correct(yb, db, L.SUM_OF_SQUARES) == 0
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_all_finite(rng, dtype, bad):
+    p = rng.standard_normal(1001).astype(dtype)
+    p[17] = np.finfo(dtype).max          # huge but finite
+    assert all_finite(p)
+    for where in (0, 500, 1000):
+        q = p.copy()
+        q[where] = bad
+        assert not all_finite(q), (bad, where)

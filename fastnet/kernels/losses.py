@@ -13,12 +13,12 @@ The cross-entropies are computed from the logits u, never from log(y):
     softmax CE: ℓ = logsumexp(u) - Σ_k d_k u_k
     BCE:        ℓ = Σ_k max(u_k, 0) - u_k d_k + log(1 + e^{-|u_k|})
 
-Shapes: delta, dz, u, y, d (B, K); losses (B,); slope (S, K).
+Shapes: delta, dz, u, y, d (B, K); losses (B,); slope (S, K). The work is B·K
+elements (a few thousand), less than the cost of starting threads: serial kernels.
 """
 import numpy as np
-from numba import prange
 
-from ..config import parallel_kernel
+from ..config import kernel
 from .activations import act_deriv
 
 SUM_OF_SQUARES, BINARY_CROSS_ENTROPY, SOFTMAX_CROSS_ENTROPY = range(3)
@@ -29,7 +29,7 @@ NAMES = {
 }
 
 
-@parallel_kernel
+@kernel
 def sum_of_squares(delta, dz, losses, u, y, d, act, slope):
     """ℓ_b = ½ Σ_k (y - d)^2;  dz = ∂L/∂y = (y - d) / B;  δ = dz · f'(u).
 
@@ -39,7 +39,7 @@ def sum_of_squares(delta, dz, losses, u, y, d, act, slope):
     B, K = u.shape
     inv_b = 1 / B
     last_row = slope.shape[0] - 1
-    for b in prange(B):
+    for b in range(B):
         s = min(np.int64(b), last_row)  # row b (RReLU) or row 0
         acc = 0.0
         for k in range(K):
@@ -50,7 +50,7 @@ def sum_of_squares(delta, dz, losses, u, y, d, act, slope):
         losses[b] = 0.5 * acc
 
 
-@parallel_kernel
+@kernel
 def binary_cross_entropy(delta, dz, losses, u, y, d, act, slope):
     """Sigmoid output, targets d ∈ {0, 1}: ℓ_b = Σ_k max(u,0) - u d + log(1 + e^-|u|).
 
@@ -60,7 +60,7 @@ def binary_cross_entropy(delta, dz, losses, u, y, d, act, slope):
     """
     B, K = u.shape
     inv_b = 1 / B
-    for b in prange(B):
+    for b in range(B):
         acc = 0.0
         for k in range(K):
             x = u[b, k]
@@ -70,7 +70,7 @@ def binary_cross_entropy(delta, dz, losses, u, y, d, act, slope):
         losses[b] = acc
 
 
-@parallel_kernel
+@kernel
 def softmax_cross_entropy(delta, dz, losses, u, y, d, act, slope):
     """Softmax output: ℓ_b = logsumexp(u) - Σ_k d_k u_k; δ = (softmax(u) - d) / B.
 
@@ -80,7 +80,7 @@ def softmax_cross_entropy(delta, dz, losses, u, y, d, act, slope):
     """
     B, K = u.shape
     inv_b = 1 / B
-    for b in prange(B):
+    for b in range(B):
         m = u[b, 0]
         for k in range(1, K):
             m = max(m, u[b, k])
