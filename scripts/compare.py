@@ -34,6 +34,7 @@ import numba  # noqa: E402
 import numpy as np  # noqa: E402
 
 import _peers  # noqa: E402
+import fastnet  # noqa: E402
 from benchmarks import common  # noqa: E402
 
 # Ratio fastnet/peer the issue sets for each (batch, peer): "≤ target" is met.
@@ -148,7 +149,8 @@ def print_gflops(hidden):
         blas = common.flops(c) / common.best_time(common.MATMUL[kind], c) / 1e9
         goal = ""
         if kind != "hidden_delta":
-            goal = f"  target >= {GFLOPS_TARGET:.0%} {'met' if ours >= GFLOPS_TARGET * blas else 'NOT met'}"
+            met = "met" if ours >= GFLOPS_TARGET * blas else "NOT met"
+            goal = f"  target >= {GFLOPS_TARGET:.0%} {met}"
         print(f"{kind:<13} {shape:<22} {ours:>15.1f} {blas:>17.1f} {ours / blas:>13.0%}{goal}")
     print("(fastnet's forward also adds the bias and applies ReLU, its weight gradient also "
           "sums the bias gradient,\n its hidden δ also multiplies by ReLU'; np.matmul does "
@@ -188,7 +190,6 @@ def main(argv=None):
             recipe.batch_size = batch
             rows[(batch, name)] = run_peer(lambda: build(initial[batch], recipe), recipe,
                                            data, args.epochs)
-    rows = dict(sorted(rows.items(), key=lambda kv: kv[0][0]))
     print_table(rows, args.batches)
     if skip_torch:
         print(skip_torch)
@@ -199,7 +200,7 @@ def main(argv=None):
     print(f"\nthreads: Numba {threads}" + ("" if skip_torch else f", PyTorch {threads}")
           + f", NumPy BLAS: {blas_description()}")
     print(f"CPU: {common.cpu_model()} ({common.cores()} cores usable), {platform.machine()}")
-    print(f"versions: fastnet {_peers.fn.__version__} (commit {git_commit()}), python "
+    print(f"versions: fastnet {fastnet.__version__} (commit {git_commit()}), python "
           f"{platform.python_version()}, numba {numba.__version__}, numpy {np.__version__}, "
           f"torch {_peers.torch_version()}")
     print(f"date: {datetime.datetime.now().astimezone().strftime('%Y-%m-%d %H:%M %Z')}")
