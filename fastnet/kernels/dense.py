@@ -138,6 +138,13 @@ def _ab_rows(out, a, b, i0, i1):
                 oi[j] += d * bk[j]
 
 
+@inline
+def _block(blk, n):
+    """Rows [i0, i1) of block number blk when n rows are cut into blocks of TILE."""
+    i0 = blk * TILE
+    return i0, min(i0 + TILE, n)
+
+
 @parallel_kernel
 def dense_forward(u, z, x, w, bias, act, slope):
     """u = x Wᵀ + bias, z = f(u), fused; parallel over blocks of 4 samples.
@@ -149,8 +156,7 @@ def dense_forward(u, z, x, w, bias, act, slope):
     OC = w.shape[0]
     last_row = slope.shape[0] - 1
     for blk in prange((B + TILE - 1) // TILE):
-        i0 = blk * TILE
-        i1 = min(i0 + TILE, B)
+        i0, i1 = _block(blk, B)
         _abt_rows(u, x, w, i0, i1)
         for b in range(i0, i1):
             for o in range(OC):
@@ -174,8 +180,7 @@ def dense_backward_params(dw, dbias, delta, x):
     B, OC = delta.shape
     delta_t = delta.T  # a view: (OC, B)
     for blk in prange((OC + TILE - 1) // TILE):
-        i0 = blk * TILE
-        i1 = min(i0 + TILE, OC)
+        i0, i1 = _block(blk, OC)
         _ab_rows(dw, delta_t, x, i0, i1)
         for o in range(i0, i1):
             acc = dbias.dtype.type(0)
@@ -197,8 +202,7 @@ def hidden_delta(delta_prev, dz_prev, delta, w, u_prev, z_prev, act_prev, slope_
     B, C = delta_prev.shape
     last_row = slope_prev.shape[0] - 1
     for blk in prange((B + TILE - 1) // TILE):
-        i0 = blk * TILE
-        i1 = min(i0 + TILE, B)
+        i0, i1 = _block(blk, B)
         _ab_rows(dz_prev, delta, w, i0, i1)
         for b in range(i0, i1):
             s = min(b, last_row)  # row b (RReLU) or row 0
