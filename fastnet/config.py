@@ -26,3 +26,8 @@ def kernel(fn):
 def parallel_kernel(fn):
     """Parallel (prange) nopython kernel with the project's flags."""
     return njit(**PJIT)(fn)
+
+
+def inline(fn):
+    """Helper inlined into the kernels that call it (Numba IR inlining)."""
+    return njit(inline="always", **JIT)(fn)

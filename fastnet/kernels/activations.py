@@ -14,9 +14,8 @@ RReLU: drawn per element in training, the mean slope at inference).
     softmax    z_k = e^{u_k} / Σ_j e^{u_j}      (output layer only, row-wise)
 """
 import numpy as np
-from numba import njit
 
-from ..config import JIT
+from ..config import inline
 
 IDENTITY, SIGMOID, TANH, RELU, LEAKY_RELU, PRELU, RRELU, SWISH, SOFTMAX = range(9)
 NAMES = {
@@ -24,8 +23,6 @@ NAMES = {
     "leaky_relu": LEAKY_RELU, "prelu": PRELU, "rrelu": RRELU, "swish": SWISH,
     "softmax": SOFTMAX,
 }
-
-inline = njit(inline="always", **JIT)
 
 
 @inline

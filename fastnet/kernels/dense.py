@@ -30,13 +30,12 @@ the summation order does not depend on the thread count.
 Shapes: x (B, C), W (OC, C), bias (OC,), u, z, δ (B, OC), slope (S, OC) with
 S = 1 (one slope per unit) or S = B (RReLU: one slope per element).
 """
-from numba import njit, prange
+from numba import prange
 
-from ..config import JIT, parallel_kernel
+from ..config import inline, parallel_kernel
 from .activations import SOFTMAX, act_deriv, act_forward, softmax_row
 
 TILE = 4  # rows and columns of the register blocks
-inline = njit(inline="always", **JIT)
 
 
 @inline
