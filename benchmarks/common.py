@@ -66,7 +66,7 @@ def forward(c):
 
 def weight_grad(c):
     """dW = δ^T x, dbias = Σ_b δ."""
-    dense.dense_backward_params(c.dw, c.dbias, c.delta, c.x)
+    dense.dense_gradient(c.dw, c.dbias, c.delta, c.x)
 
 
 def hidden_delta(c):
@@ -91,32 +91,21 @@ def flops(c):
 
 # ---------------------------------------------------------------- optimizers
 def optimizer_case(name, n=N_PARAMS, seed=0):
-    """Parameters, gradient and the optimizer's state vectors (zeros) of length n."""
+    """Parameters, gradient, the optimizer's state vectors (zeros) of length n, and the
+    rule code and hyper-parameters its kernel takes (lr 0.01, weight decay 2e-4, AdamW's
+    default 0.01)."""
     rng = np.random.default_rng(seed)
     p = (rng.standard_normal(n) * 0.05).astype(FLOAT)
     g = (rng.standard_normal(n) * 0.01).astype(FLOAT)
-    n_state = {"sgd": 0, "adam": 2, "adamw": 2}.get(name, 1)
-    state = [np.zeros(n, FLOAT) for _ in range(n_state)]
-    return SimpleNamespace(name=name, p=p, g=g, state=state, t=1)
+    opt = fn.optimizers.make_optimizer({"name": name, "lr": 0.01} if name == "adamw" else
+                                       {"name": name, "lr": 0.01, "weight_decay": 2e-4})
+    kind, h, s1, s2 = opt.begin_step(p, g)
+    return SimpleNamespace(name=name, p=p, g=g, kind=kind, h=h, s1=s1, s2=s2)
 
 
 def optimizer_step(c):
-    """One update of c.p by optimizer c.name with its usual hyper-parameters."""
-    lr, wd = 0.01, 2e-4
-    if c.name == "sgd":
-        optim.sgd_update(c.p, c.g, lr, wd)
-    elif c.name in ("momentum", "nesterov"):
-        optim.momentum_update(c.p, c.state[0], c.g, lr, 0.9, wd, c.name == "nesterov")
-    elif c.name == "adagrad":
-        optim.adagrad_update(c.p, c.state[0], c.g, lr, 1e-8, wd)
-    elif c.name == "rmsprop":
-        optim.rmsprop_update(c.p, c.state[0], c.g, lr, 0.9, 1e-8, wd)
-    elif c.name in ("adam", "adamw"):
-        decoupled = c.name == "adamw"
-        optim.adam_update(c.p, c.state[0], c.state[1], c.g, lr, 0.9, 0.999, 1e-8,
-                          0.01 if decoupled else wd, decoupled, c.t)
-    else:
-        raise ValueError(f"unknown optimizer {c.name!r}; one of {OPTIMIZERS}")
+    """One update of c.p by optimizer c.name: the kernel alone."""
+    optim.optimizer_update(c.kind, c.p, c.g, c.s1, c.s2, c.h)
 
 
 # ---------------------------------------------------------------- timing

@@ -12,8 +12,10 @@ import numpy as np
 from . import checks, config
 from .kernels import activations as A
 from .kernels import losses as L
+from .kernels import optim as O
 from .kernels.data import gather_rows
-from .kernels.dense import dense_backward_params, dense_forward, hidden_delta, prelu_slope_grad
+from .kernels.dense import (NO_HYPER, dense_backward_params, dense_forward, hidden_delta,
+                            prelu_slope_grad)
 from .kernels.metrics import count_correct
 from .layers import Dense
 
@@ -164,28 +166,55 @@ class Network:
 
     # ------------------------------------------------------------------ parameters
     def _place_parameters(self):
+        """Lay W, b (and PReLU's a) of every layer out in one flat vector.
+
+        ``self._segments[i]`` holds layer i's (slice, shape) for W, b and a (None for
+        a constant zero bias, or a slope that is not learned); the same segments of an
+        optimizer's state vectors are that layer's state (see ``_slots``).
+        """
         total = sum(layer.n_params for layer in self.layers)
         self.params = np.zeros(total, self.dtype)
         self.grads = np.zeros(total, self.dtype)
+        self._segments = []
+        self._slot_cache = (None, None)
         off = 0
 
         def take(n, shape):
             nonlocal off
-            views = self.params[off:off + n].reshape(shape), self.grads[off:off + n].reshape(shape)
             off += n
-            return views
+            return slice(off - n, off), shape
 
         for layer in self.layers:
             C, OC = layer.in_features, layer.out_features
-            layer.W, layer.dW = take(OC * C, (OC, C))
-            if layer.bias:
-                layer.b, layer.db = take(OC, (OC,))
-            else:  # constant zero bias; its gradient goes to a scratch array
-                layer.b, layer.db = np.zeros(OC, self.dtype), np.zeros(OC, self.dtype)
-            if layer.act == A.PRELU:
-                layer.a, layer.da = take(OC, (1, OC))
-            else:
-                layer.a, layer.da = np.full((1, OC), layer.inference_slope(), self.dtype), None
+            segs = (take(OC * C, (OC, C)), take(OC, (OC,)) if layer.bias else None,
+                    take(OC, (1, OC)) if layer.act == A.PRELU else None)
+            self._segments.append(segs)
+            layer.W, layer.b, layer.a = self._views(self.params, segs)
+            layer.dW, layer.db, layer.da = self._views(self.grads, segs)
+            if not layer.bias:  # constant zero bias; no gradient
+                layer.b, layer.db = np.zeros(OC, self.dtype), np.zeros(0, self.dtype)
+            if layer.act != A.PRELU:
+                layer.a = np.full((1, OC), layer.inference_slope(), self.dtype)
+
+    @staticmethod
+    def _views(flat, segs):
+        return [None if seg is None else flat[seg[0]].reshape(seg[1]) for seg in segs]
+
+    def _slots(self, s1, s2):
+        """Per layer, ((W, s1, s2), (b, s1, s2), (a, s1, s2)) views of the parameters and
+        of two optimizer state vectors, as the update kernels take them. A layer without
+        bias gets 0-length bias slots; a slope that is not learned, None."""
+        key, slots = self._slot_cache
+        if key != (id(s1), id(s2)):
+            empty = np.zeros(0, self.dtype)
+            slots = []
+            for segs in self._segments:
+                per = list(zip(*(self._views(v, segs) for v in (self.params, s1, s2))))
+                if per[1][0] is None:
+                    per[1] = (empty, empty, empty)
+                slots.append(tuple(None if v[0] is None else tuple(v) for v in per))
+            self._slot_cache = ((id(s1), id(s2)), slots)
+        return slots
 
     def init_weights(self, seed=0):
         """(Re)draw the weights (He or Xavier by activation); biases 0, PReLU slopes a0."""
@@ -335,21 +364,34 @@ class Network:
             dense_forward(ws.u[i], ws.z[i], inp, layer.W, layer.b, act, ws.slope[i])
             inp = ws.z[i]
 
-    def _backward(self, ws):
-        """Loss δ at the output, then δ rule downwards; fills self.grads."""
-        last = len(self.layers) - 1
-        L.KERNELS[self.loss_kind](ws.delta[last], ws.dz[last], ws.losses, ws.u[last],
-                                  ws.z[last], ws.t, self.output_act, ws.slope[last])
-        for i in range(last, -1, -1):
+    def _loss(self, ws):
+        """Per-sample losses into ws.losses and the output δ = ∂L/∂u into ws.delta[-1]."""
+        L.KERNELS[self.loss_kind](ws.delta[-1], ws.dz[-1], ws.losses, ws.u[-1], ws.z[-1],
+                                  ws.t, self.output_act, ws.slope[-1])
+
+    def _backward(self, ws, update=None):
+        """The δ rule downwards from the output δ left by ``_loss``; fills self.grads.
+
+        With ``update`` = (kind, h, s1, s2) from ``Optimizer.begin_step``, each layer's
+        parameters take their optimizer step as soon as their gradient is known: after
+        the δ of the layer below has been computed with the old weights.
+        """
+        kind, h, s1, s2 = update or (O.NO_UPDATE, NO_HYPER, self.grads, self.grads)
+        slots = self._slots(s1, s2)
+        for i in range(len(self.layers) - 1, -1, -1):
             layer = self.layers[i]
-            inp = ws.z[i - 1] if i > 0 else ws.x
-            dense_backward_params(layer.dW, layer.db, ws.delta[i], inp)
-            if layer.da is not None:
-                prelu_slope_grad(layer.da, ws.dz[i], ws.u[i])
             if i > 0:
                 below = self.layers[i - 1]
                 hidden_delta(ws.delta[i - 1], ws.dz[i - 1], ws.delta[i], layer.W,
                              ws.u[i - 1], ws.z[i - 1], below.act, ws.slope[i - 1])
+            w_slots, b_slots, a_slots = slots[i]
+            if a_slots is not None:
+                prelu_slope_grad(layer.da, ws.dz[i], ws.u[i])
+                p, sa1, sa2 = (v.reshape(-1) for v in a_slots)
+                O.optimizer_update(kind, p, layer.da.reshape(-1), sa1, sa2, h)
+            inp = ws.z[i - 1] if i > 0 else ws.x
+            dense_backward_params(layer.dW, layer.db, ws.delta[i], inp, kind, h, w_slots,
+                                  b_slots)
 
     def _chunks(self, X, batch_size):
         """Yield (start, stop, workspace) with X[start:stop] gathered into ws.x."""
@@ -372,6 +414,7 @@ class Network:
         gather_rows(ws.x, X, idx, scale)
         gather_rows(ws.t, T, idx, 1.0)
         self._forward(ws, training=False)
+        self._loss(ws)
         self._backward(ws)
         return float(ws.losses.sum(dtype=np.float64) / ws.B)
 
@@ -404,8 +447,7 @@ class Network:
         for s, e, ws in self._chunks(X, batch_size):
             self._forward(ws)
             ws.t[...] = T[s:e]
-            L.KERNELS[self.loss_kind](ws.delta[-1], ws.dz[-1], ws.losses, ws.u[-1], ws.z[-1],
-                                      ws.t, self.output_act, ws.slope[-1])
+            self._loss(ws)
             loss_sum += float(ws.losses.sum(dtype=np.float64))
             correct += count_correct(ws.z[-1], ws.t, self.loss_kind)
         result = {"loss": loss_sum / n}

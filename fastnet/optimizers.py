@@ -2,8 +2,10 @@
 
 Each optimizer keeps its state (velocity, squared-gradient sums, moments) as
 flat vectors the size of ``Network.params``, created lazily at the first
-``step``, and updates the parameters with one kernel call. The update rules are
-in the docstrings of ``fastnet.kernels.optim``.
+``step``, and updates the parameters with one kernel call (in training, the
+weight-gradient kernel applies the same rule to each layer's rows as soon as
+their gradient is known: see ``begin_step``). The update rules are in the
+docstring of ``fastnet.kernels.optim``.
 """
 import math
 
@@ -95,8 +97,17 @@ class Optimizer:
 
     def step(self, params, grads):
         """Update ``params`` in place from ``grads`` (flat vectors)."""
+        kind, h, s1, s2 = self.begin_step(params, grads)
+        K.optimizer_update(kind, params, grads, s1, s2, h)
+
+    def begin_step(self, params, grads):
+        """Count a step and return what the update kernels take: (rule, hyper-parameters,
+        state vectors s1, s2). A rule without state gets ``grads`` in the unused slots;
+        the kernels never touch them."""
         self.t += 1
-        self._update(params, grads, self._state(params))
+        state = list(self._state(params).values())
+        s1, s2 = (state + [grads, grads])[:2]
+        return self.kind, self._hyper_vector(), s1, s2
 
     def state_dict(self):
         """(meta, arrays): JSON-able config + step count, and the state vectors (copies)."""
@@ -144,12 +155,14 @@ class SGD(Optimizer):
     def _hyper(self):
         return {"momentum": self.momentum, "nesterov": self.nesterov}
 
-    def _update(self, p, g, s):
-        if self.momentum:
-            K.momentum_update(p, s["velocity"], g, self.current_lr, self.momentum,
-                              self.weight_decay, self.nesterov)
-        else:
-            K.sgd_update(p, g, self.current_lr, self.weight_decay)
+    @property
+    def kind(self):
+        if not self.momentum:
+            return K.SGD
+        return K.NESTEROV if self.nesterov else K.MOMENTUM
+
+    def _hyper_vector(self):
+        return K.hyper(self.current_lr, self.weight_decay, self.momentum)
 
 
 class AdaGrad(Optimizer):
@@ -164,8 +177,10 @@ class AdaGrad(Optimizer):
     def _hyper(self):
         return {"eps": self.eps}
 
-    def _update(self, p, g, s):
-        K.adagrad_update(p, s["sum_sq"], g, self.current_lr, self.eps, self.weight_decay)
+    kind = K.ADAGRAD
+
+    def _hyper_vector(self):
+        return K.hyper(self.current_lr, self.weight_decay, eps=self.eps)
 
 
 class RMSProp(Optimizer):
@@ -181,9 +196,10 @@ class RMSProp(Optimizer):
     def _hyper(self):
         return {"rho": self.rho, "eps": self.eps}
 
-    def _update(self, p, g, s):
-        K.rmsprop_update(p, s["mean_sq"], g, self.current_lr, self.rho, self.eps,
-                         self.weight_decay)
+    kind = K.RMSPROP
+
+    def _hyper_vector(self):
+        return K.hyper(self.current_lr, self.weight_decay, self.rho, eps=self.eps)
 
 
 class Adam(Optimizer):
@@ -203,9 +219,13 @@ class Adam(Optimizer):
         return {"beta1": self.beta1, "beta2": self.beta2, "eps": self.eps,
                 "decoupled": self.decoupled}
 
-    def _update(self, p, g, s):
-        K.adam_update(p, s["m"], s["v"], g, self.current_lr, self.beta1, self.beta2, self.eps,
-                      self.weight_decay, self.decoupled, self.t)
+    @property
+    def kind(self):
+        return K.ADAMW if self.decoupled else K.ADAM
+
+    def _hyper_vector(self):
+        return K.hyper(self.current_lr, self.weight_decay, self.beta1, self.beta2, self.eps,
+                       self.t)
 
 
 class AdamW(Adam):

@@ -324,14 +324,15 @@ def _train_step(net, opt, ws, X, T, idx, scale, rng, backup, on_nan, epoch, s, n
     undone, halvings = False, 0
     while True:
         net._forward(ws, training=True, rng=rng)
-        net._backward(ws)
+        net._loss(ws)
         batch_loss = float(ws.losses.sum(dtype=np.float64))
         where = (f"at epoch {epoch + 1}, samples {s}..{s + len(idx)} of {n} "
                  f"(learning rate {opt.current_lr:g})")
         if math.isfinite(batch_loss):
             if backup is not None:
                 backup.save()
-            opt.step(net.params, net.grads)
+            # back-propagation with each layer's update fused into its gradient kernel
+            net._backward(ws, opt.begin_step(net.params, net.grads))
             if all_finite(net.params):
                 return batch_loss
             what = "a weight became NaN/inf after the update"

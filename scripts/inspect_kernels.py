@@ -23,6 +23,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import numpy as np  # noqa: E402
 
 from fastnet.kernels import activations as A  # noqa: E402
+from fastnet.kernels import optim as O  # noqa: E402
 from fastnet.kernels.dense import dense_backward_params, dense_forward, hidden_delta  # noqa: E402
 
 WIDTHS = ("zmm", "ymm", "xmm")
@@ -53,11 +54,13 @@ def cases(B=128, C=784, OC=256):
     x, w = rng.random((B, C), f32), rng.random((OC, C), f32)
     u, z, delta = np.empty((B, OC), f32), np.empty((B, OC), f32), rng.random((B, OC), f32)
     slope = np.zeros((1, OC), f32)
+    dw, b, db = np.empty((OC, C), f32), np.zeros(OC, f32), np.empty(OC, f32)
     g, dz, u_prev = np.empty((B, C), f32), np.empty((B, C), f32), rng.random((B, C), f32)
     return [
         ("dense_forward", dense_forward, (u, z, x, w, np.zeros(OC, f32), A.RELU, slope)),
-        ("dense_backward_params", dense_backward_params,
-         (np.empty((OC, C), f32), np.empty(OC, f32), delta, x)),
+        ("dense_backward_params", dense_backward_params,  # with a momentum step fused in
+         (dw, db, delta, x, O.MOMENTUM, O.hyper(0.01, 0.0, 0.9), (w, np.zeros_like(w), dw),
+          (b, np.zeros_like(b), db))),
         ("hidden_delta", hidden_delta,
          (g, dz, delta, w, u_prev, u_prev, A.RELU, np.zeros((1, C), f32))),
     ]

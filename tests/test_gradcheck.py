@@ -102,6 +102,7 @@ def test_rrelu_training_mode_gradient(rng, loss):
 
     def loss_and_grad():
         net._forward(ws, training=True, rng=np.random.default_rng(11))
+        net._loss(ws)
         net._backward(ws)
         return ws.losses.sum() / len(X)
 

@@ -7,7 +7,7 @@ from conftest import assert_close
 from fastnet.kernels import activations as A
 from fastnet.kernels import losses as L
 from fastnet.kernels.data import gather_rows
-from fastnet.kernels.dense import (dense_backward_params, dense_forward, hidden_delta,
+from fastnet.kernels.dense import (dense_forward, dense_gradient, hidden_delta,
                                    prelu_slope_grad)
 from fastnet.kernels.metrics import all_finite, count_correct
 
@@ -46,7 +46,7 @@ def test_dense_forward(rng, B, C, OC, act):
 def test_dense_backward_params(rng, B, C, OC):
     delta, x = rand(rng, B, OC), rand(rng, B, C)
     dw, db = np.full((OC, C), np.nan, F32), np.full(OC, np.nan, F32)
-    dense_backward_params(dw, db, delta, x)
+    dense_gradient(dw, db, delta, x)
     dw_ref, db_ref = ref.dense_backward_params(delta.astype(float), x.astype(float))
     assert_close(dw, dw_ref, what="dW")
     assert_close(db, db_ref, what="db")

@@ -23,8 +23,8 @@ from fastnet.kernels import activations as A
 from fastnet.kernels import losses as L
 from fastnet.kernels import optim as O
 from fastnet.kernels.data import gather_rows
-from fastnet.kernels.dense import (dense_backward_params, dense_forward, hidden_delta,
-                                   prelu_slope_grad)
+from fastnet.kernels.dense import (dense_backward_params, dense_forward, dense_gradient,
+                                   hidden_delta, prelu_slope_grad)
 from fastnet.kernels.metrics import count_correct
 
 F32 = np.float32
@@ -53,7 +53,7 @@ def k_dense_forward(x, w, b, act, slope):
 def k_dense_backward_params(delta, x):
     dw = np.full((delta.shape[1], x.shape[1]), np.nan, F32)
     db = np.full(delta.shape[1], np.nan, F32)
-    dense_backward_params(dw, db, delta, x)
+    dense_gradient(dw, db, delta, x)
     return dw, db
 
 
@@ -76,21 +76,26 @@ def k_loss(kind, u, y, d, act, slope):
     return delta, dz, losses
 
 
+def optim_kind_and_hyper(name, h):
+    """The kernel's rule code and hyper-parameter vector for a ``hyper`` draw."""
+    if name == "sgd":
+        return O.SGD, O.hyper(h["lr"], h["wd"])
+    if name == "momentum":
+        return (O.NESTEROV if h["nesterov"] else O.MOMENTUM), O.hyper(h["lr"], h["wd"], h["mu"])
+    if name == "adagrad":
+        return O.ADAGRAD, O.hyper(h["lr"], h["wd"], eps=h["eps"])
+    if name == "rmsprop":
+        return O.RMSPROP, O.hyper(h["lr"], h["wd"], h["rho"], eps=h["eps"])
+    return (O.ADAMW if h["decoupled"] else O.ADAM), O.hyper(h["lr"], h["wd"], h["beta1"],
+                                                            h["beta2"], h["eps"], h["t"])
+
+
 def k_optim(name, p, state, g, hyper):
     """Run one optimizer update on copies; returns (p, *state) after the step."""
     p, state = p.copy(), [s.copy() for s in state]
-    if name == "sgd":
-        O.sgd_update(p, g, hyper["lr"], hyper["wd"])
-    elif name == "momentum":
-        O.momentum_update(p, state[0], g, hyper["lr"], hyper["mu"], hyper["wd"],
-                          hyper["nesterov"])
-    elif name == "adagrad":
-        O.adagrad_update(p, state[0], g, hyper["lr"], hyper["eps"], hyper["wd"])
-    elif name == "rmsprop":
-        O.rmsprop_update(p, state[0], g, hyper["lr"], hyper["rho"], hyper["eps"], hyper["wd"])
-    else:
-        O.adam_update(p, state[0], state[1], g, hyper["lr"], hyper["beta1"], hyper["beta2"],
-                      hyper["eps"], hyper["wd"], hyper["decoupled"], hyper["t"])
+    s1, s2 = (state + [g, g])[:2]          # a rule without state never touches its slots
+    kind, h = optim_kind_and_hyper(name, hyper)
+    O.optimizer_update(kind, p, g, s1, s2, h)
     return (p, *state)
 
 
@@ -359,6 +364,44 @@ def test_optimizer_updates(name, n, h, scale, seed):
         old = p if i == 0 else state[i - 1]
         within(o, e, 16 * U * (np.abs(e) + np.abs(old) + np.abs(e - old)) + 1e-30,
                f"{name} output {i}")
+
+
+def k_fused_update(name, h, delta, x, w, bias, state_w, state_b):
+    """dense_backward_params with the optimizer step fused in, on copies."""
+    w, bias = w.copy(), bias.copy()
+    state_w, state_b = [s.copy() for s in state_w], [s.copy() for s in state_b]
+    dw = np.full_like(w, np.nan)
+    db = np.full(bias.shape, np.nan, F32)
+    kind, hv = optim_kind_and_hyper(name, h)
+    sw, sb = (state_w + [dw, dw])[:2], (state_b + [db, db])[:2]
+    dense_backward_params(dw, db, delta, x, kind, hv, (w, *sw), (bias, *sb))
+    return (dw, db, w, bias, *state_w, *state_b)
+
+
+@settings(PROPS, max_examples=30)
+@given(small, small, small, st.sampled_from(sorted(N_STATE)), hyper, st.booleans(), seeds)
+def test_fused_update_equals_gradient_then_update(B, C, OC, name, h, has_bias, seed):
+    """The weight-gradient kernel's fused optimizer step is bit for bit the gradient
+    followed by the flat update; a layer without bias passes 0-length bias slots."""
+    rng = np.random.default_rng(seed)
+    delta, x, w = rand(rng, (B, OC)), rand(rng, (B, C)), rand(rng, (OC, C))
+    nb = OC if has_bias else 0
+    bias = rand(rng, nb)
+    n_state = N_STATE[name]
+    state_w = [np.abs(rand(rng, (OC, C))) for _ in range(n_state)]  # >= 0: fits every rule
+    state_b = [np.abs(rand(rng, nb)) for _ in range(n_state)]
+    out = at_all_thread_counts(k_fused_update, name, h, delta, x, w, bias, state_w, state_b)
+    dw, db = k_dense_backward_params(delta, x)
+    p = np.concatenate([w.ravel(), bias])
+    g = np.concatenate([dw.ravel(), db[:nb]])
+    states = [np.concatenate([a.ravel(), b]) for a, b in zip(state_w, state_b)]
+    p, *states = k_optim(name, p, states, g, h)
+    fused = np.concatenate([out[2].ravel(), out[3]])
+    assert np.array_equal(out[0], dw), "dW"
+    assert np.array_equal(fused, p), f"{name}: parameters after the fused step"
+    for i, s in enumerate(states):
+        fused_s = np.concatenate([out[4 + i].ravel(), out[4 + n_state + i]])
+        assert np.array_equal(fused_s, s), f"{name}: state {i} after the fused step"
 
 
 # ------------------------------------------------------------------ data and metrics

@@ -27,6 +27,11 @@ ever copied. Each parallel loop gives every thread whole rows of out (samples
 for u and g, output units for dW), so no two threads write the same cell and
 the summation order does not depend on the thread count.
 
+Training fuses the optimizer step into the weight-gradient kernel: a thread
+updates its block of W rows (``optim.update_row``) right after computing their
+gradient, while the rows are in cache, instead of a separate pass over all
+parameters. The hidden δ of the layer below runs first, with the old W.
+
 Shapes: x (B, C), W (OC, C), bias (OC,), u, z, δ (B, OC), slope (S, OC) with
 S = 1 (one slope per unit) or S = B (RReLU: one slope per element).
 """
@@ -34,8 +39,10 @@ from numba import prange
 
 from ..config import inline, parallel_kernel
 from .activations import SOFTMAX, act_deriv, act_forward, softmax_row
+from .optim import NO_UPDATE, hyper, update_row
 
 TILE = 4  # rows and columns of the register blocks
+NO_HYPER = hyper(0.0)
 
 
 @inline
@@ -169,23 +176,42 @@ def dense_forward(u, z, x, w, bias, act, slope):
 
 
 @parallel_kernel
-def dense_backward_params(dw, dbias, delta, x):
-    """dW = δᵀ x and dbias = Σ_b δ, overwriting dw and dbias.
+def dense_backward_params(dw, dbias, delta, x, kind, h, w_slots, bias_slots):
+    """dW = δᵀ x and dbias = Σ_b δ (overwriting dw, dbias), then the optimizer step.
 
-    dw (OC, C), dbias (OC,) outputs; delta (B, OC); x (B, C). Parallel over
-    blocks of 4 output units: each thread owns whole rows of dW, so the
-    reduction over the batch has no race and a fixed summation order.
+    dw (OC, C), dbias (OC,) outputs; delta (B, OC); x (B, C). Parallel over blocks
+    of 4 output units: each thread owns whole rows of dW, so the reduction over the
+    batch has no race and a fixed summation order. Right after a block's gradient
+    is computed, while it is in cache, rule ``kind`` of ``optim.update_row`` (h its
+    hyper-parameters) updates those rows of W and bias: ``w_slots`` = (W, s1, s2)
+    (OC, C) and ``bias_slots`` = (bias, s1, s2) (OC,) hold the parameters and the
+    optimizer's state. ``kind`` = NO_UPDATE computes the gradient only. A layer
+    without bias passes a 0-length dbias and bias slots.
     """
     B, OC = delta.shape
+    C = x.shape[1]
+    has_bias = dbias.shape[0] > 0
     delta_t = delta.T  # a view: (OC, B)
     for blk in prange((OC + TILE - 1) // TILE):
         i0, i1 = _block(blk, OC)
         _ab_rows(dw, delta_t, x, i0, i1)
-        for o in range(i0, i1):
-            acc = dbias.dtype.type(0)
-            for b in range(B):
-                acc += delta[b, o]
-            dbias[o] = acc
+        n = (i1 - i0) * C  # the block's rows as one flat run of n elements
+        update_row(kind, w_slots[0][i0:i1].reshape(n), dw[i0:i1].reshape(n),
+                   w_slots[1][i0:i1].reshape(n), w_slots[2][i0:i1].reshape(n), h)
+        if has_bias:
+            for o in range(i0, i1):
+                acc = dbias.dtype.type(0)
+                for b in range(B):
+                    acc += delta[b, o]
+                dbias[o] = acc
+            update_row(kind, bias_slots[0][i0:i1], dbias[i0:i1], bias_slots[1][i0:i1],
+                       bias_slots[2][i0:i1], h)
+
+
+def dense_gradient(dw, dbias, delta, x):
+    """dW = δᵀ x and dbias = Σ_b δ alone: ``dense_backward_params`` with no update."""
+    dense_backward_params(dw, dbias, delta, x, NO_UPDATE, NO_HYPER, (dw, dw, dw),
+                          (dbias, dbias, dbias))
 
 
 @parallel_kernel

@@ -1,73 +1,89 @@
-"""Optimizer update kernels on flat parameter vectors p, gradients g (N,).
+"""Optimizer update rules, applied element-wise to parameters p, gradients g (n,)
+and the optimizer's state vectors s1, s2 (n,), all updated in place.
 
-Weight decay λ adds λ p to the gradient (L2 penalty ½ λ ‖p‖²), except AdamW
-which decays the weights directly. All updates are element-wise, parallel over N.
+With ∇ = g + λ p (weight decay λ, the L2 penalty ½ λ ‖p‖²) and learning rate η:
+
+    SGD        p ← p - η ∇
+    MOMENTUM   v ← μ v - η ∇,  p ← p + v                      (s1 = v)
+    NESTEROV   v ← μ v - η ∇,  p ← p + μ v - η ∇               (Sutskever et al. 2013)
+    ADAGRAD    h ← h + ∇²,  p ← p - η ∇ / (√h + ε)             (s1 = h)
+    RMSPROP    h ← ρ h + (1 - ρ) ∇²,  p ← p - η ∇ / (√h + ε)   (s1 = h)
+    ADAM       m ← β1 m + (1 - β1) ∇,  v ← β2 v + (1 - β2) ∇²  (s1 = m, s2 = v)
+               p ← p - η m̂ / (√v̂ + ε),  m̂ = m / (1 - β1^t),  v̂ = v / (1 - β2^t)
+    ADAMW      Adam with ∇ = g and the decay applied to the weights: p ← p - η λ p
+
+``update_row`` is inlined into the weight-gradient kernel, which updates each block of
+rows right after computing its gradient (the rows are still in cache), and into
+``optimizer_update``, the parallel update of a whole flat vector. A rule that keeps no
+state is given any array of the right length for s1 / s2 and never touches it.
 """
 import numpy as np
 from numba import prange
 
-from ..config import parallel_kernel
+from ..config import inline, parallel_kernel
+
+NO_UPDATE, SGD, MOMENTUM, NESTEROV, ADAGRAD, RMSPROP, ADAM, ADAMW = range(-1, 7)
+# Slots of the hyper-parameter vector h.
+LR, DECAY, RATE1, RATE2, EPS, CORRECT1, CORRECT2 = range(7)
+CHUNK = 4096  # elements per task of the parallel flat update
+
+
+def hyper(lr, weight_decay=0.0, rate1=0.0, rate2=0.0, eps=0.0, t=1):
+    """The float64 vector h of one step: η, λ, the rates (μ, ρ or β1, β2), ε and Adam's
+    bias corrections 1 / (1 - β1^t), 1 / (1 - β2^t) at step t ≥ 1."""
+    return np.array([lr, weight_decay, rate1, rate2, eps,
+                     1 / (1 - rate1 ** t) if rate1 < 1 else 1.0,
+                     1 / (1 - rate2 ** t) if rate2 < 1 else 1.0])
+
+
+@inline
+def update_row(kind, p, g, s1, s2, h):
+    """One step of rule ``kind`` on p, g, s1, s2 (n,); h the hyper-parameters (7,).
+    The branch is outside the loops, so each loop is a plain vectorisable sweep."""
+    lr, wd, r1, r2, eps = h[LR], h[DECAY], h[RATE1], h[RATE2], h[EPS]
+    n = p.shape[0]
+    if kind == SGD:
+        for i in range(n):
+            p[i] -= lr * (g[i] + wd * p[i])
+    elif kind == MOMENTUM:
+        for i in range(n):
+            s1[i] = r1 * s1[i] - lr * (g[i] + wd * p[i])
+            p[i] += s1[i]
+    elif kind == NESTEROV:
+        for i in range(n):
+            grad = g[i] + wd * p[i]
+            s1[i] = r1 * s1[i] - lr * grad
+            p[i] += r1 * s1[i] - lr * grad
+    elif kind == ADAGRAD:
+        for i in range(n):
+            grad = g[i] + wd * p[i]
+            s1[i] += grad * grad
+            p[i] -= lr * grad / (np.sqrt(s1[i]) + eps)
+    elif kind == RMSPROP:
+        for i in range(n):
+            grad = g[i] + wd * p[i]
+            s1[i] = r1 * s1[i] + (1 - r1) * grad * grad
+            p[i] -= lr * grad / (np.sqrt(s1[i]) + eps)
+    elif kind == ADAM or kind == ADAMW:
+        c1, c2 = h[CORRECT1], h[CORRECT2]
+        decoupled = kind == ADAMW
+        for i in range(n):
+            grad = g[i] if decoupled else g[i] + wd * p[i]
+            s1[i] = r1 * s1[i] + (1 - r1) * grad
+            s2[i] = r2 * s2[i] + (1 - r2) * grad * grad
+            step = lr * (s1[i] * c1) / (np.sqrt(s2[i] * c2) + eps)
+            if decoupled:
+                p[i] -= step + lr * wd * p[i]
+            else:
+                p[i] -= step
 
 
 @parallel_kernel
-def sgd_update(p, g, lr, weight_decay):
-    """p ← p - η (g + λ p)."""
-    for i in prange(p.shape[0]):
-        p[i] -= lr * (g[i] + weight_decay * p[i])
-
-
-@parallel_kernel
-def momentum_update(p, v, g, lr, mu, weight_decay, nesterov):
-    """Momentum (textbook form): v ← μ v - η ∇,  p ← p + v.
-
-    Nesterov: p ← p + μ v - η ∇ (the look-ahead step, Sutskever et al. 2013),
-    with ∇ = g + λ p.
-    """
-    for i in prange(p.shape[0]):
-        grad = g[i] + weight_decay * p[i]
-        v[i] = mu * v[i] - lr * grad
-        if nesterov:
-            p[i] += mu * v[i] - lr * grad
-        else:
-            p[i] += v[i]
-
-
-@parallel_kernel
-def adagrad_update(p, h, g, lr, eps, weight_decay):
-    """AdaGrad: h ← h + ∇²,  p ← p - η ∇ / (√h + ε)."""
-    for i in prange(p.shape[0]):
-        grad = g[i] + weight_decay * p[i]
-        h[i] += grad * grad
-        p[i] -= lr * grad / (np.sqrt(h[i]) + eps)
-
-
-@parallel_kernel
-def rmsprop_update(p, h, g, lr, rho, eps, weight_decay):
-    """RMSProp: h ← ρ h + (1 - ρ) ∇²,  p ← p - η ∇ / (√h + ε)."""
-    for i in prange(p.shape[0]):
-        grad = g[i] + weight_decay * p[i]
-        h[i] = rho * h[i] + (1 - rho) * grad * grad
-        p[i] -= lr * grad / (np.sqrt(h[i]) + eps)
-
-
-@parallel_kernel
-def adam_update(p, m, v, g, lr, beta1, beta2, eps, weight_decay, decoupled, t):
-    """Adam (Kingma & Ba) at step t ≥ 1:
-
-        m ← β1 m + (1 - β1) ∇,   v ← β2 v + (1 - β2) ∇²
-        m̂ = m / (1 - β1^t),      v̂ = v / (1 - β2^t)
-        p ← p - η m̂ / (√v̂ + ε)
-
-    With ``decoupled`` (AdamW) the decay is p ← p - η λ p instead of ∇ = g + λ p.
-    """
-    c1 = 1 / (1 - beta1 ** t)
-    c2 = 1 / (1 - beta2 ** t)
-    for i in prange(p.shape[0]):
-        grad = g[i] if decoupled else g[i] + weight_decay * p[i]
-        m[i] = beta1 * m[i] + (1 - beta1) * grad
-        v[i] = beta2 * v[i] + (1 - beta2) * grad * grad
-        step = lr * (m[i] * c1) / (np.sqrt(v[i] * c2) + eps)
-        if decoupled:
-            p[i] -= step + lr * weight_decay * p[i]
-        else:
-            p[i] -= step
+def optimizer_update(kind, p, g, s1, s2, h):
+    """Rule ``kind`` on whole flat vectors p, g, s1, s2 (n,), in chunks of CHUNK
+    elements shared among the threads."""
+    n = p.shape[0]
+    for chunk in prange((n + CHUNK - 1) // CHUNK):
+        a = chunk * CHUNK
+        b = min(a + CHUNK, n)
+        update_row(kind, p[a:b], g[a:b], s1[a:b], s2[a:b], h)
