@@ -374,10 +374,12 @@ class Network:
 
         With ``update`` = (kind, h, s1, s2) from ``Optimizer.begin_step``, each layer's
         parameters take their optimizer step as soon as their gradient is known: after
-        the δ of the layer below has been computed with the old weights.
+        the δ of the layer below has been computed with the old weights. Returns how
+        many parameters the update left NaN or ±inf (0 without ``update``).
         """
         kind, h, s1, s2 = update or (O.NO_UPDATE, NO_HYPER, self.grads, self.grads)
         slots = self._slots(s1, s2)
+        bad = 0
         for i in range(len(self.layers) - 1, -1, -1):
             layer = self.layers[i]
             if i > 0:
@@ -388,10 +390,11 @@ class Network:
             if a_slots is not None:
                 prelu_slope_grad(layer.da, ws.dz[i], ws.u[i])
                 p, sa1, sa2 = (v.reshape(-1) for v in a_slots)
-                O.optimizer_update(kind, p, layer.da.reshape(-1), sa1, sa2, h)
+                bad += O.optimizer_update(kind, p, layer.da.reshape(-1), sa1, sa2, h)
             inp = ws.z[i - 1] if i > 0 else ws.x
-            dense_backward_params(layer.dW, layer.db, ws.delta[i], inp, kind, h, w_slots,
-                                  b_slots)
+            bad += dense_backward_params(layer.dW, layer.db, ws.delta[i], inp, kind, h,
+                                         w_slots, b_slots)
+        return bad
 
     def _chunks(self, X, batch_size):
         """Yield (start, stop, workspace) with X[start:stop] gathered into ws.x."""

@@ -20,7 +20,7 @@ import numpy as np
 
 from . import checks
 from .kernels.data import gather_rows
-from .kernels.metrics import all_finite, count_correct
+from .kernels.metrics import count_correct
 from .kernels.losses import BINARY_CROSS_ENTROPY
 from .optimizers import SGD, make_optimizer
 
@@ -326,34 +326,32 @@ def _train_step(net, opt, ws, X, T, idx, scale, rng, backup, on_nan, epoch, s, n
         net._forward(ws, training=True, rng=rng)
         net._loss(ws)
         batch_loss = float(ws.losses.sum(dtype=np.float64))
-        where = (f"at epoch {epoch + 1}, samples {s}..{s + len(idx)} of {n} "
-                 f"(learning rate {opt.current_lr:g})")
-        if math.isfinite(batch_loss):
+        finite_loss = math.isfinite(batch_loss)
+        if finite_loss:
             if backup is not None:
                 backup.save()
-            # back-propagation with each layer's update fused into its gradient kernel
-            net._backward(ws, opt.begin_step(net.params, net.grads))
-            if all_finite(net.params):
+            # back-propagation with each layer's update fused into its gradient kernel,
+            # which also counts the parameters it left NaN or inf
+            if net._backward(ws, opt.begin_step(net.params, net.grads)) == 0:
                 return batch_loss
             what = "a weight became NaN/inf after the update"
-            if on_nan == "stop":
-                raise DivergenceError(f"training diverged: {what} {where}; lower the learning "
-                                      "rate or use on_nan='skip'/'halve' (--on-nan)")
-            backup.restore()
         else:
             what = f"the loss is {batch_loss}"
-            if on_nan == "stop":
-                raise DivergenceError(f"training diverged: {what} {where}; lower the learning "
-                                      "rate or use on_nan='skip'/'halve' (--on-nan)")
+        where = (f"at epoch {epoch + 1}, samples {s}..{s + len(idx)} of {n} "
+                 f"(learning rate {opt.current_lr:g})")
+        if on_nan == "stop":
+            raise DivergenceError(f"training diverged: {what} {where}; lower the learning "
+                                  "rate or use on_nan='skip'/'halve' (--on-nan)")
+        if not finite_loss:
             if undone:
                 print(f"fastnet: skipped a batch: {what} {where} even with the previous "
                       "weights", file=sys.stderr)
                 return None
-            backup.restore()
             undone = True
             print(f"fastnet: {what} {where}; undid the previous update", file=sys.stderr)
-            if on_nan == "skip":
-                continue
+        backup.restore()
+        if not finite_loss and on_nan == "skip":
+            continue
         if on_nan == "skip":
             print(f"fastnet: skipped a batch: {what} {where}", file=sys.stderr)
             return None

@@ -6,10 +6,11 @@ import reference as ref
 from conftest import assert_close
 from fastnet.kernels import activations as A
 from fastnet.kernels import losses as L
+from fastnet.kernels import optim as O
 from fastnet.kernels.data import gather_rows
-from fastnet.kernels.dense import (dense_forward, dense_gradient, hidden_delta,
-                                   prelu_slope_grad)
-from fastnet.kernels.metrics import all_finite, count_correct
+from fastnet.kernels.dense import (dense_backward_params, dense_forward, dense_gradient,
+                                   hidden_delta, prelu_slope_grad)
+from fastnet.kernels.metrics import count_correct
 
 F32 = np.float32
 BATCHES = [1, 7, 128]
@@ -143,11 +144,20 @@ def test_count_correct(rng):
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
-def test_all_finite(rng, dtype, bad):
+def test_updates_count_the_parameters_they_leave_non_finite(rng, dtype, bad):
+    """The divergence check rides on the update: both update kernels return how many
+    parameters are NaN or ±inf afterwards."""
     p = rng.standard_normal(1001).astype(dtype)
     p[17] = np.finfo(dtype).max          # huge but finite
-    assert all_finite(p)
+    zero, h = np.zeros_like(p), O.hyper(0.1)
+    assert O.optimizer_update(O.SGD, p.copy(), zero, zero, zero, h) == 0
     for where in (0, 500, 1000):
         q = p.copy()
         q[where] = bad
-        assert not all_finite(q), (bad, where)
+        assert O.optimizer_update(O.SGD, q, zero, zero, zero, h) == 1, (bad, where)
+    w = p[:1000].reshape(10, 100).copy()
+    w[3, 7] = bad
+    dw, db, b = np.empty_like(w), np.empty(10, dtype), np.zeros(10, dtype)
+    delta, x = np.zeros((5, 10), dtype), np.zeros((5, 100), dtype)
+    assert dense_backward_params(dw, db, delta, x, O.SGD, h, (w, dw, dw), (b, db, db)) == 1
+    assert dense_backward_params(dw, db, delta, x, O.NO_UPDATE, h, (w, dw, dw), (b, db, db)) == 0

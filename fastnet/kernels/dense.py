@@ -186,26 +186,29 @@ def dense_backward_params(dw, dbias, delta, x, kind, h, w_slots, bias_slots):
     hyper-parameters) updates those rows of W and bias: ``w_slots`` = (W, s1, s2)
     (OC, C) and ``bias_slots`` = (bias, s1, s2) (OC,) hold the parameters and the
     optimizer's state. ``kind`` = NO_UPDATE computes the gradient only. A layer
-    without bias passes a 0-length dbias and bias slots.
+    without bias passes a 0-length dbias and bias slots. Returns the number of
+    parameters the update left NaN or ±inf.
     """
     B, OC = delta.shape
     C = x.shape[1]
     has_bias = dbias.shape[0] > 0
     delta_t = delta.T  # a view: (OC, B)
+    bad = 0
     for blk in prange((OC + TILE - 1) // TILE):
         i0, i1 = _block(blk, OC)
         _ab_rows(dw, delta_t, x, i0, i1)
         n = (i1 - i0) * C  # the block's rows as one flat run of n elements
-        update_row(kind, w_slots[0][i0:i1].reshape(n), dw[i0:i1].reshape(n),
-                   w_slots[1][i0:i1].reshape(n), w_slots[2][i0:i1].reshape(n), h)
+        bad += update_row(kind, w_slots[0][i0:i1].reshape(n), dw[i0:i1].reshape(n),
+                          w_slots[1][i0:i1].reshape(n), w_slots[2][i0:i1].reshape(n), h)
         if has_bias:
             for o in range(i0, i1):
                 acc = dbias.dtype.type(0)
                 for b in range(B):
                     acc += delta[b, o]
                 dbias[o] = acc
-            update_row(kind, bias_slots[0][i0:i1], dbias[i0:i1], bias_slots[1][i0:i1],
-                       bias_slots[2][i0:i1], h)
+            bad += update_row(kind, bias_slots[0][i0:i1], dbias[i0:i1], bias_slots[1][i0:i1],
+                              bias_slots[2][i0:i1], h)
+    return bad
 
 
 def dense_gradient(dw, dbias, delta, x):

@@ -1,6 +1,4 @@
-"""Counting kernels: accuracy, and the divergence check."""
-import numpy as np
-
+"""Counting kernels: accuracy."""
 from ..config import kernel
 from .losses import BINARY_CROSS_ENTROPY, SOFTMAX_CROSS_ENTROPY
 
@@ -28,15 +26,3 @@ def count_correct(y, d, loss):
             for k in range(K):
                 n += (y[b, k] > 0.5) == (d[b, k] > 0.5)
     return n
-
-
-@kernel
-def all_finite(p):
-    """True when no element of p (N,) is NaN or ±inf: the divergence check after
-    every update, without the temporary array of np.isfinite(p).all(). Counting
-    (rather than stopping at the first) keeps the loop a vectorisable reduction.
-    """
-    bad = 0
-    for i in range(p.shape[0]):
-        bad += not np.isfinite(p[i])
-    return bad == 0

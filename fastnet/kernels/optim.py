@@ -39,7 +39,13 @@ def hyper(lr, weight_decay=0.0, rate1=0.0, rate2=0.0, eps=0.0, t=1):
 @inline
 def update_row(kind, p, g, s1, s2, h):
     """One step of rule ``kind`` on p, g, s1, s2 (n,); h the hyper-parameters (7,).
-    The branch is outside the loops, so each loop is a plain vectorisable sweep."""
+
+    Returns how many of the updated p are NaN or ±inf (the divergence check, done
+    while the row is in cache). The branch is outside the loops, so each loop is a
+    plain vectorisable sweep.
+    """
+    if kind == NO_UPDATE:
+        return 0
     lr, wd, r1, r2, eps = h[LR], h[DECAY], h[RATE1], h[RATE2], h[EPS]
     n = p.shape[0]
     if kind == SGD:
@@ -76,14 +82,20 @@ def update_row(kind, p, g, s1, s2, h):
                 p[i] -= step + lr * wd * p[i]
             else:
                 p[i] -= step
+    bad = 0
+    for i in range(n):
+        bad += not np.isfinite(p[i])
+    return bad
 
 
 @parallel_kernel
 def optimizer_update(kind, p, g, s1, s2, h):
     """Rule ``kind`` on whole flat vectors p, g, s1, s2 (n,), in chunks of CHUNK
-    elements shared among the threads."""
+    elements shared among the threads. Returns the number of non-finite p after it."""
     n = p.shape[0]
+    bad = 0
     for chunk in prange((n + CHUNK - 1) // CHUNK):
         a = chunk * CHUNK
         b = min(a + CHUNK, n)
-        update_row(kind, p[a:b], g[a:b], s1[a:b], s2[a:b], h)
+        bad += update_row(kind, p[a:b], g[a:b], s1[a:b], s2[a:b], h)
+    return bad
