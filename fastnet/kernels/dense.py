@@ -18,14 +18,15 @@ backward products over a row index, so there are two register-tiled forms:
     weights   dW = δᵀ x    out[i, j] = Σ_k a[i, k] b[k, j]   a = δᵀ (OC, B), b = x (B, C)
     hidden δ  g  = δ W     (same form)                        a = δ (B, OC),  b = W (OC, C)
 
-``_abt_rows`` keeps a 4 × 4 block of out in sixteen scalar accumulators and walks
+``_abt_block`` keeps a 4 × 4 block of out in sixteen scalar accumulators and walks
 k once (eight loads feed sixteen multiply-adds); ``_ab_rows`` keeps a 4 × 4 block
 of a in registers and streams rows of b into 4 rows of out. With fast-math
 re-association LLVM vectorises the inner loop of both (16 float32 lanes of
 AVX-512). δᵀ is a strided view read one scalar at a time, so no transpose is
-ever copied. Each parallel loop gives every thread whole rows of out (samples
-for u and g, output units for dW), so no two threads write the same cell and
-the summation order does not depend on the thread count.
+ever copied. Each parallel loop gives every thread its own cells of out (blocks
+of 4 output units for u and dW, of 4 samples for g and a softmax layer's u), so
+no two threads write the same cell and the summation order does not depend on
+the thread count.
 
 Training fuses the optimizer step into the weight-gradient kernel: a thread
 updates its block of W rows (``optim.update_row``) right after computing their
@@ -42,6 +43,7 @@ from .activations import SOFTMAX, act_deriv, act_forward, softmax_row
 from .optim import NO_UPDATE, hyper, update_row
 
 TILE = 4  # rows and columns of the register blocks
+CHUNK = 128  # the largest batch whose forward is parallel over output units
 NO_HYPER = hyper(0.0)
 
 
@@ -87,21 +89,20 @@ def _tile4x4(out, a, b, i, j, K):
 
 
 @inline
-def _abt_rows(out, a, b, i0, i1):
-    """out[i, j] = Σ_k a[i, k] b[j, k] for rows i0 ≤ i < i1 (at most 4) and every j.
+def _abt_block(out, a, b, i0, i1, j0, j1):
+    """out[i, j] = Σ_k a[i, k] b[j, k] for i0 ≤ i < i1 and j0 ≤ j < j1.
 
-    out (M, N); a (M, K); b (N, K). A full block of 4 rows goes through the 4 × 4
-    micro-kernel; the columns past the last multiple of 4, and a short last block
-    of rows, are single dot products.
+    out (M, N); a (M, K); b (N, K). Whole 4 × 4 blocks go through the micro-kernel;
+    the rows and columns past the last whole block are single dot products.
     """
-    N, K = b.shape
-    done = 0
-    if i1 - i0 == TILE:
-        done = N - N % TILE
-        for j in range(0, done, TILE):
-            _tile4x4(out, a, b, i0, j, K)
+    K = a.shape[1]
+    i_tiled = i1 - (i1 - i0) % TILE
+    j_tiled = j1 - (j1 - j0) % TILE
+    for i in range(i0, i_tiled, TILE):
+        for j in range(j0, j_tiled, TILE):
+            _tile4x4(out, a, b, i, j, K)
     for i in range(i0, i1):
-        for j in range(done, N):
+        for j in range(j_tiled if i < i_tiled else j0, j1):
             out[i, j] = _dot(a[i], b[j], K)
 
 
@@ -153,25 +154,42 @@ def _block(blk, n):
 
 @parallel_kernel
 def dense_forward(u, z, x, w, bias, act, slope):
-    """u = x Wᵀ + bias, z = f(u), fused; parallel over blocks of 4 samples.
+    """u = x Wᵀ + bias, z = f(u), fused.
 
     u, z (B, OC) outputs; x (B, C); w (OC, C); bias (OC,); act int code;
     slope (S, OC) negative slopes of the ReLU family (S = 1 or B).
+
+    A training batch (B ≤ CHUNK) is parallel over blocks of 4 output units: a
+    thread reads only its own rows of W, the rows it updated in the last
+    ``dense_backward_params`` (both loops hand the blocks out alike), so they are
+    still in its cache. A larger batch (inference), and a softmax layer, which
+    needs whole rows of u, are parallel over blocks of 4 samples: W streams
+    through the cache once per block.
     """
     B = x.shape[0]
     OC = w.shape[0]
     last_row = slope.shape[0] - 1
-    for blk in prange((B + TILE - 1) // TILE):
-        i0, i1 = _block(blk, B)
-        _abt_rows(u, x, w, i0, i1)
-        for b in range(i0, i1):
-            for o in range(OC):
-                u[b, o] += bias[o]
-            if act == SOFTMAX:
-                softmax_row(z[b], u[b])
-            else:
+    if act == SOFTMAX or B > CHUNK:
+        for blk in prange((B + TILE - 1) // TILE):
+            i0, i1 = _block(blk, B)
+            _abt_block(u, x, w, i0, i1, 0, OC)
+            for b in range(i0, i1):
                 s = min(b, last_row)  # row b (RReLU) or row 0
                 for o in range(OC):
+                    u[b, o] += bias[o]
+                if act == SOFTMAX:
+                    softmax_row(z[b], u[b])
+                else:
+                    for o in range(OC):
+                        z[b, o] = act_forward(u[b, o], act, slope[s, o])
+    else:
+        for blk in prange((OC + TILE - 1) // TILE):
+            o0, o1 = _block(blk, OC)
+            _abt_block(u, x, w, 0, B, o0, o1)
+            for b in range(B):
+                s = min(b, last_row)
+                for o in range(o0, o1):
+                    u[b, o] += bias[o]
                     z[b, o] = act_forward(u[b, o], act, slope[s, o])
 
 
