@@ -5,15 +5,19 @@ the same initial weights (fastnet's, copied into the peers) on the same minibatc
 same order, with fastnet's CLI recipe: SGD momentum 0.9, lr 0.1, weight decay 2e-4, cosine
 schedule over the epochs. Each implementation takes one untimed warm-up step first (for
 fastnet: one small fit, which compiles the kernels or loads them from Numba's cache), so
-no JIT compile is timed. Per-epoch times are medians over the epochs.
+no JIT compile is timed. The whole sequence runs ``--rounds`` times (each round a new
+training from the same initial weights) and the per-epoch times are medians over the
+epochs of all rounds: a shared machine whose speed drifts within minutes then weighs on
+every implementation alike.
 
 Then each dense kernel of one batch-128 step is timed against np.matmul of the same shape
 (float32, best of 7 rounds) and both are printed in GFLOP/s. Last: thread counts, CPU,
 versions, date and the process's peak RSS.
 
-The implementations run in the order fastnet, NumPy, PyTorch: PyTorch is imported only
-after fastnet's runs (the import alone adds ~180 MB to the peak RSS), and whatever it
-leaves behind (its own OpenMP thread pool) cannot slow the others.
+Within a round the implementations run in the order fastnet, NumPy, PyTorch. PyTorch is
+imported only after fastnet's first round (the import alone adds ~180 MB to the peak RSS,
+so fastnet's peak RSS is read before it); from the second round on, PyTorch's idle
+OpenMP threads exist alongside the others (they sleep when idle).
 
     python scripts/compare.py                      # 3 epochs, batches 32 and 128
     python scripts/compare.py --threads 1 --skip-torch
@@ -55,6 +59,10 @@ def parse_args(argv=None):
                         "cosine schedule (default 3)")
     p.add_argument("--batches", type=_common.int_list, default=[32, 128], metavar="B,B",
                    help="comma-separated batch sizes (default 32,128)")
+    p.add_argument("--rounds", type=_common.positive_int, default=2,
+                   help="repeat the fastnet, NumPy, PyTorch sequence this many times and "
+                        "take the medians over all rounds, so that a machine whose speed "
+                        "drifts weighs on every implementation alike (default 2)")
     _common.peer_arguments(p)
     return p.parse_args(argv)
 
@@ -170,26 +178,31 @@ def main(argv=None):
     (X, _), (X_test, _) = data
     recipe = _peers.Recipe(hidden=args.hidden, schedule_epochs=args.epochs, seed=args.seed)
     print(f"MNIST {len(X)} train / {len(X_test)} test images; {recipe.describe()}; "
-          f"batches {args.batches}, {args.epochs} epochs, {threads} threads")
+          f"batches {args.batches}, {args.epochs} epochs x {args.rounds} rounds, "
+          f"{threads} threads")
     print("Each implementation takes one untimed warm-up step first (fastnet: kernel JIT "
-          "compile / cache load); s/epoch is the median over the epochs.\n", flush=True)
+          f"compile / cache load); s/epoch is the median over the epochs of {args.rounds} "
+          "round(s), each round running every implementation in turn.\n", flush=True)
 
     rows = {}
     initial = {}
-    for batch in args.batches:
-        recipe.batch_size = batch
-        weights, seconds, acc = run_fastnet(recipe, data, args.epochs)
-        initial[batch] = weights
-        rows[(batch, "fastnet")] = (seconds, acc)
-    fastnet_rss = peak_rss_mb()
+    fastnet_rss = None
     peers = [("numpy-blas", lambda w, r: _peers.NumpyMLP(w, r))]
     if not skip_torch:
         peers.append(("pytorch", lambda w, r: _peers.TorchMLP(w, r, threads)))
-    for name, build in peers:
+    for _ in range(args.rounds):
         for batch in args.batches:
             recipe.batch_size = batch
-            rows[(batch, name)] = run_peer(lambda: build(initial[batch], recipe), recipe,
-                                           data, args.epochs)
+            weights, seconds, acc = run_fastnet(recipe, data, args.epochs)
+            initial[batch] = weights
+            rows.setdefault((batch, "fastnet"), ([], acc))[0].extend(seconds)
+        fastnet_rss = fastnet_rss or peak_rss_mb()  # before PyTorch is first imported
+        for name, build in peers:
+            for batch in args.batches:
+                recipe.batch_size = batch
+                seconds, acc = run_peer(lambda: build(initial[batch], recipe), recipe, data,
+                                        args.epochs)
+                rows.setdefault((batch, name), ([], acc))[0].extend(seconds)
     print_table(rows, args.batches)
     if skip_torch:
         print(skip_torch)

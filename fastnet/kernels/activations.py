@@ -35,36 +35,77 @@ def sigmoid(u):
 
 
 @inline
-def act_forward(u, kind, a):
-    """z = f(u) for one element; ``a`` is the negative slope of the ReLU family."""
+def add_bias_activate(u, z, bias, a, kind, b0, b1, o0, o1):
+    """u += bias, then z = f(u), on the block b0 ≤ b < b1, o0 ≤ o < o1.
+
+    u, z (B, OC); bias (OC,); a (S, OC) negative slopes of the ReLU family, S = 1
+    (per unit) or B (RReLU: per element). A softmax takes whole rows (o0 = 0,
+    o1 = OC). The branch on ``kind`` is taken once, outside the loops, so each
+    loop is a plain sweep LLVM can vectorise. ReLU's ``u * 0`` (not 0) keeps a
+    NaN a NaN.
+    """
+    last = a.shape[0] - 1
+    for b in range(b0, b1):
+        for o in range(o0, o1):
+            u[b, o] += bias[o]
     if kind == RELU:
-        return u if u >= 0 else u * 0
-    if kind == LEAKY_RELU or kind == PRELU or kind == RRELU:
-        return u if u >= 0 else a * u
-    if kind == SIGMOID:
-        return sigmoid(u)
-    if kind == TANH:
-        return np.tanh(u)
-    if kind == SWISH:
-        return u * sigmoid(u)
-    return u  # IDENTITY (SOFTMAX is applied row-wise by the caller)
+        for b in range(b0, b1):
+            for o in range(o0, o1):
+                z[b, o] = u[b, o] if u[b, o] >= 0 else u[b, o] * 0
+    elif kind == LEAKY_RELU or kind == PRELU or kind == RRELU:
+        for b in range(b0, b1):
+            s = min(b, last)  # row b (RReLU) or row 0
+            for o in range(o0, o1):
+                z[b, o] = u[b, o] if u[b, o] >= 0 else a[s, o] * u[b, o]
+    elif kind == SIGMOID:
+        for b in range(b0, b1):
+            for o in range(o0, o1):
+                z[b, o] = sigmoid(u[b, o])
+    elif kind == TANH:
+        for b in range(b0, b1):
+            for o in range(o0, o1):
+                z[b, o] = np.tanh(u[b, o])
+    elif kind == SWISH:
+        for b in range(b0, b1):
+            for o in range(o0, o1):
+                z[b, o] = u[b, o] * sigmoid(u[b, o])
+    elif kind == SOFTMAX:
+        for b in range(b0, b1):
+            softmax_row(z[b], u[b])
+    else:  # IDENTITY
+        for b in range(b0, b1):
+            for o in range(o0, o1):
+                z[b, o] = u[b, o]
 
 
 @inline
-def act_deriv(u, z, kind, a):
-    """f'(u) for one element, given u and z = f(u)."""
+def times_derivative(delta, dz, u, z, a, kind):
+    """δ = dz · f'(u) for one row (n,), given u, z = f(u) and the slopes a (n,).
+
+    As in ``activate`` the branch is outside the loops; ReLU multiplies by 0
+    rather than writing 0, so NaN and inf in dz still show.
+    """
+    n = u.shape[0]
+    one, zero = dz.dtype.type(1), dz.dtype.type(0)
     if kind == RELU:
-        return 1 if u >= 0 else 0
-    if kind == LEAKY_RELU or kind == PRELU or kind == RRELU:
-        return 1 if u >= 0 else a
-    if kind == SIGMOID:
-        return z * (1 - z)
-    if kind == TANH:
-        return 1 - z * z
-    if kind == SWISH:
-        s = sigmoid(u)
-        return s + z * (1 - s)
-    return 1  # IDENTITY
+        for i in range(n):
+            delta[i] = dz[i] * (one if u[i] >= 0 else zero)
+    elif kind == LEAKY_RELU or kind == PRELU or kind == RRELU:
+        for i in range(n):
+            delta[i] = dz[i] * (one if u[i] >= 0 else a[i])
+    elif kind == SIGMOID:
+        for i in range(n):
+            delta[i] = dz[i] * (z[i] * (1 - z[i]))
+    elif kind == TANH:
+        for i in range(n):
+            delta[i] = dz[i] * (1 - z[i] * z[i])
+    elif kind == SWISH:
+        for i in range(n):
+            s = sigmoid(u[i])
+            delta[i] = dz[i] * (s + z[i] * (1 - s))
+    else:  # IDENTITY
+        for i in range(n):
+            delta[i] = dz[i]
 
 
 @inline

@@ -39,7 +39,7 @@ S = 1 (one slope per unit) or S = B (RReLU: one slope per element).
 from numba import prange
 
 from ..config import inline, parallel_kernel
-from .activations import SOFTMAX, act_deriv, act_forward, softmax_row
+from .activations import SOFTMAX, add_bias_activate, times_derivative
 from .optim import NO_UPDATE, hyper, update_row
 
 TILE = 4  # rows and columns of the register blocks
@@ -168,29 +168,16 @@ def dense_forward(u, z, x, w, bias, act, slope):
     """
     B = x.shape[0]
     OC = w.shape[0]
-    last_row = slope.shape[0] - 1
     if act == SOFTMAX or B > CHUNK:
         for blk in prange((B + TILE - 1) // TILE):
             i0, i1 = _block(blk, B)
             _abt_block(u, x, w, i0, i1, 0, OC)
-            for b in range(i0, i1):
-                s = min(b, last_row)  # row b (RReLU) or row 0
-                for o in range(OC):
-                    u[b, o] += bias[o]
-                if act == SOFTMAX:
-                    softmax_row(z[b], u[b])
-                else:
-                    for o in range(OC):
-                        z[b, o] = act_forward(u[b, o], act, slope[s, o])
+            add_bias_activate(u, z, bias, slope, act, i0, i1, 0, OC)
     else:
         for blk in prange((OC + TILE - 1) // TILE):
             o0, o1 = _block(blk, OC)
             _abt_block(u, x, w, 0, B, o0, o1)
-            for b in range(B):
-                s = min(b, last_row)
-                for o in range(o0, o1):
-                    u[b, o] += bias[o]
-                    z[b, o] = act_forward(u[b, o], act, slope[s, o])
+            add_bias_activate(u, z, bias, slope, act, 0, B, o0, o1)
 
 
 @parallel_kernel
@@ -251,10 +238,8 @@ def hidden_delta(delta_prev, dz_prev, delta, w, u_prev, z_prev, act_prev, slope_
         i0, i1 = _block(blk, B)
         _ab_rows(dz_prev, delta, w, i0, i1)
         for b in range(i0, i1):
-            s = min(b, last_row)  # row b (RReLU) or row 0
-            for c in range(C):
-                delta_prev[b, c] = dz_prev[b, c] * act_deriv(u_prev[b, c], z_prev[b, c],
-                                                             act_prev, slope_prev[s, c])
+            times_derivative(delta_prev[b], dz_prev[b], u_prev[b], z_prev[b],
+                             slope_prev[min(b, last_row)], act_prev)  # RReLU: row b
 
 
 @parallel_kernel

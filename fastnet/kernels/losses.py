@@ -19,7 +19,7 @@ elements (a few thousand), less than the cost of starting threads: serial kernel
 import numpy as np
 
 from ..config import kernel
-from .activations import act_deriv
+from .activations import times_derivative
 
 SUM_OF_SQUARES, BINARY_CROSS_ENTROPY, SOFTMAX_CROSS_ENTROPY = range(3)
 NAMES = {
@@ -40,14 +40,13 @@ def sum_of_squares(delta, dz, losses, u, y, d, act, slope):
     inv_b = 1 / B
     last_row = slope.shape[0] - 1
     for b in range(B):
-        s = min(np.int64(b), last_row)  # row b (RReLU) or row 0
         acc = 0.0
         for k in range(K):
             r = y[b, k] - d[b, k]
             acc += r * r
             dz[b, k] = r * inv_b
-            delta[b, k] = dz[b, k] * act_deriv(u[b, k], y[b, k], act, slope[s, k])
         losses[b] = 0.5 * acc
+        times_derivative(delta[b], dz[b], u[b], y[b], slope[min(b, last_row)], act)
 
 
 @kernel
