@@ -49,13 +49,15 @@ def dense_case(batch, fan_in, fan_out, seed=0):
     def rand(*shape):
         return rng.standard_normal(shape).astype(FLOAT)
 
+    dw, dbias = np.empty((fan_out, fan_in), FLOAT), np.empty(fan_out, FLOAT)
     return SimpleNamespace(
         batch=batch, fan_in=fan_in, fan_out=fan_out,
         x=rand(batch, fan_in), w=rand(fan_out, fan_in) * FLOAT(0.05), bias=rand(fan_out),
         slope=np.zeros((1, fan_out), FLOAT), slope_prev=np.zeros((1, fan_in), FLOAT),
         u=np.empty((batch, fan_out), FLOAT), z=np.empty((batch, fan_out), FLOAT),
-        delta=rand(batch, fan_out),
-        dw=np.empty((fan_out, fan_in), FLOAT), dbias=np.empty(fan_out, FLOAT),
+        delta=rand(batch, fan_out), dw=dw, dbias=dbias,
+        # the weight-gradient kernel's "no update" arguments, built once as Network does
+        no_update=(optim.NO_UPDATE, dense.NO_HYPER, (dw, dw, dw), (dbias, dbias, dbias)),
         delta_prev=np.empty((batch, fan_in), FLOAT), dz_prev=np.empty((batch, fan_in), FLOAT))
 
 
@@ -66,7 +68,7 @@ def forward(c):
 
 def weight_grad(c):
     """dW = δ^T x, dbias = Σ_b δ."""
-    dense.dense_gradient(c.dw, c.dbias, c.delta, c.x)
+    dense.dense_backward_params(c.dw, c.dbias, c.delta, c.x, *c.no_update)
 
 
 def hidden_delta(c):

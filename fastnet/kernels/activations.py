@@ -1,4 +1,5 @@
-"""Activation functions f(u) and their derivatives f'(u), as scalar inline kernels.
+"""Activation functions f(u) and their derivatives f'(u), as inline kernels over a
+block of a layer's output (the forward) or a row (the δ rule).
 
 Every activation is named by an integer code so that one compiled kernel serves
 all of them (few Numba specialisations, short cold start). ``a`` is the negative
