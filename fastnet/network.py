@@ -365,9 +365,10 @@ class Network:
             inp = ws.z[i]
 
     def _loss(self, ws):
-        """Per-sample losses into ws.losses and the output δ = ∂L/∂u into ws.delta[-1]."""
-        L.KERNELS[self.loss_kind](ws.delta[-1], ws.dz[-1], ws.losses, ws.u[-1], ws.z[-1],
-                                  ws.t, self.output_act, ws.slope[-1])
+        """Per-sample losses into ws.losses and the output δ = ∂L/∂u into ws.delta[-1];
+        returns their sum (float64)."""
+        return L.KERNELS[self.loss_kind](ws.delta[-1], ws.dz[-1], ws.losses, ws.u[-1],
+                                         ws.z[-1], ws.t, self.output_act, ws.slope[-1])
 
     def _backward(self, ws, update=None):
         """The δ rule downwards from the output δ left by ``_loss``; fills self.grads.
@@ -417,9 +418,9 @@ class Network:
         gather_rows(ws.x, X, idx, scale)
         gather_rows(ws.t, T, idx, 1.0)
         self._forward(ws, training=False)
-        self._loss(ws)
+        total = self._loss(ws)
         self._backward(ws)
-        return float(ws.losses.sum(dtype=np.float64) / ws.B)
+        return total / ws.B
 
     def predict_proba(self, X, batch_size=1024):
         """Network outputs: class probabilities (softmax / sigmoid) or regression values."""
@@ -450,8 +451,7 @@ class Network:
         for s, e, ws in self._chunks(X, batch_size):
             self._forward(ws)
             ws.t[...] = T[s:e]
-            self._loss(ws)
-            loss_sum += float(ws.losses.sum(dtype=np.float64))
+            loss_sum += self._loss(ws)
             correct += count_correct(ws.z[-1], ws.t, self.loss_kind)
         result = {"loss": loss_sum / n}
         if self.is_classifier:

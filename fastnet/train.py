@@ -324,8 +324,7 @@ def _train_step(net, opt, ws, X, T, idx, scale, rng, backup, on_nan, epoch, s, n
     undone, halvings = False, 0
     while True:
         net._forward(ws, training=True, rng=rng)
-        net._loss(ws)
-        batch_loss = float(ws.losses.sum(dtype=np.float64))
+        batch_loss = net._loss(ws)
         finite_loss = math.isfinite(batch_loss)
         if finite_loss:
             if backup is not None:

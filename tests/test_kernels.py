@@ -97,7 +97,8 @@ def _loss_inputs(rng, B, K, loss, act):
 def test_losses(rng, B, K, loss, act):
     u, y, d, a = _loss_inputs(rng, B, K, loss, act)
     delta, dz, losses = np.empty((B, K), F32), np.empty((B, K), F32), np.empty(B, F32)
-    L.KERNELS[loss](delta, dz, losses, u, y, d, act, a)
+    total = L.KERNELS[loss](delta, dz, losses, u, y, d, act, a)
+    assert total == pytest.approx(losses.sum(dtype=np.float64), rel=1e-12)
     u64 = u.astype(float)
     if loss == L.SOFTMAX_CROSS_ENTROPY:
         l_ref, d_ref = ref.softmax_cross_entropy(u64, d)

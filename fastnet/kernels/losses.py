@@ -13,8 +13,9 @@ The cross-entropies are computed from the logits u, never from log(y):
     softmax CE: ℓ = logsumexp(u) - Σ_k d_k u_k
     BCE:        ℓ = Σ_k max(u_k, 0) - u_k d_k + log(1 + e^{-|u_k|})
 
-Shapes: delta, dz, u, y, d (B, K); losses (B,); slope (S, K). The work is B·K
-elements (a few thousand), less than the cost of starting threads: serial kernels.
+Shapes: delta, dz, u, y, d (B, K); losses (B,); slope (S, K). Each kernel also
+returns Σ_b ℓ_b, summed in float64. The work is B·K elements (a few thousand),
+less than the cost of starting threads: serial kernels.
 """
 import numpy as np
 
@@ -39,6 +40,7 @@ def sum_of_squares(delta, dz, losses, u, y, d, act, slope):
     B, K = u.shape
     inv_b = 1 / B
     last_row = slope.shape[0] - 1
+    total = 0.0
     for b in range(B):
         acc = 0.0
         for k in range(K):
@@ -46,7 +48,9 @@ def sum_of_squares(delta, dz, losses, u, y, d, act, slope):
             acc += r * r
             dz[b, k] = r * inv_b
         losses[b] = 0.5 * acc
+        total += losses[b]
         times_derivative(delta[b], dz[b], u[b], y[b], slope[min(b, last_row)], act)
+    return total
 
 
 @kernel
@@ -59,6 +63,7 @@ def binary_cross_entropy(delta, dz, losses, u, y, d, act, slope):
     """
     B, K = u.shape
     inv_b = 1 / B
+    total = 0.0
     for b in range(B):
         acc = 0.0
         for k in range(K):
@@ -67,6 +72,8 @@ def binary_cross_entropy(delta, dz, losses, u, y, d, act, slope):
             delta[b, k] = (y[b, k] - d[b, k]) * inv_b
             dz[b, k] = delta[b, k]
         losses[b] = acc
+        total += losses[b]
+    return total
 
 
 @kernel
@@ -79,6 +86,7 @@ def softmax_cross_entropy(delta, dz, losses, u, y, d, act, slope):
     """
     B, K = u.shape
     inv_b = 1 / B
+    total = 0.0
     for b in range(B):
         m = u[b, 0]
         for k in range(1, K):
@@ -93,6 +101,8 @@ def softmax_cross_entropy(delta, dz, losses, u, y, d, act, slope):
             delta[b, k] = (y[b, k] - d[b, k]) * inv_b
             dz[b, k] = delta[b, k]
         losses[b] = dsum * (m + np.log(se)) - du
+        total += losses[b]
+    return total
 
 
 KERNELS = (sum_of_squares, binary_cross_entropy, softmax_cross_entropy)
