@@ -168,16 +168,17 @@ def dense_forward(u, z, x, w, bias, act, slope):
     """
     B = x.shape[0]
     OC = w.shape[0]
-    if act == SOFTMAX or B > CHUNK:
-        for blk in prange((B + TILE - 1) // TILE):
-            i0, i1 = _block(blk, B)
-            _abt_block(u, x, w, i0, i1, 0, OC)
-            add_bias_activate(u, z, bias, slope, act, i0, i1, 0, OC)
-    else:
-        for blk in prange((OC + TILE - 1) // TILE):
-            o0, o1 = _block(blk, OC)
-            _abt_block(u, x, w, 0, B, o0, o1)
-            add_bias_activate(u, z, bias, slope, act, 0, B, o0, o1)
+    by_units = act != SOFTMAX and B <= CHUNK
+    n_tasks = ((OC if by_units else B) + TILE - 1) // TILE
+    for task in prange(n_tasks):
+        if by_units:  # all samples × units o0..o1
+            b0, b1 = 0, B
+            o0, o1 = _block(task, OC)
+        else:  # samples b0..b1 × all units
+            b0, b1 = _block(task, B)
+            o0, o1 = 0, OC
+        _abt_block(u, x, w, b0, b1, o0, o1)
+        add_bias_activate(u, z, bias, slope, act, b0, b1, o0, o1)
 
 
 @parallel_kernel
@@ -202,17 +203,21 @@ def dense_backward_params(dw, dbias, delta, x, kind, h, w_slots, bias_slots):
     for blk in prange((OC + TILE - 1) // TILE):
         i0, i1 = _block(blk, OC)
         _ab_rows(dw, delta_t, x, i0, i1)
-        n = (i1 - i0) * C  # the block's rows as one flat run of n elements
-        bad += update_row(kind, w_slots[0][i0:i1].reshape(n), dw[i0:i1].reshape(n),
-                          w_slots[1][i0:i1].reshape(n), w_slots[2][i0:i1].reshape(n), h)
         if has_bias:
             for o in range(i0, i1):
                 acc = dbias.dtype.type(0)
                 for b in range(B):
                     acc += delta[b, o]
                 dbias[o] = acc
-            bad += update_row(kind, bias_slots[0][i0:i1], dbias[i0:i1], bias_slots[1][i0:i1],
-                              bias_slots[2][i0:i1], h)
+        for part in range(2 if has_bias else 1):  # the block's W rows, then its biases
+            if part == 0:
+                n = (i1 - i0) * C  # the rows as one flat run of n elements
+                p, g = w_slots[0][i0:i1].reshape(n), dw[i0:i1].reshape(n)
+                s1, s2 = w_slots[1][i0:i1].reshape(n), w_slots[2][i0:i1].reshape(n)
+            else:
+                p, g = bias_slots[0][i0:i1], dbias[i0:i1]
+                s1, s2 = bias_slots[1][i0:i1], bias_slots[2][i0:i1]
+            bad += update_row(kind, p, g, s1, s2, h)
     return bad
 
 
