@@ -28,7 +28,7 @@ def slopes(rng, kind, B, n):
     return rng.uniform(0.05, 0.3, (1, n)).astype(F32)
 
 
-@pytest.mark.parametrize("B", BATCHES)
+@pytest.mark.parametrize("B", BATCHES + [130])  # 130 > CHUNK: parallel over samples
 @pytest.mark.parametrize("C,OC", SHAPES)
 @pytest.mark.parametrize("act", ACTS + ["softmax"])
 def test_dense_forward(rng, B, C, OC, act):
