@@ -198,23 +198,23 @@ class Network:
 
     @staticmethod
     def _views(flat, segs):
+        """Views of a flat vector for the (slice, shape) segments; None stays None."""
         return [None if seg is None else flat[seg[0]].reshape(seg[1]) for seg in segs]
 
     def _slots(self, s1, s2):
-        """Per layer, ((W, s1, s2), (b, s1, s2), (a, s1, s2)) views of the parameters and
-        of two optimizer state vectors, as the update kernels take them. A layer without
-        bias gets 0-length bias slots; a slope that is not learned, None."""
-        key, slots = self._slot_cache
-        if key != (id(s1), id(s2)):
-            empty = np.zeros(0, self.dtype)
+        """Per layer, ((W, s1, s2), (b, s1, s2), (a, s1, s2)): views of the parameters and
+        of two optimizer state vectors, as the update kernels take them (built once per
+        pair of state vectors). A layer without bias gets 0-length bias slots; a slope
+        that is not learned, None."""
+        key = (id(s1), id(s2))
+        if self._slot_cache[0] != key:
+            empty = (np.zeros(0, self.dtype),) * 3
             slots = []
             for segs in self._segments:
-                per = list(zip(*(self._views(v, segs) for v in (self.params, s1, s2))))
-                if per[1][0] is None:
-                    per[1] = (empty, empty, empty)
-                slots.append(tuple(None if v[0] is None else tuple(v) for v in per))
-            self._slot_cache = ((id(s1), id(s2)), slots)
-        return slots
+                w, b, a = zip(*(self._views(v, segs) for v in (self.params, s1, s2)))
+                slots.append((w, empty if b[0] is None else b, None if a[0] is None else a))
+            self._slot_cache = (key, slots)
+        return self._slot_cache[1]
 
     def init_weights(self, seed=0):
         """(Re)draw the weights (He or Xavier by activation); biases 0, PReLU slopes a0."""
