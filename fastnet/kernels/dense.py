@@ -44,6 +44,7 @@ from .optim import NO_UPDATE, hyper, update_row
 
 TILE = 4  # rows and columns of the register blocks
 CHUNK = 128  # the largest batch whose forward is parallel over output units
+UNITS = 16  # output units per forward task (4 register tiles share each x tile)
 NO_HYPER = hyper(0.0)
 
 
@@ -159,21 +160,23 @@ def dense_forward(u, z, x, w, bias, act, slope):
     u, z (B, OC) outputs; x (B, C); w (OC, C); bias (OC,); act int code;
     slope (S, OC) negative slopes of the ReLU family (S = 1 or B).
 
-    A training batch (B ≤ CHUNK) is parallel over blocks of 4 output units: a
+    A training batch (B ≤ CHUNK) is parallel over blocks of UNITS output units: a
     thread reads only its own rows of W, the rows it updated in the last
-    ``dense_backward_params`` (both loops hand the blocks out alike), so they are
-    still in its cache. A larger batch (inference), and a softmax layer, which
-    needs whole rows of u, are parallel over blocks of 4 samples: W streams
-    through the cache once per block.
+    ``dense_backward_params`` (both loops hand the rows out alike), so they are
+    still in its cache; within a block, each 4-sample tile of x is used for all
+    UNITS / 4 tiles of W while it is in L1. A larger batch (inference), and a
+    softmax layer, which needs whole rows of u, are parallel over blocks of 4
+    samples: W streams through the cache once per block.
     """
     B = x.shape[0]
     OC = w.shape[0]
     by_units = act != SOFTMAX and B <= CHUNK
-    n_tasks = ((OC if by_units else B) + TILE - 1) // TILE
+    n_tasks = (OC + UNITS - 1) // UNITS if by_units else (B + TILE - 1) // TILE
     for task in prange(n_tasks):
         if by_units:  # all samples × units o0..o1
             b0, b1 = 0, B
-            o0, o1 = _block(task, OC)
+            o0 = task * UNITS
+            o1 = min(o0 + UNITS, OC)
         else:  # samples b0..b1 × all units
             b0, b1 = _block(task, B)
             o0, o1 = 0, OC
