@@ -83,7 +83,7 @@ def add_bias_activate(u, z, bias, a, kind, b0, b1, o0, o1):
 def times_derivative(delta, dz, u, z, a, kind):
     """δ = dz · f'(u) for one row (n,), given u, z = f(u) and the slopes a (n,).
 
-    As in ``activate`` the branch is outside the loops; ReLU multiplies by 0
+    As in ``add_bias_activate`` the branch is outside the loops; ReLU multiplies by 0
     rather than writing 0, so NaN and inf in dz still show.
     """
     n = u.shape[0]
