@@ -63,12 +63,12 @@ def dense_case(batch, fan_in, fan_out, seed=0):
 
 def forward(c):
     """u = x W^T + bias, z = relu(u)."""
-    dense.dense_forward(c.u, c.z, c.x, c.w, c.bias, RELU, c.slope)
+    dense.dense_forward(c.u, c.z, c.x, c.w, c.bias, RELU, c.slope, False)
 
 
 def weight_grad(c):
     """dW = δ^T x, dbias = Σ_b δ."""
-    dense.dense_backward_params(c.dw, c.dbias, c.delta, c.x, *c.no_update)
+    dense.dense_backward_params(c.dw, c.dbias, c.delta, c.x, False, *c.no_update)
 
 
 def hidden_delta(c):

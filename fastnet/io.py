@@ -2,7 +2,9 @@
 
 A model file is an ordinary ``.npz`` (zip) archive:
 
-    params.npy          the flat parameter vector (float32/float64)
+    params.npy          the flat parameter vector (float32/float64): each layer's W, b
+                        (and PReLU a); since format version 2 the first W is stored
+                        transposed, (in, out) (version 1 files are converted on load)
     opt.<name>.npy      optimizer state vectors (velocity, m, v, ...), if saved
     <extra>.npy         other arrays a checkpoint needs (e.g. the epoch's sample order)
     meta.json           JSON: format, fastnet version, layers, loss, dtype, optimizer
@@ -32,7 +34,7 @@ from pathlib import Path
 import numpy as np
 
 FORMAT = "fastnet-model"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: the first layer's W is stored transposed (in, out)
 MAX_META_BYTES = 64 << 20
 
 
@@ -210,11 +212,15 @@ def load(path, return_meta=False):
         if params.shape != net.params.shape or params.dtype != net.params.dtype:
             raise ValueError(f"params are {params.dtype}{params.shape} but the layers need "
                              f"{net.params.dtype}{net.params.shape}")
-        net.params[...] = params
+        old_layout = meta["format_version"] == 1  # every W stored (out, in)
+        net.params[...] = net._from_out_major(params) if old_layout else params
         if "optimizer" in meta:
             opt = make_optimizer(meta["optimizer"]["config"])
-            opt.load_state_dict(meta["optimizer"],
-                                {k[4:]: v for k, v in arrays.items() if k.startswith("opt.")})
+            state = {k[4:]: v for k, v in arrays.items() if k.startswith("opt.")}
+            if old_layout:
+                state = {k: net._from_out_major(v) if v.shape == params.shape else v
+                         for k, v in state.items()}
+            opt.load_state_dict(meta["optimizer"], state)
             for k, v in opt.state.items():
                 if v.shape != net.params.shape:
                     raise ValueError(f"optimizer state {k!r} has shape {v.shape}, "

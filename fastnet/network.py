@@ -3,7 +3,9 @@ and workspaces, and running the kernels for forward and backward passes.
 
 All learned scalars live in one flat vector ``params`` (and their gradients in
 ``grads``), so an optimizer step is a single kernel call; each layer's ``W``,
-``b`` and PReLU slope ``a`` are views into it.
+``b`` and PReLU slope ``a`` are views into it. The first layer stores its weights
+transposed, Wᵀ (in, out), so that its kernels can skip the zeros of the input
+(see ``kernels.dense``); its ``W`` (out, in) is a transposed view of them.
 """
 import weakref
 
@@ -184,17 +186,28 @@ class Network:
             off += n
             return slice(off - n, off), shape
 
-        for layer in self.layers:
+        for i, layer in enumerate(self.layers):
             C, OC = layer.in_features, layer.out_features
-            segs = (take(OC * C, (OC, C)), take(OC, (OC,)) if layer.bias else None,
+            segs = (take(OC * C, (C, OC) if i == 0 else (OC, C)),
+                    take(OC, (OC,)) if layer.bias else None,
                     take(OC, (1, OC)) if layer.act == A.PRELU else None)
             self._segments.append(segs)
             layer.W, layer.b, layer.a = self._views(self.params, segs)
             layer.dW, layer.db, layer.da = self._views(self.grads, segs)
+            if i == 0:  # stored Wᵀ (in, out); W, dW are (out, in) views
+                layer.W, layer.dW = layer.W.T, layer.dW.T
             if not layer.bias:  # constant zero bias; no gradient
                 layer.b, layer.db = np.zeros(OC, self.dtype), np.zeros(0, self.dtype)
             if layer.act != A.PRELU:
                 layer.a = np.full((1, OC), layer.inference_slope(), self.dtype)
+
+    def _from_out_major(self, flat):
+        """A flat vector laid out with every W (out, in), as model files of format
+        version 1 hold them, rearranged to this layout (the first W transposed)."""
+        sl, shape = self._segments[0][0]
+        flat = flat.copy()
+        flat[sl] = flat[sl].reshape(shape[::-1]).T.reshape(-1)
+        return flat
 
     @staticmethod
     def _views(flat, segs):
@@ -361,7 +374,8 @@ class Network:
         for i, layer in enumerate(self.layers):
             act = self.output_act if i == last else layer.act
             ws.slope[i] = self._slope(i, ws, training, rng)
-            dense_forward(ws.u[i], ws.z[i], inp, layer.W, layer.b, act, ws.slope[i])
+            w = layer.W.T if i == 0 else layer.W  # as stored
+            dense_forward(ws.u[i], ws.z[i], inp, w, layer.b, act, ws.slope[i], i == 0)
             inp = ws.z[i]
 
     def _loss(self, ws):
@@ -393,7 +407,8 @@ class Network:
                 p, sa1, sa2 = (v.reshape(-1) for v in a_slots)
                 bad += O.optimizer_update(kind, p, layer.da.reshape(-1), sa1, sa2, h)
             inp = ws.z[i - 1] if i > 0 else ws.x
-            bad += dense_backward_params(layer.dW, layer.db, ws.delta[i], inp, kind, h,
+            dw = layer.dW.T if i == 0 else layer.dW  # as stored
+            bad += dense_backward_params(dw, layer.db, ws.delta[i], inp, i == 0, kind, h,
                                          w_slots, b_slots)
         return bad
 

@@ -145,6 +145,29 @@ def test_newer_format_version_is_rejected(trained, tmp_path):
         fn.load(tmp_path / "new.npz")
 
 
+def test_format_version_1_files_still_load(trained, tmp_path):
+    """Version 1 stored every W (out, in); version 2 stores the first layer's transposed.
+    A version 1 file (parameters and optimizer state) loads to the same network."""
+    net, X, path = trained
+    arrays, meta = fio.read_archive(path)
+
+    def out_major(flat):  # the first segment, Wᵀ (in, out), back to W (out, in)
+        first, old = net.layers[0], flat.copy()
+        n = first.W.size
+        old[:n] = flat[:n].reshape(first.in_features, first.out_features).T.ravel()
+        return old
+
+    assert not np.array_equal(out_major(net.params), net.params)
+    old = {k: out_major(v) if v.shape == net.params.shape else v for k, v in arrays.items()}
+    fio.write_archive(tmp_path / "v1.npz", old, dict(meta, format_version=1))
+    back = fn.load(tmp_path / "v1.npz")
+    np.testing.assert_array_equal(back.params, net.params)
+    np.testing.assert_array_equal(back.layers[0].W, net.layers[0].W)
+    for k in ("m", "v"):
+        np.testing.assert_array_equal(back.optimizer.state[k], net.optimizer.state[k])
+    np.testing.assert_array_equal(back.predict_proba(X), net.predict_proba(X))
+
+
 def test_arrays_that_do_not_fit_the_layers(trained, tmp_path):
     net = trained[0]
     _, meta = fio.read_archive(trained[2])

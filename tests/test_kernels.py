@@ -22,6 +22,14 @@ def rand(rng, *shape, scale=1.0):
     return (rng.standard_normal(shape) * scale).astype(F32)
 
 
+def sparse(rng, x):
+    """x with the zeros of an image batch: 80 % of the entries and, for the 4 × 4 blocks
+    the kernels skip, the first half of the rows × columns."""
+    x[rng.random(x.shape) < 0.8] = 0
+    x[:(x.shape[0] + 1) // 2, :(x.shape[1] + 1) // 2] = 0
+    return x
+
+
 def slopes(rng, kind, B, n):
     if kind == A.RRELU:
         return rng.uniform(0.1, 0.3, (B, n)).astype(F32)
@@ -31,12 +39,13 @@ def slopes(rng, kind, B, n):
 @pytest.mark.parametrize("B", BATCHES + [130])  # 130 > CHUNK: parallel over samples
 @pytest.mark.parametrize("C,OC", SHAPES)
 @pytest.mark.parametrize("act", ACTS + ["softmax"])
-def test_dense_forward(rng, B, C, OC, act):
+@pytest.mark.parametrize("in_major", [False, True])
+def test_dense_forward(rng, B, C, OC, act, in_major):
     kind = A.NAMES[act]
-    x, w, b = rand(rng, B, C), rand(rng, OC, C, scale=C ** -0.5), rand(rng, OC)
+    x, w, b = sparse(rng, rand(rng, B, C)), rand(rng, OC, C, scale=C ** -0.5), rand(rng, OC)
     a = slopes(rng, kind, B, OC)
     u, z = np.empty((B, OC), F32), np.empty((B, OC), F32)
-    dense_forward(u, z, x, w, b, kind, a)
+    dense_forward(u, z, x, np.ascontiguousarray(w.T) if in_major else w, b, kind, a, in_major)
     u_ref, z_ref = ref.dense_forward(x.astype(float), w.astype(float), b, kind, a)
     assert_close(u, u_ref, what="u")
     assert_close(z, z_ref, what="z")
@@ -44,10 +53,12 @@ def test_dense_forward(rng, B, C, OC, act):
 
 @pytest.mark.parametrize("B", BATCHES)
 @pytest.mark.parametrize("C,OC", SHAPES)
-def test_dense_backward_params(rng, B, C, OC):
-    delta, x = rand(rng, B, OC), rand(rng, B, C)
-    dw, db = np.full((OC, C), np.nan, F32), np.full(OC, np.nan, F32)
-    dense_gradient(dw, db, delta, x)
+@pytest.mark.parametrize("in_major", [False, True])
+def test_dense_backward_params(rng, B, C, OC, in_major):
+    delta, x = rand(rng, B, OC), sparse(rng, rand(rng, B, C))
+    dw, db = np.full((C, OC) if in_major else (OC, C), np.nan, F32), np.full(OC, np.nan, F32)
+    dense_gradient(dw, db, delta, x, in_major)
+    dw = dw.T if in_major else dw
     dw_ref, db_ref = ref.dense_backward_params(delta.astype(float), x.astype(float))
     assert_close(dw, dw_ref, what="dW")
     assert_close(db, db_ref, what="db")
@@ -160,5 +171,8 @@ def test_updates_count_the_parameters_they_leave_non_finite(rng, dtype, bad):
     w[3, 7] = bad
     dw, db, b = np.empty_like(w), np.empty(10, dtype), np.zeros(10, dtype)
     delta, x = np.zeros((5, 10), dtype), np.zeros((5, 100), dtype)
-    assert dense_backward_params(dw, db, delta, x, O.SGD, h, (w, dw, dw), (b, db, db)) == 1
-    assert dense_backward_params(dw, db, delta, x, O.NO_UPDATE, h, (w, dw, dw), (b, db, db)) == 0
+    for in_major in (False, True):  # W (10, 100) or Wᵀ (100, 10) with the same bad entry
+        wt, dwt = (w.T.copy(), dw.T.copy()) if in_major else (w, dw)
+        slots = (wt, dwt, dwt), (b, db, db)
+        assert dense_backward_params(dwt, db, delta, x, in_major, O.SGD, h, *slots) == 1
+        assert dense_backward_params(dwt, db, delta, x, in_major, O.NO_UPDATE, h, *slots) == 0

@@ -44,17 +44,19 @@ huge = st.sampled_from([1.0, 30.0, 1e3, 1e4])
 # ------------------------------------------------------------------ kernel calls (one place)
 # Every kernel is called through these wrappers only: they allocate the outputs and
 # return them, so a change of a kernel's signature is adapted here and nowhere else.
-def k_dense_forward(x, w, b, act, slope):
+def k_dense_forward(x, w, b, act, slope, in_major=False):
+    """w (OC, C) is handed over as stored: Wᵀ when ``in_major`` (the first layer)."""
     u, z = np.empty((x.shape[0], w.shape[0]), F32), np.empty((x.shape[0], w.shape[0]), F32)
-    dense_forward(u, z, x, w, b, act, slope)
+    dense_forward(u, z, x, np.ascontiguousarray(w.T) if in_major else w, b, act, slope, in_major)
     return u, z
 
 
-def k_dense_backward_params(delta, x):
-    dw = np.full((delta.shape[1], x.shape[1]), np.nan, F32)
-    db = np.full(delta.shape[1], np.nan, F32)
-    dense_gradient(dw, db, delta, x)
-    return dw, db
+def k_dense_backward_params(delta, x, in_major=False):
+    """dW (OC, C), computed as stored: dWᵀ when ``in_major``."""
+    shape = (x.shape[1], delta.shape[1]) if in_major else (delta.shape[1], x.shape[1])
+    dw, db = np.full(shape, np.nan, F32), np.full(delta.shape[1], np.nan, F32)
+    dense_gradient(dw, db, delta, x, in_major)
+    return (np.ascontiguousarray(dw.T) if in_major else dw), db
 
 
 def k_hidden_delta(delta, w, u_prev, z_prev, act_prev, slope_prev):
@@ -155,6 +157,16 @@ def slopes(rng, kind, rows, n):
     return rng.uniform(0.05, 0.4, (rows if kind == A.RRELU else 1, n)).astype(F32)
 
 
+def with_zeros(rng, x, sparse):
+    """x with, when ``sparse``, 80 % of its entries and its first half of rows × columns
+    zero: the zero 4 × 4 blocks the kernels skip (blank pixels)."""
+    if sparse:
+        x = x.copy()
+        x[rng.random(x.shape) < 0.8] = 0
+        x[:(x.shape[0] + 1) // 2, :(x.shape[1] + 1) // 2] = 0
+    return x
+
+
 def f64(*arrays):
     return [a.astype(np.float64) for a in arrays]
 
@@ -166,13 +178,15 @@ LIPSCHITZ = {A.IDENTITY: 1.0, A.SIGMOID: 0.25, A.TANH: 1.0, A.RELU: 1.0, A.LEAKY
 
 # ------------------------------------------------------------------ dense layer
 @PROPS
-@given(sizes, sizes, sizes, st.sampled_from(HIDDEN + ["softmax"]), magnitudes, seeds)
-def test_dense_forward(B, C, OC, act, scale, seed):
+@given(sizes, sizes, sizes, st.sampled_from(HIDDEN + ["softmax"]), magnitudes, st.booleans(),
+       st.booleans(), seeds)
+def test_dense_forward(B, C, OC, act, scale, in_major, sparse, seed):
     rng = np.random.default_rng(seed)
     kind = A.NAMES[act]
     x, w, b = rand(rng, (B, C), scale), rand(rng, (OC, C), C ** -0.5), rand(rng, OC)
+    x = with_zeros(rng, x, sparse)
     a = slopes(rng, kind, B, OC)
-    u, z = at_all_thread_counts(k_dense_forward, x, w, b, kind, a)
+    u, z = at_all_thread_counts(k_dense_forward, x, w, b, kind, a, in_major)
     x64, w64, b64 = f64(x, w, b)
     u_ref, z_ref = ref.dense_forward(x64, w64, b64, kind, a.astype(np.float64))
     u_bound = (C + 2) * U * (np.abs(x64) @ np.abs(w64).T + np.abs(b64)) + 1e-30
@@ -208,11 +222,11 @@ def test_activations_are_stable_for_huge_inputs(B, K, act, scale, seed):
 
 
 @PROPS
-@given(sizes, sizes, sizes, magnitudes, seeds)
-def test_dense_backward_params(B, C, OC, scale, seed):
+@given(sizes, sizes, sizes, magnitudes, st.booleans(), st.booleans(), seeds)
+def test_dense_backward_params(B, C, OC, scale, in_major, sparse, seed):
     rng = np.random.default_rng(seed)
-    delta, x = rand(rng, (B, OC), scale), rand(rng, (B, C))
-    dw, db = at_all_thread_counts(k_dense_backward_params, delta, x)
+    delta, x = rand(rng, (B, OC), scale), with_zeros(rng, rand(rng, (B, C)), sparse)
+    dw, db = at_all_thread_counts(k_dense_backward_params, delta, x, in_major)
     d64, x64 = f64(delta, x)
     dw_ref, db_ref = ref.dense_backward_params(d64, x64)
     within(dw, dw_ref, (B + 1) * U * (np.abs(d64).T @ np.abs(x64)) + 1e-30, "dW")
@@ -366,21 +380,26 @@ def test_optimizer_updates(name, n, h, scale, seed):
                f"{name} output {i}")
 
 
-def k_fused_update(name, h, delta, x, w, bias, state_w, state_b):
-    """dense_backward_params with the optimizer step fused in, on copies."""
-    w, bias = w.copy(), bias.copy()
-    state_w, state_b = [s.copy() for s in state_w], [s.copy() for s in state_b]
+def k_fused_update(name, h, delta, x, w, bias, state_w, state_b, in_major=False):
+    """dense_backward_params with the optimizer step fused in, on copies; W-shaped
+    arrays (OC, C) are handed over as stored (transposed when ``in_major``) and
+    returned (OC, C)."""
+    stored = (lambda a: np.ascontiguousarray(a.T)) if in_major else np.copy
+    w, bias = stored(w), bias.copy()
+    state_w, state_b = [stored(s) for s in state_w], [s.copy() for s in state_b]
     dw = np.full_like(w, np.nan)
     db = np.full(bias.shape, np.nan, F32)
     kind, hv = optim_kind_and_hyper(name, h)
     sw, sb = (state_w + [dw, dw])[:2], (state_b + [db, db])[:2]
-    dense_backward_params(dw, db, delta, x, kind, hv, (w, *sw), (bias, *sb))
+    dense_backward_params(dw, db, delta, x, in_major, kind, hv, (w, *sw), (bias, *sb))
+    dw, w, *state_w = (stored(a) for a in (dw, w, *state_w))
     return (dw, db, w, bias, *state_w, *state_b)
 
 
 @settings(PROPS, max_examples=30)
-@given(small, small, small, st.sampled_from(sorted(N_STATE)), hyper, st.booleans(), seeds)
-def test_fused_update_equals_gradient_then_update(B, C, OC, name, h, has_bias, seed):
+@given(small, small, small, st.sampled_from(sorted(N_STATE)), hyper, st.booleans(),
+       st.booleans(), seeds)
+def test_fused_update_equals_gradient_then_update(B, C, OC, name, h, has_bias, in_major, seed):
     """The weight-gradient kernel's fused optimizer step is bit for bit the gradient
     followed by the flat update; a layer without bias passes 0-length bias slots."""
     rng = np.random.default_rng(seed)
@@ -390,8 +409,10 @@ def test_fused_update_equals_gradient_then_update(B, C, OC, name, h, has_bias, s
     n_state = N_STATE[name]
     state_w = [np.abs(rand(rng, (OC, C))) for _ in range(n_state)]  # >= 0: fits every rule
     state_b = [np.abs(rand(rng, nb)) for _ in range(n_state)]
-    out = at_all_thread_counts(k_fused_update, name, h, delta, x, w, bias, state_w, state_b)
-    dw, db = k_dense_backward_params(delta, x)
+    x = with_zeros(rng, x, in_major)
+    out = at_all_thread_counts(k_fused_update, name, h, delta, x, w, bias, state_w, state_b,
+                               in_major)
+    dw, db = k_dense_backward_params(delta, x, in_major)
     p = np.concatenate([w.ravel(), bias])
     g = np.concatenate([dw.ravel(), db[:nb]])
     states = [np.concatenate([a.ravel(), b]) for a, b in zip(state_w, state_b)]
