@@ -11,7 +11,10 @@ A dense case is one layer with fan-in C and fan-out OC on a batch of B samples::
     hidden δ      δ_prev (B, C) =  relu'(x) ⊙ (δ (B, OC) · W (OC, C))
 
 Each costs 2·B·C·OC floating-point operations; ``MATMUL`` holds the NumPy (BLAS) product
-of the same shape, so the two can be compared in GFLOP/s.
+of the same shape, so the two can be compared in GFLOP/s. A ``first`` case is a network's
+first layer: W stored transposed, Wᵀ (C, OC), as ``Network`` keeps it, and with
+``images`` its x is a batch of MNIST images (81 % zeros), whose all-zero 4 × 4 blocks the
+kernels skip; its GFLOP/s then count the 2·B·C·OC of the dense product ("effective").
 """
 import os
 import time
@@ -42,17 +45,28 @@ def threads():
 
 
 # ---------------------------------------------------------------- dense kernels
-def dense_case(batch, fan_in, fan_out, seed=0):
-    """Random float32 inputs and output buffers for one dense layer (see module doc)."""
+def mnist_images(n):
+    """The first n MNIST training images as float32 in [0, 1] (n, 784)."""
+    (X, _), _ = fn.datasets.load_mnist()
+    return (X[:n] / FLOAT(255)).astype(FLOAT)
+
+
+def dense_case(batch, fan_in, fan_out, seed=0, first=False, images=False):
+    """Random float32 inputs and output buffers for one dense layer (see module doc);
+    ``first``: the first layer's layout, W stored transposed; ``images``: x holds MNIST
+    images (fan_in must be 784)."""
     rng = np.random.default_rng(seed)
 
     def rand(*shape):
         return rng.standard_normal(shape).astype(FLOAT)
 
-    dw, dbias = np.empty((fan_out, fan_in), FLOAT), np.empty(fan_out, FLOAT)
+    w = rand(fan_out, fan_in) * FLOAT(0.05)
+    w_stored = np.ascontiguousarray(w.T) if first else w
+    dw, dbias = np.empty_like(w_stored), np.empty(fan_out, FLOAT)
     return SimpleNamespace(
-        batch=batch, fan_in=fan_in, fan_out=fan_out,
-        x=rand(batch, fan_in), w=rand(fan_out, fan_in) * FLOAT(0.05), bias=rand(fan_out),
+        batch=batch, fan_in=fan_in, fan_out=fan_out, first=first,
+        x=mnist_images(batch) if images else rand(batch, fan_in), w=w, w_stored=w_stored,
+        bias=rand(fan_out),
         slope=np.zeros((1, fan_out), FLOAT), slope_prev=np.zeros((1, fan_in), FLOAT),
         u=np.empty((batch, fan_out), FLOAT), z=np.empty((batch, fan_out), FLOAT),
         delta=rand(batch, fan_out), dw=dw, dbias=dbias,
@@ -63,12 +77,12 @@ def dense_case(batch, fan_in, fan_out, seed=0):
 
 def forward(c):
     """u = x W^T + bias, z = relu(u)."""
-    dense.dense_forward(c.u, c.z, c.x, c.w, c.bias, RELU, c.slope, False)
+    dense.dense_forward(c.u, c.z, c.x, c.w_stored, c.bias, RELU, c.slope, c.first)
 
 
 def weight_grad(c):
-    """dW = δ^T x, dbias = Σ_b δ."""
-    dense.dense_backward_params(c.dw, c.dbias, c.delta, c.x, False, *c.no_update)
+    """dW = δ^T x (dWᵀ = xᵀ δ for the first layer), dbias = Σ_b δ."""
+    dense.dense_backward_params(c.dw, c.dbias, c.delta, c.x, c.first, *c.no_update)
 
 
 def hidden_delta(c):
@@ -81,7 +95,7 @@ KERNELS = {"forward": forward, "weight_grad": weight_grad, "hidden_delta": hidde
 # The BLAS product each kernel's arithmetic amounts to (float32, into the same buffer).
 MATMUL = {
     "forward": lambda c: np.matmul(c.x, c.w.T, out=c.u),
-    "weight_grad": lambda c: np.matmul(c.delta.T, c.x, out=c.dw),
+    "weight_grad": lambda c: np.matmul(c.delta.T, c.x, out=c.dw.T if c.first else c.dw),
     "hidden_delta": lambda c: np.matmul(c.delta, c.w, out=c.dz_prev),
 }
 

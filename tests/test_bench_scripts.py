@@ -25,7 +25,8 @@ def smallest(cls):
     return [values[0] for values in getattr(cls, "params", [])]
 
 
-@pytest.mark.parametrize("cls", [bench_kernels.DenseKernels, bench_optim.OptimizerUpdate])
+@pytest.mark.parametrize("cls", [bench_kernels.DenseKernels, bench_kernels.FirstLayerKernels,
+                                 bench_optim.OptimizerUpdate])
 def test_kernel_benchmarks_run_at_their_smallest_params(cls):
     args = smallest(cls)
     bench = cls()
@@ -55,6 +56,16 @@ def test_kernels_match_their_matmul():
     common.hidden_delta(c)
     assert np.allclose(c.dz_prev, c.delta @ c.w, atol=1e-4)
     assert common.flops(c) == 2 * 4 * 7 * 5
+    for images in (False, True):  # the first layer's layout, on random x and on images
+        c = common.dense_case(4, 784, 5, first=True, images=images)
+        assert ((c.x == 0).mean() > 0.5) == images
+        common.forward(c)
+        assert np.allclose(c.u, c.x @ c.w.T + c.bias, atol=1e-4)
+        np.testing.assert_array_equal(common.MATMUL["forward"](c), c.x @ c.w.T)
+        common.weight_grad(c)
+        assert np.allclose(c.dw.T, c.delta.T @ c.x, atol=1e-4)
+        common.MATMUL["weight_grad"](c)
+        np.testing.assert_allclose(c.dw.T, c.delta.T @ c.x, rtol=1e-6)
 
 
 def test_training_benchmarks_have_their_api(monkeypatch):
