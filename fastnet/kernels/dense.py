@@ -226,17 +226,15 @@ def dense_backward_params(dw, dbias, delta, x, w_in_major, kind, h, w_slots, bia
     """
     B, OC = delta.shape
     has_bias = dbias.shape[0] > 0
-    x_t, delta_t = x.T, delta.T  # views (made outside the loop: inside, it is slow)
+    a = x.T if w_in_major else delta.T  # dw = a b: strided views, both (rows, B)
+    b = delta if w_in_major else x
     rows = dw.shape[0]
     n_blocks = (rows + TILE - 1) // TILE
     bias_task = n_blocks if has_bias and w_in_major else -1
     bad = 0
     for task in prange(n_blocks + (bias_task >= 0)):
         i0, i1 = (0, 0) if task == bias_task else _block(task, rows)
-        if w_in_major:  # dWᵀ = xᵀ δ
-            _ab_rows(dw, x_t, delta, i0, i1)
-        else:  # dW = δᵀ x
-            _ab_rows(dw, delta_t, x, i0, i1)
+        _ab_rows(dw, a, b, i0, i1)
         o0, o1 = 0, 0  # the task's biases: units i0..i1 of dW, or all of them for dWᵀ
         if has_bias:
             o0, o1 = (0, OC) if task == bias_task else (0, 0) if w_in_major else (i0, i1)
