@@ -67,6 +67,9 @@ def dense_case(batch, fan_in, fan_out, seed=0, first=False, images=False):
         batch=batch, fan_in=fan_in, fan_out=fan_out, first=first,
         x=mnist_images(batch) if images else rand(batch, fan_in), w=w, w_stored=w_stored,
         bias=rand(fan_out),
+        # the first layer's partial sums of a training batch, as Network's workspace holds
+        partial=np.empty((dense.PARTS, batch, fan_out) if first and batch <= dense.CHUNK
+                         else (0, 0, 0), FLOAT),
         slope=np.zeros((1, fan_out), FLOAT), slope_prev=np.zeros((1, fan_in), FLOAT),
         u=np.empty((batch, fan_out), FLOAT), z=np.empty((batch, fan_out), FLOAT),
         delta=rand(batch, fan_out), dw=dw, dbias=dbias,
@@ -77,7 +80,7 @@ def dense_case(batch, fan_in, fan_out, seed=0, first=False, images=False):
 
 def forward(c):
     """u = x W^T + bias, z = relu(u)."""
-    dense.dense_forward(c.u, c.z, c.x, c.w_stored, c.bias, RELU, c.slope, c.first)
+    dense.dense_forward(c.u, c.z, c.x, c.w_stored, c.bias, RELU, c.slope, c.first, c.partial)
 
 
 def weight_grad(c):

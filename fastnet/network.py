@@ -16,8 +16,8 @@ from .kernels import activations as A
 from .kernels import losses as L
 from .kernels import optim as O
 from .kernels.data import gather_rows
-from .kernels.dense import (NO_HYPER, dense_backward_params, dense_forward, hidden_delta,
-                            prelu_slope_grad)
+from .kernels.dense import (CHUNK, NO_HYPER, PARTS, dense_backward_params, dense_forward,
+                            hidden_delta, prelu_slope_grad)
 from .kernels.metrics import count_correct
 from .layers import Dense
 
@@ -62,7 +62,9 @@ class Workspace:
     """Every array one forward + backward pass of ``B`` samples writes into.
 
     x (B, C0) input rows; t (B, K) targets; losses (B,); per layer l:
-    u[l], z[l], delta[l], dz[l] (B, OC_l); rrelu[l] (B, OC_l) training slopes.
+    u[l], z[l], delta[l], dz[l] (B, OC_l); rrelu[l] (B, OC_l) training slopes;
+    partial[l] (PARTS, B, OC_0) the first layer's partial sums of a training batch
+    (``dense_forward``), (0, 0, 0) for the other layers and larger batches.
     """
 
     def __init__(self, net, B):
@@ -79,6 +81,9 @@ class Workspace:
         self.rrelu = [np.empty(s, dt) if layer.act == A.RRELU else None
                       for layer, s in zip(net.layers, shapes)]
         self.slope = [layer.a for layer in net.layers]  # negative slopes of the last forward
+        none = np.empty((0, 0, 0), dt)
+        self.partial = [np.empty((PARTS,) + shapes[0], dt) if B <= CHUNK else none] + \
+            [none] * (len(shapes) - 1)
 
 
 class Network:
@@ -375,7 +380,8 @@ class Network:
             act = self.output_act if i == last else layer.act
             ws.slope[i] = self._slope(i, ws, training, rng)
             w = layer.W.T if i == 0 else layer.W  # as stored
-            dense_forward(ws.u[i], ws.z[i], inp, w, layer.b, act, ws.slope[i], i == 0)
+            dense_forward(ws.u[i], ws.z[i], inp, w, layer.b, act, ws.slope[i], i == 0,
+                          ws.partial[i])
             inp = ws.z[i]
 
     def _loss(self, ws):

@@ -57,7 +57,8 @@ def cases(B=128, C=784, OC=256):
     dw, b, db = np.empty((OC, C), f32), np.zeros(OC, f32), np.empty(OC, f32)
     g, dz, u_prev = np.empty((B, C), f32), np.empty((B, C), f32), rng.random((B, C), f32)
     return [
-        ("dense_forward", dense_forward, (u, z, x, w, np.zeros(OC, f32), A.RELU, slope, False)),
+        ("dense_forward", dense_forward,
+         (u, z, x, w, np.zeros(OC, f32), A.RELU, slope, False, np.empty((0, 0, 0), f32))),
         ("dense_backward_params", dense_backward_params,  # with a momentum step fused in
          (dw, db, delta, x, False, O.MOMENTUM, O.hyper(0.01, 0.0, 0.9), (w, np.zeros_like(w), dw),
           (b, np.zeros_like(b), db))),

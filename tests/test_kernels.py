@@ -8,8 +8,8 @@ from fastnet.kernels import activations as A
 from fastnet.kernels import losses as L
 from fastnet.kernels import optim as O
 from fastnet.kernels.data import gather_rows
-from fastnet.kernels.dense import (dense_backward_params, dense_forward, dense_gradient,
-                                   hidden_delta, prelu_slope_grad)
+from fastnet.kernels.dense import (PARTS, dense_backward_params, dense_forward,
+                                   dense_gradient, hidden_delta, prelu_slope_grad)
 from fastnet.kernels.metrics import count_correct
 
 F32 = np.float32
@@ -45,7 +45,9 @@ def test_dense_forward(rng, B, C, OC, act, in_major):
     x, w, b = sparse(rng, rand(rng, B, C)), rand(rng, OC, C, scale=C ** -0.5), rand(rng, OC)
     a = slopes(rng, kind, B, OC)
     u, z = np.empty((B, OC), F32), np.empty((B, OC), F32)
-    dense_forward(u, z, x, np.ascontiguousarray(w.T) if in_major else w, b, kind, a, in_major)
+    partial = np.full((PARTS, B, OC) if in_major else (0, 0, 0), np.nan, F32)  # B > 128: unused
+    dense_forward(u, z, x, np.ascontiguousarray(w.T) if in_major else w, b, kind, a, in_major,
+                  partial)
     u_ref, z_ref = ref.dense_forward(x.astype(float), w.astype(float), b, kind, a)
     assert_close(u, u_ref, what="u")
     assert_close(z, z_ref, what="z")

@@ -23,8 +23,8 @@ from fastnet.kernels import activations as A
 from fastnet.kernels import losses as L
 from fastnet.kernels import optim as O
 from fastnet.kernels.data import gather_rows
-from fastnet.kernels.dense import (dense_backward_params, dense_forward, dense_gradient,
-                                   hidden_delta, prelu_slope_grad)
+from fastnet.kernels.dense import (PARTS, dense_backward_params, dense_forward,
+                                   dense_gradient, hidden_delta, prelu_slope_grad)
 from fastnet.kernels.metrics import count_correct
 
 F32 = np.float32
@@ -47,7 +47,9 @@ huge = st.sampled_from([1.0, 30.0, 1e3, 1e4])
 def k_dense_forward(x, w, b, act, slope, in_major=False):
     """w (OC, C) is handed over as stored: Wᵀ when ``in_major`` (the first layer)."""
     u, z = np.empty((x.shape[0], w.shape[0]), F32), np.empty((x.shape[0], w.shape[0]), F32)
-    dense_forward(u, z, x, np.ascontiguousarray(w.T) if in_major else w, b, act, slope, in_major)
+    partial = np.full((PARTS, x.shape[0], w.shape[0]) if in_major else (0, 0, 0), np.nan, F32)
+    dense_forward(u, z, x, np.ascontiguousarray(w.T) if in_major else w, b, act, slope, in_major,
+                  partial)
     return u, z
 
 

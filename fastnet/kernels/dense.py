@@ -55,6 +55,7 @@ from .optim import NO_UPDATE, hyper, update_row
 TILE = 4  # rows and columns of the register blocks
 CHUNK = 128  # the largest batch whose forward is parallel over output units
 UNITS = 16  # output units per forward task (4 register tiles share each x tile)
+PARTS = 2  # slices of the pixels in the first layer's forward of a training batch
 NO_HYPER = hyper(0.0)
 
 
@@ -118,17 +119,18 @@ def _abt_block(out, a, b, i0, i1, j0, j1):
 
 
 @inline
-def _ab_rows(out, a, b, i0, i1):
-    """out[i, j] = Σ_k a[i, k] b[k, j] for rows i0 ≤ i < i1 (at most 4) and every j.
+def _ab_rows(out, a, b, i0, i1, k0):
+    """out[i, j] = Σ_k a[i, k0 + k] b[k, j] for rows i0 ≤ i < i1 (at most 4) and every j.
 
-    out (M, N); a (M, K), any strides; b (K, N). The j loop is the vector loop: a
-    4 × 4 block of a (4 rows of out × 4 terms k) sits in scalar registers, and
-    each step loads 4 vectors of b and updates 4 vectors of out with 16
-    multiply-adds; a block of a that is all zero is skipped, which is what makes
+    out (M, N); a (M, ≥ k0 + K), any strides; b (K, N) (k0: the column of a that
+    goes with b's first row). The j loop is the vector loop: a 4 × 4 block of a (4
+    rows of out × 4 terms k) sits in scalar registers, and each step loads 4 vectors
+    of b and updates 4 vectors of out with 16 multiply-adds; a block of a that is all zero is skipped, which is what makes
     sparse inputs cheap (81 % of MNIST pixels are 0, and about half of the
     4 samples × 4 pixels blocks). A short last block of rows goes one row at a time, 4
-    terms a step (skipped when all 4 are zero); leftover terms (K mod 4) are plain loops. (Whole rows are sliced so that j counts from 0: LLVM only
-    vectorises an index it can prove non-negative.)
+    terms a step (skipped when all 4 are zero); leftover terms (K mod 4) are plain
+    loops. (Whole rows are sliced so that j counts from 0: LLVM only vectorises an
+    index it can prove non-negative.)
     """
     K, N = b.shape
     for i in range(i0, i1):
@@ -139,10 +141,11 @@ def _ab_rows(out, a, b, i0, i1):
         o0, o1, o2, o3 = out[i0], out[i0 + 1], out[i0 + 2], out[i0 + 3]
         for k in range(0, k_tiled, TILE):
             b0, b1, b2, b3 = b[k], b[k + 1], b[k + 2], b[k + 3]
-            a00, a01, a02, a03 = a[i0, k], a[i0, k + 1], a[i0, k + 2], a[i0, k + 3]
-            a10, a11, a12, a13 = a[i0 + 1, k], a[i0 + 1, k + 1], a[i0 + 1, k + 2], a[i0 + 1, k + 3]
-            a20, a21, a22, a23 = a[i0 + 2, k], a[i0 + 2, k + 1], a[i0 + 2, k + 2], a[i0 + 2, k + 3]
-            a30, a31, a32, a33 = a[i0 + 3, k], a[i0 + 3, k + 1], a[i0 + 3, k + 2], a[i0 + 3, k + 3]
+            c = k0 + k  # the column of a
+            a00, a01, a02, a03 = a[i0, c], a[i0, c + 1], a[i0, c + 2], a[i0, c + 3]
+            a10, a11, a12, a13 = a[i0 + 1, c], a[i0 + 1, c + 1], a[i0 + 1, c + 2], a[i0 + 1, c + 3]
+            a20, a21, a22, a23 = a[i0 + 2, c], a[i0 + 2, c + 1], a[i0 + 2, c + 2], a[i0 + 2, c + 3]
+            a30, a31, a32, a33 = a[i0 + 3, c], a[i0 + 3, c + 1], a[i0 + 3, c + 2], a[i0 + 3, c + 3]
             if (abs(a00) + abs(a01) + abs(a02) + abs(a03) + abs(a10) + abs(a11) + abs(a12)
                     + abs(a13) + abs(a20) + abs(a21) + abs(a22) + abs(a23) + abs(a30)
                     + abs(a31) + abs(a32) + abs(a33)) == 0:
@@ -157,14 +160,15 @@ def _ab_rows(out, a, b, i0, i1):
     for i in range(i0, i1):
         oi = out[i]
         for k in range(k_tiled, k_grouped, TILE):
-            c0, c1, c2, c3 = a[i, k], a[i, k + 1], a[i, k + 2], a[i, k + 3]
+            c = k0 + k
+            c0, c1, c2, c3 = a[i, c], a[i, c + 1], a[i, c + 2], a[i, c + 3]
             if abs(c0) + abs(c1) + abs(c2) + abs(c3) == 0:
                 continue
             b0, b1, b2, b3 = b[k], b[k + 1], b[k + 2], b[k + 3]
             for j in range(N):
                 oi[j] += c0 * b0[j] + c1 * b1[j] + c2 * b2[j] + c3 * b3[j]
         for k in range(k_grouped, K):
-            d = a[i, k]
+            d = a[i, k0 + k]
             bk = b[k]
             for j in range(N):
                 oi[j] += d * bk[j]
@@ -177,41 +181,74 @@ def _block(blk, n):
     return i0, min(i0 + TILE, n)
 
 
+@inline
+def _part(part, parts, n):
+    """Rows [k0, k1) of slice number ``part`` when n rows are cut into ``parts`` slices
+    whose sizes are multiples of TILE."""
+    size = ((n + parts - 1) // parts + TILE - 1) // TILE * TILE
+    k0 = min(part * size, n)
+    return k0, min(k0 + size, n)
+
+
 @parallel_kernel
-def dense_forward(u, z, x, w, bias, act, slope, w_in_major):
+def dense_forward(u, z, x, w, bias, act, slope, w_in_major, partial):
     """u = x Wᵀ + bias, z = f(u), fused.
 
     u, z (B, OC) outputs; x (B, C); w (OC, C), or Wᵀ (C, OC) when ``w_in_major``
     (the first layer's layout, see ``Network``); bias (OC,); act int code;
-    slope (S, OC) negative slopes of the ReLU family (S = 1 or B).
+    slope (S, OC) negative slopes of the ReLU family (S = 1 or B); partial
+    (PARTS, B, OC) workspace of the first layer's training batch (any other shape: unused).
 
-    With Wᵀ, u = x Wᵀ is the row form ``_ab_rows`` (a = x), parallel over blocks of
-    4 samples, and the blocks of x that are all zero (blank pixels) are skipped.
-
-    A training batch (B ≤ CHUNK) is parallel over blocks of UNITS output units: a
-    thread reads only its own rows of W, the rows it updated in the last
-    ``dense_backward_params`` (both loops hand the rows out alike), so they are
+    A later layer's training batch (B ≤ CHUNK) is parallel over blocks of UNITS
+    output units: a thread reads only its own rows of W, the rows it updated in the
+    last ``dense_backward_params`` (both loops hand the rows out alike), so they are
     still in its cache; within a block, each 4-sample tile of x is used for all
     UNITS / 4 tiles of W while it is in L1. A larger batch (inference), and a
     softmax layer, which needs whole rows of u, are parallel over blocks of 4
     samples: W streams through the cache once per block.
+
+    With Wᵀ, u = x Wᵀ is the row form ``_ab_rows`` (a = x), whose all-zero blocks of
+    x (blank pixels) are skipped. A training batch is cut by rows of Wᵀ too, into
+    PARTS slices of the pixels: task (part, 4 samples) writes partial[part] = x[:, part]
+    Wᵀ[part], and a second loop sums the parts in order. As the weight-gradient loop
+    also hands out rows of Wᵀ in order, a thread's slice is mostly the rows it has just
+    updated, still in its cache, instead of all of Wᵀ.
     """
     B, OC = u.shape
+    C = x.shape[1]
     by_units = act != SOFTMAX and B <= CHUNK and not w_in_major
-    n_tasks = (OC + UNITS - 1) // UNITS if by_units else (B + TILE - 1) // TILE
+    split = w_in_major and B <= CHUNK and partial.shape[0] > 1 and \
+        partial.shape[1] >= B and partial.shape[2] == OC
+    parts = partial.shape[0] if split else 1
+    n_blocks = (B + TILE - 1) // TILE
+    n_tasks = (OC + UNITS - 1) // UNITS if by_units else n_blocks * parts
     for task in prange(n_tasks):
+        part = task // n_blocks  # task = (part, block of samples), part-major
         if by_units:  # all samples × units o0..o1
             b0, b1 = 0, B
             o0 = task * UNITS
             o1 = min(o0 + UNITS, OC)
-        else:  # samples b0..b1 × all units
-            b0, b1 = _block(task, B)
+        else:  # samples b0..b1 × all units (max: LLVM then knows the index is >= 0)
+            b0, b1 = _block(max(task - part * n_blocks, 0), B)
             o0, o1 = 0, OC
-        if w_in_major:
-            _ab_rows(u, x, w, b0, b1)
+        if w_in_major:  # pixels k0..k1 (all of them unless split)
+            k0, k1 = _part(part, parts, C)
+            _ab_rows(partial[part] if split else u, x, w[k0:k1], b0, b1, k0)
         else:
             _abt_block(u, x, w, b0, b1, o0, o1)
-        add_bias_activate(u, z, bias, slope, act, b0, b1, o0, o1)
+        if not split:
+            add_bias_activate(u, z, bias, slope, act, b0, b1, o0, o1)
+    if split:
+        for blk in prange(n_blocks):
+            b0, b1 = _block(blk, B)
+            for i in range(b0, b1):
+                ui = u[i]
+                ui[:] = partial[0, i]
+                for part in range(1, parts):
+                    pi = partial[part, i]
+                    for j in range(OC):
+                        ui[j] += pi[j]
+            add_bias_activate(u, z, bias, slope, act, b0, b1, 0, OC)
 
 
 @parallel_kernel
@@ -242,7 +279,7 @@ def dense_backward_params(dw, dbias, delta, x, w_in_major, kind, h, w_slots, bia
     bad = 0
     for task in prange(n_blocks + (bias_task >= 0)):
         i0, i1 = (0, 0) if task == bias_task else _block(task, rows)
-        _ab_rows(dw, a, b, i0, i1)
+        _ab_rows(dw, a, b, i0, i1, 0)
         o0, o1 = 0, 0  # the task's biases: units i0..i1 of dW, or all of them for dWᵀ
         if has_bias:
             o0, o1 = (0, OC) if task == bias_task else (0, 0) if w_in_major else (i0, i1)
@@ -282,7 +319,7 @@ def hidden_delta(delta_prev, dz_prev, delta, w, u_prev, z_prev, act_prev, slope_
     last_row = slope_prev.shape[0] - 1
     for blk in prange((B + TILE - 1) // TILE):
         i0, i1 = _block(blk, B)
-        _ab_rows(dz_prev, delta, w, i0, i1)
+        _ab_rows(dz_prev, delta, w, i0, i1, 0)
         for b in range(i0, i1):
             times_derivative(delta_prev[b], dz_prev[b], u_prev[b], z_prev[b],
                              slope_prev[min(b, last_row)], act_prev)  # RReLU: row b
