@@ -125,12 +125,12 @@ def _ab_rows(out, a, b, i0, i1, k0):
     out (M, N); a (M, ≥ k0 + K), any strides; b (K, N) (k0: the column of a that
     goes with b's first row). The j loop is the vector loop: a 4 × 4 block of a (4
     rows of out × 4 terms k) sits in scalar registers, and each step loads 4 vectors
-    of b and updates 4 vectors of out with 16 multiply-adds; a block of a that is all zero is skipped, which is what makes
-    sparse inputs cheap (81 % of MNIST pixels are 0, and about half of the
-    4 samples × 4 pixels blocks). A short last block of rows goes one row at a time, 4
-    terms a step (skipped when all 4 are zero); leftover terms (K mod 4) are plain
-    loops. (Whole rows are sliced so that j counts from 0: LLVM only vectorises an
-    index it can prove non-negative.)
+    of b and updates 4 vectors of out with 16 multiply-adds. A block of a that is all
+    zero is skipped, which is what makes sparse inputs cheap (81 % of MNIST pixels
+    are 0, and about half of the 4 samples × 4 pixels blocks). A short last block of
+    rows goes one row at a time, 4 terms a step (skipped when all 4 are zero);
+    leftover terms (K mod 4) are plain loops. (Whole rows are sliced so that j counts
+    from 0: LLVM only vectorises an index it can prove non-negative.)
     """
     K, N = b.shape
     for i in range(i0, i1):
