@@ -25,6 +25,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
+from .io import FORMAT_VERSION
 from .layers import Dense
 from .network import Network
 
@@ -107,7 +108,8 @@ class _BaseMLP(BaseEstimator):
         net = state.pop("net_", None)
         if net is not None:   # layer arrays are views into params: store params + config
             state["_net_state"] = {"layers": [layer.config() for layer in net.layers],
-                                   "loss": net.loss, "params": net.params.copy()}
+                                   "loss": net.loss, "params": net.params.copy(),
+                                   "format_version": FORMAT_VERSION}
         return state
 
     def __setstate__(self, state):
@@ -116,7 +118,10 @@ class _BaseMLP(BaseEstimator):
         if net_state is not None:
             self.net_ = Network([Dense(**cfg) for cfg in net_state["layers"]],
                                 loss=net_state["loss"])
-            self.net_.params[...] = net_state["params"]
+            params = net_state["params"]
+            if net_state.get("format_version", 1) == 1:  # pickled with every W (out, in)
+                params = self.net_._from_out_major(params)
+            self.net_.params[...] = params
 
     def summary(self):
         check_is_fitted(self, "net_")

@@ -56,6 +56,16 @@ def test_string_labels_probabilities_and_pickle(digits):
     assert clf.score(X_te / 16, names[y_te]) > 0.9
     back = pickle.loads(pickle.dumps(clf))
     np.testing.assert_array_equal(back.predict_proba(X_te / 16), proba)
+    # a pickle of an older fastnet (no format_version: every W stored (out, in)) still loads
+    state = clf.__getstate__()
+    first = clf.net_.layers[0]
+    old = state["_net_state"]
+    del old["format_version"]
+    n = first.W.size
+    old["params"][:n] = first.W.ravel()
+    older = MLPClassifier.__new__(MLPClassifier)
+    older.__setstate__(state)
+    np.testing.assert_array_equal(older.predict_proba(X_te / 16), proba)
     assert clf.get_params()["hidden_layer_sizes"] == (32,)
     assert clf.set_params(epochs=3).epochs == 3
 
