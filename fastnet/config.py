@@ -3,7 +3,10 @@
 * ``FLOAT``: the dtype of parameters, activations and gradients (float32).
 * ``FASTMATH``: the LLVM fast-math flags. We allow re-association and
   contraction (so reductions vectorise and FMAs are used) but *not* ``nnan`` /
-  ``ninf``: divergence checks must still see NaN and inf.
+  ``ninf``: divergence checks must still see NaN and inf; nor ``arcp`` / ``afn``,
+  which let LLVM replace a division or square root by an estimate in one inlined
+  copy of a loop and not in another (the optimizer rules then differed by a few
+  ulps between the fused and the flat update).
 * ``JIT`` / ``PJIT``: the decorator options of serial and parallel kernels.
   ``cache=True`` writes the compiled code next to the source so a new process
   starts in about a second instead of recompiling.
@@ -12,7 +15,7 @@ import numpy as np
 from numba import njit
 
 FLOAT = np.float32
-FASTMATH = {"reassoc", "contract", "arcp", "nsz", "afn"}
+FASTMATH = {"reassoc", "contract", "nsz"}
 
 JIT = dict(cache=True, fastmath=FASTMATH, nogil=True, error_model="numpy")
 PJIT = dict(JIT, parallel=True)
