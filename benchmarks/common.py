@@ -128,31 +128,26 @@ def optimizer_step(c):
 
 
 # ---------------------------------------------------------------- timing
-def best_times(fns, *args, repeat=15, min_seconds=0.02):
-    """Seconds per call of each fn(*args) in ``fns``: the best of ``repeat`` rounds,
-    each long enough to last ``min_seconds``. The functions take turns round by round,
-    so a machine whose speed drifts weighs on all of them alike. The first call of
-    each (JIT compile or cache load) is not timed."""
-    numbers = []
-    for fn in fns:
-        fn(*args)
-        number = 1
-        while True:
-            t0 = time.perf_counter()
-            for _ in range(number):
-                fn(*args)
-            if time.perf_counter() - t0 >= min_seconds:
-                break
-            number *= 2
-        numbers.append(number)
-    best = [float("inf")] * len(fns)
-    for _ in range(repeat):
-        for k, (fn, number) in enumerate(zip(fns, numbers)):
-            t0 = time.perf_counter()
-            for _ in range(number):
-                fn(*args)
-            best[k] = min(best[k], (time.perf_counter() - t0) / number)
-    return best
+def best_time(fn, *args, repeat=7, min_seconds=0.05):
+    """Seconds per call of fn(*args): the best of ``repeat`` rounds, each long enough to
+    last ``min_seconds``. The first call (JIT compile or cache load) is not timed."""
+    fn(*args)
+    number = 1
+    while True:
+        t0 = time.perf_counter()
+        for _ in range(number):
+            fn(*args)
+        elapsed = time.perf_counter() - t0
+        if elapsed >= min_seconds:
+            break
+        number *= 2
+    times = [elapsed / number]
+    for _ in range(repeat - 1):
+        t0 = time.perf_counter()
+        for _ in range(number):
+            fn(*args)
+        times.append((time.perf_counter() - t0) / number)
+    return min(times)
 
 
 # ---------------------------------------------------------------- networks

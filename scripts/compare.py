@@ -11,7 +11,7 @@ epochs of all rounds: a shared machine whose speed drifts within minutes then we
 every implementation alike.
 
 Then each dense kernel of one batch-128 step is timed against np.matmul of the same shape
-(float32, best of 15 rounds, the two taking turns) and both are printed in GFLOP/s; the first layer's two
+(float32, best of 7 rounds) and both are printed in GFLOP/s; the first layer's two
 kernels also as ``Network`` runs them (W stored transposed), on random x and on MNIST
 images, whose all-zero blocks they skip (GFLOP/s counted for the dense product). Last:
 thread counts, CPU,
@@ -160,8 +160,8 @@ def print_gflops(hidden):
         B, C, OC = c.batch, c.fan_in, c.fan_out
         shape = {"forward": f"{B}x{C} -> {OC}", "weight_grad": f"{OC}x{B} . {B}x{C}",
                  "hidden_delta": f"{B}x{OC} -> {C}"}[kind]
-        ours, blas = (common.flops(c) / t / 1e9
-                      for t in common.best_times([common.KERNELS[kind], common.MATMUL[kind]], c))
+        ours = common.flops(c) / common.best_time(common.KERNELS[kind], c) / 1e9
+        blas = common.flops(c) / common.best_time(common.MATMUL[kind], c) / 1e9
         goal = ""
         if kind != "hidden_delta" and not note:
             met = "met" if ours >= GFLOPS_TARGET * blas else "NOT met"
@@ -219,8 +219,7 @@ def main(argv=None):
     if skip_torch:
         print(skip_torch)
 
-    print(f"\nGFLOP/s of the kernels of one batch-128 step, best of 15 rounds taken in turn with "
-          f"np.matmul, {threads} threads:")
+    print(f"\nGFLOP/s of the kernels of one batch-128 step, best of 7 rounds, {threads} threads:")
     print_gflops(args.hidden)
 
     print(f"\nthreads: Numba {threads}" + ("" if skip_torch else f", PyTorch {threads}")
