@@ -131,8 +131,8 @@ def _ab_rows(out, a, b, i0, i1, k0):
     of b and updates 4 vectors of out with 16 multiply-adds. A block of a that is all
     zero is skipped, which is what makes sparse inputs cheap (81 % of MNIST pixels
     are 0, and about half of the 4 samples × 4 pixels blocks). A short last block of
-    rows goes one row at a time, 4 terms a step (skipped when all 4 are zero);
-    leftover terms (K mod 4) are plain loops. (Whole rows are sliced so that j counts
+    rows goes 2 rows × 4 terms a step, then a third row alone (skipped when all are
+    zero); leftover terms (K mod 4) are plain loops. (Whole rows are sliced so that j counts
     from 0: LLVM only vectorises an index it can prove non-negative.)
     """
     K, N = b.shape
@@ -159,11 +159,26 @@ def _ab_rows(out, a, b, i0, i1, k0):
                 o1[j] += a10 * y0 + a11 * y1 + a12 * y2 + a13 * y3
                 o2[j] += a20 * y0 + a21 * y1 + a22 * y2 + a23 * y3
                 o3[j] += a30 * y0 + a31 * y1 + a32 * y2 + a33 * y3
-    k_grouped = K - (K - k_tiled) % TILE  # the rest: one row at a time, 4 terms a step
+    k_grouped = K - (K - k_tiled) % TILE  # the rest in steps of 4 terms
+    paired = 2 if k_tiled == 0 and i1 - i0 >= 2 else 0  # a short block: 2 rows at once
+    if paired:
+        p0, p1 = out[i0], out[i0 + 1]
+        for k in range(0, k_grouped, TILE):
+            c = k0 + k
+            a00, a01, a02, a03 = a[i0, c], a[i0, c + 1], a[i0, c + 2], a[i0, c + 3]
+            a10, a11, a12, a13 = a[i0 + 1, c], a[i0 + 1, c + 1], a[i0 + 1, c + 2], a[i0 + 1, c + 3]
+            if (abs(a00) + abs(a01) + abs(a02) + abs(a03) + abs(a10) + abs(a11) + abs(a12)
+                    + abs(a13)) == 0:
+                continue
+            b0, b1, b2, b3 = b[k], b[k + 1], b[k + 2], b[k + 3]
+            for j in range(N):
+                y0, y1, y2, y3 = b0[j], b1[j], b2[j], b3[j]
+                p0[j] += a00 * y0 + a01 * y1 + a02 * y2 + a03 * y3
+                p1[j] += a10 * y0 + a11 * y1 + a12 * y2 + a13 * y3
     for i in range(i0, i1):
         oi = out[i]
-        for k in range(k_tiled, k_grouped, TILE):
-            c = k0 + k
+        for k in range(k_tiled, k_grouped if i >= i0 + paired else k_tiled, TILE):
+            c = k0 + k  # a row left alone: 4 terms a step
             c0, c1, c2, c3 = a[i, c], a[i, c + 1], a[i, c + 2], a[i, c + 3]
             if abs(c0) + abs(c1) + abs(c2) + abs(c3) == 0:
                 continue
@@ -182,6 +197,15 @@ def _block(blk, n):
     """Rows [i0, i1) of block number blk when n rows are cut into blocks of TILE."""
     i0 = blk * TILE
     return i0, min(i0 + TILE, n)
+
+
+@inline
+def _short_first(task, n_blocks, n):
+    """The block of rows task number ``task`` takes when the short last block (n mod 4
+    rows) goes first: with few blocks it then shares a thread with a whole one (10
+    rows over 2 threads: 2 + 4 and 4 rows, not 4 + 4 and 2)."""
+    shift = 1 if n % TILE else 0
+    return (task + n_blocks - shift) % n_blocks
 
 
 @inline
@@ -292,7 +316,7 @@ def dense_backward_params(dw, dbias, delta, x, w_in_major, kind, h, w_slots, bia
     bias_task = n_blocks if has_bias and w_in_major else -1
     n_tasks = n_blocks + (bias_task >= 0)
     for task in prange(n_tasks):
-        i0, i1 = (0, 0) if task == bias_task else _block(task, rows)
+        i0, i1 = (0, 0) if task == bias_task else _block(_short_first(task, n_blocks, rows), rows)
         _ab_rows(dw, a, b, i0, i1, 0)
         if has_bias:
             o0, o1 = _bias_units(task, bias_task, w_in_major, i0, i1, OC)
@@ -304,7 +328,7 @@ def dense_backward_params(dw, dbias, delta, x, w_in_major, kind, h, w_slots, bia
     if kind == NO_UPDATE:
         return bad
     for task in prange(n_tasks):  # the same tasks: each thread updates its rows of dW
-        i0, i1 = (0, 0) if task == bias_task else _block(task, rows)
+        i0, i1 = (0, 0) if task == bias_task else _block(_short_first(task, n_blocks, rows), rows)
         o0, o1 = _bias_units(task, bias_task, w_in_major, i0, i1, OC) if has_bias else (0, 0)
         for part in range(2):  # the block's W rows, then its biases
             if part == 0:
