@@ -132,8 +132,8 @@ def _ab_rows(out, a, b, i0, i1, k0):
     zero is skipped, which is what makes sparse inputs cheap (81 % of MNIST pixels
     are 0, and about half of the 4 samples × 4 pixels blocks). A short last block of
     rows goes 2 rows × 4 terms a step, then a third row alone (skipped when all are
-    zero); leftover terms (K mod 4) are plain loops. (Whole rows are sliced so that j counts
-    from 0: LLVM only vectorises an index it can prove non-negative.)
+    zero); leftover terms (K mod 4) are plain loops. (Whole rows are sliced so that j
+    counts from 0: LLVM only vectorises an index it can prove non-negative.)
     """
     K, N = b.shape
     for i in range(i0, i1):
@@ -200,12 +200,15 @@ def _block(blk, n):
 
 
 @inline
-def _short_first(task, n_blocks, n):
-    """The block of rows task number ``task`` takes when the short last block (n mod 4
-    rows) goes first: with few blocks it then shares a thread with a whole one (10
-    rows over 2 threads: 2 + 4 and 4 rows, not 4 + 4 and 2)."""
+def _task_rows(task, bias_task, n_blocks, n):
+    """Rows [i0, i1) of dW that weight-gradient task ``task`` owns (none for the bias
+    task). The short last block (n mod 4 rows) goes first: with few blocks it then
+    shares a thread with a whole one (10 rows over 2 threads: 2 + 4 and 4 rows, not
+    4 + 4 and 2)."""
+    if task == bias_task:
+        return 0, 0
     shift = 1 if n % TILE else 0
-    return (task + n_blocks - shift) % n_blocks
+    return _block((task + n_blocks - shift) % n_blocks, n)
 
 
 @inline
@@ -316,7 +319,7 @@ def dense_backward_params(dw, dbias, delta, x, w_in_major, kind, h, w_slots, bia
     bias_task = n_blocks if has_bias and w_in_major else -1
     n_tasks = n_blocks + (bias_task >= 0)
     for task in prange(n_tasks):
-        i0, i1 = (0, 0) if task == bias_task else _block(_short_first(task, n_blocks, rows), rows)
+        i0, i1 = _task_rows(task, bias_task, n_blocks, rows)
         _ab_rows(dw, a, b, i0, i1, 0)
         if has_bias:
             o0, o1 = _bias_units(task, bias_task, w_in_major, i0, i1, OC)
@@ -328,7 +331,7 @@ def dense_backward_params(dw, dbias, delta, x, w_in_major, kind, h, w_slots, bia
     if kind == NO_UPDATE:
         return bad
     for task in prange(n_tasks):  # the same tasks: each thread updates its rows of dW
-        i0, i1 = (0, 0) if task == bias_task else _block(_short_first(task, n_blocks, rows), rows)
+        i0, i1 = _task_rows(task, bias_task, n_blocks, rows)
         o0, o1 = _bias_units(task, bias_task, w_in_major, i0, i1, OC) if has_bias else (0, 0)
         for part in range(2):  # the block's W rows, then its biases
             if part == 0:

@@ -47,9 +47,8 @@ def update_row(kind, p, g, s1, s2, h):
     loops for LLVM to compile). SGD and momentum compute in the parameters' dtype
     (hyper-parameters cast first: float64 scalars would make a float32 sweep float64
     arithmetic with conversions and half the lanes, 1.5x the time); the rules with a
-    square root and a division compute in float64, which keeps them bit for bit the
-    same wherever they are inlined (in float32, LLVM's vector and scalar code round
-    differently).
+    square root and a division still compute in float64 (a float32 form of them is
+    not measured yet).
     """
     if kind == NO_UPDATE:
         return 0
