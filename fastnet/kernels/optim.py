@@ -44,47 +44,47 @@ def update_row(kind, p, g, s1, s2, h):
     Returns how many of the updated p are NaN or ±inf (the divergence check, done
     while the row is in cache). The branch is outside the loops, so each loop is a
     plain vectorisable sweep; rules that differ by a constant share a loop (fewer
-    loops for LLVM to compile). SGD and momentum compute in the parameters' dtype
-    (hyper-parameters cast first: float64 scalars would make a float32 sweep float64
-    arithmetic with conversions and half the lanes, 1.5x the time); the rules with a
-    square root and a division still compute in float64 (a float32 form of them is
-    not measured yet).
+    loops for LLVM to compile). Every rule computes in the parameters' dtype: the
+    hyper-parameters are cast first (float64 scalars would make a float32 sweep float64
+    arithmetic with conversions and half the lanes), 1 - ρ and 1 - β subtracted in
+    float64 before the cast (1 - float32(0.999) is 1.3e-5 off, relatively). For 200 000
+    float32 parameters on 2 threads that took momentum 58 -> 32 µs, AdaGrad and RMSProp
+    92 -> 51 µs, Adam 138 -> 56 µs. Adam's scalars are folded (η / (1 - β1^t), η λ) so
+    that its loop leaves LLVM no product to re-associate one way in the fused copy and
+    another in the flat one: the two give the same bits.
     """
     if kind == NO_UPDATE:
         return 0
     f = p.dtype.type
     n = p.shape[0]
-    if kind == SGD or kind == MOMENTUM or kind == NESTEROV:
-        lr, wd, mu = f(h[LR]), f(h[DECAY]), f(h[RATE1])
-        if kind == SGD:
-            for i in range(n):
-                p[i] -= lr * (g[i] + wd * p[i])
-        else:
-            nesterov = kind == NESTEROV
-            for i in range(n):
-                grad = g[i] + wd * p[i]
-                s1[i] = mu * s1[i] - lr * grad
-                p[i] += mu * s1[i] - lr * grad if nesterov else s1[i]
-        return count_nonfinite(p)
-    lr64, wd64, r1, r2, eps = h[LR], h[DECAY], h[RATE1], h[RATE2], h[EPS]
-    if kind == ADAGRAD or kind == RMSPROP:  # AdaGrad: h ← 1·h + 1·∇²
-        keep, gain = (1.0, 1.0) if kind == ADAGRAD else (r1, 1 - r1)
+    lr, wd, eps = f(h[LR]), f(h[DECAY]), f(h[EPS])
+    r1, r2 = f(h[RATE1]), f(h[RATE2])
+    q1, q2 = f(1 - h[RATE1]), f(1 - h[RATE2])  # 1 - ρ, 1 - β: subtracted before rounding
+    if kind == SGD:
         for i in range(n):
-            grad = g[i] + wd64 * p[i]
+            p[i] -= lr * (g[i] + wd * p[i])
+    elif kind == MOMENTUM or kind == NESTEROV:
+        nesterov = kind == NESTEROV
+        for i in range(n):
+            grad = g[i] + wd * p[i]
+            s1[i] = r1 * s1[i] - lr * grad
+            p[i] += r1 * s1[i] - lr * grad if nesterov else s1[i]
+    elif kind == ADAGRAD or kind == RMSPROP:  # AdaGrad: h ← 1·h + 1·∇²
+        keep, gain = (f(1), f(1)) if kind == ADAGRAD else (r1, q1)
+        for i in range(n):
+            grad = g[i] + wd * p[i]
             s1[i] = keep * s1[i] + gain * grad * grad
-            p[i] -= lr64 * grad / (np.sqrt(s1[i]) + eps)
+            p[i] -= lr * grad / (np.sqrt(s1[i]) + eps)
     elif kind == ADAM or kind == ADAMW:
-        c1, c2 = h[CORRECT1], h[CORRECT2]
+        lr_c1, c2 = f(h[LR] * h[CORRECT1]), f(h[CORRECT2])  # η / (1 - β1^t) as one scalar
         decoupled = kind == ADAMW
+        lr_wd = f(h[LR] * h[DECAY]) if decoupled else f(0)
+        wd = f(0) if decoupled else wd  # AdamW decays the weights, not the gradient
         for i in range(n):
-            grad = g[i] if decoupled else g[i] + wd64 * p[i]
-            s1[i] = r1 * s1[i] + (1 - r1) * grad
-            s2[i] = r2 * s2[i] + (1 - r2) * grad * grad
-            step = lr64 * (s1[i] * c1) / (np.sqrt(s2[i] * c2) + eps)
-            if decoupled:
-                p[i] -= step + lr64 * wd64 * p[i]
-            else:
-                p[i] -= step
+            grad = g[i] + wd * p[i]
+            s1[i] = r1 * s1[i] + q1 * grad
+            s2[i] = r2 * s2[i] + q2 * grad * grad
+            p[i] -= lr_c1 * s1[i] / (np.sqrt(s2[i] * c2) + eps) + lr_wd * p[i]
     return count_nonfinite(p)
 
 
