@@ -14,8 +14,7 @@ Then each dense kernel of one batch-128 step is timed against np.matmul of the s
 (float32, best of 7 rounds) and both are printed in GFLOP/s; the first layer's two
 kernels also as ``Network`` runs them (W stored transposed), on random x and on MNIST
 images, whose all-zero blocks they skip (GFLOP/s counted for the dense product). Last:
-thread counts, CPU,
-versions, date and the process's peak RSS.
+thread counts, CPU, versions, date and the process's peak RSS.
 
 Within a round the implementations run in the order fastnet, NumPy, PyTorch. PyTorch is
 imported only after fastnet's first round (the import alone adds ~180 MB to the peak RSS,

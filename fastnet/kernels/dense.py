@@ -282,13 +282,14 @@ def dense_forward(u, z, x, w, bias, act, slope, w_in_major, partial):
 
 
 @inline
-def _bias_units(task, bias_task, w_in_major, i0, i1, OC):
+def _bias_units(task, bias_task, w_in_major, i0, i1, n_bias):
     """The biases [o0, o1) a weight-gradient task owns: units i0..i1 of dW, or, in
-    the dWᵀ layout, all of them for the extra bias task and none for the others."""
-    if task == bias_task:
-        return 0, OC
-    if w_in_major:
+    the dWᵀ layout, all of them for the extra bias task and none for the others;
+    none at all for a layer without bias (n_bias = 0)."""
+    if n_bias == 0 or (w_in_major and task != bias_task):
         return 0, 0
+    if task == bias_task:
+        return 0, n_bias
     return i0, i1
 
 
@@ -310,29 +311,27 @@ def dense_backward_params(dw, dbias, delta, x, w_in_major, kind, h, w_slots, bia
     NO_UPDATE computes the gradient only. A layer without bias passes a 0-length
     dbias and bias slots. Returns the number of parameters the update left NaN or ±inf.
     """
-    B, OC = delta.shape
-    has_bias = dbias.shape[0] > 0
+    B = delta.shape[0]
     a = x.T if w_in_major else delta.T  # dw = a b: strided views, both (rows, B)
     b = delta if w_in_major else x
     rows = dw.shape[0]
     n_blocks = (rows + TILE - 1) // TILE
-    bias_task = n_blocks if has_bias and w_in_major else -1
+    bias_task = n_blocks if dbias.shape[0] > 0 and w_in_major else -1
     n_tasks = n_blocks + (bias_task >= 0)
     for task in prange(n_tasks):
         i0, i1 = _task_rows(task, bias_task, n_blocks, rows)
         _ab_rows(dw, a, b, i0, i1, 0)
-        if has_bias:
-            o0, o1 = _bias_units(task, bias_task, w_in_major, i0, i1, OC)
-            dbias[o0:o1] = 0
-            for s in range(B):
-                for o in range(o0, o1):
-                    dbias[o] += delta[s, o]
+        o0, o1 = _bias_units(task, bias_task, w_in_major, i0, i1, dbias.shape[0])
+        dbias[o0:o1] = 0
+        for s in range(B):
+            for o in range(o0, o1):
+                dbias[o] += delta[s, o]
     bad = 0
     if kind == NO_UPDATE:
         return bad
     for task in prange(n_tasks):  # the same tasks: each thread updates its rows of dW
         i0, i1 = _task_rows(task, bias_task, n_blocks, rows)
-        o0, o1 = _bias_units(task, bias_task, w_in_major, i0, i1, OC) if has_bias else (0, 0)
+        o0, o1 = _bias_units(task, bias_task, w_in_major, i0, i1, dbias.shape[0])
         for part in range(2):  # the block's W rows, then its biases
             if part == 0:
                 n = (i1 - i0) * dw.shape[1]  # the rows as one flat run of n elements

@@ -15,8 +15,8 @@ With ∇ = g + λ p (weight decay λ, the L2 penalty ½ λ ‖p‖²) and learni
 ``update_row`` is inlined into the weight-gradient kernel, whose second loop updates the
 blocks of rows each thread has just computed the gradient of (still in its cache), and
 into ``optimizer_update``, the parallel update of a whole flat vector; both give the same
-bits (tests/test_properties.py). A rule that keeps no
-state is given any array of the right length for s1 / s2 and never touches it.
+bits (tests/test_properties.py). A rule that keeps no state is given any array of the
+right length for s1 / s2 and never touches it.
 """
 import numpy as np
 from numba import prange
