@@ -158,21 +158,26 @@ class TorchMLP:
         return correct / len(X)
 
 
-def train(model, X, y, epochs, recipe, after_epoch=None):
-    """Train ``model`` (a NumpyMLP or TorchMLP) like ``Network.fit``; y are int64 class ids.
-
-    Returns the per-epoch training seconds. ``after_epoch(epoch)`` (not timed here) may
-    return True to stop early."""
+def epochs(model, X, y, n_epochs, recipe):
+    """Train ``model`` (a NumpyMLP or TorchMLP) like ``Network.fit``, one epoch per
+    ``next()``: yields each epoch's training seconds. y are int64 class ids."""
     n = len(X)
     rng = np.random.default_rng(recipe.seed)
-    seconds = []
-    for epoch in range(epochs):
+    for epoch in range(n_epochs):
         lr = recipe.lr_at(epoch)
         order = rng.permutation(n)
         t0 = time.perf_counter()
         for s in range(0, n, recipe.batch_size):
             model.step(X, y, order[s:s + recipe.batch_size], lr)
-        seconds.append(time.perf_counter() - t0)
+        yield time.perf_counter() - t0
+
+
+def train(model, X, y, n_epochs, recipe, after_epoch=None):
+    """All epochs of ``epochs``; returns the per-epoch training seconds.
+    ``after_epoch(epoch)`` (not timed) may return True to stop early."""
+    seconds = []
+    for epoch, sec in enumerate(epochs(model, X, y, n_epochs, recipe)):
+        seconds.append(sec)
         if after_epoch is not None and after_epoch(epoch):
             break
     return seconds

@@ -5,21 +5,24 @@ the same initial weights (fastnet's, copied into the peers) on the same minibatc
 same order, with fastnet's CLI recipe: SGD momentum 0.9, lr 0.1, weight decay 2e-4, cosine
 schedule over the epochs. Each implementation takes one untimed warm-up step first (for
 fastnet: one small fit, which compiles the kernels or loads them from Numba's cache), so
-no JIT compile is timed. The whole sequence runs ``--rounds`` times (each round a new
-training from the same initial weights) and the per-epoch times are medians over the
-epochs of all rounds: a shared machine whose speed drifts within minutes then weighs on
-every implementation alike.
+no JIT compile is timed.
+
+The implementations take turns epoch by epoch: fastnet's epoch 1, NumPy's epoch 1,
+PyTorch's epoch 1, fastnet's epoch 2, ... (fastnet calls the peers from its epoch-end
+callback, outside its timed epoch). A shared machine whose speed drifts within seconds
+then weighs on every implementation alike, instead of on whichever ran during a slow
+spell. Between two turns the script sleeps PAUSE seconds, untimed, so that the threads
+of the implementation that just ran (OpenBLAS's and OpenMP's spin while they wait for
+work) are asleep before the next one starts. The whole training runs ``--rounds`` times
+(each a new training from the same initial weights) and the per-epoch times are medians
+over the epochs of all rounds.
 
 Then each dense kernel of one batch-128 step is timed against np.matmul of the same shape
 (float32, best of 7 rounds) and both are printed in GFLOP/s; the first layer's two
 kernels also as ``Network`` runs them (W stored transposed), on random x and on MNIST
 images, whose all-zero blocks they skip (GFLOP/s counted for the dense product). Last:
-thread counts, CPU, versions, date and the process's peak RSS.
-
-Within a round the implementations run in the order fastnet, NumPy, PyTorch. PyTorch is
-imported only after fastnet's first round (the import alone adds ~180 MB to the peak RSS,
-so fastnet's peak RSS is read before it); from the second round on, PyTorch's idle
-OpenMP threads exist alongside the others (they sleep when idle).
+thread counts, CPU, versions, date and peak RSS: of a separate ``fastnet train --epochs
+1`` process (this one also holds PyTorch, ~180 MB for the import alone) and of this one.
 
     python scripts/compare.py                      # 3 epochs, batches 32 and 128
     python scripts/compare.py --threads 1 --skip-torch
@@ -32,6 +35,8 @@ import platform
 import resource
 import subprocess
 import sys
+import tempfile
+import time
 
 import _common
 
@@ -49,6 +54,7 @@ TARGETS = {(128, "pytorch"): 0.5, (128, "numpy-blas"): 0.75,
 GFLOPS_TARGET = 0.7  # forward and weight gradient vs sgemm of the same shape
 RSS_TARGET_MB = 400
 SLOW_BLAS_VARS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+PAUSE = 0.3  # seconds of untimed sleep between two implementations' turns
 
 
 def parse_args(argv=None):
@@ -103,24 +109,61 @@ def median(xs):
     return xs[mid] if len(xs) % 2 else 0.5 * (xs[mid - 1] + xs[mid])
 
 
-def run_fastnet(recipe, data, epochs):
-    """Train fastnet; returns (initial weights, per-epoch seconds, test accuracy)."""
+def run_interleaved(recipe, data, epochs, peers):
+    """Train fastnet and every peer (name, build(weights, recipe)) from the same initial
+    weights, taking turns epoch by epoch. Returns {name: (per-epoch seconds, test accuracy)}."""
     (X, y), (X_test, y_test) = data
     common.warm_up(recipe.batch_size, recipe.hidden)
     net = recipe.network()
     weights = _peers.initial_weights(net)
+    turns = []  # (name, model, generator of its epochs' seconds)
+    for name, build in peers:
+        _peers.warm_up(build(weights, recipe), X, y, recipe)
+        model = build(weights, recipe)
+        turns.append((name, model, _peers.epochs(model, X, y, epochs, recipe)))
+    seconds = {name: [] for name, _ in peers}
+
+    def peers_epoch(net, epoch, logs):
+        for name, _, epoch_seconds in turns:
+            time.sleep(PAUSE)
+            seconds[name].append(next(epoch_seconds))
+        time.sleep(PAUSE)
+
+    time.sleep(PAUSE)
     history = net.fit(X, y, epochs=epochs, batch_size=recipe.batch_size,
-                      optimizer=recipe.optimizer(), seed=recipe.seed, verbose=False)
-    return weights, history["seconds"], net.evaluate(X_test, y_test)["accuracy"]
+                      optimizer=recipe.optimizer(), seed=recipe.seed, verbose=False,
+                      callbacks=[fastnet.LambdaCallback(peers_epoch)])
+    result = {"fastnet": (history["seconds"], net.evaluate(X_test, y_test)["accuracy"])}
+    for name, model, _ in turns:
+        result[name] = (seconds[name], model.accuracy(X_test, y_test))
+    return result
 
 
-def run_peer(make, recipe, data, epochs):
-    """Train a peer built by ``make()``; returns (per-epoch seconds, test accuracy)."""
-    (X, y), (X_test, y_test) = data
-    _peers.warm_up(make(), X, y, recipe)
-    model = make()
-    seconds = _peers.train(model, X, y, epochs, recipe)
-    return seconds, model.accuracy(X_test, y_test)
+# Run `fastnet train` and print the process's own peak RSS: VmHWM of a new process (the
+# rusage of a child would report the parent's size too, as Linux keeps it across exec).
+RSS_CHILD = """import sys
+from fastnet.cli import main
+code = main(sys.argv[1:])
+with open("/proc/self/status") as f:
+    print(next(line.split()[1] for line in f if line.startswith("VmHWM:")))
+sys.exit(code)
+"""
+
+
+def fastnet_train_rss(args, threads):
+    """'N MB': the peak RSS of a new process running ``fastnet train --epochs 1`` at batch
+    32 (data, test evaluation and checkpoints included); Linux only."""
+    if not os.path.exists("/proc/self/status"):
+        return "unknown (Linux only)"
+    with tempfile.TemporaryDirectory() as run_dir:
+        cmd = [sys.executable, "-c", RSS_CHILD, "train", "--epochs", "1", "--batch-size", "32",
+               "--threads", str(threads), "--out", run_dir, "--force", "--quiet",
+               "--no-progress", "--layers", f"784,{args.hidden},10"]
+        if args.limit:
+            cmd += ["--limit", str(args.limit)]
+        out = subprocess.run(cmd, check=True, cwd=os.path.dirname(_common.HERE),
+                             capture_output=True, text=True)
+    return f"{int(out.stdout.split()[-1]) / 2**10:.0f} MB"
 
 
 def print_table(rows, batches):
@@ -193,26 +236,17 @@ def main(argv=None):
           f"{threads} threads")
     print("Each implementation takes one untimed warm-up step first (fastnet: kernel JIT "
           f"compile / cache load); s/epoch is the median over the epochs of {args.rounds} "
-          "round(s), each round running every implementation in turn.\n", flush=True)
+          "round(s); the implementations take turns epoch by epoch.\n", flush=True)
 
     rows = {}
-    initial = {}
-    fastnet_rss = None
-    peers = [("numpy-blas", lambda w, r: _peers.NumpyMLP(w, r))]
+    peers = [("numpy-blas", _peers.NumpyMLP)]
     if not skip_torch:
         peers.append(("pytorch", lambda w, r: _peers.TorchMLP(w, r, threads)))
     for _ in range(args.rounds):
         for batch in args.batches:
             recipe.batch_size = batch
-            weights, seconds, acc = run_fastnet(recipe, data, args.epochs)
-            initial[batch] = weights
-            rows.setdefault((batch, "fastnet"), ([], acc))[0].extend(seconds)
-        fastnet_rss = fastnet_rss or peak_rss_mb()  # before PyTorch is first imported
-        for name, build in peers:
-            for batch in args.batches:
-                recipe.batch_size = batch
-                seconds, acc = run_peer(lambda: build(initial[batch], recipe), recipe, data,
-                                        args.epochs)
+            for name, (seconds, acc) in run_interleaved(recipe, data, args.epochs,
+                                                        peers).items():
                 rows.setdefault((batch, name), ([], acc))[0].extend(seconds)
     print_table(rows, args.batches)
     if skip_torch:
@@ -228,8 +262,9 @@ def main(argv=None):
           f"{platform.python_version()}, numba {numba.__version__}, numpy {np.__version__}, "
           f"torch {_peers.torch_version()}")
     print(f"date: {datetime.datetime.now().astimezone().strftime('%Y-%m-%d %H:%M %Z')}")
-    print(f"peak RSS: {fastnet_rss:.0f} MB after the fastnet runs (target <= {RSS_TARGET_MB} "
-          f"MB; data included), {peak_rss_mb():.0f} MB for the whole process")
+    print(f"peak RSS: {fastnet_train_rss(args, threads)} for `fastnet train --epochs 1` in a "
+          f"new process (target <= {RSS_TARGET_MB} MB; data included), "
+          f"{peak_rss_mb():.0f} MB for this whole process")
 
 
 if __name__ == "__main__":

@@ -112,6 +112,12 @@ def test_compare_quick_mode_prints_the_table():
     for line in ("  128  fastnet", "  128  numpy-blas", "PyTorch skipped", "GFLOP/s",
                  "weight_grad", "threads: Numba", "CPU:", "peak RSS:", "date:"):
         assert line in out, line
+    rss = out.split("peak RSS: ")[1]
+    if sys.platform.startswith("linux"):  # a real number from the `fastnet train` child
+        assert 0 < float(rss.split(" MB for `fastnet train")[0]) < 2000, rss
+    # one row per implementation, each with a measured epoch time
+    rows = [line.split() for line in out.splitlines() if line.startswith("  128  ")]
+    assert [r[1] for r in rows] == ["fastnet", "numpy-blas"] and all(float(r[2]) > 0 for r in rows)
 
 
 def test_time_to_98_quick_mode():
