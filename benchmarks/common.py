@@ -73,8 +73,6 @@ def dense_case(batch, fan_in, fan_out, seed=0, first=False, images=False):
         slope=np.zeros((1, fan_out), FLOAT), slope_prev=np.zeros((1, fan_in), FLOAT),
         u=np.empty((batch, fan_out), FLOAT), z=np.empty((batch, fan_out), FLOAT),
         delta=rand(batch, fan_out), dw=dw, dbias=dbias,
-        # the weight-gradient kernel's "no update" arguments, built once as Network does
-        no_update=(optim.NO_UPDATE, dense.NO_HYPER, (dw, dw, dw), (dbias, dbias, dbias)),
         delta_prev=np.empty((batch, fan_in), FLOAT), dz_prev=np.empty((batch, fan_in), FLOAT))
 
 
@@ -85,7 +83,7 @@ def forward(c):
 
 def weight_grad(c):
     """dW = δ^T x (dWᵀ = xᵀ δ for the first layer), dbias = Σ_b δ."""
-    dense.dense_backward_params(c.dw, c.dbias, c.delta, c.x, c.first, *c.no_update)
+    dense.dense_gradient(c.dw, c.dbias, c.delta, c.x, c.first)
 
 
 def hidden_delta(c):
@@ -128,26 +126,36 @@ def optimizer_step(c):
 
 
 # ---------------------------------------------------------------- timing
-def best_time(fn, *args, repeat=7, min_seconds=0.05):
-    """Seconds per call of fn(*args): the best of ``repeat`` rounds, each long enough to
-    last ``min_seconds``. The first call (JIT compile or cache load) is not timed."""
-    fn(*args)
-    number = 1
-    while True:
-        t0 = time.perf_counter()
-        for _ in range(number):
-            fn(*args)
-        elapsed = time.perf_counter() - t0
-        if elapsed >= min_seconds:
-            break
-        number *= 2
-    times = [elapsed / number]
-    for _ in range(repeat - 1):
-        t0 = time.perf_counter()
-        for _ in range(number):
-            fn(*args)
-        times.append((time.perf_counter() - t0) / number)
-    return min(times)
+def best_times(fns, *args, repeat=7, min_seconds=0.05, pauses=None):
+    """Seconds per call of each fn(*args) in ``fns``: the best of ``repeat`` rounds, each
+    long enough to last ``min_seconds``. The functions take turns round by round, so a
+    machine whose speed drifts weighs on all of them alike. After each round of fns[i]
+    the script sleeps pauses[i] seconds (untimed; default 0): for a BLAS, long enough for
+    its spinning threads to go to sleep before the next function runs. The first call of
+    each (JIT compile or cache load) is not timed."""
+    pauses = pauses or [0.0] * len(fns)
+    numbers = []
+    for fn in fns:
+        fn(*args)
+        number = 1
+        while True:
+            t0 = time.perf_counter()
+            for _ in range(number):
+                fn(*args)
+            if time.perf_counter() - t0 >= min_seconds:
+                break
+            number *= 2
+        numbers.append(number)
+        time.sleep(pauses[len(numbers) - 1])
+    best = [float("inf")] * len(fns)
+    for _ in range(repeat):
+        for i, (fn, number) in enumerate(zip(fns, numbers)):
+            t0 = time.perf_counter()
+            for _ in range(number):
+                fn(*args)
+            best[i] = min(best[i], (time.perf_counter() - t0) / number)
+            time.sleep(pauses[i])
+    return best
 
 
 # ---------------------------------------------------------------- networks

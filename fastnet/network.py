@@ -17,7 +17,7 @@ from .kernels import losses as L
 from .kernels import optim as O
 from .kernels.data import gather_rows
 from .kernels.dense import (CHUNK, NO_HYPER, PARTS, dense_backward_params, dense_forward,
-                            hidden_delta, prelu_slope_grad)
+                            dense_gradient, hidden_delta, prelu_slope_grad)
 from .kernels.metrics import count_correct
 from .layers import Dense
 
@@ -414,8 +414,11 @@ class Network:
                 bad += O.optimizer_update(kind, p, layer.da.reshape(-1), sa1, sa2, h)
             inp = ws.z[i - 1] if i > 0 else ws.x
             dw = layer.dW.T if i == 0 else layer.dW  # as stored
-            bad += dense_backward_params(dw, layer.db, ws.delta[i], inp, i == 0, kind, h,
-                                         w_slots, b_slots)
+            if update is None:
+                dense_gradient(dw, layer.db, ws.delta[i], inp, i == 0)
+            else:
+                bad += dense_backward_params(dw, layer.db, ws.delta[i], inp, i == 0, kind, h,
+                                             w_slots, b_slots)
         return bad
 
     def _chunks(self, X, batch_size):
