@@ -166,8 +166,11 @@ def fastnet_train_rss(args, threads):
                "--no-progress", "--layers", f"784,{args.hidden},10"]
         if args.limit:
             cmd += ["--limit", str(args.limit)]
-        out = subprocess.run(cmd, check=True, cwd=os.path.dirname(_common.HERE),
-                             capture_output=True, text=True)
+        out = subprocess.run(cmd, cwd=os.path.dirname(_common.HERE), capture_output=True,
+                             text=True)
+    if out.returncode != 0:
+        why = (out.stderr.strip().splitlines() or ["no message"])[-1]
+        return f"unknown (`fastnet train` exited with {out.returncode}: {why})"
     return f"{int(out.stdout.split()[-1]) / 2**10:.0f} MB"
 
 
