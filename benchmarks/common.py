@@ -135,7 +135,7 @@ def best_times(fns, *args, repeat=7, min_seconds=0.05, pauses=None):
     each (JIT compile or cache load) is not timed."""
     pauses = pauses or [0.0] * len(fns)
     numbers = []
-    for fn in fns:
+    for fn, pause in zip(fns, pauses):
         fn(*args)
         number = 1
         while True:
@@ -146,15 +146,15 @@ def best_times(fns, *args, repeat=7, min_seconds=0.05, pauses=None):
                 break
             number *= 2
         numbers.append(number)
-        time.sleep(pauses[len(numbers) - 1])
+        time.sleep(pause)
     best = [float("inf")] * len(fns)
     for _ in range(repeat):
-        for i, (fn, number) in enumerate(zip(fns, numbers)):
+        for i, (fn, number, pause) in enumerate(zip(fns, numbers, pauses)):
             t0 = time.perf_counter()
             for _ in range(number):
                 fn(*args)
             best[i] = min(best[i], (time.perf_counter() - t0) / number)
-            time.sleep(pauses[i])
+            time.sleep(pause)
     return best
 
 
