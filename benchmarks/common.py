@@ -132,7 +132,8 @@ def best_times(fns, *args, repeat=7, min_seconds=0.05, pauses=None):
     machine whose speed drifts weighs on all of them alike. After each round of fns[i]
     the script sleeps pauses[i] seconds (untimed; default 0): for a BLAS, long enough for
     its spinning threads to go to sleep before the next function runs. The first call of
-    each (JIT compile or cache load) is not timed."""
+    each (JIT compile or cache load) is not timed, nor the first call of each round (it
+    wakes the threads that slept through a pause)."""
     pauses = pauses or [0.0] * len(fns)
     numbers = []
     for fn, pause in zip(fns, pauses):
@@ -150,6 +151,7 @@ def best_times(fns, *args, repeat=7, min_seconds=0.05, pauses=None):
     best = [float("inf")] * len(fns)
     for _ in range(repeat):
         for i, (fn, number, pause) in enumerate(zip(fns, numbers, pauses)):
+            fn(*args)  # untimed: wakes the threads that slept through the pauses
             t0 = time.perf_counter()
             for _ in range(number):
                 fn(*args)
