@@ -16,8 +16,8 @@ from .kernels import activations as A
 from .kernels import losses as L
 from .kernels import optim as O
 from .kernels.data import gather_rows
-from .kernels.dense import (CHUNK, NO_HYPER, PARTS, dense_backward_params, dense_forward,
-                            dense_gradient, hidden_delta, prelu_slope_grad)
+from .kernels.dense import (CHUNK, PARTS, dense_backward_params, dense_forward, dense_gradient,
+                            hidden_delta, prelu_slope_grad)
 from .kernels.metrics import count_correct
 from .layers import Dense
 
@@ -398,7 +398,7 @@ class Network:
         the δ of the layer below has been computed with the old weights. Returns how
         many parameters the update left NaN or ±inf (0 without ``update``).
         """
-        kind, h, s1, s2 = update or (O.NO_UPDATE, NO_HYPER, self.grads, self.grads)
+        kind, h, s1, s2 = update or (O.NO_UPDATE, O.NO_HYPER, self.grads, self.grads)
         slots = self._slots(s1, s2)
         bad = 0
         for i in range(len(self.layers) - 1, -1, -1):

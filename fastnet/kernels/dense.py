@@ -53,13 +53,12 @@ from numba import prange
 
 from ..config import inline, parallel_kernel
 from .activations import SOFTMAX, add_bias_activate, times_derivative
-from .optim import NO_UPDATE, hyper, update_row
+from .optim import NO_UPDATE, update_row
 
 TILE = 4  # rows and columns of the register blocks
 CHUNK = 128  # the largest batch whose forward is parallel over output units
 UNITS = 16  # output units per forward task (4 register tiles share each x tile)
 PARTS = 2  # slices of the pixels in the first layer's forward of a training batch
-NO_HYPER = hyper(0.0)
 
 
 @inline

@@ -37,6 +37,9 @@ def hyper(lr, weight_decay=0.0, rate1=0.0, rate2=0.0, eps=0.0, t=1):
                      1 / (1 - rate2 ** t) if rate2 < 1 else 1.0])
 
 
+NO_HYPER = hyper(0.0)  # the hyper-parameters that go with NO_UPDATE (never read)
+
+
 @inline
 def update_row(kind, p, g, s1, s2, h):
     """One step of rule ``kind`` on p, g, s1, s2 (n,); h the hyper-parameters (7,).
