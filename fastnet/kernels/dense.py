@@ -311,10 +311,12 @@ def _gradient_task(task, bias_task, n_blocks, dw, dbias, delta, x, w_in_major):
     i0, i1 = _task_rows(task, bias_task, n_blocks, dw.shape[0])
     _ab_rows(dw, a, b, i0, i1, 0)
     o0, o1 = _bias_units(task, bias_task, w_in_major, i0, i1, dbias.shape[0])
-    dbias[o0:o1] = 0
+    db = dbias[o0:o1]  # sliced so that o counts from 0: the loop vectorises
+    db[:] = 0
     for s in range(delta.shape[0]):
-        for o in range(o0, o1):
-            dbias[o] += delta[s, o]
+        ds = delta[s, o0:o1]
+        for o in range(o1 - o0):
+            db[o] += ds[o]
 
 
 @parallel_kernel
