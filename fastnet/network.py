@@ -70,19 +70,19 @@ class Workspace:
     def __init__(self, net, B):
         dt = net.dtype
         self.B = B
-        self.x = np.empty((B, net.n_inputs), dt)
-        self.t = np.empty((B, net.n_outputs), dt)
-        self.losses = np.empty(B, dt)
+        self.x = config.empty((B, net.n_inputs), dt)
+        self.t = config.empty((B, net.n_outputs), dt)
+        self.losses = config.empty(B, dt)
         shapes = [(B, layer.out_features) for layer in net.layers]
-        self.u = [np.empty(s, dt) for s in shapes]
-        self.z = [np.empty(s, dt) for s in shapes]
-        self.delta = [np.empty(s, dt) for s in shapes]
-        self.dz = [np.empty(s, dt) for s in shapes]
-        self.rrelu = [np.empty(s, dt) if layer.act == A.RRELU else None
+        self.u = [config.empty(s, dt) for s in shapes]
+        self.z = [config.empty(s, dt) for s in shapes]
+        self.delta = [config.empty(s, dt) for s in shapes]
+        self.dz = [config.empty(s, dt) for s in shapes]
+        self.rrelu = [config.empty(s, dt) if layer.act == A.RRELU else None
                       for layer, s in zip(net.layers, shapes)]
         self.slope = [layer.a for layer in net.layers]  # negative slopes of the last forward
         none = np.empty((0, 0, 0), dt)
-        self.partial = [np.empty((PARTS,) + shapes[0], dt) if B <= CHUNK else none] + \
+        self.partial = [config.empty((PARTS,) + shapes[0], dt) if B <= CHUNK else none] + \
             [none] * (len(shapes) - 1)
 
 
@@ -180,8 +180,8 @@ class Network:
         optimizer's state vectors are that layer's state (see ``_slots``).
         """
         total = sum(layer.n_params for layer in self.layers)
-        self.params = np.zeros(total, self.dtype)
-        self.grads = np.zeros(total, self.dtype)
+        self.params = config.zeros(total, self.dtype)
+        self.grads = config.zeros(total, self.dtype)
         self._segments = []
         self._slot_cache = (None, None)
         off = 0

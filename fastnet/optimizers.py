@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from . import checks
+from . import checks, config
 from .checks import positive as _positive
 from .kernels import optim as K
 
@@ -73,6 +73,15 @@ def make_schedule(spec):
 
 
 # ---------------------------------------------------------------- optimizers
+
+def _aligned_copy(a):
+    """A copy of ``a`` on a cache-line boundary, as the update kernels like it."""
+    a = np.asarray(a)
+    out = config.empty(a.shape, a.dtype)
+    out[...] = a
+    return out
+
+
 class Optimizer:
     """Base class: ``lr`` is the base learning rate, ``schedule(epoch)`` scales it."""
 
@@ -92,7 +101,7 @@ class Optimizer:
 
     def _state(self, params):
         if not self.state or next(iter(self.state.values())).shape != params.shape:
-            self.state = {k: np.zeros_like(params) for k in self.state_names}
+            self.state = {k: config.zeros(params.shape, params.dtype) for k in self.state_names}
         return self.state
 
     def step(self, params, grads):
@@ -123,7 +132,7 @@ class Optimizer:
         if missing:
             raise ValueError(f"optimizer state lacks {sorted(missing)} for {self!r}")
         self.t = int(meta["t"])
-        self.state = {k: np.array(arrays[k]) for k in self.state_names}
+        self.state = {k: _aligned_copy(arrays[k]) for k in self.state_names}
 
     def config(self):
         cfg = {"name": type(self).__name__.lower(), "lr": self.lr,

@@ -1,12 +1,17 @@
 """The dense kernels' hot loops are SIMD code: the 4 × 4 register tiles compile to at
 least sixteen packed (ymm/zmm) multiply-adds each. Checked in the assembly LLVM
-generates (scripts/inspect_kernels.py), not by timing."""
+generates (scripts/inspect_kernels.py), not by timing. And the arrays those loops
+stream through start on a cache line (``fastnet.config.ALIGN``)."""
 import json
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
+
+import fastnet as fn
+from fastnet import config
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -33,3 +38,25 @@ def test_dense_kernels_compile_to_packed_fma():
     assert set(counts) == {"dense_forward", "dense_backward_params", "hidden_delta"}
     for name, c in counts.items():
         assert c["zmm"] + c["ymm"] >= 16, f"{name}: hot loop not vectorised: {c}"
+
+
+@pytest.mark.parametrize("shape,dtype", [((3, 5), np.float32), (7, np.float64), ((0, 4), np.float32),
+                                         ((2, 3, 4), np.int32)])
+def test_aligned_allocation(shape, dtype):
+    for make in (config.empty, config.zeros):
+        a = make(shape, dtype)
+        assert a.shape == np.empty(shape).shape and a.dtype == dtype
+        assert a.flags.c_contiguous and a.flags.writeable
+        assert a.size == 0 or a.ctypes.data % config.ALIGN == 0
+    assert not config.zeros(shape, dtype).any()
+
+
+def test_network_arrays_are_aligned():
+    net = fn.Network([fn.Dense(784, 32, "relu"), fn.Dense(32, 10)], seed=0)
+    opt = fn.SGD(lr=0.01, momentum=0.9)
+    net.fit(np.zeros((8, 784), np.uint8), np.arange(8) % 10, epochs=1, batch_size=4,
+            optimizer=opt, verbose=False)
+    ws = net._workspace(4)
+    arrays = [net.params, net.grads, *opt.state.values(), ws.x, ws.t, ws.losses, *ws.u, *ws.z,
+              *ws.delta, *ws.dz, ws.partial[0]]
+    assert all(a.ctypes.data % config.ALIGN == 0 for a in arrays)
