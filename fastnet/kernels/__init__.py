@@ -8,3 +8,12 @@ Size legend used in every shape comment:
     N  = number of elements of a flat parameter vector
 Arguments are ordered outputs first, then inputs, then scalars (llm.c style).
 """
+import glob
+import os
+
+from .. import config
+from . import activations, data, dense, losses, metrics, optim  # noqa: F401
+
+# Numba's cache knows each kernel's own file only: flush it when any kernel source changed.
+config.drop_stale_caches(config.KERNELS, glob.glob(os.path.join(os.path.dirname(__file__), "*.py"))
+                         + [config.__file__])
