@@ -83,9 +83,7 @@ def _aligned_arrays(ns):
     depends on it (see there), so a benchmark must not leave it to chance."""
     for name, value in vars(ns).items():
         if isinstance(value, np.ndarray):
-            out = config.empty(value.shape, value.dtype)
-            out[...] = value
-            setattr(ns, name, out)
+            setattr(ns, name, config.aligned_copy(value))
     return ns
 
 
@@ -125,10 +123,8 @@ def optimizer_case(name, n=N_PARAMS, seed=0):
     rule code and hyper-parameters its kernel takes (lr 0.01, weight decay 2e-4, AdamW's
     default 0.01)."""
     rng = np.random.default_rng(seed)
-    p = config.empty(n)
-    p[:] = rng.standard_normal(n) * 0.05
-    g = config.empty(n)
-    g[:] = rng.standard_normal(n) * 0.01
+    p = config.aligned_copy((rng.standard_normal(n) * 0.05).astype(FLOAT))
+    g = config.aligned_copy((rng.standard_normal(n) * 0.01).astype(FLOAT))
     opt = fn.optimizers.make_optimizer({"name": name, "lr": 0.01} if name == "adamw" else
                                        {"name": name, "lr": 0.01, "weight_decay": 2e-4})
     kind, h, s1, s2 = opt.begin_step(p, g)

@@ -10,7 +10,7 @@
 * ``JIT`` / ``PJIT``: the decorator options of serial and parallel kernels.
   ``cache=True`` writes the compiled code next to the source so a new process
   starts in about a second instead of recompiling.
-* ``ALIGN`` / ``empty`` / ``zeros``: the arrays the kernels stream through
+* ``ALIGN`` / ``empty`` / ``zeros`` / ``aligned_copy``: the arrays the kernels stream through
   (parameters, gradients, optimizer state, workspaces) start on a 64-byte cache
   line, so a row whose length is a multiple of 16 float32 is read and written in
   whole AVX-512 vectors that never straddle two lines. NumPy only promises 16
@@ -43,6 +43,14 @@ def zeros(shape, dtype=FLOAT):
     """``np.zeros(shape, dtype)`` on an ALIGN-byte boundary (see ``empty``)."""
     out = empty(shape, dtype)
     out[...] = 0
+    return out
+
+
+def aligned_copy(a):
+    """A C-contiguous copy of array ``a`` on an ALIGN-byte boundary (see ``empty``)."""
+    a = np.asarray(a)
+    out = empty(a.shape, a.dtype)
+    out[...] = a
     return out
 
 

@@ -74,14 +74,6 @@ def make_schedule(spec):
 
 # ---------------------------------------------------------------- optimizers
 
-def _aligned_copy(a):
-    """A copy of ``a`` on a cache-line boundary, as the update kernels like it."""
-    a = np.asarray(a)
-    out = config.empty(a.shape, a.dtype)
-    out[...] = a
-    return out
-
-
 class Optimizer:
     """Base class: ``lr`` is the base learning rate, ``schedule(epoch)`` scales it."""
 
@@ -132,7 +124,7 @@ class Optimizer:
         if missing:
             raise ValueError(f"optimizer state lacks {sorted(missing)} for {self!r}")
         self.t = int(meta["t"])
-        self.state = {k: _aligned_copy(arrays[k]) for k in self.state_names}
+        self.state = {k: config.aligned_copy(arrays[k]) for k in self.state_names}
 
     def config(self):
         cfg = {"name": type(self).__name__.lower(), "lr": self.lr,

@@ -49,6 +49,10 @@ def test_aligned_allocation(shape, dtype):
         assert a.flags.c_contiguous and a.flags.writeable
         assert a.size == 0 or a.ctypes.data % config.ALIGN == 0
     assert not config.zeros(shape, dtype).any()
+    a = np.arange(int(np.prod(shape)), dtype=dtype).reshape(shape)
+    b = config.aligned_copy(a.T)
+    assert np.array_equal(b, a.T) and b.flags.c_contiguous
+    assert b.size == 0 or b.ctypes.data % config.ALIGN == 0
 
 
 def test_network_arrays_are_aligned():
