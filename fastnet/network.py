@@ -15,7 +15,7 @@ from . import checks, config
 from .kernels import activations as A
 from .kernels import losses as L
 from .kernels import optim as O
-from .kernels.data import gather_rows
+from .kernels.data import gather_batch, gather_rows
 from .kernels.dense import (CHUNK, PARTS, dense_backward_params, dense_forward, dense_gradient,
                             hidden_delta, prelu_slope_grad)
 from .kernels.metrics import count_correct
@@ -439,8 +439,7 @@ class Network:
         T = self._encode_targets(y, X.shape[0])
         ws = self._workspace(X.shape[0])
         idx = np.arange(X.shape[0])
-        gather_rows(ws.x, X, idx, scale)
-        gather_rows(ws.t, T, idx, 1.0)
+        gather_batch(ws.x, X, scale, ws.t, T, idx)
         self._forward(ws, training=False)
         total = self._loss(ws)
         self._backward(ws)

@@ -19,7 +19,7 @@ import time
 import numpy as np
 
 from . import checks
-from .kernels.data import gather_rows
+from .kernels.data import gather_batch
 from .kernels.metrics import count_correct
 from .kernels.losses import BINARY_CROSS_ENTROPY
 from .optimizers import SGD, make_optimizer
@@ -319,8 +319,7 @@ def _train_step(net, opt, ws, X, T, idx, scale, rng, backup, on_nan, epoch, s, n
     previous update left finite but useless weights (e.g. 1e30): it is undone once and
     the batch retried; if the loss is still not finite, the batch itself overflows and
     is skipped (a smaller step cannot help it)."""
-    gather_rows(ws.x, X, idx, scale)
-    gather_rows(ws.t, T, idx, 1.0)
+    gather_batch(ws.x, X, scale, ws.t, T, idx)
     undone, halvings = False, 0
     while True:
         net._forward(ws, training=True, rng=rng)

@@ -22,7 +22,7 @@ from fastnet import Adam, Dense, Network
 from fastnet.kernels import activations as A
 from fastnet.kernels import losses as L
 from fastnet.kernels import optim as O
-from fastnet.kernels.data import gather_rows
+from fastnet.kernels.data import gather_batch, gather_rows
 from fastnet.kernels.dense import (PARTS, dense_backward_params, dense_forward,
                                    dense_gradient, hidden_delta, prelu_slope_grad)
 from fastnet.kernels.metrics import count_correct
@@ -103,10 +103,13 @@ def k_optim(name, p, state, g, hyper):
     return (p, *state)
 
 
-def k_gather(src, idx, scale):
-    out = np.full((len(idx), src.shape[1]), np.nan, F32)
+def k_gather(src, idx, scale, targets):
+    """gather_rows of src, and gather_batch of src and targets."""
+    out, x = (np.full((len(idx), src.shape[1]), np.nan, F32) for _ in range(2))
+    t = np.full((len(idx), targets.shape[1]), np.nan, F32)
     gather_rows(out, src, idx, scale)
-    return (out,)
+    gather_batch(x, src, scale, t, targets, idx)
+    return out, x, t
 
 
 def k_count_correct(y, d, kind):
@@ -386,7 +389,9 @@ def k_fused_update(name, h, delta, x, w, bias, state_w, state_b, in_major=False)
     """dense_backward_params with the optimizer step fused in, on copies; W-shaped
     arrays (OC, C) are handed over as stored (transposed when ``in_major``) and
     returned (OC, C)."""
-    stored = (lambda a: np.ascontiguousarray(a.T)) if in_major else np.copy
+    # np.array copies even when a.T is already C-contiguous (C or OC = 1), so the
+    # caller's arrays are never updated in place
+    stored = (lambda a: np.array(a.T, order="C")) if in_major else np.copy
     w, bias = stored(w), bias.copy()
     state_w, state_b = [stored(s) for s in state_w], [s.copy() for s in state_b]
     dw = np.full_like(w, np.nan)
@@ -430,14 +435,18 @@ def test_fused_update_equals_gradient_then_update(B, C, OC, name, h, has_bias, i
 # ------------------------------------------------------------------ data and metrics
 @PROPS
 @given(sizes, sizes, st.sampled_from(["uint8", "float32"]), seeds)
-def test_gather_rows_is_exact(n, C, dtype, seed):
+def test_gather_is_exact(n, C, dtype, seed):
     rng = np.random.default_rng(seed)
     src = (rng.integers(0, 256, (n, C)) if dtype == "uint8"
            else rng.standard_normal((n, C)) * 1e3).astype(dtype)
     scale = 1 / 255 if dtype == "uint8" else 1.0
+    targets = rng.standard_normal((n, rng.integers(0, 12))).astype(F32)
     idx = rng.integers(0, n, rng.integers(1, 301))
-    (out,) = at_all_thread_counts(k_gather, src, idx, scale)
-    assert np.array_equal(out, (src[idx].astype(np.float64) * scale).astype(F32))
+    out, x, t = at_all_thread_counts(k_gather, src, idx, scale, targets)
+    want = (src[idx].astype(np.float64) * scale).astype(F32)
+    assert np.array_equal(out, want)
+    assert np.array_equal(x, want), "gather_batch: inputs"
+    assert np.array_equal(t, targets[idx]), "gather_batch: targets"
 
 
 @PROPS

@@ -1,10 +1,33 @@
 """Minibatch gather kernels: copy the rows of a shuffled batch into a workspace."""
 from numba import prange
 
-from ..config import parallel_kernel
+from ..config import inline, parallel_kernel
 
 GROUP = 8  # rows whose memory loads are started together
 LINE = 64  # bytes per cache line
+
+
+@inline
+def _gather_group(out, src, idx, scale, i0, i1):
+    """out[i, :] = scale · src[idx[i], :] for i0 ≤ i < i1 (at most GROUP rows).
+
+    The rows of a shuffled batch lie anywhere in the data set, so each starts with a
+    wait for memory. One element of every cache line of the group's rows is read
+    first, in independent loads the CPU overlaps, and then the group is converted
+    from cache.
+    """
+    C = out.shape[1]
+    step = max(LINE // src.itemsize, 1)
+    touched = 0.0
+    for c in range(0, C, step):
+        for i in range(i0, i1):
+            touched += src[idx[i], c]
+    if touched < 0:  # keeps the loads; the row is overwritten below anyway
+        out[i0, 0] = touched
+    for i in range(i0, i1):
+        r = idx[i]
+        for c in range(C):
+            out[i, c] = src[r, c] * scale
 
 
 @parallel_kernel
@@ -13,24 +36,25 @@ def gather_rows(out, src, idx, scale):
 
     out (B, C) float workspace; src (N, C) the dataset (uint8 images stay uint8
     in memory and are scaled by 1/255 here); idx (B,) int64 sample indices.
-
-    The rows of a shuffled batch lie anywhere in the data set, so each starts
-    with a wait for memory. Rows go in groups of GROUP: one element of every
-    cache line of the group's rows is read first, in independent loads the CPU
-    overlaps, and then the group is converted from cache.
+    Parallel over groups of GROUP rows.
     """
-    B, C = out.shape
-    step = max(LINE // src.itemsize, 1)
+    B = out.shape[0]
+    for g in prange((B + GROUP - 1) // GROUP):
+        i0 = g * GROUP
+        _gather_group(out, src, idx, scale, i0, min(i0 + GROUP, B))
+
+
+@parallel_kernel
+def gather_batch(x, src_x, scale, t, src_t, idx):
+    """A training batch: x[i] = scale · src_x[idx[i]] and t[i] = src_t[idx[i]].
+
+    x (B, C), t (B, K) workspaces; src_x (N, C) inputs as in ``gather_rows``;
+    src_t (N, K) float targets. One parallel loop for both: the targets are a few
+    hundred numbers, less work than starting the threads for a loop of their own.
+    """
+    B = x.shape[0]
     for g in prange((B + GROUP - 1) // GROUP):
         i0 = g * GROUP
         i1 = min(i0 + GROUP, B)
-        touched = 0.0
-        for c in range(0, C, step):
-            for i in range(i0, i1):
-                touched += src[idx[i], c]
-        if touched < 0:  # keeps the loads; the row is overwritten below anyway
-            out[i0, 0] = touched
-        for i in range(i0, i1):
-            r = idx[i]
-            for c in range(C):
-                out[i, c] = src[r, c] * scale
+        _gather_group(x, src_x, idx, scale, i0, i1)
+        _gather_group(t, src_t, idx, 1.0, i0, i1)

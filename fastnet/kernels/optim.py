@@ -12,8 +12,8 @@ With ∇ = g + λ p (weight decay λ, the L2 penalty ½ λ ‖p‖²) and learni
                p ← p - η m̂ / (√v̂ + ε),  m̂ = m / (1 - β1^t),  v̂ = v / (1 - β2^t)
     ADAMW      Adam with ∇ = g and the decay applied to the weights: p ← p - η λ p
 
-``update_row`` is inlined into the weight-gradient kernel, whose second loop updates the
-blocks of rows each thread has just computed the gradient of (still in its cache), and
+``update_row`` is inlined into the weight-gradient kernel, whose tasks each update the
+block of rows they have just computed the gradient of (still in the core's cache), and
 into ``optimizer_update``, the parallel update of a whole flat vector; both give the same
 bits (tests/test_properties.py). A rule that keeps no state is given any array of the
 right length for s1 / s2 and never touches it.
