@@ -110,7 +110,7 @@ def _loss_inputs(rng, B, K, loss, act):
 def test_losses(rng, B, K, loss, act):
     u, y, d, a = _loss_inputs(rng, B, K, loss, act)
     delta, dz, losses = np.empty((B, K), F32), np.empty((B, K), F32), np.empty(B, F32)
-    total = L.KERNELS[loss](delta, dz, losses, u, y, d, act, a)
+    total = L.batch_loss(loss, delta, dz, losses, u, y, d, act, a)
     assert total == pytest.approx(losses.sum(dtype=np.float64), rel=1e-12)
     u64 = u.astype(float)
     if loss == L.SOFTMAX_CROSS_ENTROPY:
@@ -123,15 +123,48 @@ def test_losses(rng, B, K, loss, act):
     assert_close(delta, d_ref, what="delta")
 
 
+def _adjacent(shapes, gap):
+    """Arrays of the given shapes, consecutive in one buffer with ``gap`` floats between."""
+    sizes = [int(np.prod(shape)) for shape in shapes]
+    buf = np.full(sum(sizes) + gap * len(sizes), np.nan, F32)
+    out, start = [], 0
+    for shape, n in zip(shapes, sizes):
+        out.append(buf[start:start + n].reshape(shape))
+        start += n + gap
+    return out
+
+
+@pytest.mark.parametrize("K", [9, 10, 37])
+def test_results_do_not_depend_on_where_the_arrays_lie(rng, K):
+    """A loop that both sums and stores gets a run-time overlap check from LLVM, and
+    a scalar fallback that adds in another order when the arrays lie close together:
+    the softmax and the losses gave other bits when z followed u in memory."""
+    B, C = 2, 31
+    x, w, b = rand(rng, B, C), rand(rng, K, C, scale=0.3), rand(rng, K)
+    slope, none = np.zeros((1, K), F32), np.zeros((0, 0, 0), F32)
+    d = np.eye(K, dtype=F32)[rng.integers(0, K, B)]
+    results = []
+    for gap in (0, 4096):
+        u, z, delta, dz = _adjacent([(B, K)] * 4, gap)
+        dense_forward(u, z, x, w, b, A.SOFTMAX, slope, False, none)
+        losses = np.empty(B, F32)
+        total = L.batch_loss(L.SOFTMAX_CROSS_ENTROPY, delta, dz, losses, u, z, d, A.SOFTMAX,
+                             slope)
+        results.append((u.copy(), z.copy(), delta.copy(), losses, total))
+    for near, far in zip(*results):
+        assert np.array_equal(near, far)
+
+
 def test_cross_entropy_is_stable_for_huge_logits():
     u = np.array([[1000.0, -1000.0, 0.0], [-5e4, 5e4, 1.0]], F32)
     d = np.eye(3, dtype=F32)[[0, 0]]
     y = ref.act_forward(u.astype(float), A.SOFTMAX, 0).astype(F32)
     delta, dz, losses = np.empty_like(u), np.empty_like(u), np.empty(2, F32)
-    L.softmax_cross_entropy(delta, dz, losses, u, y, d, A.SOFTMAX, np.zeros((1, 3), F32))
+    L.batch_loss(L.SOFTMAX_CROSS_ENTROPY, delta, dz, losses, u, y, d, A.SOFTMAX,
+                 np.zeros((1, 3), F32))
     assert_close(losses, [0.0, 1e5], rtol=1e-6)
-    L.binary_cross_entropy(delta, dz, losses, u, (u > 0).astype(F32), d, A.SIGMOID,
-                           np.zeros((1, 3), F32))
+    L.batch_loss(L.BINARY_CROSS_ENTROPY, delta, dz, losses, u, (u > 0).astype(F32), d,
+                 A.SIGMOID, np.zeros((1, 3), F32))
     assert np.isfinite(losses).all()
     assert_close(losses, [np.log(2), 1e5 + 1 + np.log1p(np.exp(-1.0))], rtol=1e-6)
 

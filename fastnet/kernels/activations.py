@@ -13,6 +13,13 @@ RReLU: drawn per element in training, the mean slope at inference).
     leaky/p/rrelu  f(u) = u if u >= 0 else a u  f'(u) = 1 if u >= 0 else a
     swish      f(u) = u σ(u)                    f'(u) = σ(u) + f(u) (1 - σ(u))
     softmax    z_k = e^{u_k} / Σ_j e^{u_j}      (output layer only, row-wise)
+
+A loop that sums (Σ with fast-math re-association, so LLVM vectorises it and adds in
+its own order) never also stores to an array: LLVM would then guard the vector loop
+with a run-time check that the arrays do not overlap, and run a scalar loop, which
+adds in another order, when they lie within a few hundred bytes of each other. The
+result would depend on where the allocator put the arrays (it did: a softmax row
+differed by an ulp when z followed u closely in memory).
 """
 import numpy as np
 
@@ -118,11 +125,11 @@ def softmax_row(z, u):
     for k in range(1, n):
         if u[k] > m:
             m = u[k]
-    s = z.dtype.type(0)
     for k in range(n):
-        e = np.exp(u[k] - m)
-        z[k] = e
-        s += e
+        z[k] = np.exp(u[k] - m)
+    s = z.dtype.type(0)
+    for k in range(n):  # a sum in a loop of its own (see the module doc)
+        s += z[k]
     inv = 1 / s
     for k in range(n):
         z[k] *= inv

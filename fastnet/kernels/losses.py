@@ -13,13 +13,15 @@ The cross-entropies are computed from the logits u, never from log(y):
     softmax CE: ℓ = logsumexp(u) - Σ_k d_k u_k
     BCE:        ℓ = Σ_k max(u_k, 0) - u_k d_k + log(1 + e^{-|u_k|})
 
-Shapes: delta, dz, u, y, d (B, K); losses (B,); slope (S, K). Each kernel also
-returns Σ_b ℓ_b, summed in float64. The work is B·K elements (a few thousand),
-less than the cost of starting threads: serial kernels.
+``loss_row`` computes one sample's ℓ_b and δ row; ``batch_loss`` runs it over a batch
+(a serial kernel: the work is B·K elements, a few thousand, less than the cost of
+starting threads), and ``output.output_layer`` runs it inside the output layer's fused
+kernel. Shapes: delta, dz, u, y, d (B, K) (one row (K,) in ``loss_row``); losses (B,);
+slope (S, K).
 """
 import numpy as np
 
-from ..config import kernel
+from ..config import inline, kernel
 from .activations import times_derivative
 
 SUM_OF_SQUARES, BINARY_CROSS_ENTROPY, SOFTMAX_CROSS_ENTROPY = range(3)
@@ -30,79 +32,62 @@ NAMES = {
 }
 
 
-@kernel
-def sum_of_squares(delta, dz, losses, u, y, d, act, slope):
-    """ℓ_b = ½ Σ_k (y - d)^2;  dz = ∂L/∂y = (y - d) / B;  δ = dz · f'(u).
+@inline
+def loss_row(kind, delta, dz, u, y, d, act, slope, inv_b):
+    """ℓ of one sample for loss ``kind``; writes its δ = ∂L/∂u and dz = ∂L/∂y rows.
 
-    Regression. With the matching identity output f'(u) = 1, so δ = (y - d) / B;
-    any other output activation multiplies by its derivative (the general δ rule).
+    delta, dz, u, y, d, slope (K,): y = f(u) the network's output, d the target,
+    slope the output's negative slopes (ReLU family); inv_b = 1 / B (float64).
+
+        SOFTMAX_CROSS_ENTROPY  ℓ = logsumexp(u) - Σ_k d_k u_k        δ = dz = (y - d) / B
+        BINARY_CROSS_ENTROPY   ℓ = Σ_k max(u,0) - u d + log(1+e^-|u|)  δ = dz = (y - d) / B
+        SUM_OF_SQUARES         ℓ = ½ Σ_k (y - d)^2   dz = (y - d) / B,  δ = dz · f'(u)
     """
-    B, K = u.shape
-    inv_b = 1 / B
-    last_row = slope.shape[0] - 1
-    total = 0.0
-    for b in range(B):
-        acc = 0.0
-        for k in range(K):
-            r = y[b, k] - d[b, k]
-            acc += r * r
-            dz[b, k] = r * inv_b
-        losses[b] = 0.5 * acc
-        total += losses[b]
-        times_derivative(delta[b], dz[b], u[b], y[b], slope[min(b, last_row)], act)
-    return total
-
-
-@kernel
-def binary_cross_entropy(delta, dz, losses, u, y, d, act, slope):
-    """Sigmoid output, targets d ∈ {0, 1}: ℓ_b = Σ_k max(u,0) - u d + log(1 + e^-|u|).
-
-    That is -[d log σ(u) + (1 - d) log(1 - σ(u))] computed from the logits u, so it
-    never takes log(0). δ = (σ(u) - d) / B because ∂ℓ/∂y = (y - d) / (y (1 - y))
-    and σ'(u) = y (1 - y) cancel: the sigmoid's saturation does not slow learning.
-    """
-    B, K = u.shape
-    inv_b = 1 / B
-    total = 0.0
-    for b in range(B):
-        acc = 0.0
-        for k in range(K):
-            x = u[b, k]
-            acc += max(x, 0) - x * d[b, k] + np.log1p(np.exp(-abs(x)))
-            delta[b, k] = (y[b, k] - d[b, k]) * inv_b
-            dz[b, k] = delta[b, k]
-        losses[b] = acc
-        total += losses[b]
-    return total
-
-
-@kernel
-def softmax_cross_entropy(delta, dz, losses, u, y, d, act, slope):
-    """Softmax output: ℓ_b = logsumexp(u) - Σ_k d_k u_k; δ = (softmax(u) - d) / B.
-
-    ℓ = -Σ_k d_k log y_k with y = softmax(u); ∂y_k/∂u_j = y_k (δ_kj - y_j) gives
-    ∂ℓ/∂u_j = y_j Σ_k d_k - d_j = y_j - d_j for targets that sum to 1 (one-hot or
-    integer labels, which the Network one-hot encodes).
-    """
-    B, K = u.shape
-    inv_b = 1 / B
-    total = 0.0
-    for b in range(B):
-        m = u[b, 0]
+    K = u.shape[0]
+    if kind == SOFTMAX_CROSS_ENTROPY:
+        m = u[0]
         for k in range(1, K):
-            m = max(m, u[b, k])
+            m = max(m, u[k])
         se = 0.0
         du = 0.0
         dsum = 0.0
+        for k in range(K):  # sums only: no store in a summing loop (activations.py)
+            se += np.exp(u[k] - m)
+            du += d[k] * u[k]
+            dsum += d[k]
+        ell = dsum * (m + np.log(se)) - du
+    else:
+        ell = 0.0
+        if kind == BINARY_CROSS_ENTROPY:
+            for k in range(K):
+                x = u[k]
+                ell += max(x, 0) - x * d[k] + np.log1p(np.exp(-abs(x)))
+        else:  # SUM_OF_SQUARES
+            for k in range(K):
+                r = y[k] - d[k]
+                ell += r * r
+            ell *= 0.5
+    for k in range(K):
+        dz[k] = (y[k] - d[k]) * inv_b
+    if kind == SUM_OF_SQUARES:
+        times_derivative(delta, dz, u, y, slope, act)
+    else:
         for k in range(K):
-            se += np.exp(u[b, k] - m)
-            du += d[b, k] * u[b, k]
-            dsum += d[b, k]
-            delta[b, k] = (y[b, k] - d[b, k]) * inv_b
-            dz[b, k] = delta[b, k]
-        losses[b] = dsum * (m + np.log(se)) - du
+            delta[k] = dz[k]
+    return ell
+
+
+@kernel
+def batch_loss(kind, delta, dz, losses, u, y, d, act, slope):
+    """losses[b] = ℓ_b and the δ, dz rows of every sample (``loss_row``); returns
+    Σ_b ℓ_b, summed in float64 (in a loop of its own, as ``output_layer`` sums it)."""
+    B = u.shape[0]
+    inv_b = 1 / B
+    last_row = slope.shape[0] - 1
+    for b in range(B):
+        losses[b] = loss_row(kind, delta[b], dz[b], u[b], y[b], d[b], act,
+                             slope[min(b, last_row)], inv_b)
+    total = 0.0
+    for b in range(B):
         total += losses[b]
     return total
-
-
-KERNELS = (sum_of_squares, binary_cross_entropy, softmax_cross_entropy)
