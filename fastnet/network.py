@@ -19,7 +19,6 @@ from .kernels.data import gather_batch, gather_rows
 from .kernels.dense import (CHUNK, PARTS, dense_backward_params, dense_forward, dense_gradient,
                             hidden_delta, prelu_slope_grad)
 from .kernels.metrics import count_correct
-from .kernels.output import output_layer
 from .layers import Dense
 
 MAX_WORKSPACES = 4
@@ -62,7 +61,7 @@ def _check_finite(A, name):
 class Workspace:
     """Every array one forward + backward pass of ``B`` samples writes into.
 
-    x (B, C0) input rows; t (B, K) targets; losses (B,), correct (B,) per sample; per layer l:
+    x (B, C0) input rows; t (B, K) targets; losses (B,); per layer l:
     u[l], z[l], delta[l], dz[l] (B, OC_l); rrelu[l] (B, OC_l) training slopes;
     partial[l] (PARTS, B, OC_0) the first layer's partial sums of a training batch
     (``dense_forward``), (0, 0, 0) for the other layers and larger batches.
@@ -74,7 +73,6 @@ class Workspace:
         self.x = config.empty((B, net.n_inputs), dt)
         self.t = config.empty((B, net.n_outputs), dt)
         self.losses = config.empty(B, dt)
-        self.correct = np.empty(B, np.int64)
         shapes = [(B, layer.out_features) for layer in net.layers]
         self.u = [config.empty(s, dt) for s in shapes]
         self.z = [config.empty(s, dt) for s in shapes]
@@ -374,13 +372,11 @@ class Network:
             return r
         return layer.a
 
-    def _forward(self, ws, training=False, rng=None, upto=None):
-        """z_l = f_l(W_l z_{l-1} + b_l) for the layers below ``upto`` (default: every
-        layer), into ws.u / ws.z."""
+    def _forward(self, ws, training=False, rng=None):
+        """z_l = f_l(W_l z_{l-1} + b_l) for every layer, into ws.u / ws.z."""
         inp = ws.x
         last = len(self.layers) - 1
-        for i in range(len(self.layers) if upto is None else upto):
-            layer = self.layers[i]
+        for i, layer in enumerate(self.layers):
             act = self.output_act if i == last else layer.act
             ws.slope[i] = self._slope(i, ws, training, rng)
             w = layer.W.T if i == 0 else layer.W  # as stored
@@ -388,34 +384,14 @@ class Network:
                           ws.partial[i])
             inp = ws.z[i]
 
-    def _forward_loss(self, ws, training=False, rng=None):
-        """The forward pass and the loss of the batch in ws.x, ws.t: returns (Σ_b ℓ_b,
-        correct predictions) and leaves the output δ and, with two layers or more, the
-        δ of the layer below it (one ``output_layer`` kernel; see ``_backward``'s
-        ``output_done``)."""
-        last = len(self.layers) - 1
-        if last == 0:
-            self._forward(ws, training, rng)
-            return self._loss(ws), count_correct(ws.z[-1], ws.t, self.loss_kind)
-        self._forward(ws, training, rng, upto=last)
-        ws.slope[last] = self._slope(last, ws, training, rng)
-        below = last - 1
-        return output_layer(ws.u[last], ws.z[last], ws.delta[last], ws.dz[last], ws.losses,
-                            ws.correct, ws.delta[below], ws.dz[below], ws.z[below],
-                            self.layers[last].W, self.layers[last].b, ws.t, ws.u[below],
-                            ws.slope[last], ws.slope[below], self.output_act, self.loss_kind,
-                            self.layers[below].act)
-
     def _loss(self, ws):
         """Per-sample losses into ws.losses and the output δ = ∂L/∂u into ws.delta[-1];
         returns their sum (float64)."""
         return L.batch_loss(self.loss_kind, ws.delta[-1], ws.dz[-1], ws.losses, ws.u[-1],
                             ws.z[-1], ws.t, self.output_act, ws.slope[-1])
 
-    def _backward(self, ws, update=None, output_done=False):
+    def _backward(self, ws, update=None):
         """The δ rule downwards from the output δ left by ``_loss``; fills self.grads.
-        ``output_done``: ``_forward_loss`` has computed the δ of the layer below the
-        output already.
 
         With ``update`` = (kind, h, s1, s2) from ``Optimizer.begin_step``, each layer's
         parameters take their optimizer step as soon as their gradient is known: after
@@ -427,7 +403,7 @@ class Network:
         bad = 0
         for i in range(len(self.layers) - 1, -1, -1):
             layer = self.layers[i]
-            if i > 0 and not (output_done and i == len(self.layers) - 1):
+            if i > 0:
                 below = self.layers[i - 1]
                 hidden_delta(ws.delta[i - 1], ws.dz[i - 1], ws.delta[i], layer.W,
                              ws.u[i - 1], ws.z[i - 1], below.act, ws.slope[i - 1])

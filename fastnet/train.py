@@ -20,6 +20,7 @@ import numpy as np
 
 from . import checks
 from .kernels.data import gather_batch
+from .kernels.metrics import count_correct
 from .kernels.losses import BINARY_CROSS_ENTROPY
 from .optimizers import SGD, make_optimizer
 
@@ -263,13 +264,14 @@ def fit(net, X, y, epochs=10, batch_size=32, optimizer=None, validation_split=0.
                 s = state.position
                 idx = state.order[s:s + batch_size]
                 ws = net._workspace(len(idx))
-                result = _train_step(net, opt, ws, X, T, idx, scale, rng, backup, on_nan,
-                                     epoch, s, n)
-                if result is None:
+                batch_loss = _train_step(net, opt, ws, X, T, idx, scale, rng, backup, on_nan,
+                                         epoch, s, n)
+                if batch_loss is None:
                     state.skipped += len(idx)
                 else:
-                    state.loss_sum += result[0]
-                    state.correct += result[1]
+                    state.loss_sum += batch_loss
+                    if net.is_classifier:
+                        state.correct += count_correct(ws.z[-1], ws.t, net.loss_kind)
                 state.position = s + len(idx)
                 if bar is not None:
                     running = state.loss_sum / max(state.position - state.skipped, 1)
@@ -309,9 +311,8 @@ def fit(net, X, y, epochs=10, batch_size=32, optimizer=None, validation_split=0.
 
 
 def _train_step(net, opt, ws, X, T, idx, scale, rng, backup, on_nan, epoch, s, n):
-    """One minibatch: forward, backward, update. Returns (summed loss, correct
-    predictions), or None if the batch was skipped. Raises DivergenceError
-    (on_nan='stop', or after MAX_HALVINGS).
+    """One minibatch: forward, backward, update. Returns the summed loss, or None if the
+    batch was skipped. Raises DivergenceError (on_nan='stop', or after MAX_HALVINGS).
 
     ``backup`` holds the weights from before the last update. A weight turning NaN/inf
     in this update undoes this update. A NaN/inf loss *before* the update means the
@@ -321,15 +322,16 @@ def _train_step(net, opt, ws, X, T, idx, scale, rng, backup, on_nan, epoch, s, n
     gather_batch(ws.x, X, scale, ws.t, T, idx)
     undone, halvings = False, 0
     while True:
-        batch_loss, correct = net._forward_loss(ws, training=True, rng=rng)
+        net._forward(ws, training=True, rng=rng)
+        batch_loss = net._loss(ws)
         finite_loss = math.isfinite(batch_loss)
         if finite_loss:
             if backup is not None:
                 backup.save()
             # back-propagation with each layer's update fused into its gradient kernel,
             # which also counts the parameters it left NaN or inf
-            if net._backward(ws, opt.begin_step(net.params, net.grads), output_done=True) == 0:
-                return batch_loss, correct
+            if net._backward(ws, opt.begin_step(net.params, net.grads)) == 0:
+                return batch_loss
             what = "a weight became NaN/inf after the update"
         else:
             what = f"the loss is {batch_loss}"

@@ -26,7 +26,6 @@ from fastnet.kernels.data import gather_batch, gather_rows
 from fastnet.kernels.dense import (PARTS, dense_backward_params, dense_forward,
                                    dense_gradient, hidden_delta, prelu_slope_grad)
 from fastnet.kernels.metrics import count_correct
-from fastnet.kernels.output import output_layer
 
 F32 = np.float32
 U = 2.0 ** -24                               # float32 unit round-off
@@ -66,18 +65,6 @@ def k_hidden_delta(delta, w, u_prev, z_prev, act_prev, slope_prev):
     out, dz = np.full_like(u_prev, np.nan), np.full_like(u_prev, np.nan)
     hidden_delta(out, dz, delta, w, u_prev, z_prev, act_prev, slope_prev)
     return out, dz
-
-
-def k_output_layer(x, w, b, t, u_prev, slope, slope_prev, act, loss, act_prev):
-    """output_layer on fresh outputs: (u, z, delta, dz, losses, correct, delta_prev,
-    dz_prev, [Σ loss], [correct])."""
-    (B, K), C = t.shape, x.shape[1]
-    u, z, delta, dz = (np.full((B, K), np.nan, F32) for _ in range(4))
-    losses, correct = np.full(B, np.nan, F32), np.full(B, -1, np.int64)
-    delta_prev, dz_prev = np.full((B, C), np.nan, F32), np.full((B, C), np.nan, F32)
-    total, n = output_layer(u, z, delta, dz, losses, correct, delta_prev, dz_prev, x, w, b, t,
-                            u_prev, slope, slope_prev, act, loss, act_prev)
-    return u, z, delta, dz, losses, correct, delta_prev, dz_prev, np.array([total]), np.array([n])
 
 
 def k_prelu_slope_grad(dz, u):
@@ -443,37 +430,6 @@ def test_fused_update_equals_gradient_then_update(B, C, OC, name, h, has_bias, i
     for i, s in enumerate(states):
         fused_s = np.concatenate([out[4 + i].ravel(), out[4 + n_state + i]])
         assert np.array_equal(fused_s, s), f"{name}: state {i} after the fused step"
-
-
-@settings(PROPS, max_examples=30)
-@given(small, sizes, small, st.sampled_from(LOSS_CASES), st.sampled_from(HIDDEN), seeds)
-def test_output_layer_equals_the_separate_kernels(B, C, K, case, hidden, seed):
-    """The fused output-layer kernel gives bit for bit what dense_forward, batch_loss,
-    count_correct and hidden_delta give one after the other."""
-    loss, act = case
-    act_prev = A.NAMES[hidden]
-    rng = np.random.default_rng(seed)
-    u_prev = rand(rng, (B, C), 3.0)
-    slope_prev = slopes(rng, act_prev, B, C)
-    x = ref.act_forward(u_prev.astype(np.float64), act_prev, slope_prev).astype(F32)
-    w, b = rand(rng, (K, C), C ** -0.5), rand(rng, K)
-    slope = slopes(rng, act, B, K)
-    _, _, t, _ = loss_inputs(rng, B, K, loss, act, 1.0, False)
-    out = at_all_thread_counts(k_output_layer, x, w, b, t, u_prev, slope, slope_prev, act,
-                               loss, act_prev)
-    u, z = k_dense_forward(x, w, b, act, slope)
-    delta, dz, losses = k_loss(loss, u, z, t, act, slope)
-    total = L.batch_loss(loss, np.empty_like(u), np.empty_like(u), np.empty(B, F32), u, z, t,
-                         act, slope)
-    delta_prev, dz_prev = k_hidden_delta(delta, w, u_prev, x, act_prev, slope_prev)
-    want = (u, z, delta, dz, losses, None, delta_prev, dz_prev, np.array([total]),
-            np.array([count_correct(z, t, loss)]))
-    names = ("u", "z", "delta", "dz", "losses", "correct", "delta_prev", "dz_prev", "loss sum",
-             "correct sum")
-    for got, expected, name in zip(out, want, names):
-        if expected is not None:
-            assert np.array_equal(got, expected, equal_nan=True), name
-    assert out[5].sum() == out[9][0]
 
 
 # ------------------------------------------------------------------ data and metrics

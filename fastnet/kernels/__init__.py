@@ -12,7 +12,7 @@ import glob
 import os
 
 from .. import config
-from . import activations, data, dense, losses, metrics, optim, output  # noqa: F401
+from . import activations, data, dense, losses, metrics, optim  # noqa: F401
 
 # Numba's cache knows each kernel's own file only: flush it when any kernel source changed.
 config.drop_stale_caches(config.KERNELS, glob.glob(os.path.join(os.path.dirname(__file__), "*.py"))

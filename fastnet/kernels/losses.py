@@ -15,8 +15,7 @@ The cross-entropies are computed from the logits u, never from log(y):
 
 ``loss_row`` computes one sample's ℓ_b and δ row; ``batch_loss`` runs it over a batch
 (a serial kernel: the work is B·K elements, a few thousand, less than the cost of
-starting threads), and ``output.output_layer`` runs it inside the output layer's fused
-kernel. Shapes: delta, dz, u, y, d (B, K) (one row (K,) in ``loss_row``); losses (B,);
+starting threads). Shapes: delta, dz, u, y, d (B, K) (one row (K,) in ``loss_row``); losses (B,);
 slope (S, K).
 """
 import numpy as np
@@ -80,7 +79,7 @@ def loss_row(kind, delta, dz, u, y, d, act, slope, inv_b):
 @kernel
 def batch_loss(kind, delta, dz, losses, u, y, d, act, slope):
     """losses[b] = ℓ_b and the δ, dz rows of every sample (``loss_row``); returns
-    Σ_b ℓ_b, summed in float64 (in a loop of its own, as ``output_layer`` sums it)."""
+    Σ_b ℓ_b, summed in float64 (in a loop of its own: see activations.py)."""
     B = u.shape[0]
     inv_b = 1 / B
     last_row = slope.shape[0] - 1

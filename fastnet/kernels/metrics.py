@@ -1,35 +1,28 @@
 """Counting kernels: accuracy."""
-from ..config import inline, kernel
+from ..config import kernel
 from .losses import BINARY_CROSS_ENTROPY, SOFTMAX_CROSS_ENTROPY
-
-
-@inline
-def correct_row(y, d, loss):
-    """Correct predictions in one sample's output y and target d (K,).
-
-    softmax: 1 if argmax_k y == argmax_k d (the first maximum wins ties) else 0;
-    binary: the number of k with (y > ½) == (d > ½); regression: 0 (no accuracy).
-    """
-    K = y.shape[0]
-    n = 0
-    if loss == SOFTMAX_CROSS_ENTROPY:
-        ky, kd = 0, 0
-        for k in range(1, K):
-            if y[k] > y[ky]:
-                ky = k
-            if d[k] > d[kd]:
-                kd = k
-        n = int(ky == kd)
-    elif loss == BINARY_CROSS_ENTROPY:
-        for k in range(K):
-            n += (y[k] > 0.5) == (d[k] > 0.5)
-    return n
 
 
 @kernel
 def count_correct(y, d, loss):
-    """Number of correct predictions in a batch (``correct_row``). y, d (B, K)."""
+    """Number of correct predictions in a batch. y, d (B, K).
+
+    softmax: argmax_k y == argmax_k d per row; binary: (y > ½) == (d > ½) per
+    element; regression: 0 (no accuracy).
+    """
+    B, K = y.shape
     n = 0
-    for b in range(y.shape[0]):
-        n += correct_row(y[b], d[b], loss)
+    if loss == SOFTMAX_CROSS_ENTROPY:
+        for b in range(B):
+            ky, kd = 0, 0
+            for k in range(1, K):
+                if y[b, k] > y[b, ky]:
+                    ky = k
+                if d[b, k] > d[b, kd]:
+                    kd = k
+            n += ky == kd
+    elif loss == BINARY_CROSS_ENTROPY:
+        for b in range(B):
+            for k in range(K):
+                n += (y[b, k] > 0.5) == (d[b, k] > 0.5)
     return n
