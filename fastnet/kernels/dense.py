@@ -42,8 +42,8 @@ Training does the optimizer step in the weight-gradient kernel, in the same
 parallel loop: each task updates (``optim.update_row``) the rows of W whose gradient
 it has just computed, still in L1. (A second loop over the same blocks, which an
 earlier version ran so that the update would stream through its rows in one sweep,
-measured 5 % slower for the 784 × 256 layer at batch 32 and 15-23 % slower for the
-output layer, whose update then paid a second fork and join of the threads.)
+measured 5-7 % slower for the 784 × 256 layer at batch 32, 2 % at batch 128, and
+17-38 % slower for the output layer, whose update paid a second fork and join.)
 The hidden δ of the layer below runs first, with the old W.
 
 Shapes: x (B, C), W (OC, C), bias (OC,), u, z, δ (B, OC), slope (S, OC) with
