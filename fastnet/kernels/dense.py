@@ -344,9 +344,8 @@ def dense_backward_params(dw, dbias, delta, x, w_in_major, kind, h, w_slots, bia
     and biases by rule ``kind`` of ``optim.update_row`` (h its hyper-parameters):
     ``w_slots`` = (W, s1, s2), laid out like dw, and ``bias_slots`` = (bias, s1, s2)
     (OC,) hold the parameters and the optimizer's state. ``kind`` = NO_UPDATE stops
-    after the gradient. A layer without
-    bias passes a 0-length dbias and bias slots. Returns the number of parameters the
-    update left NaN or ±inf.
+    after the gradient. A layer without bias passes a 0-length dbias and bias slots.
+    Returns the number of parameters the update left NaN or ±inf.
     """
     n_blocks, bias_task, n_tasks = _gradient_tasks(dw, dbias, w_in_major)
     rows = dw.shape[0]

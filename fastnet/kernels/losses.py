@@ -15,8 +15,8 @@ The cross-entropies are computed from the logits u, never from log(y):
 
 ``loss_row`` computes one sample's ℓ_b and δ row; ``batch_loss`` runs it over a batch
 (a serial kernel: the work is B·K elements, a few thousand, less than the cost of
-starting threads). Shapes: delta, dz, u, y, d (B, K) (one row (K,) in ``loss_row``); losses (B,);
-slope (S, K).
+starting threads). Shapes: delta, dz, u, y, d (B, K) (one row (K,) in ``loss_row``);
+losses (B,); slope (S, K).
 """
 import numpy as np
 
