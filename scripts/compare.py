@@ -108,12 +108,6 @@ def blas_description():
                      for i in blas) or "none found"
 
 
-def median(xs):
-    xs = sorted(xs)
-    mid = len(xs) // 2
-    return xs[mid] if len(xs) % 2 else 0.5 * (xs[mid - 1] + xs[mid])
-
-
 def run_interleaved(recipe, data, epochs, peers):
     """Train fastnet and every peer (name, build(weights, recipe)) from the same initial
     weights, taking turns epoch by epoch. Returns {name: (per-epoch seconds, test accuracy)}."""
@@ -178,11 +172,11 @@ def print_table(rows, batches):
     print(f"{'batch':>5}  {'implementation':<14} {'s/epoch':>8}  {'(min-max)':<15} "
           f"{'test acc':>8}  {'fastnet/this':>12}  target")
     for batch in batches:
-        ours = median(rows[(batch, "fastnet")][0])
+        ours = _common.median(rows[(batch, "fastnet")][0])
         for (b, impl), (seconds, acc) in rows.items():
             if b != batch:
                 continue
-            med = median(seconds)
+            med = _common.median(seconds)
             spread = f"({min(seconds):.3f}-{max(seconds):.3f})"
             ratio = target = ""
             if impl != "fastnet":
