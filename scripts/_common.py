@@ -105,3 +105,9 @@ def median(xs):
     xs = sorted(xs)
     mid = len(xs) // 2
     return xs[mid] if len(xs) % 2 else 0.5 * (xs[mid - 1] + xs[mid])
+
+
+# Untimed sleep between two implementations' turns in compare.py and time_to_98.py, long
+# enough for the threads of the one that just ran (OpenBLAS's and OpenMP's spin while
+# they wait for work) to be asleep when the next one starts.
+PAUSE = 0.3

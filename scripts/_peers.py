@@ -172,17 +172,6 @@ def epochs(model, X, y, n_epochs, recipe):
         yield time.perf_counter() - t0
 
 
-def train(model, X, y, n_epochs, recipe, after_epoch=None):
-    """All epochs of ``epochs``; returns the per-epoch training seconds.
-    ``after_epoch(epoch)`` (not timed) may return True to stop early."""
-    seconds = []
-    for epoch, sec in enumerate(epochs(model, X, y, n_epochs, recipe)):
-        seconds.append(sec)
-        if after_epoch is not None and after_epoch(epoch):
-            break
-    return seconds
-
-
 def warm_up(model, X, y, recipe):
     """One untimed step, for the first-call overheads (thread pools, allocator, lazy
     imports). It changes the weights: give it a throwaway model."""

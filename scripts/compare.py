@@ -58,7 +58,7 @@ TARGETS = {(128, "pytorch"): 0.5, (128, "numpy-blas"): 0.75,
 GFLOPS_TARGET = 0.7  # forward and weight gradient vs sgemm of the same shape
 RSS_TARGET_MB = 400
 SLOW_BLAS_VARS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
-PAUSE = 0.3  # seconds of untimed sleep between two implementations' turns
+PAUSE = _common.PAUSE  # seconds of untimed sleep between two implementations' turns
 BLAS_PAUSE = 0.15  # after a round of np.matmul: OpenBLAS's idle threads spin ~0.1 s
 
 
