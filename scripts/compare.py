@@ -11,9 +11,9 @@ The implementations take turns epoch by epoch: fastnet's epoch 1, NumPy's epoch 
 PyTorch's epoch 1, fastnet's epoch 2, ... (fastnet calls the peers from its epoch-end
 callback, outside its timed epoch). A shared machine whose speed drifts within seconds
 then weighs on every implementation alike, instead of on whichever ran during a slow
-spell. Between two turns the script sleeps PAUSE seconds, untimed, so that the threads
-of the implementation that just ran (OpenBLAS's and OpenMP's spin while they wait for
-work) are asleep before the next one starts. The whole training runs ``--rounds`` times
+spell. Between two turns the script sleeps 0.3 s (``_common.PAUSE``), untimed, so that
+the threads of the implementation that just ran (OpenBLAS's and OpenMP's spin while they
+wait for work) are asleep before the next one starts. The whole training runs ``--rounds`` times
 (each a new training from the same initial weights) and the per-epoch times are medians
 over the epochs of all rounds.
 
@@ -58,7 +58,6 @@ TARGETS = {(128, "pytorch"): 0.5, (128, "numpy-blas"): 0.75,
 GFLOPS_TARGET = 0.7  # forward and weight gradient vs sgemm of the same shape
 RSS_TARGET_MB = 400
 SLOW_BLAS_VARS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
-PAUSE = _common.PAUSE  # seconds of untimed sleep between two implementations' turns
 BLAS_PAUSE = 0.15  # after a round of np.matmul: OpenBLAS's idle threads spin ~0.1 s
 
 
@@ -124,11 +123,11 @@ def run_interleaved(recipe, data, epochs, peers):
 
     def peers_epoch(net, epoch, logs):
         for name, _, epoch_seconds in turns:
-            time.sleep(PAUSE)
+            time.sleep(_common.PAUSE)
             seconds[name].append(next(epoch_seconds))
-        time.sleep(PAUSE)
+        time.sleep(_common.PAUSE)
 
-    time.sleep(PAUSE)
+    time.sleep(_common.PAUSE)
     history = net.fit(X, y, epochs=epochs, batch_size=recipe.batch_size,
                       optimizer=recipe.optimizer(), seed=recipe.seed, verbose=False,
                       callbacks=[fastnet.LambdaCallback(peers_epoch)])
