@@ -40,11 +40,7 @@ layer do about half the multiply-adds. The first layer needs no hidden δ.
 
 Training does the optimizer step in the weight-gradient kernel, in the same
 parallel loop: each task updates (``optim.update_row``) the rows of W whose gradient
-it has just computed, still in L1. (A second loop over the same blocks, which an
-earlier version ran so that the update would stream through its rows in one sweep,
-measured 5-7 % slower for the 784 × 256 layer at batch 32, 2 % at batch 128, and
-17-38 % slower for the output layer, whose update paid a second fork and join.)
-The hidden δ of the layer below runs first, with the old W.
+it has just computed, still in L1. The hidden δ of the layer below runs first, with the old W.
 
 Shapes: x (B, C), W (OC, C), bias (OC,), u, z, δ (B, OC), slope (S, OC) with
 S = 1 (one slope per unit) or S = B (RReLU: one slope per element).
@@ -328,8 +324,7 @@ def dense_gradient(dw, dbias, delta, x, w_in_major):
     ``_ab_rows``, parallel over blocks of 4 rows of dw: each thread owns whole rows, so
     the reduction over the batch has no race and a fixed summation order. In the Wᵀ
     layout the zero blocks of xᵀ (blank pixels) are skipped and one more task sums the
-    bias gradient. (``dense_backward_params`` without its update, in a kernel of five
-    arguments: the call costs ~1.5 µs less, 15 % of the output layer's gradient.)
+    bias gradient.
     """
     n_blocks, bias_task, n_tasks = _gradient_tasks(dw, dbias, w_in_major)
     for task in prange(n_tasks):
