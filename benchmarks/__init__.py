@@ -1,1 +1,1 @@
-"""asv benchmarks of fastnet (see asv.conf.json and the README's Performance section)."""
+"""asv benchmarks of fastnet (see asv.conf.json and benchmarks/README.md)."""
