@@ -39,7 +39,7 @@ HYPER = ("lr", "momentum", "weight_decay", "beta1", "beta2", "rho", "eps")
 RUN_FILES = ("config.json", "history.csv", "checkpoint.npz", "best.npz", "model.npz")
 
 
-class RunError(Exception):
+class RunError(ValueError):
     """A user error (bad options, a folder that is not a run): ``fastnet: error: ...``."""
 
 

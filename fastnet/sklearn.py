@@ -26,6 +26,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
 from . import checks
+from .callbacks import EarlyStopping
 from .catalogue import OPTIMIZERS
 from .io import FORMAT_VERSION
 from .layers import Dense
@@ -75,7 +76,6 @@ class _BaseMLP(BaseEstimator):
         return spec
 
     def _train(self, X, T, n_outputs):
-        from .callbacks import EarlyStopping
         sizes = self.hidden_layer_sizes
         sizes = [sizes] if np.isscalar(sizes) else list(sizes)
         if any(int(s) != s or s < 1 for s in sizes):

@@ -15,6 +15,7 @@ Dask is imported only when trials run: ``pip install "fastnet[sweep]"``.
 import csv
 import io
 import json
+import logging
 import math
 import os
 import sys
@@ -27,6 +28,7 @@ from . import checks, runs
 from . import io as fio
 from .callbacks import read_history_csv
 from .io import load
+from .plots import plot_sweep
 from .sweepspec import Trial, expand, load_spec, make_trial, parse_spec
 
 __all__ = ["sweep", "plan", "run_trial", "finished", "results_csv", "format_table", "Trial",
@@ -193,7 +195,6 @@ def _connect(scheduler, client, workers, n_trials, say):
                 f"({sum(remote.nthreads().values())} threads)")
             yield remote
         return
-    import logging
     n = min(workers, n_trials)
     settings = {"distributed.scheduler.allowed-failures": 0,
                 "distributed.scheduler.worker-saturation": 1.0}
@@ -347,7 +348,6 @@ def _short(text, width=60):
 def _plot(rows, keys, parsed, path, say):
     """sweep.png (validation accuracy against each swept option), or None without
     matplotlib or without a finished trial."""
-    from .plots import plot_sweep
     ok = [r for r in rows if r["status"] == "ok" and math.isfinite(r["val_accuracy"])]
     if not ok:
         say("no trial finished with a validation accuracy: no sweep.png")

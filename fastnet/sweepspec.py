@@ -17,7 +17,9 @@ With ``method = "random"`` the table is ``[random]``: a list is a uniform choice
 significant digits, whole numbers when both bounds are integers. Keys are the long options
 of ``fastnet train`` (``batch_size`` or ``batch-size``); ``out``, ``force``, ``quiet``,
 ``no_progress`` and ``threads`` belong to the sweep. Every value is checked by the train
-option's own parser, so a bad spec fails before any trial runs, naming the key.
+option's own parser (``fastnet.runs.TRAIN_OPTIONS``), so a bad value fails before any
+trial runs, naming the key; options that do not fit together (``--layers`` not ending in
+10, ``--beta1`` with sgd) fail in their trial, which is recorded as failed.
 
 A trial's name is made of its swept values and a hash of all its options, so the same
 spec gives the same trial folders.
