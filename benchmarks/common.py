@@ -24,7 +24,7 @@ import numba
 import numpy as np
 
 import fastnet as fn
-from fastnet import config
+from fastnet import catalogue, config
 from fastnet.config import FLOAT
 from fastnet.kernels import activations, dense, optim
 
@@ -36,7 +36,7 @@ WIDTHS = [256, 1024]
 FAN_IN = 784
 # One flat parameter vector the size of a 784-1024 layer with its bias.
 N_PARAMS = 784 * 1024 + 1024
-OPTIMIZERS = ["sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw"]
+OPTIMIZERS = list(catalogue.OPTIMIZERS)
 MNIST_LAYERS = (784, 256, 10)
 
 

@@ -7,7 +7,7 @@ from .train import DivergenceError, History, TrainingInterrupted
 from .io import load, save
 from .callbacks import Callback, EarlyStopping, LambdaCallback, RunDirectory
 
-__version__ = "0.1.0"
+from ._version import __version__
 
 
 def sweep(spec, out=None, **options):

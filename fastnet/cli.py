@@ -1,51 +1,55 @@
 """Command line: ``fastnet train|resume|evaluate|predict|plot|sweep`` (or ``python -m fastnet``).
 
 ``main(argv)`` returns the exit code (0 ok, 1 error, 2 usage, 130 interrupted) instead
-of calling ``sys.exit``, keeps no global state (besides Numba's thread count) and can be
-called in-process, e.g. by a sweep running many ``main(["train", "--out", DIR, ...])``.
+of calling ``sys.exit`` and keeps no global state (besides Numba's thread count). The
+train options, building and running a run live in ``fastnet.runs``; this module parses
+arguments, prints results and dispatches the commands.
 """
 import argparse
-import functools
-import json
 import sys
-import time
 from pathlib import Path
 
-OPTIMIZERS = ["sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw"]
-DEFAULT_LR = {"sgd": 0.1, "momentum": 0.1, "nesterov": 0.1, "adagrad": 0.01,
-              "rmsprop": 0.001, "adam": 0.001, "adamw": 0.001}
-LOSSES = ["softmax_cross_entropy", "binary_cross_entropy", "sum_of_squares"]
+import numpy as np
+
+from . import plots, runs, sweeps
+from .callbacks import read_history_csv
+from .images import load_inputs
+from .io import load
+from .runs import RunError
 
 
-class CLIError(Exception):
-    """A user error: printed as ``fastnet: error: ...``, exit code 1."""
+class _Parser(argparse.ArgumentParser):
+    """Usage errors as ``fastnet: error: --option: ...`` (exit code 2)."""
+
+    def error(self, message):
+        self.print_usage(sys.stderr)
+        self.exit(2, f"fastnet: error: {message.removeprefix('argument ')}\n")
 
 
-def _int_list(text):
-    try:
-        sizes = [int(s) for s in text.split(",") if s.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}")
-    if len(sizes) < 2 or min(sizes) < 1:
-        raise argparse.ArgumentTypeError(f"need at least two positive sizes, got {text!r}")
-    return sizes
+class _Formatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows an option's default unless it is None (its help says what None means)."""
+
+    def _get_help_string(self, action):
+        return action.help if action.default is None else super()._get_help_string(action)
 
 
-def _positive_int(text):
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}")
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {v}")
-    return v
+def _argtype(parse):
+    """An argparse ``type`` of a ``runs`` parser (ValueError -> a usage error)."""
+    def convert(text):
+        try:
+            return parse(text)
+        except (TypeError, ValueError) as e:
+            raise argparse.ArgumentTypeError(str(e)) from None
+    convert.__name__ = parse.__name__
+    return convert
 
 
-_Formatter = argparse.ArgumentDefaultsHelpFormatter
+_positive_int = _argtype(runs.integer(1))
+
 
 
 def build_parser():
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="fastnet", formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Train and use feed-forward networks on MNIST with Numba loop kernels.",
         epilog="examples:\n"
@@ -126,56 +130,22 @@ def build_parser():
     return parser
 
 
-@functools.lru_cache(maxsize=1)
-def train_options():
-    """{dest: argparse action} of every `fastnet train` option (e.g. 'batch_size')."""
-    parser = argparse.ArgumentParser(add_help=False)
-    _train_arguments(parser)
-    return {a.dest: a for a in parser._actions if a.option_strings}
-
-
-def _train_arguments(t):
-    """The options of `fastnet train` (the keys a sweep spec may set, too)."""
-    g = t.add_argument_group("network")
-    g.add_argument("--layers", type=_int_list, default="784,256,10",
-                   help="layer sizes, input first, classes last")
-    g.add_argument("--activation", default="relu",
-                   help="hidden-layer activation (relu, leaky_relu, prelu, rrelu, elu, tanh, "
-                        "sigmoid, swish, ...)")
-    g.add_argument("--loss", default="softmax_cross_entropy", choices=LOSSES)
-    g = t.add_argument_group("optimizer")
-    g.add_argument("--optimizer", default="sgd", choices=OPTIMIZERS)
-    g.add_argument("--lr", type=float, default=None,
-                   help="base learning rate (default: 0.1 for sgd/momentum/nesterov, 0.01 "
-                        "adagrad, 0.001 rmsprop/adam/adamw)")
-    g.add_argument("--momentum", type=float, default=0.9, help="momentum μ (sgd family)")
-    g.add_argument("--weight-decay", type=float, default=2e-4, help="L2 penalty λ")
-    g.add_argument("--beta1", type=float, default=0.9, help="Adam β1")
-    g.add_argument("--beta2", type=float, default=0.999, help="Adam β2")
-    g.add_argument("--rho", type=float, default=0.9, help="RMSProp decay ρ")
-    g.add_argument("--eps", type=float, default=1e-8, help="AdaGrad/RMSProp/Adam ε")
-    g.add_argument("--schedule", default="cosine", choices=["constant", "step", "cosine"],
-                   help="learning-rate schedule over the epochs")
-    g.add_argument("--step-size", type=_positive_int, default=None,
-                   help="epochs per decay of --schedule step (default epochs/3)")
-    g.add_argument("--gamma", type=float, default=0.1, help="decay factor of --schedule step")
-    g = t.add_argument_group("training")
-    g.add_argument("--epochs", type=int, default=10)
-    g.add_argument("--batch-size", type=_positive_int, default=128)
-    g.add_argument("--validation-split", type=float, default=0.0,
-                   help="fraction of the training set held out; 0 reports the test set "
-                        "each epoch")
-    g.add_argument("--early-stopping", type=int, default=0, metavar="PATIENCE",
-                   help="stop when val_loss has not improved for PATIENCE epochs (0: off)")
-    g.add_argument("--on-nan", default="stop", choices=["stop", "skip", "halve"],
-                   help="when the loss or a weight becomes NaN/inf: stop with an error, "
-                        "skip the batch, or halve the learning rate and retry")
-    g.add_argument("--seed", type=int, default=0, help="seeds weights, shuffling and splits")
+def _train_arguments(parser):
+    """The options of `fastnet train`: the table runs.TRAIN_OPTIONS, then the output ones."""
+    groups = {}
+    for option in runs.TRAIN_OPTIONS.values():
+        default = option.default   # a list as its text: --help shows 784,256,10
+        if isinstance(default, list):
+            default = ",".join(map(str, default))
+        if option.group not in groups:
+            groups[option.group] = parser.add_argument_group(option.group)
+        groups[option.group].add_argument(option.flag, type=_argtype(option.parse),
+                                          default=default, help=option.help,
+                                          metavar=option.metavar)
+    g = groups["training"]
     g.add_argument("--threads", type=_positive_int, default=None,
                    help="Numba threads (default: NUMBA_NUM_THREADS or all cores)")
-    g.add_argument("--limit", type=_positive_int, default=None,
-                   help="train on the first N samples only")
-    g = t.add_argument_group("output")
+    g = parser.add_argument_group("output")
     g.add_argument("--out", default=None, metavar="RUN_DIR",
                    help="run folder (default runs/<date-time>)")
     g.add_argument("--force", action="store_true",
@@ -189,189 +159,45 @@ def _output_flags(group):
     group.add_argument("--quiet", action="store_true", help="no progress bar, no epoch lines")
 
 
-# ---------------------------------------------------------------- building blocks
-def _optimizer(cfg):
-    from . import optimizers as O
-    epochs = max(1, cfg["epochs"])
-    schedule = {"constant": {"name": "constant"},
-                "step": {"name": "step", "step_size": cfg["step_size"] or max(1, epochs // 3),
-                         "gamma": cfg["gamma"]},
-                "cosine": {"name": "cosine", "total_epochs": epochs}}[cfg["schedule"]]
-    name = cfg["optimizer"]
-    spec = dict(name=name, lr=cfg["lr"], weight_decay=cfg["weight_decay"], schedule=schedule)
-    if name in ("sgd", "momentum", "nesterov"):
-        spec["momentum"] = cfg["momentum"]
-    if name in ("adam", "adamw"):
-        spec.update(beta1=cfg["beta1"], beta2=cfg["beta2"], eps=cfg["eps"])
-    if name == "rmsprop":
-        spec.update(rho=cfg["rho"], eps=cfg["eps"])
-    if name == "adagrad":
-        spec["eps"] = cfg["eps"]
-    return O.make_optimizer(spec)
-
-
-def _network(cfg):
-    from . import Dense, Network
-    sizes = cfg["layers"]
-    layers = [Dense(sizes[i], sizes[i + 1], activation=cfg["activation"])
-              for i in range(len(sizes) - 2)]
-    layers.append(Dense(sizes[-2], sizes[-1]))
-    return Network(layers, loss=cfg["loss"], seed=cfg["seed"])
-
-
-def _set_threads(threads):
-    import numba
-    if threads is not None:
-        if not 1 <= threads <= numba.config.NUMBA_NUM_THREADS:
-            raise CLIError(f"--threads must be in [1, {numba.config.NUMBA_NUM_THREADS}], "
-                           f"got {threads}")
-        numba.set_num_threads(threads)
-    return numba.get_num_threads()
-
-
-def _targets(net, y):
-    """Class ids for softmax; one-hot rows for the other losses."""
-    import numpy as np
-    if net.loss == "softmax_cross_entropy":
-        return y
-    return np.eye(net.n_outputs, dtype=np.float32)[y]
-
-
-def _mnist(cfg_limit=None):
-    from . import load_mnist
-    (X, y), (X_test, y_test) = load_mnist()
-    if cfg_limit:
-        X, y = X[:cfg_limit], y[:cfg_limit]
-    return X, y, X_test, y_test
-
-
+# ---------------------------------------------------------------- commands
 def _model_path(path):
     path = Path(path)
     return path / "model.npz" if path.is_dir() else path
 
 
 def _load_model(path):
-    from . import load
     net = load(_model_path(path))
-    if net.n_inputs != 784:
-        raise CLIError(f"{path}: the model takes {net.n_inputs} inputs; MNIST images have 784")
+    if net.n_inputs != runs.MNIST_PIXELS:
+        raise RunError(f"{path}: the model takes {net.n_inputs} inputs; MNIST images have "
+                       f"{runs.MNIST_PIXELS}")
     return net
 
 
-# ---------------------------------------------------------------- commands
+def _test_set(limit):
+    _, _, X, y = runs.load_data()
+    return (X[:limit], y[:limit]) if limit else (X, y)
+
+
 def train(args):
-    from . import __version__, io
-    if args.epochs < 0:
-        raise CLIError(f"--epochs must be >= 0, got {args.epochs}")
-    if args.layers[0] != 784:
-        raise CLIError(f"--layers must start with 784 (MNIST pixels), got {args.layers[0]}")
-    if args.layers[-1] != 10:
-        raise CLIError(f"--layers must end with 10 (MNIST classes), got {args.layers[-1]}")
-    out = Path(args.out or Path("runs") / time.strftime("%Y%m%d-%H%M%S"))
-    if not args.force and any((out / f).exists() for f in ("config.json", "checkpoint.npz")):
-        raise CLIError(f"{out} already holds a run; continue it with `fastnet resume {out}`, "
-                       "or pass --force to overwrite it, or choose another --out")
-    threads = _set_threads(args.threads)
-    cfg = {k: v for k, v in vars(args).items() if k not in ("command", "force", "quiet",
-                                                             "no_progress")}
-    cfg.update(out=str(out), threads=threads, fastnet_version=__version__,
-               lr=args.lr if args.lr is not None else DEFAULT_LR[args.optimizer])
-    net, opt = _network(cfg), _optimizer(cfg)   # validates the options before writing
-    out.mkdir(parents=True, exist_ok=True)
-    for stale in ("checkpoint.npz", "best.npz", "model.npz", "history.csv"):
-        (out / stale).unlink(missing_ok=True)
-    io.write_text(out / "config.json", json.dumps(cfg, indent=2) + "\n")
-    return _run(cfg, net, opt, None, args)
+    options = {name: getattr(args, name) for name in runs.TRAIN_OPTIONS}
+    return runs.train(options, out=args.out, threads=args.threads, force=args.force,
+                      quiet=args.quiet, progress=not args.no_progress)
 
 
 def resume(args):
-    from .callbacks import load_checkpoint
-    run = Path(args.run_dir)
-    if not (run / "config.json").is_file():
-        raise CLIError(f"{run} is not a run folder (no config.json)")
-    if not (run / "checkpoint.npz").is_file():
-        raise CLIError(f"{run} has no checkpoint.npz yet (interrupted before the first "
-                       "epoch ended?); start again with `fastnet train --force --out "
-                       f"{run}`")
-    try:
-        cfg = json.loads((run / "config.json").read_text())
-    except (ValueError, UnicodeDecodeError) as e:
-        raise CLIError(f"{run / 'config.json'}: not valid JSON ({e})") from None
-    cfg["out"] = str(run)
-    net, state = load_checkpoint(run / "checkpoint.npz")
-    if state.get("finished"):
-        print(f"{run}: the run already finished ({state['epoch']} epochs); nothing to resume")
-        return 0
-    threads = _set_threads(args.threads if args.threads is not None else
-                           min(cfg.get("threads") or 1, _max_threads()))
-    if threads != cfg.get("threads"):
-        print(f"note: resuming with {threads} threads, the run used {cfg.get('threads')}; "
-              "results may differ in the last bits", file=sys.stderr)
-    print(f"resuming {run} at epoch {state['epoch'] + 1}, sample {state['position']}")
-    return _run(cfg, net, net.optimizer, state, args)
-
-
-def _max_threads():
-    import numba
-    return numba.config.NUMBA_NUM_THREADS
-
-
-def _run(cfg, net, opt, state, args):
-    """Train (fresh or resumed) into cfg['out']; print the test result."""
-    import numba
-
-    from .callbacks import EarlyStopping, RunDirectory
-    from .train import DivergenceError, TrainingInterrupted
-    out = Path(cfg["out"])
-    X, y, X_test, y_test = _mnist(cfg["limit"])
-    if state is None:
-        print(f"fastnet {cfg['fastnet_version']}: MNIST {X.shape[0]} train / "
-              f"{X_test.shape[0]} test, layers {'-'.join(map(str, cfg['layers']))} "
-              f"{cfg['activation']}, {numba.get_num_threads()} threads")
-        print(f"optimizer {opt!r}, batch {cfg['batch_size']}, {cfg['epochs']} epochs, "
-              f"seed {cfg['seed']}, run folder {out}")
-    callbacks = [RunDirectory(out)]
-    if cfg.get("early_stopping"):
-        callbacks.insert(0, EarlyStopping("val_loss", patience=cfg["early_stopping"]))
-    val = None if cfg["validation_split"] else (X_test, _targets(net, y_test))
-    try:
-        net.fit(X, _targets(net, y), epochs=cfg["epochs"], batch_size=cfg["batch_size"],
-                optimizer=opt, validation_split=cfg["validation_split"], validation_data=val,
-                seed=cfg["seed"], verbose=not args.quiet, callbacks=callbacks,
-                on_nan=cfg.get("on_nan", "stop"), progress=not (args.quiet or args.no_progress),
-                handle_sigint=True, resume=state)
-    except TrainingInterrupted as e:
-        print(f"\nfastnet: {e}; checkpoint saved in {out / 'checkpoint.npz'}\n"
-              f"continue with:  fastnet resume {out}", file=sys.stderr)
-        return 130
-    except DivergenceError as e:
-        ckpt = out / "checkpoint.npz"
-        kept = (f"the last good checkpoint is {ckpt}" if ckpt.exists()
-                else "no epoch finished, so there is no checkpoint")
-        print(f"fastnet: error: {e}\n{kept}; see --on-nan", file=sys.stderr)
-        return 1
-    result = net.evaluate(X_test, _targets(net, y_test))
-    acc = f"  test accuracy {100 * result['accuracy']:.2f}%" if "accuracy" in result else ""
-    print(f"test loss {result['loss']:.4f}{acc}")
-    names = ("config.json", "history.csv", "checkpoint.npz", "best.npz", "model.npz")
-    print(f"wrote {out}/: " + " ".join(n for n in names if (out / n).exists()))
-    return 0
+    return runs.resume(args.run_dir, threads=args.threads, quiet=args.quiet,
+                       progress=not args.no_progress)
 
 
 def evaluate(args):
-    import numpy as np
-
-    from .plots import confusion_matrix
     net = _load_model(args.model)
-    _, _, X, y = _mnist()
-    if args.limit:
-        X, y = X[:args.limit], y[:args.limit]
-    result = net.evaluate(X, _targets(net, y))
+    X, y = _test_set(args.limit)
+    result = net.evaluate(X, runs.targets(net, y))
     pred = net.predict(X)
     if pred.ndim == 2:
         pred = net.predict_proba(X).argmax(axis=1)
     k = max(net.n_outputs, 10)
-    cm = confusion_matrix(y, pred, k)
+    cm = plots.confusion_matrix(y, pred, k)
     print(f"{_model_path(args.model)}: {len(y)} MNIST test images")
     print(f"loss {result['loss']:.4f}   accuracy {100 * np.trace(cm) / cm.sum():.2f}%\n")
     print(f"{'class':>5} {'precision':>9} {'recall':>7} {'f1':>6} {'support':>7}")
@@ -389,9 +215,6 @@ def evaluate(args):
 
 
 def predict(args):
-    import numpy as np
-
-    from .images import load_inputs
     net = _load_model(args.model)
     for path in args.inputs:
         X = load_inputs(path, net.n_inputs)
@@ -405,11 +228,9 @@ def predict(args):
 
 
 def plot(args):
-    from . import plots
-    from .callbacks import read_history_csv
     run = Path(args.run_dir)
     if not (run / "history.csv").is_file():
-        raise CLIError(f"{run} is not a run folder (no history.csv)")
+        raise RunError(f"{run} is not a run folder (no history.csv)")
     out = Path(args.out or run)
     out.mkdir(parents=True, exist_ok=True)
     history = read_history_csv(run / "history.csv")
@@ -417,9 +238,7 @@ def plot(args):
     if "accuracy" in history:
         written.append(plots.plot_curves(history, out / "accuracy.png", "accuracy"))
     net = _load_model(args.model or run / "model.npz")
-    _, _, X, y = _mnist()
-    if args.limit:
-        X, y = X[:args.limit], y[:args.limit]
+    X, y = _test_set(args.limit)
     proba = net.predict_proba(X)
     pred = proba.argmax(axis=1)
     written.append(plots.plot_confusion(plots.confusion_matrix(y, pred, net.n_outputs),
@@ -430,18 +249,17 @@ def plot(args):
 
 
 def sweep(args):
-    from . import sweeps
     if args.dry_run:
         out, _, trials = sweeps.plan(args.spec, args.out)
         for trial in trials:
             state = "finished" if sweeps.finished(out / trial.name, trial) else "to run"
-            print(f"{state:>8}  {sweeps._shown(out / trial.name)}  {' '.join(trial.argv)}")
+            print(f"{state:>8}  {sweeps.shown(out / trial.name)}  {' '.join(trial.argv)}")
         return 0
     try:
         sweeps.sweep(args.spec, out=args.out, scheduler=args.scheduler, workers=args.workers,
                      progress=not (args.quiet or args.no_progress), verbose=not args.quiet)
     except ConnectionError as e:
-        raise CLIError(str(e)) from None
+        raise RunError(str(e)) from None
     except KeyboardInterrupt:
         print("\nfastnet: sweep interrupted; finished trials are kept and the same command "
               "runs the others", file=sys.stderr)
@@ -464,7 +282,7 @@ def main(argv=None):
     except KeyboardInterrupt:
         print("fastnet: interrupted", file=sys.stderr)
         return 130
-    except (CLIError, ValueError, TypeError, FileNotFoundError, ImportError) as e:
+    except (RunError, ValueError, TypeError, FileNotFoundError, ImportError) as e:
         print(f"fastnet: error: {e}", file=sys.stderr)
         return 1
 

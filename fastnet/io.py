@@ -102,7 +102,7 @@ def save(net, path, optimizer=None, training=None, arrays=None):
     ``training`` is a JSON-able dict (epoch, RNG state, history, ...) stored in the
     metadata; ``arrays`` are extra named arrays stored beside the parameters.
     """
-    from . import __version__
+    from ._version import __version__
     optimizer = optimizer if optimizer is not None else getattr(net, "optimizer", None)
     out = {"params": net.params}
     meta = {"format": FORMAT, "format_version": FORMAT_VERSION, "fastnet_version": __version__,

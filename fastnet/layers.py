@@ -9,9 +9,8 @@ the network stores that layer's weights as Wᵀ, see ``fastnet.network``.)
 import numpy as np
 
 from . import checks
+from .catalogue import ACTIVATIONS
 from .kernels import activations as A
-
-ACTIVATIONS = tuple(A.NAMES)
 
 
 class Dense:
@@ -21,8 +20,8 @@ class Dense:
     ----------
     in_features, out_features : int
     activation : str
-        One of identity, sigmoid, tanh, relu, leaky_relu, prelu, rrelu, swish,
-        softmax (output layer only).
+        A name of ``fastnet.catalogue.ACTIVATIONS``: identity, sigmoid, tanh, relu,
+        leaky_relu, prelu, rrelu, swish, softmax (output layer only).
     bias : bool
         Learn an additive bias (default True). Without it, b stays 0.
     negative_slope : float
@@ -52,7 +51,7 @@ class Dense:
         self.in_features = int(in_features)
         self.out_features = int(out_features)
         self.activation = activation
-        self.act = A.NAMES[activation]
+        self.act = ACTIVATIONS[activation]
         self.bias = checks.boolean("bias", bias)
         if negative_slope is None:
             negative_slope = 0.25 if activation == "prelu" else 0.01

@@ -12,6 +12,8 @@ import math
 import numpy as np
 
 from . import checks, config
+from .catalogue import OPTIMIZERS as DEFAULTS
+from .catalogue import SCHEDULES as SCHEDULE_DEFAULTS
 from .checks import positive as _positive
 from .kernels import optim as K
 
@@ -30,7 +32,8 @@ class Constant:
 class StepDecay:
     """η_t = η · γ^⌊epoch / step_size⌋."""
 
-    def __init__(self, step_size=10, gamma=0.1):
+    def __init__(self, step_size=SCHEDULE_DEFAULTS["step"]["step_size"],
+                 gamma=SCHEDULE_DEFAULTS["step"]["gamma"]):
         self.step_size = checks.integer("step_size", step_size, 1)
         self.gamma = _positive("gamma", gamma)
 
@@ -44,7 +47,7 @@ class StepDecay:
 class Cosine:
     """η_t = η_min + (η - η_min) · ½ (1 + cos(π t / T)) over T epochs; η_min = η · min_factor."""
 
-    def __init__(self, total_epochs, min_factor=0.0):
+    def __init__(self, total_epochs, min_factor=SCHEDULE_DEFAULTS["cosine"]["min_factor"]):
         self.total_epochs = checks.integer("total_epochs", total_epochs, 1)
         self.min_factor = checks.real("min_factor", min_factor, 0.0, 1.0)
 
@@ -145,7 +148,8 @@ class Optimizer:
 class SGD(Optimizer):
     """Stochastic gradient descent, with optional (Nesterov) momentum μ."""
 
-    def __init__(self, lr=0.01, momentum=0.0, nesterov=False, weight_decay=0.0, schedule=None):
+    def __init__(self, lr=DEFAULTS["sgd"]["lr"], momentum=DEFAULTS["sgd"]["momentum"],
+                 nesterov=False, weight_decay=DEFAULTS["sgd"]["weight_decay"], schedule=None):
         super().__init__(lr, weight_decay, schedule)
         self.momentum = checks.fraction("momentum", momentum)
         if checks.boolean("nesterov", nesterov) and self.momentum == 0:
@@ -171,7 +175,8 @@ class AdaGrad(Optimizer):
 
     state_names = ("sum_sq",)
 
-    def __init__(self, lr=0.01, eps=1e-8, weight_decay=0.0, schedule=None):
+    def __init__(self, lr=DEFAULTS["adagrad"]["lr"], eps=DEFAULTS["adagrad"]["eps"],
+                 weight_decay=DEFAULTS["adagrad"]["weight_decay"], schedule=None):
         super().__init__(lr, weight_decay, schedule)
         self.eps = _positive("eps", eps)
 
@@ -189,7 +194,9 @@ class RMSProp(Optimizer):
 
     state_names = ("mean_sq",)
 
-    def __init__(self, lr=0.001, rho=0.9, eps=1e-8, weight_decay=0.0, schedule=None):
+    def __init__(self, lr=DEFAULTS["rmsprop"]["lr"], rho=DEFAULTS["rmsprop"]["rho"],
+                 eps=DEFAULTS["rmsprop"]["eps"], weight_decay=DEFAULTS["rmsprop"]["weight_decay"],
+                 schedule=None):
         super().__init__(lr, weight_decay, schedule)
         self.rho = checks.fraction("rho", rho)
         self.eps = _positive("eps", eps)
@@ -208,8 +215,9 @@ class Adam(Optimizer):
 
     state_names = ("m", "v")
 
-    def __init__(self, lr=0.001, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0,
-                 decoupled=False, schedule=None):
+    def __init__(self, lr=DEFAULTS["adam"]["lr"], beta1=DEFAULTS["adam"]["beta1"],
+                 beta2=DEFAULTS["adam"]["beta2"], eps=DEFAULTS["adam"]["eps"],
+                 weight_decay=DEFAULTS["adam"]["weight_decay"], decoupled=False, schedule=None):
         super().__init__(lr, weight_decay, schedule)
         self.beta1 = checks.fraction("beta1", beta1)
         self.beta2 = checks.fraction("beta2", beta2)
@@ -232,20 +240,34 @@ class Adam(Optimizer):
 class AdamW(Adam):
     """Adam with decoupled weight decay (default λ = 0.01)."""
 
-    def __init__(self, lr=0.001, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.01,
-                 schedule=None):
+    def __init__(self, lr=DEFAULTS["adamw"]["lr"], beta1=DEFAULTS["adamw"]["beta1"],
+                 beta2=DEFAULTS["adamw"]["beta2"], eps=DEFAULTS["adamw"]["eps"],
+                 weight_decay=DEFAULTS["adamw"]["weight_decay"], schedule=None):
         super().__init__(lr, beta1, beta2, eps, weight_decay, True, schedule)
 
     def config(self):
         return dict(super().config(), name="adam")
 
 
+def _with_defaults(cls, name, **fixed):
+    """A constructor of optimizer ``name``: ``cls`` with the catalogue's defaults of
+    ``name`` for the arguments not given."""
+    def build(**kw):
+        return cls(**{**DEFAULTS[name], **fixed, **kw})
+    build.__name__ = name
+    return build
+
+
 OPTIMIZERS = {
-    "sgd": SGD,
-    "momentum": lambda momentum=0.9, **kw: SGD(momentum=momentum, **kw),
-    "nesterov": lambda momentum=0.9, **kw: SGD(momentum=momentum, nesterov=True, **kw),
-    "adagrad": AdaGrad, "rmsprop": RMSProp, "adam": Adam, "adamw": AdamW,
+    "sgd": _with_defaults(SGD, "sgd"),
+    "momentum": _with_defaults(SGD, "momentum"),
+    "nesterov": _with_defaults(SGD, "nesterov", nesterov=True),
+    "adagrad": _with_defaults(AdaGrad, "adagrad"),
+    "rmsprop": _with_defaults(RMSProp, "rmsprop"),
+    "adam": _with_defaults(Adam, "adam"),
+    "adamw": _with_defaults(AdamW, "adamw"),
 }
+"""Optimizer name (``fastnet.catalogue.OPTIMIZERS``) -> constructor."""
 
 
 def make_optimizer(spec):

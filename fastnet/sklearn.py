@@ -25,6 +25,9 @@ from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
+from . import checks
+from .callbacks import EarlyStopping
+from .catalogue import OPTIMIZERS
 from .io import FORMAT_VERSION
 from .layers import Dense
 from .network import Network
@@ -40,7 +43,7 @@ class _BaseMLP(BaseEstimator):
     _loss = None
 
     def __init__(self, hidden_layer_sizes=(100,), activation="relu", optimizer="adam",
-                 learning_rate=1e-3, weight_decay=0.0, momentum=0.9, batch_size=32,
+                 learning_rate=None, weight_decay=None, momentum=None, batch_size=32,
                  epochs=200, early_stopping=False, validation_fraction=0.1, patience=10,
                  on_nan="stop", random_state=None, verbose=False):
         self.hidden_layer_sizes = hidden_layer_sizes
@@ -60,14 +63,19 @@ class _BaseMLP(BaseEstimator):
 
     # -------------------------------------------------------------- training
     def _make_optimizer(self):
-        spec = {"name": self.optimizer, "lr": self.learning_rate,
-                "weight_decay": self.weight_decay}
-        if self.optimizer in ("sgd", "momentum", "nesterov"):
-            spec["momentum"] = self.momentum
+        """The optimizer spec; hyper-parameters left None take the catalogue's defaults."""
+        name = checks.choice("optimizer", self.optimizer, OPTIMIZERS)
+        spec = {"name": name}
+        for param, key in (("learning_rate", "lr"), ("weight_decay", "weight_decay"),
+                           ("momentum", "momentum")):
+            value = getattr(self, param)
+            if value is not None and key not in OPTIMIZERS[name]:
+                raise ValueError(f"{param} does not apply to optimizer {name!r}")
+            if value is not None:
+                spec[key] = value
         return spec
 
     def _train(self, X, T, n_outputs):
-        from .callbacks import EarlyStopping
         sizes = self.hidden_layer_sizes
         sizes = [sizes] if np.isscalar(sizes) else list(sizes)
         if any(int(s) != s or s < 1 for s in sizes):
@@ -136,7 +144,9 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     hidden_layer_sizes : tuple of int, default (100,)
     activation : str, default "relu" (any fastnet activation)
     optimizer : "sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw"
-    learning_rate, weight_decay, momentum : optimizer hyper-parameters
+    learning_rate, weight_decay, momentum : optimizer hyper-parameters; None (the
+        default) takes the optimizer's default from ``fastnet.catalogue.OPTIMIZERS``
+        (adam: learning rate 0.001, no weight decay)
     batch_size, epochs : minibatch size and number of passes over the data
     early_stopping : hold out ``validation_fraction`` and stop when its loss has not
         improved for ``patience`` epochs (restoring the best weights)

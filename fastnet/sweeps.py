@@ -1,8 +1,8 @@
 """Hyper-parameter sweeps on Dask distributed: ``fastnet sweep SPEC.toml`` or ``fastnet.sweep``.
 
 The spec (grid or random search over any ``fastnet train`` option) is described in
-``fastnet.sweepspec``. Each trial runs ``fastnet.cli.main(["train", ..., "--out",
-OUT/NAME, "--quiet", "--threads", "1"])`` in a Dask worker; by default the workers are a
+``fastnet.sweepspec``. Each trial runs ``fastnet.runs.train`` of its options into
+OUT/NAME, quietly on one Numba thread, in a Dask worker; by default the workers are a
 ``LocalCluster`` on this machine, one process per core with one thread each. A trial
 folder holds the run (``config.json``, ``history.csv``, ``model.npz``, ...), ``train.log``
 and, written atomically last, ``result.json``; a folder whose result says ``ok`` is
@@ -15,6 +15,7 @@ Dask is imported only when trials run: ``pip install "fastnet[sweep]"``.
 import csv
 import io
 import json
+import logging
 import math
 import os
 import sys
@@ -23,8 +24,11 @@ import time
 from contextlib import contextmanager, redirect_stderr, redirect_stdout, suppress
 from pathlib import Path
 
-from . import checks
+from . import checks, runs
 from . import io as fio
+from .callbacks import read_history_csv
+from .io import load
+from .plots import plot_sweep
 from .sweepspec import Trial, expand, load_spec, make_trial, parse_spec
 
 __all__ = ["sweep", "plan", "run_trial", "finished", "results_csv", "format_table", "Trial",
@@ -59,7 +63,6 @@ def run_trial(directory, argv):
     default threading layer are per process), so give workers one thread each
     (``dask worker ADDRESS --nworkers N --nthreads 1``).
     """
-    from .cli import main
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     (directory / RESULT).unlink(missing_ok=True)
@@ -67,8 +70,12 @@ def run_trial(directory, argv):
     errors = io.StringIO()
     with _ONE_TRIAL, open(directory / "train.log", "w") as log:
         with redirect_stdout(log), redirect_stderr(errors):
-            code = main(["train", *argv, f"--out={directory}", "--force", "--quiet",
-                         "--threads=1"])
+            try:
+                code = runs.train(runs.parse_argv(argv), out=directory, threads=1,
+                                  force=True, quiet=True)
+            except (runs.RunError, ValueError, TypeError, OSError, ImportError) as e:
+                print(f"fastnet: error: {e}", file=sys.stderr)
+                code = 1
         log.write(errors.getvalue())
     result = {"status": "ok" if code == 0 else "failed", "exit_code": code, "argv": argv,
               "error": "" if code == 0 else _last_error(errors.getvalue(), code)}
@@ -89,14 +96,11 @@ def _last_error(text, code):
 
 def _metrics(directory):
     """Last-epoch validation metrics from history.csv, test metrics of model.npz."""
-    from .callbacks import read_history_csv
-    from .cli import _mnist, _targets
-    from .io import load
     history = read_history_csv(directory / "history.csv")
     last = {k: (v[-1] if v else math.nan) for k, v in history.items()}
     net = load(directory / "model.npz")
-    _, _, X_test, y_test = _mnist()
-    test = net.evaluate(X_test, _targets(net, y_test))
+    _, _, X_test, y_test = runs.load_data()
+    test = net.evaluate(X_test, runs.targets(net, y_test))
     return {"val_accuracy": last.get("val_accuracy", math.nan),
             "val_loss": last.get("val_loss", math.nan),
             "test_accuracy": test.get("accuracy", math.nan), "test_loss": test["loss"],
@@ -124,7 +128,7 @@ def sweep(spec, out=None, scheduler=None, client=None, workers=None, progress=Tr
     earlier = {t.name: finished(out / t.name, t) for t in trials}
     todo = [t for t in trials if earlier[t.name] is None]
     say = _printer(verbose)
-    say(f"sweep {_shown(out)}: {len(trials)} trials ({parsed['method']} over "
+    say(f"sweep {shown(out)}: {len(trials)} trials ({parsed['method']} over "
         f"{', '.join(parsed['space'])}), {len(trials) - len(todo)} finished earlier, "
         f"{len(todo)} to run")
     results = {t.name: dict(r, reused=True) for t in trials if (r := earlier[t.name])}
@@ -138,7 +142,7 @@ def sweep(spec, out=None, scheduler=None, client=None, workers=None, progress=Tr
     fio.write_text(out / "results.csv", results_csv(rows, keys))
     say(format_table(rows, keys))
     written = [out / "results.csv", _plot(rows, keys, parsed, out / "sweep.png", say)]
-    say("wrote " + " ".join(_shown(p) for p in written if p))
+    say("wrote " + " ".join(shown(p) for p in written if p))
     return rows
 
 
@@ -154,7 +158,7 @@ def plan(spec, out=None):
     return Path(out).absolute(), parsed, expand(parsed)
 
 
-def _shown(path):
+def shown(path):
     """``path`` relative to the working directory when it is inside it."""
     try:
         return str(Path(path).relative_to(Path.cwd()))
@@ -191,7 +195,6 @@ def _connect(scheduler, client, workers, n_trials, say):
                 f"({sum(remote.nthreads().values())} threads)")
             yield remote
         return
-    import logging
     n = min(workers, n_trials)
     settings = {"distributed.scheduler.allowed-failures": 0,
                 "distributed.scheduler.worker-saturation": 1.0}
@@ -345,7 +348,6 @@ def _short(text, width=60):
 def _plot(rows, keys, parsed, path, say):
     """sweep.png (validation accuracy against each swept option), or None without
     matplotlib or without a finished trial."""
-    from .plots import plot_sweep
     ok = [r for r in rows if r["status"] == "ok" and math.isfinite(r["val_accuracy"])]
     if not ok:
         say("no trial finished with a validation accuracy: no sweep.png")

@@ -17,7 +17,9 @@ With ``method = "random"`` the table is ``[random]``: a list is a uniform choice
 significant digits, whole numbers when both bounds are integers. Keys are the long options
 of ``fastnet train`` (``batch_size`` or ``batch-size``); ``out``, ``force``, ``quiet``,
 ``no_progress`` and ``threads`` belong to the sweep. Every value is checked by the train
-option's own parser, so a bad spec fails before any trial runs, naming the key.
+option's own parser (``fastnet.runs.TRAIN_OPTIONS``), so a bad value fails before any
+trial runs, naming the key; options that do not fit together (``--layers`` not ending in
+10, ``--beta1`` with sgd) fail in their trial, which is recorded as failed.
 
 A trial's name is made of its swept values and a hash of all its options, so the same
 spec gives the same trial folders.
@@ -33,6 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from . import checks
+from .runs import TRAIN_OPTIONS
 
 SECTIONS = ("sweep", "base", "grid", "random")
 SWEEP_KEYS = ("method", "out", "n_trials", "seed")
@@ -122,13 +125,12 @@ def _table(spec, name):
 
 
 def _dest(where, key):
-    """The train option (argparse dest) that spec key ``key`` names."""
-    from .cli import train_options
+    """The train option (``fastnet.runs.TRAIN_OPTIONS``) that spec key ``key`` names."""
     dest = key.replace("-", "_")
     if dest in SET_BY_SWEEP:
         raise ValueError(f"{where}: {key!r} is set by the sweep for every trial (out: "
                          "[sweep] out or --out; threads: one per trial)")
-    options = [d for d in train_options() if d not in SET_BY_SWEEP]
+    options = list(TRAIN_OPTIONS)
     if dest not in options:
         close = difflib.get_close_matches(dest, options, n=1)
         hint = f"; did you mean {close[0]!r}?" if close else ""
@@ -138,10 +140,7 @@ def _dest(where, key):
 
 
 def _option_text(where, dest, value):
-    """``value`` as the command-line text of option ``dest``, checked by its parser type."""
-    import argparse
-
-    from .cli import train_options
+    """``value`` as the command-line text of option ``dest``, checked by its parser."""
     if isinstance(value, (list, tuple)) and value and all(
             isinstance(v, int) and not isinstance(v, bool) for v in value):
         text = ",".join(map(str, value))
@@ -150,13 +149,10 @@ def _option_text(where, dest, value):
     else:
         raise TypeError(f"{where} must be a number or a string (a list of integers for "
                         f"layers), got {value!r} ({type(value).__name__})")
-    action = train_options()[dest]
     try:
-        parsed = action.type(text) if action.type else text
-    except (argparse.ArgumentTypeError, TypeError, ValueError) as e:
+        TRAIN_OPTIONS[dest].parse(text)
+    except (TypeError, ValueError) as e:
         raise ValueError(f"{where}: {e}") from None
-    if action.choices is not None:
-        checks.choice(where, parsed, action.choices)
     return text
 
 
@@ -222,9 +218,7 @@ def _draw(rng, space):
 def make_trial(base, params):
     """The Trial of fixed options ``base`` and swept values ``params`` (train option
     names as keys): argv ``--option=value`` and a name from the values plus a hash."""
-    from .cli import train_options
-    actions = train_options()
-    argv = [f"{actions[k].option_strings[0]}={_option_text(k, k, v)}"
+    argv = [f"{TRAIN_OPTIONS[k].flag}={_option_text(k, k, v)}"
             for k, v in {**base, **params}.items()]
     digest = hashlib.sha256("\0".join(sorted(argv)).encode()).hexdigest()[:8]
     label = "-".join(f"{k}{_label(v)}" for k, v in params.items())[:80]

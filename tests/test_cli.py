@@ -54,7 +54,9 @@ def test_train_writes_the_run_folder(run):
     assert all(float(v) > 0 for r in rows[1:] for v in r[1:6])
     cfg = json.loads((out / "config.json").read_text())
     assert cfg["layers"] == [784, 32, 10] and cfg["limit"] == 1500 and cfg["lr"] == 0.1
-    assert cfg["threads"] == 1 and cfg["optimizer"] == "sgd" and cfg["schedule"] == "cosine"
+    assert cfg["threads"] == 1 and cfg["optimizer"] == "momentum" and cfg["momentum"] == 0.9
+    assert cfg["weight_decay"] == 2e-4 and cfg["schedule"] == "cosine" and cfg["beta1"] is None
+    assert "optimizer momentum SGD(lr=0.1, weight_decay=0.0002, momentum=0.9" in proc.stdout
     assert "epoch 2/2" in proc.stdout and "test accuracy" in proc.stdout
     final = float(rows[-1][4])
     assert f"test accuracy {100 * final:.2f}%" in proc.stdout
@@ -188,8 +190,78 @@ def test_main_returns_exit_codes(tmp_path, capsys, run):
     assert main(["resume", str(tmp_path / "missing")]) == 1
     assert main(["train", "--out", str(run[0])]) == 1          # never overwrite a run
     assert "fastnet resume" in capsys.readouterr().err
-    assert main(["train", "--activation", "nope", "--out", str(tmp_path / "y")]) == 1
-    assert "unknown activation" in capsys.readouterr().err
+    assert main(["train", "--activation", "nope", "--out", str(tmp_path / "y")]) == 2
+    assert "fastnet: error: --activation: unknown activation 'nope'" in \
+        capsys.readouterr().err
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--layers", "784,,10"], "--layers: size 2 of '784,,10' is empty"),
+    (["--layers", "784,0,10"], "--layers: size 2 of '784,0,10': expected an integer >= 1"),
+    (["--layers", "784,-5,10"], "--layers: size 2 of '784,-5,10': expected an integer >= 1"),
+    (["--layers", "784,2.5,10"], "--layers: size 2 of '784,2.5,10': expected an integer"),
+    (["--layers", "784"], "--layers: expected at least two comma-separated sizes"),
+    (["--lr", "nan"], "--lr: expected a finite number > 0, got nan"),
+    (["--lr", "0"], "--lr: expected a finite number > 0, got 0"),
+    (["--lr", "fast"], "--lr: could not convert string to float: 'fast'"),
+    (["--momentum", "1"], "--momentum: expected a finite number in [0, 1), got 1"),
+    (["--weight-decay", "-1"], "--weight-decay: expected a finite number >= 0"),
+    (["--eps", "inf"], "--eps: expected a finite number > 0, got inf"),
+    (["--epochs", "-1"], "--epochs: expected an integer >= 0, got -1"),
+    (["--epochs", "2.0"], "--epochs: expected an integer, got '2.0'"),
+    (["--batch-size", "0"], "--batch-size: expected an integer >= 1, got 0"),
+    (["--validation-split", "1"], "--validation-split: expected a finite number in [0, 1)"),
+    (["--seed", "-1"], "--seed: expected an integer >= 0, got -1"),
+    (["--optimizer", "sgdd"], "--optimizer: unknown optimizer 'sgdd'"),
+    (["--activation", "elu"], "--activation: unknown activation 'elu'"),
+    (["--loss", "hinge"], "--loss: unknown loss 'hinge'"),
+    (["--schedule", "linear"], "--schedule: unknown schedule 'linear'"),
+])
+def test_train_options_are_parsed_strictly(tmp_path, capsys, args, message):
+    assert main(["train", *args, "--out", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err
+    assert f"fastnet: error: {message}" in err
+    assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--optimizer", "sgd", "--beta1", "0.5"], "--beta1 does not apply to --optimizer sgd"),
+    (["--optimizer", "adam", "--momentum", "0.5"], "--momentum does not apply to --optimizer"),
+    (["--step-size", "2"], "--step-size applies to --schedule step only"),
+    (["--layers", "784,10,3"], "--layers must end with 10"),
+    (["--layers", "100,10"], "--layers must start with 784"),
+])
+def test_options_that_do_not_fit_together_are_errors(tmp_path, capsys, args, message):
+    assert main(["train", *args, "--out", str(tmp_path / "r")]) == 1
+    assert f"fastnet: error: {message}" in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()
+
+
+def test_optimizer_sgd_is_plain_sgd_and_momentum_is_the_recipe():
+    from fastnet import runs
+    from fastnet.kernels import optim as K
+    sgd = runs.resolve({"optimizer": "sgd"})
+    assert (sgd["lr"], sgd["momentum"], sgd["weight_decay"]) == (0.01, 0.0, 0.0)
+    assert runs.build_optimizer(sgd).kind == K.SGD
+    heavy = runs.build_optimizer(runs.resolve({"optimizer": "sgd", "momentum": 0.9}))
+    assert (heavy.kind, heavy.momentum) == (K.MOMENTUM, 0.9)
+    recipe = runs.build_optimizer(runs.resolve({}))
+    assert (recipe.kind, recipe.lr, recipe.momentum, recipe.weight_decay) == \
+        (K.MOMENTUM, 0.1, 0.9, 2e-4)
+    assert runs.resolve({}) == runs.resolve({"optimizer": "momentum"})
+
+
+def test_a_run_config_is_the_resolved_options(tmp_path):
+    from fastnet import runs
+    out = tmp_path / "r"
+    assert main(["train", "--optimizer", "sgd", "--schedule", "step", "--epochs", "0",
+                 "--limit", "100", "--layers", "784,8,10", "--threads", "1", "--quiet",
+                 "--out", str(out)]) == 0
+    cfg = json.loads((out / "config.json").read_text())
+    expected = runs.resolve({"optimizer": "sgd", "schedule": "step", "epochs": 0,
+                             "limit": 100, "layers": [784, 8, 10]})
+    assert cfg == dict(expected, out=str(out), threads=1, fastnet_version=fn.__version__)
+    assert (cfg["momentum"], cfg["step_size"]) == (0.0, 1)
 
 
 def test_main_in_process_is_reentrant(tmp_path):
