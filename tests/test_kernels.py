@@ -80,8 +80,8 @@ def test_dense_backward_params(rng, C, OC, in_major, kind, h):
     state_w, state_b = [np.abs(rand(rng, OC, C)) for _ in range(2)], [np.abs(rand(rng, OC))
                                                                       for _ in range(2)]
     stored = (lambda a: np.array(a.T, order="C")) if in_major else np.copy
-    w_slots = [stored(a) for a in (w, *state_w)]
-    bias_slots = [a.copy() for a in (bias, *state_b)]
+    w_slots = tuple(stored(a) for a in (w, *state_w))
+    bias_slots = tuple(a.copy() for a in (bias, *state_b))
     dw, db = np.full_like(w_slots[0], np.nan), np.full(OC, np.nan, F32)
     dense_backward_params(dw, db, delta, x, in_major, kind, h, w_slots, bias_slots)
     f64 = (lambda *arrays: [a.astype(float) for a in arrays])
