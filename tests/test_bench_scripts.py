@@ -1,5 +1,6 @@
-"""The asv benchmarks and the benchmark tools (benchmarks/tools/) still run (on tiny sizes; no timings are
-checked: a broken benchmark should fail here, not in the nightly asv run)."""
+"""The asv benchmarks and the benchmark tools (benchmarks/tools/) still run, on tiny sizes,
+and what they report is what they measured: a broken benchmark should fail here, not in the
+nightly asv run."""
 import inspect
 import os
 import subprocess

@@ -263,8 +263,8 @@ def test_prelu_slope_grad(B, C, scale, seed):
     rng = np.random.default_rng(seed)
     dz, u = rand(rng, (B, C), scale), rand(rng, (B, C))
     (da,) = at_all_thread_counts(k_prelu_slope_grad, dz, u)
-    terms = dz.astype(np.float64) * np.minimum(u, 0)
-    within(da, ref.prelu_slope_grad_ref(*f64(dz, u)), (B + 1) * U * np.abs(terms).sum(axis=0) + 1e-30, "da")
+    bound = (B + 1) * U * np.abs(dz.astype(np.float64) * np.minimum(u, 0)).sum(axis=0) + 1e-30
+    within(da, ref.prelu_slope_grad_ref(*f64(dz, u)), bound, "da")
 
 
 # ------------------------------------------------------------------ losses
@@ -385,9 +385,11 @@ def k_dense_backward_params(name, h, delta, x, w, bias, state_w, state_b, in_maj
 @settings(PROPS, max_examples=30)
 @given(small, small, small, st.sampled_from(sorted(N_STATE)), hyper, st.booleans(),
        st.booleans(), seeds)
-def test_dense_backward_params_equals_gradient_then_update(B, C, OC, name, h, has_bias, in_major, seed):
+def test_dense_backward_params_equals_gradient_then_update(B, C, OC, name, h, has_bias, in_major,
+                                                           seed):
     """dense_backward_params, the weight gradient with the optimizer step fused in, is bit
-    for bit dense_gradient followed by the flat update; a layer without bias passes 0-length bias slots."""
+    for bit dense_gradient followed by the flat update; a layer without bias passes
+    0-length bias slots."""
     rng = np.random.default_rng(seed)
     delta, x, w = rand(rng, (B, OC)), rand(rng, (B, C)), rand(rng, (OC, C))
     nb = OC if has_bias else 0
@@ -396,8 +398,8 @@ def test_dense_backward_params_equals_gradient_then_update(B, C, OC, name, h, ha
     state_w = [np.abs(rand(rng, (OC, C))) for _ in range(n_state)]  # >= 0: fits every rule
     state_b = [np.abs(rand(rng, nb)) for _ in range(n_state)]
     x = with_zeros(rng, x, in_major)
-    out = at_all_thread_counts(k_dense_backward_params, name, h, delta, x, w, bias, state_w, state_b,
-                               in_major)
+    out = at_all_thread_counts(k_dense_backward_params, name, h, delta, x, w, bias, state_w,
+                               state_b, in_major)
     dw, db = k_dense_gradient(delta, x, in_major)
     p = np.concatenate([w.ravel(), bias])
     g = np.concatenate([dw.ravel(), db[:nb]])

@@ -1,6 +1,8 @@
 """Shared set-up of the benchmark tools (compare.py, time_to_98.py): import fastnet and
 the benchmarks package from this checkout, the --threads handling, the options and
-argument types they share."""
+argument types they share. The tools are scripts, run as ``python benchmarks/tools/NAME.py``;
+this folder has no __init__.py, so asv, which imports every module of the benchmarks
+package, leaves them alone."""
 import argparse
 import os
 import sys
