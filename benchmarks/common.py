@@ -1,4 +1,4 @@
-"""Shared pieces of the benchmarks and of scripts/compare.py.
+"""Shared pieces of the benchmarks and of tools/compare.py.
 
 This is the ONE place that calls fastnet's kernels directly: when a kernel's signature
 changes, only the functions below change. Everything else goes through ``Network`` and

@@ -300,8 +300,13 @@ def test_copied_layers_of_a_live_network_can_be_reused():
     import copy
     import pickle
     net = clf()
-    Network(copy.deepcopy(net.layers))
-    Network(pickle.loads(pickle.dumps(net.layers)))
+    before = net.predict_proba(X)
+    for layers in (copy.deepcopy(net.layers), pickle.loads(pickle.dumps(net.layers))):
+        twin = Network(layers)
+        assert not np.shares_memory(twin.params, net.params)
+        np.testing.assert_array_equal(twin.params, net.params)
+        np.testing.assert_array_equal(twin.predict_proba(X), before)
+    np.testing.assert_array_equal(net.predict_proba(X), before)  # the live one is untouched
 
 
 def test_float64_network_keeps_float64_input():
@@ -314,11 +319,9 @@ def test_valid_edge_inputs_are_accepted():
     soft labels, one-output BCE with 1-D targets, numpy integer sizes."""
     net = clf()
     assert fit(net=net, epochs=0) == {}
-    fit(batch_size=10 * N)
-    fit(y=Y.astype(np.float32))
-    fit(y=(Y % 2).astype(bool))
-    fit(y=np.full((N, K), 1 / K))
     one = Network([Dense(np.int64(C), np.int32(1))], loss="binary_cross_entropy")
-    fit(net=one, y=Y % 2)
-    fit(optimizer={"name": "adam", "lr": np.float32(1e-3)})
+    for hist in (fit(batch_size=10 * N), fit(y=Y.astype(np.float32)),
+                 fit(y=(Y % 2).astype(bool)), fit(y=np.full((N, K), 1 / K)),
+                 fit(net=one, y=Y % 2), fit(optimizer={"name": "adam", "lr": np.float32(1e-3)})):
+        assert len(hist["loss"]) == 1 and np.isfinite(hist["loss"][0]), hist
     assert isinstance(fn.DivergenceError("x"), FloatingPointError)

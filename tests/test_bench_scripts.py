@@ -1,10 +1,13 @@
-"""The asv benchmarks and the comparison scripts still run (on tiny sizes; no timings are
-checked: a broken benchmark should fail here, not in the nightly asv run)."""
+"""The asv benchmarks and the benchmark tools (benchmarks/tools/) still run, on tiny sizes,
+and what they report is what they measured: a broken benchmark should fail here, not in the
+nightly asv run."""
 import inspect
 import os
 import subprocess
 import sys
+import time
 
+import numpy as np
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -12,6 +15,7 @@ sys.path.insert(0, ROOT)
 
 from benchmarks import (bench_coldstart, bench_kernels, bench_optim,  # noqa: E402
                         bench_training, common)
+from fastnet.kernels import reference as ref  # noqa: E402
 
 BENCH_PREFIXES = ("time_", "peakmem_", "track_", "mem_")
 
@@ -38,16 +42,18 @@ def test_kernel_benchmarks_run_at_their_smallest_params(cls):
 
 
 @pytest.mark.parametrize("name", common.OPTIMIZERS)
-def test_every_optimizer_steps(name):
+def test_every_optimizer_case_steps_by_its_rule(name):
+    """The benchmarked update is the named rule: it moves p as the NumPy reference does."""
     case = common.optimizer_case(name, n=64)
-    before = case.p.copy()
+    p, g, s1, s2 = (a.astype(np.float64) for a in (case.p, case.g, case.s1, case.s2))
+    want, *_ = ref.optimizer_update_ref(case.kind, p, g, s1, s2, case.h)
     common.optimizer_step(case)
-    assert (case.p != before).any()
+    np.testing.assert_allclose(case.p, want, rtol=1e-5, atol=1e-7)
+    assert not np.array_equal(case.p, p.astype(case.p.dtype)), "the step moved nothing"
 
 
 def test_kernels_match_their_matmul():
     """The MATMUL each kernel is compared with computes the same product."""
-    import numpy as np
     c = common.dense_case(4, 7, 5)
     common.forward(c)
     assert np.allclose(c.u, c.x @ c.w.T + c.bias, atol=1e-4)
@@ -69,10 +75,12 @@ def test_kernels_match_their_matmul():
 
 
 def test_training_benchmarks_have_their_api(monkeypatch):
-    """The MNIST benchmarks' setup and methods, on 300 images instead of 60 000."""
+    """The MNIST benchmarks' setup and methods, on 300 images instead of 60 000; the
+    tracked accuracy is the test accuracy of the same one-epoch fit, computed here."""
     X, y, X_test, y_test = bench_training._mnist()
-    monkeypatch.setattr(bench_training, "_mnist", lambda: (X[:300], y[:300], X_test[:200],
-                                                           y_test[:200]))
+    X, y, X_test, y_test = X[:300], y[:300], X_test[:200], y_test[:200]
+    monkeypatch.setattr(bench_training, "_mnist", lambda: (X, y, X_test, y_test))
+    tracked = {}
     for cls in (bench_training.MnistEpoch, bench_training.MnistAccuracy, bench_training.Threads):
         bench = cls()
         if hasattr(bench, "setup"):
@@ -80,13 +88,28 @@ def test_training_benchmarks_have_their_api(monkeypatch):
         for method in bench_methods(cls):
             value = method(bench)
             if method.__name__.startswith("track_"):
-                assert value > 0
-    assert bench_training.Threads().track_numba_threads() == common.threads()
+                tracked[method.__name__] = value
+    net = common.mnist_network()
+    net.fit(X, y, epochs=1, batch_size=128, optimizer=common.sgd_recipe(1), verbose=False)
+    accuracy = 100 * np.mean(net.predict(X_test) == y_test)
+    assert tracked == {"track_test_accuracy_1_epoch": round(accuracy, 2),
+                       "track_numba_threads": common.threads()}
 
 
-def test_coldstart_script_runs():
-    """The cold-start program itself (the cached case; uncached compiles for ~10 s)."""
-    assert bench_coldstart.run_first_step() > 0
+def test_coldstart_times_a_fresh_process(monkeypatch):
+    """The cold-start program runs (a failing child raises; the cached case, uncached
+    compiles for ~10 s), and run_first_step returns the wall time of the child process:
+    at least a sleeping child's sleep, at most the time measured around the call."""
+    t0 = time.perf_counter()
+    seconds = bench_coldstart.run_first_step()
+    assert seconds <= time.perf_counter() - t0
+    monkeypatch.setattr(bench_coldstart, "FIRST_STEP", "import time; time.sleep(0.3)")
+    t0 = time.perf_counter()
+    seconds = bench_coldstart.run_first_step()
+    assert 0.3 <= seconds <= time.perf_counter() - t0
+    monkeypatch.setattr(bench_coldstart, "FIRST_STEP", "raise SystemExit(3)")
+    with pytest.raises(subprocess.CalledProcessError):
+        bench_coldstart.run_first_step()
     assert all(m.__name__.startswith("track_") for m in bench_methods(bench_coldstart.ColdStart))
 
 
@@ -99,7 +122,7 @@ def test_every_benchmark_class_is_collected():
 
 
 def run_script(name, *args):
-    return subprocess.run([sys.executable, os.path.join(ROOT, "scripts", name), *args],
+    return subprocess.run([sys.executable, os.path.join(ROOT, "benchmarks", "tools", name), *args],
                           capture_output=True, text=True, timeout=180, cwd=ROOT)
 
 
@@ -115,9 +138,16 @@ def test_compare_quick_mode_prints_the_table():
     rss = out.split("peak RSS: ")[1]
     if sys.platform.startswith("linux"):  # a real number from the `fastnet train` child
         assert 0 < float(rss.split(" MB for `fastnet train")[0]) < 2000, rss
-    # one row per implementation, each with a measured epoch time
+    # one row per implementation: median within its (min-max), and the ratio column is
+    # fastnet's median over this one's (up to the rounding of the printed numbers)
     rows = [line.split() for line in out.splitlines() if line.startswith("  128  ")]
-    assert [r[1] for r in rows] == ["fastnet", "numpy-blas"] and all(float(r[2]) > 0 for r in rows)
+    assert [r[1] for r in rows] == ["fastnet", "numpy-blas"], out
+    for row in rows:
+        low, high = map(float, row[3].strip("()").split("-"))
+        assert low <= float(row[2]) <= high, row
+    ours, theirs, ratio = float(rows[0][2]), float(rows[1][2]), float(rows[1][5])
+    rounding = 0.005 + 0.0005 * (1 + ratio) / theirs
+    assert abs(ratio - ours / theirs) <= rounding, rows
 
 
 def test_time_to_98_quick_mode():
@@ -135,12 +165,12 @@ def test_time_to_98_reports_the_median_of_the_rounds():
     assert proc.returncode == 0, proc.stderr
     rounds = [float(line.split()[1]) for line in proc.stdout.splitlines()
               if line.startswith("  fastnet ") and "to " in line and "at epoch 1" in line]
-    assert len(rounds) == 3 and all(t > 0 for t in rounds), proc.stdout
+    assert len(rounds) == 3, proc.stdout
     summary = proc.stdout.split("median of 3 round(s):")[1].split()
     # (rounding to 0.01 s is monotonic: the median of the printed times is the printed median)
     assert summary[0] == "fastnet" and float(summary[1]) == sorted(rounds)[1], proc.stdout
 
 
-def test_scripts_reject_a_bad_thread_count():
+def test_tools_reject_a_bad_thread_count():
     proc = run_script("compare.py", "--threads", "0")
     assert proc.returncode == 2 and "--threads" in proc.stderr

@@ -2,9 +2,9 @@
 import numpy as np
 import pytest
 
-import reference as ref
 from conftest import assert_close
 from fastnet.kernels import activations as A
+from fastnet.kernels import reference as ref
 from fastnet.kernels import losses as L
 from fastnet.kernels import optim as O
 from fastnet.kernels.data import gather_rows
@@ -48,7 +48,7 @@ def test_dense_forward(rng, B, C, OC, act, in_major):
     partial = np.full((PARTS, B, OC) if in_major else (0, 0, 0), np.nan, F32)  # B > 128: unused
     dense_forward(u, z, x, np.ascontiguousarray(w.T) if in_major else w, b, kind, a, in_major,
                   partial)
-    u_ref, z_ref = ref.dense_forward(x.astype(float), w.astype(float), b, kind, a)
+    u_ref, z_ref = ref.dense_forward_ref(x.astype(float), w.astype(float), b, kind, a)
     assert_close(u, u_ref, what="u")
     assert_close(z, z_ref, what="z")
 
@@ -56,14 +56,43 @@ def test_dense_forward(rng, B, C, OC, act, in_major):
 @pytest.mark.parametrize("B", BATCHES)
 @pytest.mark.parametrize("C,OC", SHAPES)
 @pytest.mark.parametrize("in_major", [False, True])
-def test_dense_backward_params(rng, B, C, OC, in_major):
+def test_dense_gradient(rng, B, C, OC, in_major):
     delta, x = rand(rng, B, OC), sparse(rng, rand(rng, B, C))
     dw, db = np.full((C, OC) if in_major else (OC, C), np.nan, F32), np.full(OC, np.nan, F32)
     dense_gradient(dw, db, delta, x, in_major)
     dw = dw.T if in_major else dw
-    dw_ref, db_ref = ref.dense_backward_params(delta.astype(float), x.astype(float))
+    dw_ref, db_ref = ref.dense_gradient_ref(delta.astype(float), x.astype(float))
     assert_close(dw, dw_ref, what="dW")
     assert_close(db, db_ref, what="db")
+
+
+@pytest.mark.parametrize("C,OC", SHAPES)
+@pytest.mark.parametrize("in_major", [False, True])
+@pytest.mark.parametrize("kind,h", [(O.SGD, O.hyper(0.1, 0.01)),
+                                    (O.MOMENTUM, O.hyper(0.05, 0.0, 0.9)),
+                                    (O.ADAM, O.hyper(0.01, 0.01, 0.9, 0.999, 1e-8, t=3))],
+                         ids=["sgd", "momentum", "adam"])
+def test_dense_backward_params(rng, C, OC, in_major, kind, h):
+    """The fused kernel: dW, db and the optimizer step on W, bias and their state."""
+    B = 7
+    delta, x = rand(rng, B, OC), sparse(rng, rand(rng, B, C))
+    w, bias = rand(rng, OC, C), rand(rng, OC)
+    state_w, state_b = [np.abs(rand(rng, OC, C)) for _ in range(2)], [np.abs(rand(rng, OC))
+                                                                      for _ in range(2)]
+    stored = (lambda a: np.array(a.T, order="C")) if in_major else np.copy
+    w_slots = tuple(stored(a) for a in (w, *state_w))
+    bias_slots = tuple(a.copy() for a in (bias, *state_b))
+    dw, db = np.full_like(w_slots[0], np.nan), np.full(OC, np.nan, F32)
+    dense_backward_params(dw, db, delta, x, in_major, kind, h, w_slots, bias_slots)
+    f64 = (lambda *arrays: [a.astype(float) for a in arrays])
+    dw_ref, db_ref, w_ref, b_ref = ref.dense_backward_params_ref(
+        *f64(delta, x), kind, h, f64(w, *state_w), f64(bias, *state_b))
+    assert_close(stored(dw), dw_ref, what="dW")
+    assert_close(db, db_ref, what="db")
+    for i, (got, want) in enumerate(zip(w_slots, w_ref)):
+        assert_close(stored(got), want, what=f"W slot {i}")
+    for i, (got, want) in enumerate(zip(bias_slots, b_ref)):
+        assert_close(got, want, what=f"bias slot {i}")
 
 
 @pytest.mark.parametrize("B", BATCHES)
@@ -73,10 +102,10 @@ def test_hidden_delta(rng, B, C, OC, act):
     kind = A.NAMES[act]
     delta, w, u_prev = rand(rng, B, OC), rand(rng, OC, C), rand(rng, B, C)
     a = slopes(rng, kind, B, C)
-    z_prev = ref.act_forward(u_prev, kind, a).astype(F32)
+    z_prev = ref.activate_ref(u_prev, kind, a).astype(F32)
     out, dz = np.empty((B, C), F32), np.empty((B, C), F32)
     hidden_delta(out, dz, delta, w, u_prev, z_prev, kind, a)
-    out_ref, dz_ref = ref.hidden_delta(delta.astype(float), w.astype(float), u_prev, kind, a)
+    out_ref, dz_ref = ref.hidden_delta_ref(delta.astype(float), w.astype(float), u_prev, kind, a)
     assert_close(dz, dz_ref, what="dz")
     assert_close(out, out_ref, what="delta_prev")
 
@@ -87,7 +116,7 @@ def test_prelu_slope_grad(rng, B):
     dz, u = rand(rng, B, C), rand(rng, B, C)
     da = np.empty((1, C), F32)
     prelu_slope_grad(da, dz, u)
-    assert_close(da[0], (dz * np.minimum(u, 0)).sum(axis=0), what="da")
+    assert_close(da, ref.prelu_slope_grad_ref(dz.astype(float), u.astype(float)), what="da")
 
 
 def _loss_inputs(rng, B, K, loss, act):
@@ -99,7 +128,7 @@ def _loss_inputs(rng, B, K, loss, act):
     else:
         d = rand(rng, B, K)
     a = slopes(rng, act, B, K)
-    return u, ref.act_forward(u, act, a).astype(F32), d, a
+    return u, ref.activate_ref(u, act, a).astype(F32), d, a
 
 
 @pytest.mark.parametrize("B", BATCHES)
@@ -112,13 +141,7 @@ def test_losses(rng, B, K, loss, act):
     delta, dz, losses = np.empty((B, K), F32), np.empty((B, K), F32), np.empty(B, F32)
     total = L.batch_loss(loss, delta, dz, losses, u, y, d, act, a)
     assert total == pytest.approx(losses.sum(dtype=np.float64), rel=1e-12)
-    u64 = u.astype(float)
-    if loss == L.SOFTMAX_CROSS_ENTROPY:
-        l_ref, d_ref = ref.softmax_cross_entropy(u64, d)
-    elif loss == L.BINARY_CROSS_ENTROPY:
-        l_ref, d_ref = ref.binary_cross_entropy(u64, d)
-    else:
-        l_ref, d_ref = ref.sum_of_squares(u64, d, act, a)
+    l_ref, d_ref = ref.batch_loss_ref(loss, u.astype(float), d, act, a)
     assert_close(losses, l_ref, what="losses")
     assert_close(delta, d_ref, what="delta")
 
@@ -158,7 +181,7 @@ def test_results_do_not_depend_on_where_the_arrays_lie(rng, K):
 def test_cross_entropy_is_stable_for_huge_logits():
     u = np.array([[1000.0, -1000.0, 0.0], [-5e4, 5e4, 1.0]], F32)
     d = np.eye(3, dtype=F32)[[0, 0]]
-    y = ref.act_forward(u.astype(float), A.SOFTMAX, 0).astype(F32)
+    y = ref.activate_ref(u.astype(float), A.SOFTMAX, 0).astype(F32)
     delta, dz, losses = np.empty_like(u), np.empty_like(u), np.empty(2, F32)
     L.batch_loss(L.SOFTMAX_CROSS_ENTROPY, delta, dz, losses, u, y, d, A.SOFTMAX,
                  np.zeros((1, 3), F32))
@@ -175,18 +198,19 @@ def test_gather_rows(rng, src_dtype, scale):
     idx = rng.permutation(50)[:7]
     out = np.empty((7, 13), F32)
     gather_rows(out, src, idx, scale)
-    assert_close(out, src[idx].astype(np.float64) * scale, rtol=1e-6)
+    assert_close(out, ref.gather_rows_ref(src.astype(np.float64), idx, scale), rtol=1e-6)
 
 
 def test_count_correct(rng):
     y = rng.random((40, 10)).astype(F32)
     labels = rng.integers(0, 10, 40)
     d = np.eye(10, dtype=F32)[labels]
-    assert count_correct(y, d, L.SOFTMAX_CROSS_ENTROPY) == (y.argmax(1) == labels).sum()
     yb = rng.random((40, 3)).astype(F32)
     db = rng.integers(0, 2, (40, 3)).astype(F32)
-    assert count_correct(yb, db, L.BINARY_CROSS_ENTROPY) == ((yb > 0.5) == (db > 0.5)).sum()
-    assert count_correct(yb, db, L.SUM_OF_SQUARES) == 0
+    for loss, (y_, d_) in [(L.SOFTMAX_CROSS_ENTROPY, (y, d)), (L.BINARY_CROSS_ENTROPY, (yb, db)),
+                           (L.SUM_OF_SQUARES, (yb, db))]:
+        assert count_correct(y_, d_, loss) == ref.count_correct_ref(y_, d_, loss), loss
+    assert ref.count_correct_ref(y, d, L.SOFTMAX_CROSS_ENTROPY) == (y.argmax(1) == labels).sum()
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

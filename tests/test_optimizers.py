@@ -11,6 +11,7 @@ import pytest
 
 from conftest import assert_close
 from fastnet import SGD, AdaGrad, Adam, AdamW, Constant, Cosine, Dense, Network, RMSProp, StepDecay
+from fastnet.kernels import reference as ref
 from fastnet.optimizers import make_optimizer, make_schedule
 
 N = 37  # odd size: no hidden assumption about vector widths
@@ -32,61 +33,13 @@ def run(opt, p0, grads):
     return out
 
 
-# ------------------------------------------------------------ textbook references
-# One step each, p ← rule(p, g) with the state s (a dict, empty before step t = 1).
-def sgd_step(p, g, s, t, lr, wd=0.0):
-    """p ← p − η ∇."""
-    return p - lr * (g + wd * p)
-
-
-def momentum_step(p, g, s, t, lr, mu, wd=0.0):
-    """Classical momentum (Polyak): v ← μ v − η ∇,  p ← p + v."""
-    s["v"] = mu * s.get("v", 0) - lr * (g + wd * p)
-    return p + s["v"]
-
-
-def nesterov_step(p, g, s, t, lr, mu, wd=0.0):
-    """Nesterov momentum in the form used with a gradient at the current point
-    (Bengio et al. 2012; equals PyTorch's nesterov=True):
-        v ← μ v − η ∇,   p ← p + μ v − η ∇."""
-    grad = g + wd * p
-    s["v"] = mu * s.get("v", 0) - lr * grad
-    return p + mu * s["v"] - lr * grad
-
-
-def adagrad_step(p, g, s, t, lr, eps, wd=0.0):
-    """h ← h + ∇²,  p ← p − η ∇ / (√h + ε)."""
-    grad = g + wd * p
-    s["h"] = s.get("h", 0) + grad ** 2
-    return p - lr * grad / (np.sqrt(s["h"]) + eps)
-
-
-def rmsprop_step(p, g, s, t, lr, rho, eps, wd=0.0):
-    """h ← ρ h + (1 − ρ) ∇²,  p ← p − η ∇ / (√h + ε)."""
-    grad = g + wd * p
-    s["h"] = rho * s.get("h", 0) + (1 - rho) * grad ** 2
-    return p - lr * grad / (np.sqrt(s["h"]) + eps)
-
-
-def adam_step(p, g, s, t, lr, b1, b2, eps, wd=0.0, decoupled=False):
-    """Kingma & Ba, Algorithm 1, at step t = 1, 2, ...:
-        m ← β1 m + (1 − β1) ∇,    v ← β2 v + (1 − β2) ∇²
-        m̂ = m / (1 − β1^t),       v̂ = v / (1 − β2^t)
-        p ← p − η m̂ / (√v̂ + ε)
-    AdamW (Loshchilov & Hutter): ∇ = g and additionally p ← p − η λ p."""
-    grad = g if decoupled else g + wd * p
-    s["m"] = b1 * s.get("m", 0) + (1 - b1) * grad
-    s["v"] = b2 * s.get("v", 0) + (1 - b2) * grad ** 2
-    m_hat = s["m"] / (1 - b1 ** t)
-    v_hat = s["v"] / (1 - b2 ** t)
-    return p - lr * m_hat / (np.sqrt(v_hat) + eps) - (lr * wd * p if decoupled else 0)
-
-
-def trajectory(step, p, grads, **hyper):
-    """The parameters after each step of the reference rule."""
-    state, out = {}, []
+def trajectory(step, p, grads, n_state=0, **hyper):
+    """The parameters after each step of a rule of fastnet.kernels.reference (the state
+    starts at zeros; Adam is also given the step number t = 1, 2, ...)."""
+    state, out = [np.zeros_like(p)] * n_state, []
     for t, g in enumerate(grads, start=1):
-        p = step(p, g, state, t, **hyper)
+        res = step(p, g, *state, **({"t": t} if step is ref.adam_ref else {}), **hyper)
+        p, state = (res, []) if n_state == 0 else (res[0], list(res[1:]))
         out.append(p)
     return out
 
@@ -94,41 +47,44 @@ def trajectory(step, p, grads, **hyper):
 # ------------------------------------------------------------ one step and several steps
 CASES = [
     ("sgd", lambda wd: SGD(0.1, weight_decay=wd), lambda p, gs, wd: trajectory(
-        sgd_step, p, gs, lr=0.1, wd=wd)),
+        ref.sgd_ref, p, gs, lr=0.1, wd=wd)),
     ("momentum", lambda wd: SGD(0.05, momentum=0.9, weight_decay=wd), lambda p, gs, wd: trajectory(
-        momentum_step, p, gs, lr=0.05, mu=0.9, wd=wd)),
+        ref.momentum_ref, p, gs, 1, lr=0.05, mu=0.9, wd=wd)),
     ("nesterov", lambda wd: SGD(0.05, momentum=0.8, nesterov=True, weight_decay=wd),
-     lambda p, gs, wd: trajectory(nesterov_step, p, gs, lr=0.05, mu=0.8, wd=wd)),
+     lambda p, gs, wd: trajectory(ref.momentum_ref, p, gs, 1, lr=0.05, mu=0.8, wd=wd,
+                                    nesterov=True)),
     ("adagrad", lambda wd: AdaGrad(0.1, eps=1e-7, weight_decay=wd), lambda p, gs, wd: trajectory(
-        adagrad_step, p, gs, lr=0.1, eps=1e-7, wd=wd)),
+        ref.adagrad_ref, p, gs, 1, lr=0.1, eps=1e-7, wd=wd)),
     ("rmsprop", lambda wd: RMSProp(0.01, rho=0.95, eps=1e-6, weight_decay=wd),
-     lambda p, gs, wd: trajectory(rmsprop_step, p, gs, lr=0.01, rho=0.95, eps=1e-6, wd=wd)),
+     lambda p, gs, wd: trajectory(ref.rmsprop_ref, p, gs, 1, lr=0.01, rho=0.95, eps=1e-6,
+                                    wd=wd)),
     ("adam", lambda wd: Adam(0.01, beta1=0.8, beta2=0.99, eps=1e-7, weight_decay=wd),
-     lambda p, gs, wd: trajectory(adam_step, p, gs, lr=0.01, b1=0.8, b2=0.99, eps=1e-7, wd=wd)),
+     lambda p, gs, wd: trajectory(ref.adam_ref, p, gs, 2, lr=0.01, beta1=0.8, beta2=0.99,
+                                    eps=1e-7, wd=wd)),
     ("adamw", lambda wd: AdamW(0.01, beta1=0.8, beta2=0.99, eps=1e-7, weight_decay=wd),
-     lambda p, gs, wd: trajectory(adam_step, p, gs, lr=0.01, b1=0.8, b2=0.99, eps=1e-7, wd=wd,
-                                  decoupled=True)),
+     lambda p, gs, wd: trajectory(ref.adam_ref, p, gs, 2, lr=0.01, beta1=0.8, beta2=0.99,
+                                    eps=1e-7, wd=wd, decoupled=True)),
 ]
 
 
-@pytest.mark.parametrize("name,make,ref", CASES, ids=[c[0] for c in CASES])
+@pytest.mark.parametrize("name,make,rule", CASES, ids=[c[0] for c in CASES])
 @pytest.mark.parametrize("wd", [0.0, 0.05])
 @pytest.mark.parametrize("n_steps", [1, 6])
-def test_update_matches_textbook_rule(rng, name, make, ref, wd, n_steps):
+def test_update_matches_textbook_rule(rng, name, make, rule, wd, n_steps):
     p0, grads = vectors(rng, n_steps)
     got = run(make(wd), p0, grads)
-    want = ref(p0, grads, wd)
+    want = rule(p0, grads, wd)
     for t, (a, b) in enumerate(zip(got, want), start=1):
         assert_close(a, b, rtol=1e-12, atol=1e-13, what=f"{name} step {t}")
 
 
-@pytest.mark.parametrize("name,make,ref", CASES, ids=[c[0] for c in CASES])
-def test_float32_parameters(rng, name, make, ref):
+@pytest.mark.parametrize("name,make,rule", CASES, ids=[c[0] for c in CASES])
+def test_float32_parameters(rng, name, make, rule):
     """The network's own dtype (float32): same rule, float32 rounding."""
     p0, grads = vectors(rng, 3)
     got = run(make(0.01), p0.astype(np.float32), [g.astype(np.float32) for g in grads])
     assert got[-1].dtype == np.float32
-    assert_close(got[-1], ref(p0, grads, 0.01)[-1], rtol=1e-4, atol=1e-5, what=name)
+    assert_close(got[-1], rule(p0, grads, 0.01)[-1], rtol=1e-4, atol=1e-5, what=name)
 
 
 def test_adam_bias_correction_over_steps():

@@ -17,9 +17,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import reference as ref
 from fastnet import Adam, Dense, Network
 from fastnet.kernels import activations as A
+from fastnet.kernels import reference as ref
 from fastnet.kernels import losses as L
 from fastnet.kernels import optim as O
 from fastnet.kernels.data import gather_batch, gather_rows
@@ -53,7 +53,7 @@ def k_dense_forward(x, w, b, act, slope, in_major=False):
     return u, z
 
 
-def k_dense_backward_params(delta, x, in_major=False):
+def k_dense_gradient(delta, x, in_major=False):
     """dW (OC, C), computed as stored: dWᵀ when ``in_major``."""
     shape = (x.shape[1], delta.shape[1]) if in_major else (delta.shape[1], x.shape[1])
     dw, db = np.full(shape, np.nan, F32), np.full(delta.shape[1], np.nan, F32)
@@ -193,7 +193,7 @@ def test_dense_forward(B, C, OC, act, scale, in_major, sparse, seed):
     a = slopes(rng, kind, B, OC)
     u, z = at_all_thread_counts(k_dense_forward, x, w, b, kind, a, in_major)
     x64, w64, b64 = f64(x, w, b)
-    u_ref, z_ref = ref.dense_forward(x64, w64, b64, kind, a.astype(np.float64))
+    u_ref, z_ref = ref.dense_forward_ref(x64, w64, b64, kind, a.astype(np.float64))
     u_bound = (C + 2) * U * (np.abs(x64) @ np.abs(w64).T + np.abs(b64)) + 1e-30
     within(u, u_ref, u_bound, "u")
     if kind == A.SOFTMAX:
@@ -218,7 +218,7 @@ def test_activations_are_stable_for_huge_inputs(B, K, act, scale, seed):
     u, z = at_all_thread_counts(k_dense_forward, x, np.eye(K, dtype=F32), np.zeros(K, F32),
                                 kind, a)
     assert np.array_equal(u, x)
-    z_ref = ref.act_forward(x.astype(np.float64), kind, a.astype(np.float64))
+    z_ref = ref.activate_ref(x.astype(np.float64), kind, a.astype(np.float64))
     if kind == A.SOFTMAX:   # exp(u - max u) is off by the rounding of u - max u
         rel = (K + 4) * U * 4 + np.abs(x - x.max(axis=1, keepdims=True)) * 2 * U
     else:                   # e^{-|u|} in σ: relative error grows like |u| · U
@@ -228,12 +228,12 @@ def test_activations_are_stable_for_huge_inputs(B, K, act, scale, seed):
 
 @PROPS
 @given(sizes, sizes, sizes, magnitudes, st.booleans(), st.booleans(), seeds)
-def test_dense_backward_params(B, C, OC, scale, in_major, sparse, seed):
+def test_dense_gradient(B, C, OC, scale, in_major, sparse, seed):
     rng = np.random.default_rng(seed)
     delta, x = rand(rng, (B, OC), scale), with_zeros(rng, rand(rng, (B, C)), sparse)
-    dw, db = at_all_thread_counts(k_dense_backward_params, delta, x, in_major)
+    dw, db = at_all_thread_counts(k_dense_gradient, delta, x, in_major)
     d64, x64 = f64(delta, x)
-    dw_ref, db_ref = ref.dense_backward_params(d64, x64)
+    dw_ref, db_ref = ref.dense_gradient_ref(d64, x64)
     within(dw, dw_ref, (B + 1) * U * (np.abs(d64).T @ np.abs(x64)) + 1e-30, "dW")
     within(db, db_ref, (B + 1) * U * np.abs(d64).sum(axis=0) + 1e-30, "db")
 
@@ -246,13 +246,13 @@ def test_hidden_delta(B, C, OC, act, scale, seed):
     delta, w = rand(rng, (B, OC), scale), rand(rng, (OC, C), OC ** -0.5)
     u_prev = rand(rng, (B, C), 3.0)
     a = slopes(rng, kind, B, C)
-    z_prev = ref.act_forward(u_prev.astype(np.float64), kind, a).astype(F32)
+    z_prev = ref.activate_ref(u_prev.astype(np.float64), kind, a).astype(F32)
     out, dz = at_all_thread_counts(k_hidden_delta, delta, w, u_prev, z_prev, kind, a)
     d64, w64, u64 = f64(delta, w, u_prev)
-    out_ref, dz_ref = ref.hidden_delta(d64, w64, u64, kind, a.astype(np.float64))
+    out_ref, dz_ref = ref.hidden_delta_ref(d64, w64, u64, kind, a.astype(np.float64))
     dz_bound = (OC + 1) * U * (np.abs(d64) @ np.abs(w64)) + 1e-30
     within(dz, dz_ref, dz_bound, "dz_prev")
-    deriv = np.abs(ref.act_deriv(u64, kind, a.astype(np.float64)))
+    deriv = np.abs(ref.derivative_ref(u64, kind, a.astype(np.float64)))
     # f' from the float32 z_prev: z(1 - z) and 1 - z² lose up to a few ulp absolute
     within(out, out_ref, deriv * dz_bound + np.abs(dz_ref) * 8 * U + 1e-30, "delta_prev")
 
@@ -263,8 +263,8 @@ def test_prelu_slope_grad(B, C, scale, seed):
     rng = np.random.default_rng(seed)
     dz, u = rand(rng, (B, C), scale), rand(rng, (B, C))
     (da,) = at_all_thread_counts(k_prelu_slope_grad, dz, u)
-    terms = dz.astype(np.float64) * np.minimum(u, 0)
-    within(da[0], terms.sum(axis=0), (B + 1) * U * np.abs(terms).sum(axis=0) + 1e-30, "da")
+    bound = (B + 1) * U * np.abs(dz.astype(np.float64) * np.minimum(u, 0)).sum(axis=0) + 1e-30
+    within(da, ref.prelu_slope_grad_ref(*f64(dz, u)), bound, "da")
 
 
 # ------------------------------------------------------------------ losses
@@ -281,7 +281,7 @@ def loss_inputs(rng, B, K, kind, act, scale, soft):
     else:
         d = rng.standard_normal((B, K)) * scale
     a = slopes(rng, act, B, K)
-    y = ref.act_forward(u.astype(np.float64), act, a.astype(np.float64)).astype(F32)
+    y = ref.activate_ref(u.astype(np.float64), act, a.astype(np.float64)).astype(F32)
     return u, y, d.astype(F32), a
 
 
@@ -296,18 +296,18 @@ def test_losses(B, K, case, scale, soft, seed):
     delta, dz, losses = at_all_thread_counts(k_loss, kind, u, y, d, act, a)
     u64, y64, d64, a64 = f64(u, y, d, a)
     if kind == L.SOFTMAX_CROSS_ENTROPY:
-        l_ref, delta_ref = ref.softmax_cross_entropy(u64, d64)
+        l_ref, delta_ref = ref.softmax_cross_entropy_ref(u64, d64)
         mag = np.abs(u64).max(axis=1) * d64.sum(axis=1) + (np.abs(d64) * np.abs(u64)).sum(axis=1)
         l_bound = (K + 4) * U * (mag + np.abs(l_ref) + 1)
     elif kind == L.BINARY_CROSS_ENTROPY:
-        l_ref, delta_ref = ref.binary_cross_entropy(u64, d64)
+        l_ref, delta_ref = ref.binary_cross_entropy_ref(u64, d64)
         l_bound = (K + 4) * U * (2 * np.abs(u64).sum(axis=1) + K)
     else:
-        l_ref, delta_ref = ref.sum_of_squares(u64, d64, act, a64)
+        l_ref, delta_ref = ref.sum_of_squares_ref(u64, d64, act, a64)
         l_bound = (K + 4) * U * ((np.abs(y64) + np.abs(d64)) ** 2).sum(axis=1) + 1e-30
     within(losses, l_ref, l_bound, "losses")
     # δ = (y - d) / B · f'(u) from the float32 y: a few ulp of |y| + |d|, plus f'(u)'s own
-    deriv = 1.0 if kind != L.SUM_OF_SQUARES else np.abs(ref.act_deriv(u64, act, a64))
+    deriv = 1.0 if kind != L.SUM_OF_SQUARES else np.abs(ref.derivative_ref(u64, act, a64))
     d_bound = (np.abs(y64) + np.abs(d64)) / B * (8 * U) * (deriv + 1) + 1e-30
     within(delta, delta_ref, d_bound + np.abs(y64 - d64) / B * 8 * U, "delta")
     if kind != L.SUM_OF_SQUARES:
@@ -323,39 +323,16 @@ def test_cross_entropies_stay_finite_at_extreme_logits(B, K, big, soft, seed):
     u = np.where(rng.random((B, K)) < 0.5, big, -big).astype(F32)
     for kind, act in LOSS_CASES[:2]:
         _, y, d, a = loss_inputs(rng, B, K, kind, act, 1.0, soft)
-        y = ref.act_forward(u.astype(np.float64), act, 0).astype(F32)
+        y = ref.activate_ref(u.astype(np.float64), act, 0).astype(F32)
         delta, _, losses = at_all_thread_counts(k_loss, kind, u, y, d, act, a)
         assert np.isfinite(losses).all() and np.isfinite(delta).all()
         assert (np.abs(delta) <= 1 / B * (1 + 8 * U)).all()
-        l_ref = (ref.softmax_cross_entropy if kind == L.SOFTMAX_CROSS_ENTROPY
-                 else ref.binary_cross_entropy)(u.astype(np.float64), d.astype(np.float64))[0]
+        l_ref = (ref.softmax_cross_entropy_ref if kind == L.SOFTMAX_CROSS_ENTROPY
+                 else ref.binary_cross_entropy_ref)(u.astype(np.float64), d.astype(np.float64))[0]
         within(losses, l_ref, (K + 4) * U * (abs(big) * (K + 1) + np.abs(l_ref)), "losses")
 
 
 # ------------------------------------------------------------------ optimizers
-def optim_reference(name, p, state, g, h):
-    p, g = p.astype(np.float64), g.astype(np.float64)
-    state = [s.astype(np.float64) for s in state]
-    grad = g + h["wd"] * p
-    if name == "sgd":
-        return (p - h["lr"] * grad,)
-    if name == "momentum":
-        v = h["mu"] * state[0] - h["lr"] * grad
-        return (p + (h["mu"] * v - h["lr"] * grad if h["nesterov"] else v), v)
-    if name in ("adagrad", "rmsprop"):
-        hh = state[0] + grad ** 2 if name == "adagrad" else \
-            h["rho"] * state[0] + (1 - h["rho"]) * grad ** 2
-        return (p - h["lr"] * grad / (np.sqrt(hh) + h["eps"]), hh)
-    if h["decoupled"]:
-        grad = g
-    m = h["beta1"] * state[0] + (1 - h["beta1"]) * grad
-    v = h["beta2"] * state[1] + (1 - h["beta2"]) * grad ** 2
-    step = h["lr"] * (m / (1 - h["beta1"] ** h["t"])) / (np.sqrt(v / (1 - h["beta2"] ** h["t"]))
-                                                       + h["eps"])
-    decay = h["lr"] * h["wd"] * p if h["decoupled"] else 0
-    return (p - step - decay, m, v)
-
-
 N_STATE = {"sgd": 0, "momentum": 1, "adagrad": 1, "rmsprop": 1, "adam": 2}
 hyper = st.fixed_dictionaries({
     "lr": st.sampled_from([1e-4, 1e-3, 0.1, 1.0]), "wd": st.sampled_from([0.0, 1e-4, 0.1]),
@@ -378,14 +355,16 @@ def test_optimizer_updates(name, n, h, scale, seed):
     if name == "adam":
         state[1] = state[1] ** 2
     out = at_all_thread_counts(k_optim, name, p, state, g, h)
-    expected = optim_reference(name, p, state, g, h)
+    kind, hv = optim_kind_and_hyper(name, h)
+    p64, g64, *s64 = f64(p, g, *state)
+    expected = ref.optimizer_update_ref(kind, p64, g64, *(s64 + [g64, g64])[:2], hv)
     for i, (o, e) in enumerate(zip(out, expected)):
         old = p if i == 0 else state[i - 1]
         within(o, e, 16 * U * (np.abs(e) + np.abs(old) + np.abs(e - old)) + 1e-30,
                f"{name} output {i}")
 
 
-def k_fused_update(name, h, delta, x, w, bias, state_w, state_b, in_major=False):
+def k_dense_backward_params(name, h, delta, x, w, bias, state_w, state_b, in_major=False):
     """dense_backward_params with the optimizer step fused in, on copies; W-shaped
     arrays (OC, C) are handed over as stored (transposed when ``in_major``) and
     returned (OC, C)."""
@@ -406,9 +385,11 @@ def k_fused_update(name, h, delta, x, w, bias, state_w, state_b, in_major=False)
 @settings(PROPS, max_examples=30)
 @given(small, small, small, st.sampled_from(sorted(N_STATE)), hyper, st.booleans(),
        st.booleans(), seeds)
-def test_fused_update_equals_gradient_then_update(B, C, OC, name, h, has_bias, in_major, seed):
-    """The weight-gradient kernel's fused optimizer step is bit for bit the gradient
-    followed by the flat update; a layer without bias passes 0-length bias slots."""
+def test_dense_backward_params_equals_gradient_then_update(B, C, OC, name, h, has_bias, in_major,
+                                                           seed):
+    """dense_backward_params, the weight gradient with the optimizer step fused in, is bit
+    for bit dense_gradient followed by the flat update; a layer without bias passes
+    0-length bias slots."""
     rng = np.random.default_rng(seed)
     delta, x, w = rand(rng, (B, OC)), rand(rng, (B, C)), rand(rng, (OC, C))
     nb = OC if has_bias else 0
@@ -417,9 +398,9 @@ def test_fused_update_equals_gradient_then_update(B, C, OC, name, h, has_bias, i
     state_w = [np.abs(rand(rng, (OC, C))) for _ in range(n_state)]  # >= 0: fits every rule
     state_b = [np.abs(rand(rng, nb)) for _ in range(n_state)]
     x = with_zeros(rng, x, in_major)
-    out = at_all_thread_counts(k_fused_update, name, h, delta, x, w, bias, state_w, state_b,
-                               in_major)
-    dw, db = k_dense_backward_params(delta, x, in_major)
+    out = at_all_thread_counts(k_dense_backward_params, name, h, delta, x, w, bias, state_w,
+                               state_b, in_major)
+    dw, db = k_dense_gradient(delta, x, in_major)
     p = np.concatenate([w.ravel(), bias])
     g = np.concatenate([dw.ravel(), db[:nb]])
     states = [np.concatenate([a.ravel(), b]) for a, b in zip(state_w, state_b)]

@@ -1,4 +1,4 @@
-"""The example scripts run end to end and write their PNG (skipped without matplotlib)."""
+"""The examples (examples/) run end to end and write their PNG (skipped without matplotlib)."""
 import os
 import subprocess
 import sys
@@ -14,8 +14,8 @@ SCRIPTS = {
 
 
 def run_script(name, *args, code=None):
-    cmd = [sys.executable, "-c", code, os.path.join(ROOT, "scripts", name)] if code else \
-        [sys.executable, os.path.join(ROOT, "scripts", name)]
+    cmd = [sys.executable, "-c", code, os.path.join(ROOT, "examples", name)] if code else \
+        [sys.executable, os.path.join(ROOT, "examples", name)]
     env = dict(os.environ, MPLBACKEND="Agg")
     return subprocess.run(cmd + list(args), capture_output=True, text=True, timeout=120, env=env,
                           cwd=ROOT)
@@ -37,6 +37,6 @@ def test_script_without_matplotlib_says_what_to_install(tmp_path):
             "p = sys.argv.pop(1); sys.argv[0] = p; sys.path.insert(0, p.rsplit('/', 1)[0]); "
             "runpy.run_path(p, run_name='__main__')")
     proc = run_script("binary.py", "--out", str(tmp_path / "x.png"), "--epochs", "1", code=hide)
-    assert proc.returncode != 0
+    assert proc.returncode == 1, proc.stderr  # sys.exit with the message
     assert "needs matplotlib" in proc.stderr and "pip install" in proc.stderr
     assert not (tmp_path / "x.png").exists()

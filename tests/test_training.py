@@ -40,11 +40,23 @@ def test_same_seed_same_run(mnist_slice):
 
 
 def test_last_partial_batch_and_validation_split(mnist_slice):
+    """250 samples, validation_split 0.2: 200 to train on in batches of 64, the last of 8.
+    With a learning rate too small to move the weights, the epoch's loss and accuracy are
+    the means over all 200 (the partial batch counted by its size) and the validation
+    ones over the other 50: together they are the means over the 250."""
     X, y, _, _ = mnist_slice
-    net = fn.Network([fn.Dense(784, 10)])
-    h = net.fit(X[:250], y[:250], epochs=1, batch_size=64, validation_split=0.2,
-                verbose=False, seed=1)
+    X, y = X[:250], y[:250]
+    net = fn.Network([fn.Dense(784, 10)], seed=1)
+    params = net.params.copy()
+    h = net.fit(X, y, epochs=1, batch_size=64, validation_split=0.2, verbose=False, seed=1,
+                optimizer=fn.SGD(1e-30))
     assert set(h) >= {"loss", "accuracy", "val_loss", "val_accuracy", "lr", "seconds"}
+    np.testing.assert_allclose(net.params, params, rtol=1e-6, atol=1e-25)
+    every = net.evaluate(X, y)
+    assert 200 * h["loss"][0] + 50 * h["val_loss"][0] == pytest.approx(250 * every["loss"],
+                                                                       rel=1e-5)
+    correct = round(200 * h["accuracy"][0]) + round(50 * h["val_accuracy"][0])
+    assert correct == round(250 * every["accuracy"])
 
 
 def test_float_inputs_match_scaled_uint8(mnist_slice):

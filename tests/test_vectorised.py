@@ -1,6 +1,6 @@
 """The dense kernels' hot loops are SIMD code: the 4 × 4 register tiles compile to at
 least sixteen packed (ymm/zmm) multiply-adds each. Checked in the assembly LLVM
-generates (scripts/inspect_kernels.py), not by timing. And the arrays those loops
+generates (benchmarks/tools/inspect_kernels.py), not by timing. And the arrays those loops
 stream through start on a cache line (``fastnet.config.ALIGN``)."""
 import json
 import subprocess
@@ -30,8 +30,8 @@ def _cpu_flags():
 @pytest.mark.skipif("avx2" not in _cpu_flags() or "fma" not in _cpu_flags(),
                     reason="needs an x86-64 CPU with AVX2 and FMA (reads /proc/cpuinfo)")
 def test_dense_kernels_compile_to_packed_fma():
-    code = ("import json, sys; sys.path.insert(0, 'scripts'); import inspect_kernels as k; "
-            "print(json.dumps(k.inspect()))")
+    code = ("import json, sys; sys.path.insert(0, 'benchmarks/tools'); "
+            "import inspect_kernels as k; print(json.dumps(k.inspect()))")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
                          text=True, timeout=300, check=True).stdout
     counts = json.loads(out.strip().splitlines()[-1])

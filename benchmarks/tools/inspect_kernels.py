@@ -9,7 +9,7 @@ multiply-adds; ``ss`` ones are scalar (loop tails, short rows). With
 ``--diagnostics`` Numba's parallel diagnostics say which loop became the parallel
 region. Example:
 
-    python scripts/inspect_kernels.py --diagnostics
+    python benchmarks/tools/inspect_kernels.py --diagnostics
 """
 import argparse
 import os
@@ -18,7 +18,8 @@ import sys
 import tempfile
 
 os.environ["NUMBA_CACHE_DIR"] = tempfile.mkdtemp(prefix="fastnet-inspect-")
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, ROOT)  # this checkout's fastnet
 
 import numpy as np  # noqa: E402
 

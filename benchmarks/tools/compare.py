@@ -28,9 +28,9 @@ Last: thread counts, CPU, versions, date and peak RSS: of a separate ``fastnet t
 --epochs 1`` process (this one also holds PyTorch, ~180 MB for the import alone) and of
 this one.
 
-    python scripts/compare.py                      # 3 epochs, batches 32 and 128
-    python scripts/compare.py --threads 1 --skip-torch
-    python scripts/compare.py --epochs 1 --limit 2000 --batches 128   # a quick check
+    python benchmarks/tools/compare.py                      # 3 epochs, batches 32 and 128
+    python benchmarks/tools/compare.py --threads 1 --skip-torch
+    python benchmarks/tools/compare.py --epochs 1 --limit 2000 --batches 128   # a quick check
 """
 import argparse
 import datetime
@@ -159,7 +159,7 @@ def fastnet_train_rss(args, threads):
                "--no-progress", "--layers", f"784,{args.hidden},10"]
         if args.limit:
             cmd += ["--limit", str(args.limit)]
-        out = subprocess.run(cmd, cwd=os.path.dirname(_common.HERE), capture_output=True,
+        out = subprocess.run(cmd, cwd=_common.ROOT, capture_output=True,
                              text=True)
     if out.returncode != 0:
         why = (out.stderr.strip().splitlines() or ["no message"])[-1]

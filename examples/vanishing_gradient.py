@@ -1,6 +1,6 @@
 """The vanishing gradient: per-layer gradient norms of an 8-layer net, sigmoid vs tanh vs ReLU.
 
-    python scripts/vanishing_gradient.py [--out vanishing_gradient.png] [--width 64]
+    python examples/vanishing_gradient.py [--out vanishing_gradient.png] [--width 64]
 
 Builds three 8-layer networks (7 hidden Dense layers of the same width + a softmax
 output) that differ only in the hidden activation, each with its default initialiser

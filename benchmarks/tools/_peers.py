@@ -60,7 +60,9 @@ def images(X, idx):
 
 class NumpyMLP:
     """ReLU hidden layers, softmax output, SGD momentum in fastnet's form
-    v ← μ v − η (∇ + λ p), p ← p + v; every product a float32 BLAS sgemm."""
+    v ← μ v − η (∇ + λ p), p ← p + v; every product a float32 BLAS sgemm. A competitor
+    written for speed (in place, BLAS), not a reference: the plain NumPy of each kernel's
+    equation is fastnet.kernels.reference."""
 
     name = "numpy-blas"
 

@@ -23,8 +23,8 @@ reaches 98.02 % at epoch 4 but each epoch costs twice as much. After
 the schedule's last epoch the learning rate would be 0, so --max-epochs defaults to
 --cosine-epochs; if the goal is not reached by then, the script says so.
 
-    python scripts/time_to_98.py
-    python scripts/time_to_98.py --hidden 512 --lr 0.1 --cosine-epochs 4 --skip-torch   # 98.02 % at epoch 4
+    python benchmarks/tools/time_to_98.py
+    python benchmarks/tools/time_to_98.py --hidden 512 --lr 0.1 --cosine-epochs 4 --skip-torch   # 98.02 % at epoch 4
 """
 import argparse
 import time

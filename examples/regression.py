@@ -1,6 +1,6 @@
 """Universal approximation in one picture: a 1-hidden-layer net fits a noisy sin(2x) + x/2.
 
-    python scripts/regression.py [--out regression.png] [--hidden 32] [--epochs 600]
+    python examples/regression.py [--out regression.png] [--hidden 32] [--epochs 600]
 
 Trains Dense(1, H, tanh) -> Dense(H, 1) (identity output) on the sum of squares
 ½ Σ (y - d)², whose output δ is simply y - d, and writes a PNG with the data, the true

@@ -1,6 +1,6 @@
 """Two moons, one decision boundary: binary classification with a sigmoid output.
 
-    python scripts/binary.py [--out binary.png] [--epochs 200] [--noise 0.15]
+    python examples/binary.py [--out binary.png] [--epochs 200] [--noise 0.15]
 
 The two interleaved half-circles are made with NumPy. A 2-32-32-1 ReLU network with a
 sigmoid output is trained on binary cross-entropy (computed from the logits; output
