@@ -145,6 +145,10 @@ def read_history_csv(path):
     if missing:
         raise ValueError(f"{path}: not a history.csv: the header {header} lacks {missing} "
                          f"(expected {','.join(HISTORY_COLUMNS)})")
+    for i, r in enumerate(rows):
+        if None in r or None in r.values():
+            raise ValueError(f"{path}: row {i + 1} does not have the header's {len(header)} "
+                             "cells (cut or edited?)")
     cols = {}
     for c in HISTORY_COLUMNS:
         vals = [r.get(c) or "" for r in rows]
@@ -283,8 +287,9 @@ def _checked_training(path, training, net, n_samples):
     _int_field(path, t, "batch_size", 1)
     position = _int_field(path, t, "position", 0, 0 if epoch == epochs else n_train)
     per_sample = net.n_outputs if net.loss_kind == BINARY_CROSS_ENTROPY else 1
-    _int_field(path, t, "correct", 0, position * per_sample)
-    _int_field(path, t, "skipped", 0, position)
+    done = position or n_train   # at an epoch boundary the totals of the finished epoch
+    _int_field(path, t, "correct", 0, done * per_sample)
+    _int_field(path, t, "skipped", 0, done)
     _real_field(path, t, "loss_sum")
     _real_field(path, t, "seconds", 0)
     if t.get("seed") is not None:
@@ -318,13 +323,14 @@ def _checked_order(path, order, n_train, n_samples):
     if order.shape != (n_train,) or order.dtype.kind not in "iu":
         raise ValueError(f"{path}: checkpoint array 'order' is {order.dtype}{order.shape}, "
                          f"expected {n_train} integers")
+    low, high = int(order.min()), int(order.max())
+    if low < 0:
+        raise ValueError(f"{path}: checkpoint array 'order' holds the sample index {low}; "
+                         "indices are >= 0")
+    if high >= (n_samples if n_samples is not None else 2**63):
+        raise ValueError(f"{path}: checkpoint array 'order' holds the sample index {high}, "
+                         f"but the training data has {n_samples or 'fewer'} samples")
     order = order.astype(np.int64)
-    if order.min() < 0:
-        raise ValueError(f"{path}: checkpoint array 'order' holds the sample index "
-                         f"{order.min()}; indices are >= 0")
-    if n_samples is not None and order.max() >= n_samples:
-        raise ValueError(f"{path}: checkpoint array 'order' holds the sample index "
-                         f"{order.max()}, but the training data has {n_samples} samples")
     if len(np.unique(order)) != n_train:
         raise ValueError(f"{path}: checkpoint array 'order' repeats sample indices; it "
                          "must be a permutation of the training samples")
