@@ -22,7 +22,7 @@ from fastnet import io as fio
 from fastnet.callbacks import load_checkpoint, read_history_csv
 
 hypothesis = pytest.importorskip("hypothesis")
-from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E402
+from hypothesis import HealthCheck, event, given, settings, strategies as st  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -451,7 +451,18 @@ json_values = st.recursive(
     max_leaves=6)
 
 
-@settings(max_examples=120, deadline=None,
+def near(value):
+    """Values close to a field's own: the forgeries most likely to slip through."""
+    if isinstance(value, bool):
+        return st.booleans()
+    if isinstance(value, int):
+        return st.integers(value - 20, value + 20) | st.sampled_from([0, -1, N, 10**9])
+    if isinstance(value, float):
+        return st.floats(value - 10, value + 10) | st.sampled_from([0.0, -0.0, math.nan])
+    return json_values
+
+
+@settings(max_examples=150, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture,
                                  HealthCheck.too_slow])
 @given(data=st.data())
@@ -463,8 +474,15 @@ def test_fuzz_forged_meta_json_is_refused_or_resumes(run, tmp_path, data):
     arrays, meta = fio.read_archive(ckpt)
     paths = [w for w, _ in leaves(meta) if w[0] not in ("sha256", "arrays_sha256")]
     where = data.draw(st.sampled_from(paths))
-    where = where[:data.draw(st.integers(1, len(where)))]
-    forged = set_at(meta, where, data.draw(json_values))
+    if data.draw(st.booleans()):   # a whole sub-tree replaced
+        where = where[:data.draw(st.integers(1, len(where)))]
+        value = data.draw(json_values)
+    else:
+        old = meta
+        for k in where:
+            old = old[k]
+        value = data.draw(near(old))
+    forged = set_at(meta, where, value)
     path = tmp_path / "fuzz.npz"
     try:
         fio.write_archive(path, arrays, forged)
@@ -474,6 +492,7 @@ def test_fuzz_forged_meta_json_is_refused_or_resumes(run, tmp_path, data):
         net, state = load_checkpoint(path, n_samples=N)
     except (ValueError, TypeError) as e:
         assert "fuzz.npz" in str(e)
+        event("refused")
         return
     assert 0 <= state["epoch"] <= state["epochs"] and 0 <= state["position"] <= N
     try:
@@ -481,8 +500,10 @@ def test_fuzz_forged_meta_json_is_refused_or_resumes(run, tmp_path, data):
                 verbose=False)
     except ValueError as e:   # fit's own refusal (e.g. another batch size)
         assert "resume" in str(e)
+        event("refused by fit")
     else:
         assert np.isfinite(net.params).all()
+        event("resumed")
 
 
 @settings(max_examples=80, deadline=None,
