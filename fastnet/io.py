@@ -35,7 +35,6 @@ import io
 import json
 import math
 import os
-import tempfile
 import zipfile
 from pathlib import Path
 
@@ -53,10 +52,16 @@ CHUNK = 1 << 20
 
 
 # ---------------------------------------------------------------- atomic writes
-def _umask():
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+def _create_temp(folder, name):
+    """(fd, path) of a new file ``.name.<random>.tmp`` in ``folder``, created with mode
+    0o666 so that the umask applies as it does for ``open`` (mkstemp would give 0600)."""
+    for _ in range(100):
+        tmp = folder / f".{name}.{os.urandom(6).hex()}.tmp"
+        try:
+            return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), tmp
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no free temporary file name for {folder / name}")
 
 
 @contextlib.contextmanager
@@ -64,9 +69,8 @@ def atomic_write(path, mode="wb"):
     """Open a temporary file next to ``path``; on success fsync it and rename over ``path``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = _create_temp(path.parent, path.name)
     try:
-        os.fchmod(fd, 0o666 & ~_umask())   # mkstemp makes 0600; follow the umask like open()
         with os.fdopen(fd, mode) as f:
             yield f
             f.flush()
@@ -302,6 +306,9 @@ def read_archive(path, expect=None):
                     continue
                 if not name.endswith(".npy"):
                     raise _bad(path, f"unexpected member {name!r}")
+                if info.compress_size > file_bytes:
+                    raise _bad(path, f"{name}: declares {info.compress_size} compressed "
+                                     f"bytes, more than the file's {file_bytes}")
                 want = _limit(name[:-4], wants, path)
                 cap = budget if want is not None else min(budget, MAX_OTHER_BYTES)
                 arrays[name[:-4]] = a = _read_member(z, info, path, want, cap)
