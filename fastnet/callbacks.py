@@ -294,9 +294,11 @@ def _checked_training(path, training, net, n_samples):
     _real_field(path, t, "seconds", 0)
     if t.get("seed") is not None:
         _int_field(path, t, "seed", 0)
+    t.setdefault("stopped", False)                # absent from older checkpoints
+    t.setdefault("finished", t["stopped"] or epoch >= epochs)
     for key in ("stopped", "finished"):
-        if not isinstance(t.get(key), bool):
-            raise _bad_field(path, key, t.get(key), "true or false")
+        if not isinstance(t[key], bool):
+            raise _bad_field(path, key, t[key], "true or false")
     if t["finished"] != (t["stopped"] or epoch >= epochs):
         raise _bad_field(path, "finished", t["finished"],
                          f"{t['stopped'] or epoch >= epochs} (stopped={t['stopped']}, "
