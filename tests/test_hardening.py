@@ -263,6 +263,29 @@ def test_a_valid_forgery_resumes_and_trains(run, tmp_path):
     assert len(h["loss"]) == 3 and np.isfinite(net.params).all()
 
 
+def test_a_checkpoint_from_before_stopped_and_finished_still_resumes(run, tmp_path):
+    arrays, meta = fio.read_archive(run[2])
+    for key in ("stopped", "finished"):
+        del meta["training"][key]
+    fio.write_archive(tmp_path / "older.npz", arrays, meta)
+    _, state = load_checkpoint(tmp_path / "older.npz", n_samples=N)
+    assert (state["stopped"], state["finished"]) == (False, False)
+
+
+def test_duplicate_keys_in_meta_json_are_refused(run, tmp_path):
+    arrays, meta = fio.read_archive(run[2])
+    path = write_raw(tmp_path / "dup.npz", arrays, meta)
+    text = json.dumps(meta)
+    with zipfile.ZipFile(path, "w") as z:
+        for name, a in arrays.items():
+            with z.open(name + ".npy", "w") as m:
+                np.lib.format.write_array(m, a)
+        z.writestr("meta.json", '{"dtype": "float64", ' + text[1:])
+    with pytest.raises(ValueError, match=r"dup.npz: .*meta.json is not valid JSON .*duplicate "
+                                         r"keys"):
+        fn.load(path)
+
+
 # ---------------------------------------------------------------- memory bounds
 def _peak_while(fn_, *args):
     tracemalloc.start()
@@ -395,6 +418,7 @@ def test_files_follow_the_umask(tmp_path, umask, mode):
     try:
         fio.write_text(tmp_path / "a.txt", "x")
         fn.save(small_net(), tmp_path / "m.npz")
+        assert os.umask(umask) == umask   # the writes left the process's umask alone
     finally:
         os.umask(old)
     for name in ("a.txt", "m.npz"):
