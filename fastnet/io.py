@@ -159,12 +159,8 @@ def _jsonable(v):
 
 
 # ---------------------------------------------------------------- load
-class _Bad(ValueError):
-    """A ValueError whose message already names the file."""
-
-
 def _bad(path, why):
-    return _Bad(f"{path}: not a valid fastnet model file: {why}")
+    return ValueError(f"{path}: not a valid fastnet model file: {why}")
 
 
 def _no_duplicates(pairs):
@@ -316,9 +312,9 @@ def read_archive(path, expect=None):
             missing = {k for k, w in (wants or {}).items() if w[2]} - set(arrays)
             if missing:
                 raise _bad(path, f"members missing: {sorted(m + '.npy' for m in missing)}")
-    except _Bad:
-        raise
-    except Exception as e:  # zipfile/zlib/struct/json errors of every kind on bad bytes
+    except Exception as e:  # zipfile/zlib/struct/numpy errors of every kind on bad bytes
+        if str(e).startswith(f"{path}: not a valid fastnet model file:"):
+            raise
         raise _bad(path, f"{type(e).__name__}: {e} (truncated or corrupted?)") from None
     digest = arrays_sha256(arrays)
     stored = meta.get("arrays_sha256" if hashed else "sha256")
