@@ -13,10 +13,13 @@
 import csv
 import io
 import math
+import os
 
 import numpy as np
 
+from . import checks
 from . import io as fio
+from .kernels.losses import BINARY_CROSS_ENTROPY
 
 HISTORY_COLUMNS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "seconds", "lr")
 
@@ -117,16 +120,51 @@ def _cell(v):
     return repr(float(v)) if isinstance(v, float) else str(v)
 
 
+MAX_HISTORY_BYTES = 64 << 20
+
+
 def read_history_csv(path):
-    """{column: list of floats} from a history.csv (epoch as int; empty cells -> NaN)."""
-    with open(path, newline="") as f:
-        rows = list(csv.DictReader(f))
+    """{column: list of floats} from a history.csv (epoch as int; empty cells -> NaN).
+
+    'epoch' and 'loss' are always there (empty lists for a run interrupted in its first
+    epoch); other columns only if they hold a value. A file that is not such a CSV
+    raises ValueError naming the file, the row and the column.
+    """
+    size = os.path.getsize(path)
+    if size > MAX_HISTORY_BYTES:
+        raise ValueError(f"{path}: {size} bytes is more than a history.csv may hold "
+                         f"({MAX_HISTORY_BYTES})")
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            reader = csv.DictReader(f)
+            header = reader.fieldnames or []
+            rows = list(reader)
+    except (UnicodeDecodeError, csv.Error) as e:
+        raise ValueError(f"{path}: not a history.csv ({type(e).__name__}: {e})") from None
+    missing = [c for c in ("epoch", "loss") if c not in header]
+    if missing:
+        raise ValueError(f"{path}: not a history.csv: the header {header} lacks {missing} "
+                         f"(expected {','.join(HISTORY_COLUMNS)})")
+    for i, r in enumerate(rows):
+        if None in r or None in r.values():
+            raise ValueError(f"{path}: row {i + 1} does not have the header's {len(header)} "
+                             "cells (cut or edited?)")
     cols = {}
     for c in HISTORY_COLUMNS:
-        vals = [r.get(c, "") for r in rows]
-        if any(vals):
-            cols[c] = [int(v) if c == "epoch" else (float(v) if v else math.nan) for v in vals]
+        vals = [r.get(c) or "" for r in rows]
+        if c in ("epoch", "loss") or any(vals):
+            cols[c] = [_parse_cell(path, i, c, v) for i, v in enumerate(vals)]
     return cols
+
+
+def _parse_cell(path, row, column, text):
+    try:
+        if column == "epoch":
+            return int(text)
+        return float(text) if text else math.nan
+    except ValueError:
+        raise ValueError(f"{path}: row {row + 1}, column {column!r}: {text!r} is not "
+                         f"{'an integer' if column == 'epoch' else 'a number'}") from None
 
 
 class RunDirectory(Callback):
@@ -188,18 +226,114 @@ class RunDirectory(Callback):
                  training=state.training_meta())
 
 
-def load_checkpoint(path):
+def load_checkpoint(path, n_samples=None):
     """(net, resume) from a checkpoint.npz: pass ``resume`` to ``fit(resume=...)`` and
-    ``net.optimizer`` as its optimizer."""
+    ``net.optimizer`` as its optimizer.
+
+    Every value of the training state is checked before use (epochs and positions in
+    range, counts consistent, the RNG state and history well formed, the saved sample
+    order distinct indices); with ``n_samples``, the number of rows of the training data
+    ``fit`` will get, the order must also index into it. Raises ValueError naming the
+    file and the field.
+    """
     net, meta, arrays = fio.load(path, return_meta=True)
     training = meta.get("training")
     if not isinstance(training, dict) or "rng" not in training:
         raise ValueError(f"{path}: holds a model but no training state to resume from")
     if not hasattr(net, "optimizer"):
         raise ValueError(f"{path}: holds no optimizer state to resume from")
-    resume = dict(training)
-    if "extra.order" in arrays:
-        resume["order"] = np.asarray(arrays["extra.order"])
-    elif resume.get("position"):
-        raise ValueError(f"{path}: checkpoint taken mid-epoch lacks the sample order")
+    if n_samples is not None:
+        n_samples = checks.integer("n_samples", n_samples, 1)
+    resume = _checked_training(path, training, net, n_samples)
+    if resume["position"]:
+        if "extra.order" not in arrays:
+            raise ValueError(f"{path}: checkpoint taken mid-epoch lacks the sample order")
+        resume["order"] = _checked_order(path, arrays["extra.order"], resume["n_train"],
+                                         n_samples)
     return net, resume
+
+
+def _bad_field(path, key, value, expected):
+    text = repr(value)
+    text = text if len(text) <= 60 else text[:57] + "..."
+    return ValueError(f"{path}: checkpoint field 'training.{key}' is {text}, expected "
+                      f"{expected}")
+
+
+def _int_field(path, training, key, low, high=None):
+    v = training.get(key)
+    if not isinstance(v, int) or isinstance(v, bool) or v < low or \
+            (high is not None and v > high):
+        where = f">= {low}" if high is None else f"in [{low}, {high}]"
+        raise _bad_field(path, key, v, f"an integer {where}")
+    return v
+
+
+def _real_field(path, training, key, low=None):
+    v = training.get(key)
+    if not isinstance(v, (int, float)) or isinstance(v, bool) or not math.isfinite(v) or \
+            (low is not None and v < low):
+        raise _bad_field(path, key, v, "a finite number" + (f" >= {low}" if low is not None
+                                                           else ""))
+    return float(v)
+
+
+def _checked_training(path, training, net, n_samples):
+    """A copy of the checkpoint's training dict, every field checked."""
+    t = dict(training)
+    epochs = _int_field(path, t, "epochs", 0)
+    epoch = _int_field(path, t, "epoch", 0, epochs)
+    n_train = _int_field(path, t, "n_train", 1, n_samples)
+    _int_field(path, t, "batch_size", 1)
+    position = _int_field(path, t, "position", 0, 0 if epoch == epochs else n_train)
+    per_sample = net.n_outputs if net.loss_kind == BINARY_CROSS_ENTROPY else 1
+    done = position or n_train   # at an epoch boundary the totals of the finished epoch
+    _int_field(path, t, "correct", 0, done * per_sample)
+    _int_field(path, t, "skipped", 0, done)
+    _real_field(path, t, "loss_sum")
+    _real_field(path, t, "seconds", 0)
+    if t.get("seed") is not None:
+        _int_field(path, t, "seed", 0)
+    t.setdefault("stopped", False)                # absent from older checkpoints
+    t.setdefault("finished", t["stopped"] or epoch >= epochs)
+    for key in ("stopped", "finished"):
+        if not isinstance(t[key], bool):
+            raise _bad_field(path, key, t[key], "true or false")
+    if t["finished"] != (t["stopped"] or epoch >= epochs):
+        raise _bad_field(path, "finished", t["finished"],
+                         f"{t['stopped'] or epoch >= epochs} (stopped={t['stopped']}, "
+                         f"epoch {epoch} of {epochs})")
+    try:
+        np.random.default_rng().bit_generator.state = t["rng"]
+    except (TypeError, ValueError, KeyError, AttributeError, OverflowError) as e:
+        raise _bad_field(path, "rng", t["rng"], f"a PCG64 state ({type(e).__name__}: "
+                                                  f"{e})") from None
+    history = t.get("history")
+    if not isinstance(history, dict):
+        raise _bad_field(path, "history", history, "an object of per-epoch lists")
+    for key, values in history.items():
+        if not isinstance(values, list) or len(values) > epoch or not all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+            raise _bad_field(path, f"history.{key}", values,
+                             f"a list of at most {epoch} numbers (one per finished epoch)")
+    return t
+
+
+def _checked_order(path, order, n_train, n_samples):
+    """The saved sample order: n_train distinct indices >= 0 (and < n_samples)."""
+    order = np.asarray(order)
+    if order.shape != (n_train,) or order.dtype.kind not in "iu":
+        raise ValueError(f"{path}: checkpoint array 'order' is {order.dtype}{order.shape}, "
+                         f"expected {n_train} integers")
+    low, high = int(order.min()), int(order.max())
+    if low < 0:
+        raise ValueError(f"{path}: checkpoint array 'order' holds the sample index {low}; "
+                         "indices are >= 0")
+    if high >= (n_samples if n_samples is not None else 2**63):
+        raise ValueError(f"{path}: checkpoint array 'order' holds the sample index {high}, "
+                         f"but the training data has {n_samples or 'fewer'} samples")
+    order = order.astype(np.int64)
+    if len(np.unique(order)) != n_train:
+        raise ValueError(f"{path}: checkpoint array 'order' repeats sample indices; it "
+                         "must be a permutation of the training samples")
+    return order

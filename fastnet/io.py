@@ -9,17 +9,25 @@ A model file is an ordinary ``.npz`` (zip) archive:
     <extra>.npy         other arrays a checkpoint needs (e.g. the epoch's sample order)
     meta.json           JSON: format, fastnet version, layers, loss, dtype, optimizer
                         config and step count, training state (epoch, RNG state, history),
-                        and ``sha256``, the digest of every array (name, dtype, shape, bytes)
+                        ``arrays_sha256``, the digest of every array (name, dtype, shape,
+                        bytes), and ``sha256``, the digest of all of meta.json but itself
+                        (keys sorted, compact separators), so the checksum covers every
+                        byte that means something (format version 3; versions 1 and 2
+                        hashed the arrays only, and still load)
 
-``load`` never unpickles: it reads each member with ``allow_pickle=False`` semantics,
-checks sizes against the headers before allocating, recomputes the SHA-256 and
-rebuilds the network. Every way a file can be wrong (truncated, a flipped byte, not a
-zip, another format, a newer format version, arrays that do not fit the layers)
-raises ``ValueError`` naming the file; a missing file raises ``FileNotFoundError``.
+``load`` never unpickles and allocates nothing a file merely claims: it reads
+meta.json (at most MAX_META_BYTES), verifies its checksum, derives from the layers
+the exact shape and dtype of every array, checks each member's zip and .npy headers
+against them, then reads the member in chunks (a compressed member is never inflated
+past its declared size) and finally verifies the arrays' checksum. Every way a file can
+be wrong (truncated, a flipped byte, not a zip, another format, a newer or unknown
+format version, values or arrays that do not fit the layers) raises ``ValueError``
+naming the file; a missing file raises ``FileNotFoundError``.
 
 Every file fastnet writes goes through ``atomic_write``: a temporary file in the same
 folder, flushed and fsync'ed, then ``os.replace``'d over the target, so a crash
 (power loss, SIGKILL) leaves either the old file or the new one, never half of one.
+The file gets the mode ``open`` would give it (0o666 less the umask).
 """
 import contextlib
 import hashlib
@@ -27,24 +35,41 @@ import io
 import json
 import math
 import os
-import tempfile
 import zipfile
 from pathlib import Path
 
 import numpy as np
 
 FORMAT = "fastnet-model"
-FORMAT_VERSION = 2  # 2: the first layer's W is stored transposed (in, out)
-MAX_META_BYTES = 64 << 20
+FORMAT_VERSION = 3  # 2: the first layer's W stored transposed (in, out); 3: meta.json hashed
+MAX_META_BYTES = 16 << 20
+MAX_LAYERS = 1000
+MAX_HEADER_BYTES = 1 << 16           # a .npy header (numpy writes < 1 KiB)
+MAX_OTHER_BYTES = 256 << 20          # a member whose size the metadata does not fix
+MAX_INFLATION = 64                   # a compressed file expands to at most 64x ...
+MIN_INFLATION_ALLOWANCE = 64 << 20   # ... or 64 MiB, whichever is more
+CHUNK = 1 << 20
 
 
 # ---------------------------------------------------------------- atomic writes
+def _create_temp(folder, name):
+    """(fd, path) of a new file ``.name.<random>.tmp`` in ``folder``, created with mode
+    0o666 so that the umask applies as it does for ``open`` (mkstemp would give 0600)."""
+    for _ in range(100):
+        tmp = folder / f".{name}.{os.urandom(6).hex()}.tmp"
+        try:
+            return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), tmp
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no free temporary file name for {folder / name}")
+
+
 @contextlib.contextmanager
 def atomic_write(path, mode="wb"):
     """Open a temporary file next to ``path``; on success fsync it and rename over ``path``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = _create_temp(path.parent, path.name)
     try:
         with os.fdopen(fd, mode) as f:
             yield f
@@ -80,6 +105,13 @@ def arrays_sha256(arrays):
     return h.hexdigest()
 
 
+def meta_sha256(meta):
+    """SHA-256 of ``meta`` without its 'sha256' key, as sorted compact JSON."""
+    body = {k: v for k, v in meta.items() if k != "sha256"}
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
 # ---------------------------------------------------------------- save
 def write_archive(path, arrays, meta):
     """Atomically write ``arrays`` (name -> ndarray) and ``meta`` (JSON) as an .npz."""
@@ -87,7 +119,9 @@ def write_archive(path, arrays, meta):
     for k, v in arrays.items():
         if v.dtype.hasobject:
             raise TypeError(f"array {k!r} has dtype object; model files hold numbers only")
-    meta = dict(meta, sha256=arrays_sha256(arrays))
+    meta = dict(meta, arrays_sha256=arrays_sha256(arrays))
+    meta.pop("sha256", None)
+    meta["sha256"] = meta_sha256(meta)
     with atomic_write(path) as f:
         with zipfile.ZipFile(f, "w", zipfile.ZIP_STORED) as z:
             for name, a in arrays.items():
@@ -129,69 +163,221 @@ def _bad(path, why):
     return ValueError(f"{path}: not a valid fastnet model file: {why}")
 
 
-def _read_member(z, info, path):
-    """Parse one .npy member without pickle, checking its size before allocating."""
-    raw = z.read(info)  # zipfile checks the CRC-32 of the member
-    f = io.BytesIO(raw)
-    version = np.lib.format.read_magic(f)
-    if version == (1, 0):
-        shape, fortran, dtype = np.lib.format.read_array_header_1_0(f)
-    elif version in ((2, 0), (3, 0)):
-        shape, fortran, dtype = np.lib.format.read_array_header_2_0(f)
-    else:
-        raise _bad(path, f"{info.filename}: unsupported .npy version {version}")
-    if dtype.hasobject or dtype.kind not in "biuf":
-        raise _bad(path, f"{info.filename}: dtype {dtype} is not numeric")
-    count = math.prod(shape)
-    payload = len(raw) - f.tell()
-    if count < 0 or count * dtype.itemsize != payload:
-        raise _bad(path, f"{info.filename}: header says {shape} {dtype} "
-                         f"({count * dtype.itemsize} bytes) but {payload} bytes follow")
-    a = np.frombuffer(raw, dtype, count, f.tell())
-    a = a.reshape(shape[::-1]).T if fortran else a.reshape(shape)
-    return np.array(a)  # writable, native copy
+def _no_duplicates(pairs):
+    keys = [k for k, _ in pairs]
+    if len(set(keys)) != len(keys):
+        raise ValueError(f"duplicate keys in a JSON object: {sorted(keys)}")
+    return dict(pairs)
 
 
-def read_archive(path):
-    """(arrays, meta) from a file written by ``write_archive``, verified by SHA-256."""
+def _read_meta(z, infos, path):
+    info = infos.get("meta.json")
+    if info is None:
+        raise _bad(path, "no meta.json inside (is it a fastnet model?)")
+    if info.file_size > MAX_META_BYTES:
+        raise _bad(path, f"meta.json declares {info.file_size} bytes, more than the "
+                         f"{MAX_META_BYTES} allowed")
+    with z.open(info) as f:
+        raw = f.read(MAX_META_BYTES + 1)   # ZipExtFile stops at the declared size
+    try:
+        meta = json.loads(raw.decode("utf-8"), object_pairs_hook=_no_duplicates)
+    except (ValueError, RecursionError) as e:
+        raise _bad(path, f"meta.json is not valid JSON ({type(e).__name__}: {e})") from None
+    if not isinstance(meta, dict):
+        raise _bad(path, "meta.json is not a JSON object")
+    return meta
+
+
+def _check_meta(meta, path):
+    """Format, version and checksum of meta.json; returns whether it is hashed (v3+)."""
+    if meta.get("format") != FORMAT:
+        raise _bad(path, f"format is {meta.get('format')!r}, expected {FORMAT!r}")
+    version = meta.get("format_version")
+    if not isinstance(version, int) or isinstance(version, bool) or \
+            not 1 <= version <= FORMAT_VERSION:
+        raise _bad(path, f"format version {version!r} is not supported by this fastnet "
+                         f"(reads 1..{FORMAT_VERSION}; written by fastnet "
+                         f"{meta.get('fastnet_version')!r})")
+    hashed = "arrays_sha256" in meta   # decided by the layout, not by a field it covers
+    if hashed:
+        if meta.get("sha256") != meta_sha256(meta):
+            raise _bad(path, "meta.json checksum mismatch (sha256 does not match its "
+                             "contents); the metadata was edited or corrupted")
+        if version < 3:
+            raise _bad(path, f"format_version {version} but a version 3 checksum")
+    elif version >= 3:
+        raise _bad(path, "meta.json has no arrays_sha256 (format version 3 needs it)")
+    return hashed
+
+
+def _limit(name, expect, path):
+    """(shape, dtype or dtype kinds, required) expected for a member, or None for an
+    ``extra.*`` member the metadata does not describe (bounded by MAX_OTHER_BYTES)."""
+    if expect is None:
+        return None
+    if name in expect:
+        return expect[name]
+    if name.startswith("extra."):
+        return None
+    raise _bad(path, f"unexpected member {name}.npy")
+
+
+def _read_member(z, info, path, want, budget):
+    """One .npy member, without pickle; its headers are checked against ``want`` and the
+    budget of bytes it may inflate to before anything is allocated, and it is read in
+    chunks that never pass its declared size."""
+    name = info.filename
+    if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+        raise _bad(path, f"{name}: unsupported compression method {info.compress_type}")
+    if info.compress_type == zipfile.ZIP_STORED:
+        if info.compress_size != info.file_size:
+            raise _bad(path, f"{name}: stored member declares {info.file_size} bytes but "
+                             f"holds {info.compress_size}")
+        budget = min(budget, info.compress_size)
+    with z.open(info) as f:
+        head = io.BytesIO(f.read(min(info.file_size, MAX_HEADER_BYTES)))
+        version = np.lib.format.read_magic(head)
+        if version == (1, 0):
+            shape, fortran, dtype = np.lib.format.read_array_header_1_0(head)
+        elif version in ((2, 0), (3, 0)):
+            shape, fortran, dtype = np.lib.format.read_array_header_2_0(head)
+        else:
+            raise _bad(path, f"{name}: unsupported .npy version {version}")
+        if dtype.hasobject or dtype.kind not in "biuf":
+            raise _bad(path, f"{name}: dtype {dtype} is not numeric")
+        if want is not None:
+            want_shape, want_dtype, _ = want
+            ok_dtype = dtype.kind in want_dtype if isinstance(want_dtype, str) \
+                else dtype == want_dtype
+            if tuple(shape) != want_shape or not ok_dtype:
+                raise _bad(path, f"{name}: holds {dtype}{tuple(shape)} but the metadata "
+                                 f"needs {want_dtype}{want_shape}")
+        count = math.prod(shape)
+        payload = count * dtype.itemsize
+        if info.file_size != head.tell() + payload:
+            raise _bad(path, f"{name}: header says {shape} {dtype} ({payload} bytes) but "
+                             f"the member declares {info.file_size - head.tell()} bytes of data")
+        if payload > budget:
+            raise _bad(path, f"{name}: {payload} bytes is more than this file may hold "
+                             f"({budget} bytes)")
+        out = np.empty(count, dtype)
+        buf = out.view(np.uint8)
+        rest = head.read()
+        buf[:len(rest)] = np.frombuffer(rest, np.uint8)
+        done = len(rest)
+        while done < payload:
+            chunk = f.read(min(CHUNK, payload - done))
+            if not chunk:
+                raise _bad(path, f"{name}: ends after {done} of {payload} bytes")
+            buf[done:done + len(chunk)] = np.frombuffer(chunk, np.uint8)
+            done += len(chunk)
+        if f.read(1):
+            raise _bad(path, f"{name}: more data than its header says")
+    return out.reshape(shape[::-1]).T.copy() if fortran else out.reshape(shape)
+
+
+def read_archive(path, expect=None):
+    """(arrays, meta) from a file written by ``write_archive``, verified by SHA-256.
+
+    ``expect(meta)`` (optional) returns {member name: (shape, dtype or dtype kinds,
+    required)} for the arrays the metadata fixes; other members are refused, except
+    ``extra.*`` ones (at most MAX_OTHER_BYTES each).
+    """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"model file not found: {path}")
+    file_bytes = path.stat().st_size
     try:
         with zipfile.ZipFile(path) as z:
             infos = {i.filename: i for i in z.infolist()}
-            if "meta.json" not in infos:
-                raise _bad(path, "no meta.json inside (is it a fastnet model?)")
-            if infos["meta.json"].file_size > MAX_META_BYTES:
-                raise _bad(path, "meta.json is implausibly large")
-            meta = json.loads(z.read("meta.json").decode("utf-8"))
-            if not isinstance(meta, dict):
-                raise _bad(path, "meta.json is not a JSON object")
+            if len(infos) != len(z.infolist()):
+                raise _bad(path, "duplicate member names")
+            meta = _read_meta(z, infos, path)
+            hashed = _check_meta(meta, path)
+            wants = expect(meta) if expect is not None else None
+            budget = max(MAX_INFLATION * file_bytes, MIN_INFLATION_ALLOWANCE)
             arrays = {}
             for name, info in infos.items():
                 if name == "meta.json":
                     continue
                 if not name.endswith(".npy"):
                     raise _bad(path, f"unexpected member {name!r}")
-                arrays[name[:-4]] = _read_member(z, info, path)
-    except ValueError as e:
-        if str(e).startswith(f"{path}:"):
+                if info.compress_size > file_bytes:
+                    raise _bad(path, f"{name}: declares {info.compress_size} compressed "
+                                     f"bytes, more than the file's {file_bytes}")
+                want = _limit(name[:-4], wants, path)
+                cap = budget if want is not None else min(budget, MAX_OTHER_BYTES)
+                arrays[name[:-4]] = a = _read_member(z, info, path, want, cap)
+                budget -= a.nbytes
+            missing = {k for k, w in (wants or {}).items() if w[2]} - set(arrays)
+            if missing:
+                raise _bad(path, f"members missing: {sorted(m + '.npy' for m in missing)}")
+    except Exception as e:  # zipfile/zlib/struct/numpy errors of every kind on bad bytes
+        if str(e).startswith(f"{path}: not a valid fastnet model file:"):
             raise
-        raise _bad(path, f"{type(e).__name__}: {e}") from None
-    except Exception as e:  # zipfile/zlib/struct/json errors of every kind on bad bytes
         raise _bad(path, f"{type(e).__name__}: {e} (truncated or corrupted?)") from None
-    if meta.get("format") != FORMAT:
-        raise _bad(path, f"format is {meta.get('format')!r}, expected {FORMAT!r}")
-    version = meta.get("format_version")
-    if not isinstance(version, int) or not 1 <= version <= FORMAT_VERSION:
-        raise _bad(path, f"format version {version!r} is not supported by this fastnet "
-                         f"(reads 1..{FORMAT_VERSION}; written by fastnet "
-                         f"{meta.get('fastnet_version')!r})")
     digest = arrays_sha256(arrays)
-    if meta.get("sha256") != digest:
-        raise _bad(path, f"SHA-256 mismatch (stored {meta.get('sha256')!r}, arrays hash to "
+    stored = meta.get("arrays_sha256" if hashed else "sha256")
+    if stored != digest:
+        raise _bad(path, f"SHA-256 mismatch (stored {stored!r}, arrays hash to "
                          f"{digest}); the file is corrupted")
     return arrays, meta
+
+
+def _field(meta, key, kind, path):
+    value = meta.get(key)
+    if not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
+        raise _bad(path, f"meta.json field {key!r} is {value!r}, expected a "
+                         f"{getattr(kind, '__name__', kind)}")
+    return value
+
+
+def _expected_arrays(path):
+    """The expect(meta) for ``read_archive``: shapes from the layers, before any array."""
+    from .layers import Dense
+    from .optimizers import make_optimizer
+
+    def expect(meta):
+        configs = _field(meta, "layers", list, path)
+        if not 1 <= len(configs) <= MAX_LAYERS:
+            raise _bad(path, f"meta.json field 'layers' has {len(configs)} entries, "
+                             f"expected 1..{MAX_LAYERS}")
+        layers = []
+        for i, cfg in enumerate(configs):
+            if not isinstance(cfg, dict):
+                raise _bad(path, f"meta.json layers[{i}] is {cfg!r}, expected an object")
+            try:
+                layers.append(Dense(**cfg))
+            except (TypeError, ValueError) as e:
+                raise _bad(path, f"meta.json layers[{i}]: {e}") from None
+        dtype = _field(meta, "dtype", str, path)
+        if dtype not in ("float32", "float64"):
+            raise _bad(path, f"meta.json field 'dtype' is {dtype!r}, expected float32 or "
+                             "float64")
+        size = (sum(layer.n_params for layer in layers),)
+        wants = {"params": (size, np.dtype(dtype), True)}
+        if "optimizer" in meta:
+            opt_meta = _field(meta, "optimizer", dict, path)
+            try:
+                opt = make_optimizer(opt_meta["config"])
+            except (KeyError, TypeError, ValueError) as e:
+                raise _bad(path, f"meta.json optimizer config: {type(e).__name__}: {e}") \
+                    from None
+            t = opt_meta.get("t")
+            if not isinstance(t, int) or isinstance(t, bool) or t < 0:
+                raise _bad(path, f"meta.json field 'optimizer.t' is {t!r}, expected an "
+                                 "integer >= 0")
+            # an optimizer saved before its first step may have no state
+            wants.update({f"opt.{k}": (size, np.dtype(dtype), t > 0) for k in opt.state_names})
+        training = meta.get("training")
+        if isinstance(training, dict) and training.get("position"):
+            n_train = training.get("n_train")
+            if not isinstance(n_train, int) or isinstance(n_train, bool) or n_train < 1:
+                raise _bad(path, f"meta.json field 'training.n_train' is {n_train!r}, "
+                                 "expected an integer >= 1")
+            wants["extra.order"] = ((n_train,), "iu", False)
+        return wants
+    return expect
 
 
 def load(path, return_meta=False):
@@ -203,28 +389,20 @@ def load(path, return_meta=False):
     from .layers import Dense
     from .network import Network
     from .optimizers import make_optimizer
-    arrays, meta = read_archive(path)
+    arrays, meta = read_archive(path, _expected_arrays(path))
     try:
         layers = [Dense(**cfg) for cfg in meta["layers"]]
         net = Network(layers, loss=meta["loss"], seed=meta.get("seed", 0),
                       dtype=np.dtype(meta["dtype"]))
         params = arrays["params"]
-        if params.shape != net.params.shape or params.dtype != net.params.dtype:
-            raise ValueError(f"params are {params.dtype}{params.shape} but the layers need "
-                             f"{net.params.dtype}{net.params.shape}")
         old_layout = meta["format_version"] == 1  # every W stored (out, in)
         net.params[...] = net._from_out_major(params) if old_layout else params
         if "optimizer" in meta:
             opt = make_optimizer(meta["optimizer"]["config"])
             state = {k[4:]: v for k, v in arrays.items() if k.startswith("opt.")}
             if old_layout:
-                state = {k: net._from_out_major(v) if v.shape == params.shape else v
-                         for k, v in state.items()}
+                state = {k: net._from_out_major(v) for k, v in state.items()}
             opt.load_state_dict(meta["optimizer"], state)
-            for k, v in opt.state.items():
-                if v.shape != net.params.shape:
-                    raise ValueError(f"optimizer state {k!r} has shape {v.shape}, "
-                                     f"expected {net.params.shape}")
             net.optimizer = opt
     except (KeyError, TypeError, ValueError, AttributeError) as e:
         raise _bad(path, f"metadata does not describe the arrays ({type(e).__name__}: {e})") \

@@ -1,4 +1,5 @@
 """Model files: round trips, checksums, corruption and a fuzzed loader; atomic writes."""
+import json
 import os
 import zipfile
 
@@ -59,7 +60,8 @@ def test_file_is_a_plain_npz_with_version_and_checksum(trained):
     with np.load(path, allow_pickle=False) as z:
         np.testing.assert_array_equal(z["params"], net.params)
     _, meta = fio.read_archive(path)
-    assert meta["fastnet_version"] == fn.__version__ and len(meta["sha256"]) == 64
+    assert meta["fastnet_version"] == fn.__version__ and meta["format_version"] == 3
+    assert meta["sha256"] == fio.meta_sha256(meta) and len(meta["arrays_sha256"]) == 64
 
 
 def _flip(src, dst, pos):
@@ -145,6 +147,26 @@ def test_newer_format_version_is_rejected(trained, tmp_path):
         fn.load(tmp_path / "new.npz")
 
 
+def write_legacy(path, arrays, meta):
+    """A file as fastnet wrote it before format version 3: only the arrays hashed."""
+    meta = {k: v for k, v in meta.items() if k not in ("sha256", "arrays_sha256")}
+    meta["sha256"] = fio.arrays_sha256(arrays)
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as z:
+        for name, a in arrays.items():
+            with z.open(name + ".npy", "w", force_zip64=True) as m:
+                np.lib.format.write_array(m, a, allow_pickle=False)
+        z.writestr("meta.json", json.dumps(meta, indent=1))
+
+
+def test_format_version_2_files_still_load(trained, tmp_path):
+    net, X, path = trained
+    arrays, meta = fio.read_archive(path)
+    write_legacy(tmp_path / "v2.npz", arrays, dict(meta, format_version=2))
+    back = fn.load(tmp_path / "v2.npz")
+    np.testing.assert_array_equal(back.params, net.params)
+    np.testing.assert_array_equal(back.optimizer.state["m"], net.optimizer.state["m"])
+
+
 def test_format_version_1_files_still_load(trained, tmp_path):
     """Version 1 stored every W (out, in); version 2 stores the first layer's transposed.
     A version 1 file (parameters and optimizer state) loads to the same network."""
@@ -159,7 +181,7 @@ def test_format_version_1_files_still_load(trained, tmp_path):
 
     assert not np.array_equal(out_major(net.params), net.params)
     old = {k: out_major(v) if v.shape == net.params.shape else v for k, v in arrays.items()}
-    fio.write_archive(tmp_path / "v1.npz", old, dict(meta, format_version=1))
+    write_legacy(tmp_path / "v1.npz", old, dict(meta, format_version=1))
     back = fn.load(tmp_path / "v1.npz")
     np.testing.assert_array_equal(back.params, net.params)
     np.testing.assert_array_equal(back.layers[0].W, net.layers[0].W)
@@ -168,11 +190,27 @@ def test_format_version_1_files_still_load(trained, tmp_path):
     np.testing.assert_array_equal(back.predict_proba(X), net.predict_proba(X))
 
 
+def test_a_version_3_file_relabelled_as_version_2_is_refused(trained, tmp_path):
+    """The checksum rule follows the layout (arrays_sha256 present), not the version
+    field it covers, so editing the version cannot switch the meta.json check off."""
+    arrays, meta = fio.read_archive(trained[2])
+    text = json.dumps(dict(meta, format_version=2))
+    with zipfile.ZipFile(tmp_path / "relabelled.npz", "w") as z:
+        for name, a in arrays.items():
+            with z.open(name + ".npy", "w") as m:
+                np.lib.format.write_array(m, a)
+        z.writestr("meta.json", text)
+    with pytest.raises(ValueError, match="relabelled.npz.*checksum mismatch"):
+        fn.load(tmp_path / "relabelled.npz")
+
+
 def test_arrays_that_do_not_fit_the_layers(trained, tmp_path):
     net = trained[0]
     _, meta = fio.read_archive(trained[2])
     fio.write_archive(tmp_path / "short.npz", {"params": net.params[:-1]}, meta)
-    with pytest.raises(ValueError, match="params are"):
+    n = net.params.size
+    with pytest.raises(ValueError, match=rf"short.npz.*params.npy: holds float32\({n - 1},\) "
+                                         rf"but the metadata needs float32\({n},\)"):
         fn.load(tmp_path / "short.npz")
 
 
