@@ -5,7 +5,8 @@ depends on it too) for PNG, JPEG and the rest: EXIF orientation is applied, 16-b
 palette images are converted to 8-bit-equivalent grey levels, and an image over
 ``MAX_PIXELS`` is refused before it is decoded. The preparation is NumPy only:
 
-1. grayscale in [0, 1], inverted when the border is dark so the paper is light;
+1. grayscale in [0, 1], inverted when the ink is lighter than the paper (the sparse tail of
+   the image less its local mean: light or dark) so the paper is light;
 2. the paper is estimated by a morphological closing with a window a third of the image
    (strokes vanish, shadows and grey paper stay) and divided out: ink = (paper - g) / paper;
 3. ink is separated from paper noise by Otsu's threshold (at least ``MIN_INK``); an image
@@ -132,14 +133,31 @@ def _mass_range(profile):
     return int(np.searchsorted(c, tail)), int(np.searchsorted(c, 1 - tail)) + 1
 
 
+def _box_mean(g, size):
+    """Mean over a size×size window (edges padded), by cumulative sums."""
+    lo, hi = size // 2, size - 1 - size // 2
+    c = np.pad(g.astype(np.float64), ((lo + 1, hi), (lo + 1, hi)), mode="edge")
+    c[0], c[:, 0] = 0, 0
+    c = c.cumsum(axis=0).cumsum(axis=1)
+    h, w = g.shape
+    total = c[size:size + h, size:size + w] - c[:h, size:size + w] - c[size:size + h, :w] + c[:h, :w]
+    return total / size ** 2
+
+
+def _light_ink(g, window):
+    """Whether the ink is lighter than the paper: ink is the sparse tail of the image less
+    its local mean (so shadows and gradients do not count), i.e. the residual's skew."""
+    r = g - _box_mean(g, window)
+    return float((r ** 3).mean()) > 0
+
+
 def ink_of(gray):
     """Ink in [0, 1] (0 = paper) of a grayscale page, with shadows and paper tone divided
     out and paper noise zeroed. Returns (ink, looks_blank)."""
     g = _shrink(np.asarray(gray, dtype=np.float32))
-    border = np.concatenate([g[0], g[-1], g[:, 0], g[:, -1]])
-    if np.median(border) < 0.5:
-        g = 1.0 - g                        # light ink on dark: make the paper light
     window = max(3, min(g.shape) // 3) | 1
+    if _light_ink(g, window):
+        g = 1.0 - g                        # light ink on dark: make the paper light
     paper = _filter(_filter(g, window, np.max), window, np.min)   # closing removes strokes
     ink = np.clip((paper - g) / np.maximum(paper, 0.05), 0, 1)
     if ink.max() < MIN_INK:
