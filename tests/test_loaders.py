@@ -42,9 +42,9 @@ def test_kaggle_digit_csv_reads_as_uint8_pixels_fast(tmp_path):
     pixels = np.where(rng.random((42000, 784)) < 0.8, 0, rng.integers(1, 256, (42000, 784)))
     labels = rng.integers(0, 10, 42000)
     p = tmp_path / "train.csv"
-    with open(p, "w") as f:
-        f.write("label," + ",".join(f"pixel{i}" for i in range(784)) + "\n")
-        np.savetxt(f, np.column_stack([labels, pixels]), fmt="%d", delimiter=",")
+    words = np.array([f"{i}," for i in range(256)], dtype=object)   # faster than savetxt
+    rows = (f"{label},{''.join(r)[:-1]}" for label, r in zip(labels, words[pixels]))
+    write_csv(p, "label," + ",".join(f"pixel{i}" for i in range(784)), rows)
     load(write_csv(tmp_path / "warm.csv", "label,a", ["1,2"]))    # compile the parser first
     start = time.process_time()
     X, y = load(p)
