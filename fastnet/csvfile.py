@@ -144,6 +144,7 @@ def read_csv(path, target="label"):
     Returns (features, labels, names): features (n, n_cols - 1) float32 in file order
     without the target column, labels a float64 array (numbers) or a list of str
     (when any label is not a number), names the header's feature column names.
+    ``target=None``: every column is a feature and labels is None.
     Raises ValueError naming the file, row (1 = the first data row) and column.
     """
     path = Path(path)
@@ -157,13 +158,19 @@ def read_csv(path, target="label"):
     except (UnicodeDecodeError, csv.Error) as e:
         raise ValueError(f"{path}: cannot read the header row ({e})") from None
     names = [h.strip() for h in header]
+    if target is None:   # features only (rows to predict)
+        features, _, _ = _parse(path, raw, end, names, -1, target)
+        return features, None, names
     if target not in names:
         shown = ", ".join(names[:8]) + (", ..." if len(names) > 8 else "")
         raise ValueError(f"{path}: no target column {target!r} in the header "
                          f"({len(names)} columns: {shown}); name it with target=")
     if names.count(target) > 1:
         raise ValueError(f"{path}: the header has {names.count(target)} columns named {target!r}")
-    t = names.index(target)
+    return _parse(path, raw, end, names, names.index(target), target)
+
+
+def _parse(path, raw, end, names, t, target):
     body = np.frombuffer(raw, np.uint8, offset=min(end + 1, len(raw)))
     max_rows = raw.count(b"\n", end) + 1
     values = np.empty((max_rows, len(names)), np.float32)
@@ -178,23 +185,24 @@ def read_csv(path, target="label"):
         text = bytes(body[a:b]).decode("utf-8", "replace").strip()
         what = "a missing value" if text.strip('"').lower() in ("", "nan", "na", "null", "none") \
             else f"{text[:40]!r}, not a number"
-        raise ValueError(f"{where}, column {names[col]!r}: {what}; every column but the "
-                         f"target {target!r} must hold numbers (no NaN)")
+        but = "" if target is None else f" but the target {target!r}"
+        raise ValueError(f"{where}, column {names[col]!r}: {what}; every column{but} must "
+                         "hold numbers (no NaN)")
     if rows == 0:
         raise ValueError(f"{path}: no data rows after the header")
     values = values[:rows]
-    labels = values[:, t].astype(np.float64)
-    if np.isnan(labels).any():   # class names: decode the target fields
+    labels = values[:, t].astype(np.float64) if t >= 0 else None
+    if labels is not None and np.isnan(labels).any():   # class names: decode the target fields
         labels = [bytes(body[s:e]).decode("utf-8", "replace").strip().strip('"').strip()
                   for s, e in spans[:rows]]
         empty = [r for r, s in enumerate(labels) if s.lower() in ("", "nan", "na", "null")]
         if empty:
             raise ValueError(f"{path}: data row {empty[0] + 1} (line {empty[0] + 2}) has a "
                              f"missing {target!r} value")
-    features = np.delete(values, t, axis=1)
+    features = np.delete(values, t, axis=1) if t >= 0 else values
     bad = np.isinf(features)
     if bad.any():
         r, c = np.argwhere(bad)[0]
         raise ValueError(f"{path}: data row {r + 1} (line {r + 2}), column "
-                         f"{names[c + (c >= t)]!r}: {features[r, c]} does not fit float32")
-    return features, labels, names[:t] + names[t + 1:]
+                         f"{names[c + (0 <= t <= c)]!r}: {features[r, c]} does not fit float32")
+    return features, labels, names[:t] + names[t + 1:] if t >= 0 else names

@@ -183,6 +183,7 @@ def load(path, target="label", split="train", pixels=None):
     ``path`` is one of
       - a CSV file with a header; ``target`` names the label column (default ``label``).
         String labels become class ids 0..K-1 in sorted order, their names in ``.classes``;
+        ``target=None`` reads every column as a feature (rows to predict), ``y`` None;
       - an ``.npz`` file holding ``X``/``y``, or ``x_train``/``y_train``/``x_test``/``y_test``
         (as the downloaded ``mnist.npz``): ``split="test"`` reads the test part;
       - an ``.npy`` file of features whose labels lie beside it (``X.npy`` + ``y.npy``,
@@ -302,7 +303,7 @@ def _load_npz(path, split):
 
 def _checked(data, pixels):
     """Validate shapes and values; labels to class ids; features to uint8 or float32."""
-    X, y, name = data.X, np.asarray(data.y), data.source
+    X, y, name = data.X, data.y, data.source
     if X.dtype.kind not in "biuf":
         raise ValueError(f"{name}: features must be numbers, got dtype {X.dtype}")
     if X.ndim < 2:
@@ -310,9 +311,13 @@ def _checked(data, pixels):
                          f"{X.shape}")
     if X.ndim > 2:   # images (n, h, w): flattened (a view, so a memory map stays one)
         X = X.reshape(len(X), -1)
-    if isinstance(y, list) or y.dtype.kind in "US":
-        data.classes, y = (list(v) for v in np.unique(np.asarray(y, str), return_inverse=True))
-        data.classes, y = [str(c) for c in data.classes], np.asarray(y, np.int64)
+    if y is None:   # a CSV read with target=None: features only
+        data.X = _features(X, name, pixels)
+        return data
+    y = np.asarray(y)
+    if y.dtype.kind in "US":
+        classes, ids = np.unique(y, return_inverse=True)
+        data.classes, y = [str(c) for c in classes], ids.reshape(y.shape).astype(np.int64)
     elif y.dtype.kind not in "biuf":
         raise ValueError(f"{name}: labels must be numbers or strings, got dtype {y.dtype}")
     if y.ndim not in (1, 2) or len(y) != len(X):

@@ -36,6 +36,13 @@ def test_csv_target_by_name_and_numeric_labels(tmp_path):
     assert y.dtype == np.int64 and y.tolist() == [3, 0]
 
 
+def test_csv_without_target_reads_rows_to_predict(tmp_path):
+    data = load(write_csv(tmp_path / "test.csv", "a,b", ["1,2", "3,4.5"]), target=None)
+    assert data.y is None and data.X.tolist() == [[1, 2], [3, 4.5]]
+    with pytest.raises(ValueError, match="test.csv: data row 1.*column 'b'.*every column must"):
+        load(write_csv(tmp_path / "test.csv", "a,b", ["1,?"]), target=None)
+
+
 def test_kaggle_digit_csv_reads_as_uint8_pixels_fast(tmp_path):
     """42 000 rows × 785 integer columns, like Kaggle's digit-recognizer train.csv."""
     rng = np.random.default_rng(0)
