@@ -1,4 +1,5 @@
-"""IDX file reader and the MNIST data set shipped with fastnet.
+"""IDX file reader, the MNIST data set shipped with fastnet, and ``load`` for your own
+data (CSV, .npz, .npy pairs, IDX folders).
 
 The IDX format (LeCun et al.) is a big-endian header followed by a raw payload:
 

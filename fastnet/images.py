@@ -140,7 +140,8 @@ def _box_mean(g, size):
     c[0], c[:, 0] = 0, 0
     c = c.cumsum(axis=0).cumsum(axis=1)
     h, w = g.shape
-    total = c[size:size + h, size:size + w] - c[:h, size:size + w] - c[size:size + h, :w] + c[:h, :w]
+    total = (c[size:size + h, size:size + w] - c[:h, size:size + w]
+             - c[size:size + h, :w] + c[:h, :w])
     return total / size ** 2
 
 

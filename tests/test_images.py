@@ -1,5 +1,4 @@
 """Digit preparation for `fastnet predict`: MNIST-like 28×28 from images people take."""
-import io
 
 import numpy as np
 import pytest
