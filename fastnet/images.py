@@ -9,8 +9,9 @@ palette images are converted to 8-bit-equivalent grey levels, and an image over
    the image less its local mean: light or dark) so the paper is light;
 2. the paper is estimated by a morphological closing with a window a third of the image
    (strokes vanish, shadows and grey paper stay) and divided out: ink = (paper - g) / paper;
-3. ink is separated from paper noise by Otsu's threshold (at least ``MIN_INK``); an image
-   with no ink that contrast is reported blank (a warning, and zeros);
+3. ink is separated from paper noise by Otsu's threshold (at least ``MIN_INK`` of the paper's
+   grey and ``MIN_CONTRAST`` in absolute terms); an image with no such ink is reported
+   blank (a warning, and zeros);
 4. cropped to the ink's bounding box (dust outside 99.6 % of the ink mass dropped), thin
    strokes thickened to about a tenth of the digit's size as MNIST's pen strokes are;
 5. resized (antialiased) so its longer side is 20 pixels, placed in a 28×28 frame with its
@@ -26,7 +27,8 @@ DIGIT_BOX = 20
 SIDE = 28
 MAX_PIXELS = 50_000_000    # images larger than this are refused before decoding
 WORK_SIDE = 512            # larger images are block-averaged down to about this first
-MIN_INK = 0.15             # ink must be this much darker than the paper around it
+MIN_INK = 0.15             # ink must be this much darker than the paper around it, relatively
+MIN_CONTRAST = 0.08        # and absolutely (grey levels in [0, 1])
 STROKE = 0.1               # MNIST's pen width as a fraction of the digit's longer side
 MASS_KEPT = 0.996          # the ink box keeps this much of the ink mass
 
@@ -101,17 +103,21 @@ def _shrink(g, side=WORK_SIDE):
     return g[:h, :w].reshape(h // f, f, w // f, f).mean(axis=(1, 3))
 
 
-def _filter(g, size, reduce):
-    """Separable running ``reduce`` (np.max or np.min) over a size×size window, edges padded."""
+def _filter(g, size, reduce, extend=None):
+    """Separable running ``reduce`` (np.max or np.min) over a size×size window. Edges are
+    padded with the edge value, or with ``extend=(low, high)`` continued linearly (odd
+    reflection, clipped to [low, high]) so a closing follows a shadow up to the border."""
     if size <= 1:
         return g
     lo, hi = size // 2, size - 1 - size // 2
     for axis in (0, 1):
         pad = [(0, 0), (0, 0)]
         pad[axis] = (lo, hi)
-        windows = np.lib.stride_tricks.sliding_window_view(np.pad(g, pad, mode="edge"),
-                                                           size, axis=axis)
-        g = reduce(windows, axis=-1)
+        if extend is not None:
+            padded = np.clip(np.pad(g, pad, mode="reflect", reflect_type="odd"), *extend)
+        else:
+            padded = np.pad(g, pad, mode="edge")
+        g = reduce(np.lib.stride_tricks.sliding_window_view(padded, size, axis=axis), axis=-1)
     return g
 
 
@@ -159,8 +165,11 @@ def ink_of(gray):
     window = max(3, min(g.shape) // 3) | 1
     if _light_ink(g, window):
         g = 1.0 - g                        # light ink on dark: make the paper light
-    paper = _filter(_filter(g, window, np.max), window, np.min)   # closing removes strokes
-    ink = np.clip((paper - g) / np.maximum(paper, 0.05), 0, 1)
+    grey = (g.min(), g.max())
+    paper = _filter(_filter(g, window, np.max, grey), window, np.min, grey)   # a closing
+    contrast = paper - g
+    ink = np.clip(contrast / np.maximum(paper, 0.05), 0, 1)
+    ink[contrast < MIN_CONTRAST] = 0       # noise in a dark shadow is large relative to paper
     if ink.max() < MIN_INK:
         return np.zeros_like(ink), True
     threshold = max(MIN_INK, _otsu(ink))

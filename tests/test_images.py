@@ -66,6 +66,15 @@ def test_blank_image_warns_and_gives_zeros(tmp_path):
         assert not prepared(noisy, tmp_path, "blank.jpg", quality=80).any()
 
 
+def test_blank_page_in_a_shadow_is_blank(tmp_path):
+    """The shadow's gradient, up to the image's border, is paper, not ink."""
+    shade = np.linspace(0.3, 1, 400)[None, :] * np.linspace(0.55, 1, 300)[:, None]
+    noise = np.random.default_rng(0).normal(0, 0.01, shade.shape)
+    page = Image.fromarray((np.clip(shade * 0.9 + noise, 0, 1) * 255).astype(np.uint8))
+    with pytest.warns(UserWarning, match="looks blank"):
+        assert not prepared(page, tmp_path, "shadow.jpg", quality=80).any()
+
+
 def test_bad_shapes_and_files(tmp_path):
     with pytest.raises(ValueError, match="2-D"):
         images.to_mnist(np.ones((3, 4, 5)))
