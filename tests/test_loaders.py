@@ -145,6 +145,10 @@ def test_npy_problems_name_the_file(tmp_path):
     np.save(tmp_path / "y.npy", np.ones(4))
     with pytest.raises(ValueError, match="X.npy.*features row 2 holds NaN"):
         load(tmp_path)
+    raw = (tmp_path / "X.npy").read_bytes()
+    (tmp_path / "X.npy").write_bytes(raw[:-8])        # header claims more than the file
+    with pytest.raises(ValueError, match="X.npy: cannot read as a .npy array"):
+        load(tmp_path)
     np.save(tmp_path / "feats.npy", bad)
     with pytest.raises(ValueError, match="cannot tell where the labels are"):
         load(tmp_path / "feats.npy")
