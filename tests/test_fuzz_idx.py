@@ -115,3 +115,17 @@ def test_missing_and_directory_paths(tmp_path):
             read_idx(p)
     with pytest.raises(TypeError, match="needs bytes"):
         parse_idx("0000", "s")
+
+
+@pytest.mark.parametrize("dims", [(10 ** 6, 10 ** 6), (2 ** 32 - 1,) * 3, (100_000, 10_000)])
+def test_absurd_sizes_in_a_gzip_header_are_refused_before_allocating(tmp_path, dims):
+    """A small gzip file whose header claims 10¹² or more bytes: ValueError, not
+    MemoryError or OverflowError from trying to read that much."""
+    path = tmp_path / "huge.idx.gz"
+    path.write_bytes(gzip.compress(header(0x08, dims) + bytes(1000)))
+    with pytest.raises(ValueError, match="huge.idx.gz: IDX header claims dims.*more than a gzip"):
+        read_idx(path)
+    path = tmp_path / "huge.idx"
+    path.write_bytes(header(0x0E, dims) + bytes(1000))
+    with pytest.raises(ValueError, match="huge.idx: IDX payload truncated"):
+        read_idx(path)

@@ -1,0 +1,146 @@
+"""Input scaling fitted on the training set, storable in a model file.
+
+Modes:
+  auto      uint8 features (pixels) × 1/255; anything else as ``standard``
+  none      unchanged
+  unit      min-max to [0, 1]: (x - min) / (max - min), range 0 → 1
+  standard  (x - mean) / std per feature, std 0 → 1
+
+The statistics come from ``fit`` on the training set only and are applied unchanged
+to validation, test and prediction inputs.
+"""
+import warnings
+
+import numpy as np
+
+MODES = ("auto", "none", "unit", "standard")
+UNSCALED_LIMIT = 10.0
+CHUNK_ROWS = 1 << 16   # statistics in chunks, so memory-mapped data streams
+
+
+class Scaler:
+    """x -> (x - shift) * factor per feature, with shift/factor fitted by ``fit``."""
+
+    def __init__(self, mode="auto"):
+        if mode not in MODES:
+            raise ValueError(f"scale mode must be one of {', '.join(MODES)}; got {mode!r}")
+        self.mode = mode
+        self.shift = self.factor = None   # (n_features,) float32 each, or None: unchanged
+
+    def fit(self, X):
+        """Fit the statistics of the mode on training features X (n, n_features)."""
+        X = _two_d(X, "X")
+        if len(X) == 0:
+            raise ValueError("cannot fit a scaler on no samples (X has 0 rows)")
+        n_features = X.shape[1]
+        self.shift = self.factor = None
+        mode = self.mode
+        if mode == "auto":
+            mode = "pixels" if X.dtype == np.uint8 else "standard"
+        if mode == "pixels":
+            self.shift = np.zeros(n_features, np.float32)
+            self.factor = np.full(n_features, 1 / 255, np.float32)
+        elif mode == "unit":
+            low, high = _min_max(X)
+            span = high - low
+            self.shift = low.astype(np.float32)
+            self.factor = (1.0 / np.where(span > 0, span, 1.0)).astype(np.float32)
+        elif mode == "standard":
+            mean, std = _mean_std(X)
+            self.shift = mean.astype(np.float32)
+            self.factor = (1.0 / np.where(std > 0, std, 1.0)).astype(np.float32)
+        return self
+
+    def transform(self, X):
+        """Scaled float32 copy of X (X itself when the mode leaves it unchanged)."""
+        X = _two_d(X, "X")
+        if self.shift is None:
+            if self.mode != "none":
+                raise ValueError(f"Scaler({self.mode!r}) is not fitted: call fit(X_train) first")
+            return X
+        if X.shape[1] != len(self.shift):
+            raise ValueError(f"X has {X.shape[1]} features; the scaler was fitted on "
+                             f"{len(self.shift)}")
+        return (X.astype(np.float32) - self.shift) * self.factor
+
+    def fit_transform(self, X):
+        return self.fit(X).transform(X)
+
+    def state(self):
+        """Plain arrays to store in a model file (``from_state`` reads them back)."""
+        state = {"mode": np.array(self.mode)}
+        if self.shift is not None:
+            state["shift"], state["factor"] = self.shift, self.factor
+        return state
+
+    @classmethod
+    def from_state(cls, state):
+        mode = str(np.asarray(state["mode"]))
+        scaler = cls(mode)
+        if ("shift" in state) != ("factor" in state):
+            raise ValueError("scaler state needs both 'shift' and 'factor', or neither")
+        if "shift" in state:
+            shift = np.asarray(state["shift"], np.float32)
+            factor = np.asarray(state["factor"], np.float32)
+            if shift.ndim != 1 or shift.shape != factor.shape or not (
+                    np.isfinite(shift).all() and np.isfinite(factor).all()):
+                raise ValueError(f"scaler state: shift {shift.shape} and factor "
+                                 f"{factor.shape} must be equal-length finite vectors")
+            scaler.shift, scaler.factor = shift, factor
+        return scaler
+
+    def __repr__(self):
+        fitted = "unfitted" if self.shift is None else f"{len(self.shift)} features"
+        return f"Scaler({self.mode!r}, {fitted})"
+
+
+def warn_unscaled(X, name="X", limit=UNSCALED_LIMIT):
+    """UserWarning when float features lie far outside [-limit, limit]: unscaled data
+    trains badly (near chance) without an error. Returns True if it warned."""
+    X = _two_d(X, name)
+    if X.dtype == np.uint8 or len(X) == 0:
+        return False
+    low, high = _min_max(X)
+    worst = float(max(-low.min(), high.max()))
+    if worst <= limit:
+        return False
+    warnings.warn(f"{name} has features up to {worst:g} in size, far outside "
+                  f"[-{limit:g}, {limit:g}]: unscaled inputs train badly. Scale them "
+                  "(fastnet.scaling.Scaler('standard').fit(X_train), or --scale auto), or "
+                  "give 0..255 pixels as uint8 (scaled by 1/255)", UserWarning, stacklevel=2)
+    return True
+
+
+def _two_d(X, name):
+    X = np.asarray(X) if not isinstance(X, np.ndarray) else X
+    if X.ndim != 2 or X.dtype.kind not in "biuf":
+        raise ValueError(f"{name} must be a 2-D numeric array (n_samples, n_features), got "
+                         f"shape {X.shape} dtype {X.dtype}")
+    return X
+
+
+def _min_max(X):
+    low = np.full(X.shape[1], np.inf)
+    high = np.full(X.shape[1], -np.inf)
+    for start in range(0, len(X), CHUNK_ROWS):
+        chunk = X[start:start + CHUNK_ROWS]
+        low = np.minimum(low, chunk.min(axis=0))
+        high = np.maximum(high, chunk.max(axis=0))
+    return low, high
+
+
+def _mean_std(X):
+    """Per-feature mean and population std in float64, by chunks (Chan's pairwise update)."""
+    n = 0
+    mean = np.zeros(X.shape[1])
+    m2 = np.zeros(X.shape[1])
+    for start in range(0, len(X), CHUNK_ROWS):
+        chunk = np.asarray(X[start:start + CHUNK_ROWS], np.float64)
+        k = len(chunk)
+        c_mean = chunk.mean(axis=0)
+        c_m2 = ((chunk - c_mean) ** 2).sum(axis=0)
+        delta = c_mean - mean
+        mean = mean + delta * k / (n + k)
+        m2 = m2 + c_m2 + delta ** 2 * n * k / (n + k)
+        n += k
+    return mean, np.sqrt(m2 / max(n, 1))
