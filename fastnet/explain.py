@@ -323,7 +323,7 @@ def fmt(a):
     when its largest entry is below 1e-3 or above 1e4."""
     a = np.asarray(a, np.float64)
     m = np.abs(a).max() if a.size else 0.0
-    f = (lambda v: f"{v: .3e}") if 0 < m < 1e-3 or m >= 1e4 else (lambda v: f"{v: .4f}")
+    f = (lambda v: f"{v + 0.0: .3e}") if 0 < m < 1e-3 or m >= 1e4 else (lambda v: f"{v + 0.0: .4f}")
     if a.ndim == 0:
         return f(float(a)).strip()
     return np.array2string(a, formatter={"float_kind": f}, threshold=40, edgeitems=3,
