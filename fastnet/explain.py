@@ -22,7 +22,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .kernels import losses as L
-from .layers import ACTIVATIONS
+from .layers import ACTIVATIONS, Dense
+from .network import Network
 
 LOSS_NAMES = tuple(L.NAMES)
 FD_STEP = 1e-6  # central differences in float64: error ~ h² f''' + ε/h ≈ 1e-10
@@ -315,6 +316,18 @@ def explain(net, x, d, lr=0.1, max_checks=50, seed=0):
             check(f"∂ℓ/∂a{sup}", s.da, layer.da, w["a"])
     check("∂ℓ/∂x", steps[0].dx, None, xw)
     return ex
+
+
+def toy_problem(activation="tanh", loss="softmax_cross_entropy", seed=0, n=16):
+    """(net, X, d): a seeded float64 4-3-2 network (``activation`` hidden, identity
+    output: the logits for the cross-entropies) and n samples X (n, 4) with targets d: class ids of x_0 + x_1 > 0 for softmax
+    cross-entropy, their one-hot rows for the other two losses."""
+    net = Network([Dense(4, 3, activation), Dense(3, 2)], loss=loss, seed=seed,
+                  dtype=np.float64)
+    X = np.random.default_rng([seed, 1]).standard_normal((n, 4))
+    labels = (X[:, 0] + X[:, 1] > 0).astype(np.int64)
+    d = labels if L.NAMES[loss] == L.SOFTMAX_CROSS_ENTROPY else np.eye(2)[labels]
+    return net, X, d
 
 
 # ---------------------------------------------------------------- printing
