@@ -125,3 +125,12 @@ def test_bad_input_names_the_argument(x, d, match):
     net = fn.Network([fn.Dense(4, 3, "tanh"), fn.Dense(3, 2)], dtype=np.float64)
     with pytest.raises(ValueError, match=match):
         explain(net, x, d)
+
+
+def test_cli_explain_default_and_errors(capsys):
+    from fastnet.cli import main
+    assert main(["explain", "--activation", "sigmoid", "--sample", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "One SGD step of a 4-3-2 network (sigmoid, softmax)" in out and "CHECKS" in out
+    assert main(["explain", "--sample", "99"]) == 1
+    assert "--sample must be in [0, 16)" in capsys.readouterr().err

@@ -100,3 +100,17 @@ def test_monitor_counts_dead_relu_units():
     mon = GradientMonitor(X, y)
     mon.record(net, 0)
     assert mon.history["dead"][0, 0] == 0.5
+
+
+def test_cli_landscape_writes_npz_and_png(tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    from fastnet.cli import main
+    net = fn.Network([fn.Dense(784, 8, "relu"), fn.Dense(8, 10)], seed=1)
+    fn.save(net, tmp_path / "m.npz")
+    assert main(["landscape", str(tmp_path / "m.npz"), "--out", str(tmp_path / "l"),
+                 "--steps", "3", "--limit", "100"]) == 0
+    assert "3x3 grid over 100 test samples" in capsys.readouterr().out
+    with np.load(tmp_path / "l" / "landscape.npz") as z:
+        (_, _), (X, y) = fn.load_mnist()
+        assert z["loss"][1, 1] == net.evaluate(X[:100], y[:100])["loss"]
+    assert (tmp_path / "l" / "landscape.png").read_bytes()[:4] == b"\x89PNG"
