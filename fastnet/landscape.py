@@ -9,6 +9,7 @@ does not depend on the scale of each layer's weights; biases and PReLU slopes st
 (their direction is 0). Every grid point is one ``net.evaluate`` with the weights written
 into ``net.params``: fastnet's own parallel forward kernels.
 """
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -58,7 +59,6 @@ def loss_landscape(net, X, y, steps=51, span=1.0, seed=0, batch_size=1024):
     The grid is symmetric about the trained weights, so with an odd ``steps`` its centre
     is ``net.evaluate(X, y)['loss']``. The weights are restored afterwards, also on error.
     """
-    import time
     steps = checks.integer("steps", steps, 1)
     span = checks.real("span", span, 0.0)
     rng = np.random.default_rng(checks.seed("seed", seed))
@@ -66,6 +66,9 @@ def loss_landscape(net, X, y, steps=51, span=1.0, seed=0, batch_size=1024):
     alphas = np.linspace(-span, span, steps)
     betas = np.linspace(-span, span, steps)
     loss = np.empty((steps, steps))
+    X = np.asarray(X)
+    if X.dtype.kind in "fi":   # converted once here, not by evaluate at every grid point
+        X = np.ascontiguousarray(X, dtype=net.params.dtype)
     saved = net.params.copy()
     start = time.perf_counter()
     try:
