@@ -114,3 +114,13 @@ def test_cli_landscape_writes_npz_and_png(tmp_path, capsys):
         (_, _), (X, y) = fn.load_mnist()
         assert z["loss"][1, 1] == net.evaluate(X[:100], y[:100])["loss"]
     assert (tmp_path / "l" / "landscape.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_plot_monitor_writes_png(tmp_path):
+    pytest.importorskip("matplotlib")
+    from fastnet.monitor import plot_monitor
+    net, X, y = small_problem("tanh")
+    mon = GradientMonitor(X, y, probe=32)
+    net.fit(X, y, epochs=2, batch_size=50, verbose=False, callbacks=[mon])
+    path = plot_monitor(mon.history, tmp_path / "monitor.png", "tanh")
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 10_000
