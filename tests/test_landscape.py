@@ -30,25 +30,14 @@ def test_centre_equals_evaluate_loss_and_weights_are_restored():
 def test_directions_are_filter_normalised_with_zero_biases():
     net, X, y = small_problem()
     net.layers[0].b[...] = 0.5
+    norms = [np.linalg.norm(layer.W, axis=1) for layer in net.layers]
+    before = net.params.copy()
     d = filter_normalised_direction(net, np.random.default_rng(1))
-    saved = net.params.copy()
+    assert np.array_equal(net.params, before)
     net.params[...] = d
-    try:
-        for layer, W in zip(net.layers, [np.array(l.W) for l in net.layers]):
-            np.testing.assert_allclose(np.linalg.norm(layer.W, axis=1),
-                                       np.linalg.norm(saved_W(net, saved, layer), axis=1),
-                                       rtol=1e-5)
-            assert not layer.b.any()
-    finally:
-        net.params[...] = saved
-
-
-def saved_W(net, saved, layer):
-    keep = net.params.copy()
-    net.params[...] = saved
-    W = np.array(layer.W)
-    net.params[...] = keep
-    return W
+    for layer, n in zip(net.layers, norms):
+        np.testing.assert_allclose(np.linalg.norm(layer.W, axis=1), n, rtol=1e-5)
+        assert not layer.b.any()
 
 
 def test_landscape_is_seeded_and_saves(tmp_path):
