@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from . import checks
 from .kernels import losses as L
 from .layers import ACTIVATIONS, Dense
 from .network import Network
@@ -220,9 +221,12 @@ def _target(net, d):
             raise ValueError(f"d must be a class id in [0, {K}) or a row of {K} "
                              f"probabilities, got {d.item()!r}")
         return np.eye(K)[int(d)]
-    if d.dtype.kind not in "uifb" or d.size != K:
-        raise ValueError(f"d must hold {K} target values (one per output), got {d!r}")
-    return d.astype(np.float64).reshape(K)
+    if d.dtype.kind not in "uifb" or d.size != K or not np.isfinite(d.astype(float)).all():
+        raise ValueError(f"d must hold {K} finite target values (one per output), got {d!r}")
+    d = d.astype(np.float64).reshape(K)
+    if L.NAMES[net.loss] == L.BINARY_CROSS_ENTROPY and not np.isin(d, (0, 1)).all():
+        raise ValueError(f"d must hold 0 or 1 for binary_cross_entropy, got {d!r}")
+    return d
 
 
 def _finite_differences(f, array, idx, h=FD_STEP):
@@ -250,12 +254,16 @@ def explain(net, x, d, lr=0.1, max_checks=50, seed=0):
     differences on all its entries, or on ``max_checks`` of them drawn with ``seed``.
     ``net`` itself is not updated.
     """
-    x = np.asarray(x, dtype=np.float64).reshape(-1)
+    try:
+        x = np.asarray(x, dtype=np.float64).reshape(-1)
+    except (TypeError, ValueError):
+        raise TypeError(f"x must be an array of numbers, got {type(x).__name__}") from None
     if x.size != net.layers[0].in_features:
         raise ValueError(f"x must hold {net.layers[0].in_features} inputs, got {x.size}")
     if not np.isfinite(x).all():
         raise ValueError("x must be finite")
-    lr = float(lr)
+    lr = checks.real("lr", lr)
+    max_checks = checks.integer("max_checks", max_checks, 1)
     d = _target(net, d)
     params = parameters(net)
     passes = forward(params, x)

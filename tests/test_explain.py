@@ -119,12 +119,25 @@ def test_float32_network_agrees_to_float32_precision():
     (np.zeros(5), 0, "x must hold 4 inputs"),
     (np.array([0, np.nan, 0, 0]), 0, "x must be finite"),
     (np.zeros(4), 7, r"d must be a class id in \[0, 2\)"),
-    (np.zeros(4), [1.0, 0, 0], "d must hold 2 target values"),
+    (np.zeros(4), [1.0, 0, 0], "d must hold 2 finite target values"),
+    (np.zeros(4), [np.inf, 0], "d must hold 2 finite target values"),
 ])
 def test_bad_input_names_the_argument(x, d, match):
     net = fn.Network([fn.Dense(4, 3, "tanh"), fn.Dense(3, 2)], dtype=np.float64)
     with pytest.raises(ValueError, match=match):
         explain(net, x, d)
+
+
+def test_bad_arguments_name_themselves():
+    net = fn.Network([fn.Dense(4, 3, "tanh"), fn.Dense(3, 1)], loss="binary_cross_entropy")
+    with pytest.raises(ValueError, match="d must hold 0 or 1"):
+        explain(net, np.zeros(4), [0.5])
+    with pytest.raises(TypeError, match="x must be an array of numbers"):
+        explain(net, ["a", "b", "c", "d"], [1])
+    with pytest.raises(TypeError, match="lr"):
+        explain(net, np.zeros(4), [1], lr="fast")
+    with pytest.raises(ValueError, match="max_checks"):
+        explain(net, np.zeros(4), [1], max_checks=0)
 
 
 def test_cli_explain_default_and_errors(capsys):
