@@ -127,6 +127,7 @@ def build_parser():
     s.add_argument("--dry-run", action="store_true",
                    help="list the trials and whether they are finished; run nothing")
     _output_flags(s)
+    add_learn_commands(sub)
     return parser
 
 
@@ -285,6 +286,76 @@ def main(argv=None):
     except (RunError, ValueError, TypeError, FileNotFoundError, ImportError) as e:
         print(f"fastnet: error: {e}", file=sys.stderr)
         return 1
+
+
+# ---------------------------------------------------------------- learn what it computes
+def add_learn_commands(sub):
+    """`fastnet explain` (fastnet.explain) and `fastnet landscape` (fastnet.landscape)."""
+    x = sub.add_parser("explain", formatter_class=_Formatter,
+                       help="print one training step as equations with numbers",
+                       description="Print one SGD step on one sample: per layer u = W x + b "
+                       "and z = f(u), the loss, the output δ, the δ rule downwards, ∂W, ∂b, "
+                       "∂x, the update, and a finite-difference check of each gradient. "
+                       "Without MODEL: a small seeded 4-3-2 network on a toy sample; with "
+                       "MODEL: that model on an MNIST test image.")
+    x.add_argument("model", metavar="MODEL", nargs="?", default=None,
+                   help="a .npz model file or a run folder (default: a 4-3-2 network)")
+    x.add_argument("--sample", type=int, default=0, help="which sample (MNIST test index)")
+    x.add_argument("--lr", type=float, default=0.1, help="learning rate η of the update")
+    x.add_argument("--activation", default="tanh", help="hidden activation of the 4-3-2 net")
+    x.add_argument("--loss", default="softmax_cross_entropy", choices=LOSSES,
+                   help="loss of the 4-3-2 net")
+    x.add_argument("--seed", type=int, default=0, help="seeds the 4-3-2 net and its sample")
+    g = sub.add_parser("landscape", formatter_class=_Formatter,
+                       help="loss surface around a model along two random directions",
+                       description="Evaluate the MNIST test loss on a STEPS x STEPS grid "
+                       "around the model's weights along two random filter-normalised "
+                       "directions (Li et al. 2018); write OUT/landscape.npz and "
+                       "OUT/landscape.png (contour and 3-D surface; needs matplotlib).")
+    g.add_argument("model", metavar="MODEL", help="a .npz model file or a run folder")
+    g.add_argument("--out", default=".", help="folder for landscape.png and landscape.npz")
+    g.add_argument("--steps", type=_positive_int, default=51, help="grid points per axis")
+    g.add_argument("--span", type=float, default=1.0, help="the grid covers [-SPAN, SPAN]²")
+    g.add_argument("--limit", type=_positive_int, default=None,
+                   help="use the first N test samples only")
+    g.add_argument("--seed", type=int, default=0, help="seeds the two directions")
+
+
+def explain_command(args):
+    import numpy as np
+
+    from .explain import explain, toy_problem
+    if args.model is None:
+        net, X, d = toy_problem(args.activation, args.loss, args.seed)
+    else:
+        net = _load_model(args.model)
+        _, _, X, y = _mnist()
+        d = _targets(net, y)
+        X = X.astype(np.float64) / 255
+    if not 0 <= args.sample < len(X):
+        raise CLIError(f"--sample must be in [0, {len(X)}), got {args.sample}")
+    print(explain(net, X[args.sample], d[args.sample], lr=args.lr))
+    return 0
+
+
+def landscape_command(args):
+    from .landscape import loss_landscape, plot_landscape
+    net = _load_model(args.model)
+    _, _, X, y = _mnist(None)
+    X, y = X[:args.limit], y[:args.limit]
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    land = loss_landscape(net, X, _targets(net, y), steps=args.steps, span=args.span,
+                          seed=args.seed)
+    land.save(out / "landscape.npz")
+    print(f"{args.steps}x{args.steps} grid over {len(X)} test samples in {land.seconds:.1f} s: "
+          f"loss {land.centre:.4f} at the model, {land.loss.min():.4f} to "
+          f"{land.loss.max():.4g} within ±{args.span:g}")
+    print(f"wrote {out / 'landscape.npz'} {plot_landscape(land, out / 'landscape.png')}")
+    return 0
+
+
+COMMANDS.update(explain=explain_command, landscape=landscape_command)
 
 
 if __name__ == "__main__":

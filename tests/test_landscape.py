@@ -1,0 +1,115 @@
+"""fastnet.landscape and fastnet.monitor on small networks."""
+import numpy as np
+import pytest
+
+import fastnet as fn
+from fastnet.landscape import filter_normalised_direction, loss_landscape
+from fastnet.monitor import GradientMonitor
+
+
+def small_problem(activation="tanh", seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((200, 6))
+    y = (X[:, 0] * X[:, 1] > 0).astype(np.int64)
+    net = fn.Network([fn.Dense(6, 8, activation), fn.Dense(8, 5, activation),
+                      fn.Dense(5, 2)], seed=seed)
+    return net, X, y
+
+
+def test_centre_equals_evaluate_loss_and_weights_are_restored():
+    net, X, y = small_problem()
+    net.fit(X, y, epochs=3, batch_size=20, verbose=False)
+    before = net.params.copy()
+    land = loss_landscape(net, X, y, steps=7, span=0.5)
+    assert land.loss.shape == (7, 7)
+    assert land.centre == net.evaluate(X, y)["loss"]
+    assert np.array_equal(net.params, before)
+    assert land.loss.min() <= land.centre < land.loss.max()
+
+
+def test_directions_are_filter_normalised_with_zero_biases():
+    net, X, y = small_problem()
+    net.layers[0].b[...] = 0.5
+    norms = [np.linalg.norm(layer.W, axis=1) for layer in net.layers]
+    before = net.params.copy()
+    d = filter_normalised_direction(net, np.random.default_rng(1))
+    assert np.array_equal(net.params, before)
+    net.params[...] = d
+    for layer, n in zip(net.layers, norms):
+        np.testing.assert_allclose(np.linalg.norm(layer.W, axis=1), n, rtol=1e-5)
+        assert not layer.b.any()
+
+
+def test_landscape_is_seeded_and_saves(tmp_path):
+    net, X, y = small_problem()
+    a = loss_landscape(net, X, y, steps=3, seed=4)
+    b = loss_landscape(net, X, y, steps=3, seed=4)
+    assert np.array_equal(a.loss, b.loss)
+    a.save(tmp_path / "l.npz")
+    with np.load(tmp_path / "l.npz") as z:
+        assert np.array_equal(z["loss"], a.loss) and z["directions"].shape == (2, net.params.size)
+
+
+@pytest.mark.parametrize("kw,err", [({"steps": 0}, ValueError), ({"span": -1.0}, ValueError),
+                                    ({"steps": 2.5}, TypeError)])
+def test_bad_grid_arguments_name_themselves(kw, err):
+    net, X, y = small_problem()
+    with pytest.raises(err, match=next(iter(kw))):
+        loss_landscape(net, X, y, **kw)
+
+
+def test_monitor_records_every_epoch_per_layer():
+    net, X, y = small_problem("relu")
+    mon = GradientMonitor(X, y, probe=64)
+    net.fit(X, y, epochs=3, batch_size=20, verbose=False, callbacks=[mon])
+    h = mon.history
+    assert list(h["epoch"]) == [0, 1, 2, 3]
+    for f in ("grad_norm", "mean", "std", "dead"):
+        assert h[f].shape == (4, 3)
+    net.loss_and_gradient(mon.X, mon.y)   # the last row is the trained net's
+    np.testing.assert_allclose(h["grad_norm"][-1], [np.linalg.norm(l.dW) for l in net.layers],
+                               rtol=1e-6)
+    assert np.isnan(h["dead"][:, 2]).all()            # the softmax output has no f'
+    assert ((h["dead"][:, :2] >= 0) & (h["dead"][:, :2] <= 1)).all()
+
+
+def test_monitor_activation_stats_match_a_numpy_forward():
+    net, X, y = small_problem("sigmoid")
+    mon = GradientMonitor(X, y, probe=50, seed=2)
+    mon.record(net, 0)
+    W1, b1 = np.array(net.layers[0].W, np.float64), np.array(net.layers[0].b, np.float64)
+    z1 = 1 / (1 + np.exp(-(mon.X @ W1.T + b1)))
+    assert mon.history["mean"][0, 0] == pytest.approx(z1.mean(), rel=1e-5)
+    assert mon.history["std"][0, 0] == pytest.approx(z1.std(), rel=1e-5)
+
+
+def test_monitor_counts_dead_relu_units():
+    net, X, y = small_problem("relu")
+    net.layers[0].b[:4] = -100.0       # 4 of 8 first-layer units never fire
+    mon = GradientMonitor(X, y)
+    mon.record(net, 0)
+    assert mon.history["dead"][0, 0] == 0.5
+
+
+def test_cli_landscape_writes_npz_and_png(tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    from fastnet.cli import main
+    net = fn.Network([fn.Dense(784, 8, "relu"), fn.Dense(8, 10)], seed=1)
+    fn.save(net, tmp_path / "m.npz")
+    assert main(["landscape", str(tmp_path / "m.npz"), "--out", str(tmp_path / "l"),
+                 "--steps", "3", "--limit", "100"]) == 0
+    assert "3x3 grid over 100 test samples" in capsys.readouterr().out
+    with np.load(tmp_path / "l" / "landscape.npz") as z:
+        (_, _), (X, y) = fn.load_mnist()
+        assert z["loss"][1, 1] == net.evaluate(X[:100], y[:100])["loss"]
+    assert (tmp_path / "l" / "landscape.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_plot_monitor_writes_png(tmp_path):
+    pytest.importorskip("matplotlib")
+    from fastnet.monitor import plot_monitor
+    net, X, y = small_problem("tanh")
+    mon = GradientMonitor(X, y, probe=32)
+    net.fit(X, y, epochs=2, batch_size=50, verbose=False, callbacks=[mon])
+    path = plot_monitor(mon.history, tmp_path / "monitor.png", "tanh")
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 10_000
