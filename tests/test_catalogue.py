@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from conftest import assert_close
-from fastnet import SGD, Adam, Dense, Network
+from fastnet import SGD, Adam, Dense, Network, passes
 
 F64 = np.float64
 
@@ -79,9 +79,9 @@ def test_rrelu_inference_uses_the_mean_slope(rng):
 
 
 def training_slopes(net, X, seed):
-    ws = net._workspace(X.shape[0])
+    ws = passes.workspace(net, X.shape[0])
     ws.x[...] = X
-    net._forward(ws, training=True, rng=np.random.default_rng(seed))
+    passes.forward(net, ws, training=True, rng=np.random.default_rng(seed))
     return [s.copy() for s in ws.slope], ws.z[-1].copy()
 
 

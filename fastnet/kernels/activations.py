@@ -51,8 +51,8 @@ def add_bias_activate(u, z, bias, a, kind, b0, b1, o0, o1):
     o1 = OC). The branch on ``kind`` is taken once per row, outside the element
     loop, so each loop is a plain sweep LLVM can vectorise; the rows are sliced to
     o0..o1 so that the loop index counts from 0 (with ``range(o0, o1)`` Numba must
-    allow for a negative index, and the loop stayed scalar: 60 instead of 5 µs for
-    128 × 256). ReLU's ``u * 0`` (not 0) keeps a NaN a NaN.
+    allow for a negative index, and the loop stays scalar). ReLU's ``u * 0`` (not 0)
+    keeps a NaN a NaN.
     """
     last = a.shape[0] - 1
     n = o1 - o0
@@ -89,7 +89,7 @@ def add_bias_activate(u, z, bias, a, kind, b0, b1, o0, o1):
 
 @inline
 def times_derivative(delta, dz, u, z, a, kind):
-    """δ = dz · f'(u) for one row (n,), given u, z = f(u) and the slopes a (n,).
+    """δ = dz · f'(u) for one row: delta (n,) output; dz, u, z = f(u), a (n,) slopes.
 
     As in ``add_bias_activate`` the branch is outside the loops; ReLU multiplies by 0
     rather than writing 0, so NaN and inf in dz still show.
