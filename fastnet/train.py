@@ -47,174 +47,6 @@ NAN_POLICIES = ("stop", "skip", "halve")
 MAX_HALVINGS = 40
 
 
-class TrainState:
-    """Everything that decides the rest of a run, as a checkpoint stores it.
-
-    ``epoch`` is the current (0-based) epoch, ``position`` the number of samples of its
-    shuffled ``order`` already trained on (0 at an epoch boundary); ``loss_sum``,
-    ``correct``, ``skipped`` (samples), ``seconds`` are the running totals of that epoch; ``rng``
-    is the Generator driving shuffling and RReLU; ``history`` the finished epochs.
-    """
-
-    def __init__(self, net, optimizer, rng, epochs, n, batch_size, seed):
-        self.net, self.optimizer, self.rng = net, optimizer, rng
-        self.epochs, self.n, self.batch_size, self.seed = epochs, n, batch_size, seed
-        self.epoch, self.position, self.order = 0, 0, None
-        self.loss_sum, self.correct, self.skipped, self.seconds = 0.0, 0, 0, 0.0
-        self.history = History()
-        self.stopped = False
-
-    def begin_epoch(self, order):
-        """Start an epoch over the samples in ``order``: the running totals back to 0."""
-        self.order = order
-        self.loss_sum, self.correct, self.skipped, self.seconds = 0.0, 0, 0, 0.0
-
-    def record(self, batch_loss, ws, size):
-        """Add a trained batch of ``size`` samples (its outputs and targets in ``ws``) to
-        the running totals; ``batch_loss`` None: the batch was skipped."""
-        if batch_loss is None:
-            self.skipped += size
-        else:
-            self.loss_sum += batch_loss
-            if self.net.is_classifier:
-                self.correct += count_correct(ws.z[-1], ws.t, self.net.loss_kind)
-        self.position += size
-
-    @property
-    def finished(self):
-        return self.stopped or self.epoch >= self.epochs
-
-    def training_meta(self):
-        """JSON-able dict for a checkpoint's metadata (the order goes in an array)."""
-        return {"epoch": self.epoch, "epochs": self.epochs, "position": self.position,
-                "batch_size": self.batch_size, "n_train": self.n, "seed": self.seed,
-                "loss_sum": self.loss_sum, "correct": self.correct, "skipped": self.skipped,
-                "seconds": self.seconds, "stopped": self.stopped, "finished": self.finished,
-                "rng": self.rng.bit_generator.state, "history": dict(self.history)}
-
-    def arrays(self):
-        return {"order": self.order} if self.position else {}
-
-    def restore(self, resume):
-        """Continue from ``training_meta()`` (+ 'order' when saved mid-epoch)."""
-        for key in ("batch_size", "n_train"):
-            have = self.batch_size if key == "batch_size" else self.n
-            if resume.get(key, have) != have:
-                raise ValueError(f"resume: the checkpoint was taken with {key}="
-                                 f"{resume[key]}, this run has {have}")
-        self.epoch, self.position = int(resume["epoch"]), int(resume["position"])
-        self.loss_sum, self.correct = float(resume["loss_sum"]), int(resume["correct"])
-        self.skipped, self.seconds = int(resume["skipped"]), float(resume["seconds"])
-        self.stopped = bool(resume.get("stopped", False))
-        self.rng.bit_generator.state = resume["rng"]
-        self.history = History({k: list(v) for k, v in resume["history"].items()})
-        if self.position:
-            self.order = np.asarray(resume["order"], np.int64)
-            if self.order.shape != (self.n,):
-                raise ValueError(f"resume: saved sample order has shape {self.order.shape}, "
-                                 f"expected ({self.n},)")
-
-
-class _Backup:
-    """Parameters and optimizer state from before a step (for on_nan='skip'/'halve')."""
-
-    def __init__(self, net, opt):
-        self.net, self.opt = net, opt
-        self.params, self.state, self.t = np.empty_like(net.params), {}, 0
-
-    def save(self):
-        np.copyto(self.params, self.net.params)
-        self.t = self.opt.t
-        for k, v in self.opt.state.items():
-            if k not in self.state or self.state[k].shape != v.shape:
-                self.state[k] = np.empty_like(v)
-            np.copyto(self.state[k], v)
-
-    def restore(self):
-        np.copyto(self.net.params, self.params)
-        self.opt.t = self.t
-        for k, v in self.opt.state.items():
-            if k in self.state:
-                np.copyto(v, self.state[k])
-            else:           # state created by the update being undone
-                v[...] = 0
-
-
-class History(dict):
-    """Per-epoch metrics: ``history["loss"][e]`` etc. (Keras-style ``.history`` too)."""
-
-    @property
-    def history(self):
-        return self
-
-    def append(self, logs):
-        for k, v in logs.items():
-            self.setdefault(k, []).append(v)
-
-
-def _split(n, validation_split, rng):
-    if not 0 <= validation_split < 1:
-        raise ValueError(f"validation_split must be in [0, 1), got {validation_split!r}")
-    n_val = int(round(n * validation_split))
-    if validation_split and not 0 < n_val < n:
-        raise ValueError(f"validation_split={validation_split} leaves no samples for "
-                         f"training or validation out of {n}")
-    perm = rng.permutation(n) if n_val else np.arange(n)
-    return np.sort(perm[n_val:]), np.sort(perm[:n_val])
-
-
-def format_logs(epoch, epochs, logs):
-    parts = [f"epoch {epoch + 1:>{len(str(epochs))}}/{epochs}", f"loss {logs['loss']:.4f}"]
-    if "accuracy" in logs:
-        parts.append(f"acc {100 * logs['accuracy']:.2f}%")
-    if "val_loss" in logs:
-        parts.append(f"val_loss {logs['val_loss']:.4f}")
-    if "val_accuracy" in logs:
-        parts.append(f"val_acc {100 * logs['val_accuracy']:.2f}%")
-    parts.append(f"{logs['seconds']:.2f} s")
-    return "  ".join(parts)
-
-
-@contextlib.contextmanager
-def _sigint_flag(enabled):
-    """Yield a function telling whether Ctrl-C was pressed; a second Ctrl-C aborts at once."""
-    hit = []
-    if not enabled or threading.current_thread() is not threading.main_thread():
-        yield lambda: False
-        return
-
-    def handler(signum, frame):
-        if hit:
-            raise KeyboardInterrupt
-        hit.append(signum)
-        print("\nfastnet: interrupt received; finishing this step and saving a checkpoint "
-              "(press Ctrl-C again to abort without saving)", file=sys.stderr, flush=True)
-
-    old = signal.signal(signal.SIGINT, handler)
-    try:
-        yield lambda: bool(hit)
-    finally:
-        signal.signal(signal.SIGINT, old)
-
-
-def _progress_bar(enabled, state):
-    if not enabled:
-        return None
-    try:
-        from tqdm.auto import tqdm
-    except ImportError:
-        return None
-    return tqdm(total=state.n, initial=state.position, unit="samples", unit_scale=True,
-                desc=f"epoch {state.epoch + 1}/{state.epochs}", leave=False, file=sys.stderr,
-                mininterval=0.2, dynamic_ncols=True)
-
-
-def _call(callbacks, hook, *args):
-    """Call ``hook`` on every callback that has it; True if any returned True."""
-    results = [getattr(cb, hook)(*args) for cb in callbacks if hasattr(cb, hook)]
-    return any(bool(r) for r in results)
-
-
 def fit(net, X, y, epochs=10, batch_size=32, optimizer=None, validation_split=0.0,
         validation_data=None, seed=0, shuffle=True, verbose=True, callbacks=(),
         on_nan="stop", progress=False, handle_sigint=False, resume=None):
@@ -234,7 +66,7 @@ def fit(net, X, y, epochs=10, batch_size=32, optimizer=None, validation_split=0.
         interrupt: the moment to save), ``on_train_end(state)``; see ``fastnet.callbacks``.
     on_nan : what to do when the loss or a weight becomes NaN/inf: "stop" (raise
         DivergenceError), "skip" (undo the step, drop that batch), "halve" (undo the step,
-        halve the learning rate, retry the batch; at most 30 halvings).
+        halve the learning rate, retry the batch; at most MAX_HALVINGS halvings).
     progress : show a tqdm bar per epoch (running loss, samples/s) if tqdm is installed.
     handle_sigint : in the main thread, make Ctrl-C finish the current step, run the
         callbacks' ``on_checkpoint`` and raise ``TrainingInterrupted``.
@@ -273,10 +105,10 @@ def fit(net, X, y, epochs=10, batch_size=32, optimizer=None, validation_split=0.
                 s = state.position
                 idx = state.order[s:s + batch_size]
                 ws = passes.workspace(net, len(idx))
-                passes.gather(ws, X, T, idx, scale)
-                where = (epoch, s, len(idx), n)
-                batch_loss = _train_step(net, opt, ws, rng, backup, on_nan, where)
-                state.record(batch_loss, ws, len(idx))
+                passes.gather(ws, X, T, idx, scale)                      # gather
+                batch_loss = _train_step(net, opt, ws, rng, backup, on_nan,   # forward, loss,
+                                         (epoch, s, len(idx), n))             # backward-update
+                state.record(batch_loss, ws, len(idx))                    # record
                 _show(bar, state, len(idx))
                 if interrupted():
                     state.seconds += time.perf_counter() - t0
@@ -393,3 +225,171 @@ def _show(bar, state, size):
         bar.update(size)
         bar.set_postfix(loss=f"{state.loss_sum / max(state.position - state.skipped, 1):.4f}",
                         refresh=False)
+
+
+def _split(n, validation_split, rng):
+    if not 0 <= validation_split < 1:
+        raise ValueError(f"validation_split must be in [0, 1), got {validation_split!r}")
+    n_val = int(round(n * validation_split))
+    if validation_split and not 0 < n_val < n:
+        raise ValueError(f"validation_split={validation_split} leaves no samples for "
+                         f"training or validation out of {n}")
+    perm = rng.permutation(n) if n_val else np.arange(n)
+    return np.sort(perm[n_val:]), np.sort(perm[:n_val])
+
+
+def format_logs(epoch, epochs, logs):
+    parts = [f"epoch {epoch + 1:>{len(str(epochs))}}/{epochs}", f"loss {logs['loss']:.4f}"]
+    if "accuracy" in logs:
+        parts.append(f"acc {100 * logs['accuracy']:.2f}%")
+    if "val_loss" in logs:
+        parts.append(f"val_loss {logs['val_loss']:.4f}")
+    if "val_accuracy" in logs:
+        parts.append(f"val_acc {100 * logs['val_accuracy']:.2f}%")
+    parts.append(f"{logs['seconds']:.2f} s")
+    return "  ".join(parts)
+
+
+@contextlib.contextmanager
+def _sigint_flag(enabled):
+    """Yield a function telling whether Ctrl-C was pressed; a second Ctrl-C aborts at once."""
+    hit = []
+    if not enabled or threading.current_thread() is not threading.main_thread():
+        yield lambda: False
+        return
+
+    def handler(signum, frame):
+        if hit:
+            raise KeyboardInterrupt
+        hit.append(signum)
+        print("\nfastnet: interrupt received; finishing this step and saving a checkpoint "
+              "(press Ctrl-C again to abort without saving)", file=sys.stderr, flush=True)
+
+    old = signal.signal(signal.SIGINT, handler)
+    try:
+        yield lambda: bool(hit)
+    finally:
+        signal.signal(signal.SIGINT, old)
+
+
+def _progress_bar(enabled, state):
+    if not enabled:
+        return None
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:
+        return None
+    return tqdm(total=state.n, initial=state.position, unit="samples", unit_scale=True,
+                desc=f"epoch {state.epoch + 1}/{state.epochs}", leave=False, file=sys.stderr,
+                mininterval=0.2, dynamic_ncols=True)
+
+
+def _call(callbacks, hook, *args):
+    """Call ``hook`` on every callback that has it; True if any returned True."""
+    results = [getattr(cb, hook)(*args) for cb in callbacks if hasattr(cb, hook)]
+    return any(bool(r) for r in results)
+
+
+class TrainState:
+    """Everything that decides the rest of a run, as a checkpoint stores it.
+
+    ``epoch`` is the current (0-based) epoch, ``position`` the number of samples of its
+    shuffled ``order`` already trained on (0 at an epoch boundary); ``loss_sum``,
+    ``correct``, ``skipped`` (samples), ``seconds`` are the running totals of that epoch; ``rng``
+    is the Generator driving shuffling and RReLU; ``history`` the finished epochs.
+    """
+
+    def __init__(self, net, optimizer, rng, epochs, n, batch_size, seed):
+        self.net, self.optimizer, self.rng = net, optimizer, rng
+        self.epochs, self.n, self.batch_size, self.seed = epochs, n, batch_size, seed
+        self.epoch, self.position, self.order = 0, 0, None
+        self.loss_sum, self.correct, self.skipped, self.seconds = 0.0, 0, 0, 0.0
+        self.history = History()
+        self.stopped = False
+
+    def begin_epoch(self, order):
+        """Start an epoch over the samples in ``order``: the running totals back to 0."""
+        self.order = order
+        self.loss_sum, self.correct, self.skipped, self.seconds = 0.0, 0, 0, 0.0
+
+    def record(self, batch_loss, ws, size):
+        """Add a trained batch of ``size`` samples (its outputs and targets in ``ws``) to
+        the running totals; ``batch_loss`` None: the batch was skipped."""
+        if batch_loss is None:
+            self.skipped += size
+        else:
+            self.loss_sum += batch_loss
+            if self.net.is_classifier:
+                self.correct += count_correct(ws.z[-1], ws.t, self.net.loss_kind)
+        self.position += size
+
+    @property
+    def finished(self):
+        return self.stopped or self.epoch >= self.epochs
+
+    def training_meta(self):
+        """JSON-able dict for a checkpoint's metadata (the order goes in an array)."""
+        return {"epoch": self.epoch, "epochs": self.epochs, "position": self.position,
+                "batch_size": self.batch_size, "n_train": self.n, "seed": self.seed,
+                "loss_sum": self.loss_sum, "correct": self.correct, "skipped": self.skipped,
+                "seconds": self.seconds, "stopped": self.stopped, "finished": self.finished,
+                "rng": self.rng.bit_generator.state, "history": dict(self.history)}
+
+    def arrays(self):
+        return {"order": self.order} if self.position else {}
+
+    def restore(self, resume):
+        """Continue from ``training_meta()`` (+ 'order' when saved mid-epoch)."""
+        for key in ("batch_size", "n_train"):
+            have = self.batch_size if key == "batch_size" else self.n
+            if resume.get(key, have) != have:
+                raise ValueError(f"resume: the checkpoint was taken with {key}="
+                                 f"{resume[key]}, this run has {have}")
+        self.epoch, self.position = int(resume["epoch"]), int(resume["position"])
+        self.loss_sum, self.correct = float(resume["loss_sum"]), int(resume["correct"])
+        self.skipped, self.seconds = int(resume["skipped"]), float(resume["seconds"])
+        self.stopped = bool(resume.get("stopped", False))
+        self.rng.bit_generator.state = resume["rng"]
+        self.history = History({k: list(v) for k, v in resume["history"].items()})
+        if self.position:
+            self.order = np.asarray(resume["order"], np.int64)
+            if self.order.shape != (self.n,):
+                raise ValueError(f"resume: saved sample order has shape {self.order.shape}, "
+                                 f"expected ({self.n},)")
+
+
+class _Backup:
+    """Parameters and optimizer state from before a step (for on_nan='skip'/'halve')."""
+
+    def __init__(self, net, opt):
+        self.net, self.opt = net, opt
+        self.params, self.state, self.t = np.empty_like(net.params), {}, 0
+
+    def save(self):
+        np.copyto(self.params, self.net.params)
+        self.t = self.opt.t
+        for k, v in self.opt.state.items():
+            if k not in self.state or self.state[k].shape != v.shape:
+                self.state[k] = np.empty_like(v)
+            np.copyto(self.state[k], v)
+
+    def restore(self):
+        np.copyto(self.net.params, self.params)
+        self.opt.t = self.t
+        for k, v in self.opt.state.items():
+            if k in self.state:
+                np.copyto(v, self.state[k])
+            else:           # state created by the update being undone
+                v[...] = 0
+
+
+class History(dict):
+    """Per-epoch metrics: ``history["loss"][e]`` etc. (Keras-style ``.history`` too)."""
+
+    @property
+    def history(self):
+        return self
+
+    def append(self, logs):
+        for k, v in logs.items():
+            self.setdefault(k, []).append(v)

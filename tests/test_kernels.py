@@ -211,3 +211,22 @@ def test_updates_count_the_parameters_they_leave_non_finite(rng, dtype, bad):
         slots = (wt, dwt, dwt), (b, db, db)
         assert dense_backward_params(dwt, db, *slots, delta, x, h, in_major, O.SGD) == 1
         assert dense_backward_params(dwt, db, *slots, delta, x, h, in_major, O.NO_UPDATE) == 0
+
+
+@pytest.mark.parametrize("B,in_major,shape", [
+    (8, True, (0, 0, 0)),            # the first layer's training batch needs its partial sums
+    (8, True, (2, 16, 5)),           # a larger batch's workspace
+    (8, False, (2, 8, 5)),           # a later layer takes none
+    (200, True, (2, 200, 5)),        # nor a batch above CHUNK
+])
+def test_dense_forward_rejects_a_partial_of_the_wrong_shape(B, in_major, shape):
+    """``partial_shape`` is the one shape dense_forward takes; any other raises instead
+    of silently running another schedule."""
+    C, OC = 7, 5
+    x, bias, slope = np.zeros((B, C), F32), np.zeros(OC, F32), np.zeros((1, OC), F32)
+    w = np.zeros((C, OC) if in_major else (OC, C), F32)
+    u, z = np.empty((B, OC), F32), np.empty((B, OC), F32)
+    dense_forward(u, z, np.empty(partial_shape(B, OC, in_major), F32), x, w, bias, slope,
+                  A.RELU, in_major)
+    with pytest.raises(ValueError, match="partial_shape"):
+        dense_forward(u, z, np.empty(shape, F32), x, w, bias, slope, A.RELU, in_major)

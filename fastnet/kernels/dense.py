@@ -256,8 +256,7 @@ def dense_forward(u, z, partial, x, w, bias, slope, act, w_in_major):
         raise ValueError("dense_forward: partial must have shape partial_shape(B, OC, "
                          "w_in_major): (PARTS, B, OC) for Wᵀ and B <= CHUNK, else (0, 0, 0)")
     by_units = act != SOFTMAX and B <= CHUNK and not w_in_major
-    split = w_in_major and B <= CHUNK and partial.shape[0] > 1 and \
-        partial.shape[1] >= B and partial.shape[2] == OC
+    split = partial.shape[0] > 1  # the first layer's training batch: PARTS slices
     parts = partial.shape[0] if split else 1
     n_blocks = (B + TILE - 1) // TILE
     n_tasks = (OC + UNITS - 1) // UNITS if by_units else n_blocks * parts
