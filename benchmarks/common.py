@@ -69,8 +69,7 @@ def dense_case(batch, fan_in, fan_out, seed=0, first=False, images=False):
         x=mnist_images(batch) if images else rand(batch, fan_in), w=w, w_stored=w_stored,
         bias=rand(fan_out),
         # the first layer's partial sums of a training batch, as Network's workspace holds
-        partial=np.empty((dense.PARTS, batch, fan_out) if first and batch <= dense.CHUNK
-                         else (0, 0, 0), FLOAT),
+        partial=np.empty(dense.partial_shape(batch, fan_out, first), FLOAT),
         slope=np.zeros((1, fan_out), FLOAT), slope_prev=np.zeros((1, fan_in), FLOAT),
         u=np.empty((batch, fan_out), FLOAT), z=np.empty((batch, fan_out), FLOAT),
         delta=rand(batch, fan_out), dw=dw, dbias=dbias,
@@ -89,7 +88,7 @@ def _aligned_arrays(ns):
 
 def forward(c):
     """u = x W^T + bias, z = relu(u)."""
-    dense.dense_forward(c.u, c.z, c.x, c.w_stored, c.bias, RELU, c.slope, c.first, c.partial)
+    dense.dense_forward(c.u, c.z, c.partial, c.x, c.w_stored, c.bias, c.slope, RELU, c.first)
 
 
 def weight_grad(c):
@@ -99,7 +98,7 @@ def weight_grad(c):
 
 def hidden_delta(c):
     """δ_prev = relu'(x) ⊙ (δ W), taking x as the layer below's u and z."""
-    dense.hidden_delta(c.delta_prev, c.dz_prev, c.delta, c.w, c.x, c.x, RELU, c.slope_prev)
+    dense.hidden_delta(c.delta_prev, c.dz_prev, c.delta, c.w, c.x, c.x, c.slope_prev, RELU)
 
 
 KERNELS = {"forward": forward, "weight_grad": weight_grad, "hidden_delta": hidden_delta}
@@ -133,7 +132,7 @@ def optimizer_case(name, n=N_PARAMS, seed=0):
 
 def optimizer_step(c):
     """One update of c.p by optimizer c.name: the kernel alone."""
-    optim.optimizer_update(c.kind, c.p, c.g, c.s1, c.s2, c.h)
+    optim.optimizer_update(c.p, c.s1, c.s2, c.g, c.h, c.kind)
 
 
 # ---------------------------------------------------------------- timing

@@ -102,7 +102,7 @@ class Optimizer:
     def step(self, params, grads):
         """Update ``params`` in place from ``grads`` (flat vectors)."""
         kind, h, s1, s2 = self.begin_step(params, grads)
-        K.optimizer_update(kind, params, grads, s1, s2, h)
+        K.optimizer_update(params, s1, s2, grads, h, kind)
 
     def begin_step(self, params, grads):
         """Count a step and return what the update kernels take: (rule, hyper-parameters,

@@ -1,13 +1,18 @@
-"""The training loop: plain Python driving the kernels.
+"""The training loop (``fit``), running the passes of ``fastnet.passes``:
 
     for each epoch:
         shuffle the training indices (seeded)
         for each minibatch:
-            gather rows            x, d  ← X[idx], T[idx]
+            gather                 x, t  ← X[idx], T[idx]
             forward                z_l = f_l(W_l z_{l-1} + b_l)
-            backward               δ_L = ∂L/∂u_L, δ_l = f'_l(u_l) ⊙ (δ_{l+1} W_{l+1}), ∇W, ∇b
-            update                 params ← optimizer(params, grads)
+            loss                   ℓ, δ_L = ∂L/∂u_L
+            backward-and-update    δ_l = f'_l(u_l) ⊙ (δ_{l+1} W_{l+1}), ∇W, ∇b;
+                                   params ← optimizer(params, grads), layer by layer
+            record                 running loss and accuracy
         evaluate on the validation data, record the history, call the callbacks
+
+Its arguments are a network (duck-typed: this module does not import ``network``)
+and arrays; ``TrainState`` is what a checkpoint saves of a run.
 """
 import contextlib
 import math
@@ -18,8 +23,7 @@ import time
 
 import numpy as np
 
-from . import checks
-from .kernels.data import gather_batch
+from . import checks, inputs, passes
 from .kernels.metrics import count_correct
 from .kernels.losses import BINARY_CROSS_ENTROPY
 from .optimizers import SGD, make_optimizer
@@ -43,6 +47,249 @@ NAN_POLICIES = ("stop", "skip", "halve")
 MAX_HALVINGS = 40
 
 
+def fit(net, X, y, epochs=10, batch_size=32, optimizer=None, validation_split=0.0,
+        validation_data=None, seed=0, shuffle=True, verbose=True, callbacks=(),
+        on_nan="stop", progress=False, handle_sigint=False, resume=None):
+    """Train ``net`` on (X, y) with minibatch gradient descent.
+
+    Parameters
+    ----------
+    X : (n, n_inputs) array; uint8 images are scaled by 1/255 as they are gathered.
+    y : class ids (n,), one-hot / binary / regression targets (n, K).
+    epochs, batch_size : int. The last batch of an epoch may be smaller.
+    optimizer : Optimizer, name or dict (default SGD(lr=0.01, momentum=0.9)).
+    validation_split : fraction of (X, y) held out (random, seeded) for validation.
+    validation_data : (X_val, y_val) evaluated after each epoch instead.
+    seed : seeds the shuffling, the validation split and RReLU's slopes.
+    callbacks : objects with any of ``on_train_begin(state)``, ``on_epoch_end(net, epoch,
+        logs)`` (returning True stops), ``on_checkpoint(state)`` (after each epoch and on
+        interrupt: the moment to save), ``on_train_end(state)``; see ``fastnet.callbacks``.
+    on_nan : what to do when the loss or a weight becomes NaN/inf: "stop" (raise
+        DivergenceError), "skip" (undo the step, drop that batch), "halve" (undo the step,
+        halve the learning rate, retry the batch; at most MAX_HALVINGS halvings).
+    progress : show a tqdm bar per epoch (running loss, samples/s) if tqdm is installed.
+    handle_sigint : in the main thread, make Ctrl-C finish the current step, run the
+        callbacks' ``on_checkpoint`` and raise ``TrainingInterrupted``.
+    resume : a checkpoint's training state (``TrainState.training_meta()`` plus 'order')
+        to continue from; the result equals an uninterrupted run.
+
+    Returns a ``History`` with loss, accuracy, val_loss, val_accuracy, lr, seconds.
+    """
+    epochs, batch_size, validation_split = checks.fit_arguments(
+        epochs, batch_size, validation_split, seed, callbacks)
+    if on_nan not in NAN_POLICIES:
+        raise ValueError(f"on_nan must be one of {NAN_POLICIES}, got {on_nan!r}")
+    opt = make_optimizer(optimizer) if optimizer is not None else SGD(0.01, momentum=0.9)
+    X, scale = inputs.as_input(net, X)
+    T = inputs.encode_targets(net, y, X.shape[0])
+    rng = np.random.default_rng(seed)
+    train_idx, X_val, T_val = _held_out(net, X, T, validation_split, validation_data, rng)
+    n = len(train_idx)
+    state = TrainState(net, opt, rng, epochs, n, batch_size, seed)
+    if resume is not None:
+        state.restore(resume)
+    net.optimizer = opt
+    backup = _Backup(net, opt) if on_nan != "stop" else None
+    if backup is not None:
+        backup.save()
+    _call(callbacks, "on_train_begin", state)
+    with _sigint_flag(handle_sigint) as interrupted:
+        while not state.finished:
+            epoch = state.epoch
+            opt.set_epoch(epoch)
+            if state.position == 0:
+                state.begin_epoch(train_idx[rng.permutation(n)] if shuffle else train_idx)
+            t0 = time.perf_counter()
+            bar = _progress_bar(progress, state)
+            while state.position < n:
+                s = state.position
+                idx = state.order[s:s + batch_size]
+                ws = passes.workspace(net, len(idx))
+                passes.gather(ws, X, T, idx, scale)                      # gather
+                batch_loss = _train_step(net, opt, ws, rng, backup, on_nan,   # forward, loss,
+                                         (epoch, s, len(idx), n))             # backward-update
+                state.record(batch_loss, ws, len(idx))                    # record
+                _show(bar, state, len(idx))
+                if interrupted():
+                    state.seconds += time.perf_counter() - t0
+                    if bar is not None:
+                        bar.close()
+                    _call(callbacks, "on_checkpoint", state)
+                    raise TrainingInterrupted(state)
+            if bar is not None:
+                bar.close()
+            logs = _epoch_logs(state, X_val, T_val, on_nan)
+            state.seconds += time.perf_counter() - t0
+            logs["seconds"] = state.seconds
+            state.history.append(logs)
+            state.epoch, state.position = epoch + 1, 0
+            if verbose:
+                print(format_logs(epoch, epochs, logs), flush=True)
+            state.stopped = _call(callbacks, "on_epoch_end", net, epoch, logs)
+            _call(callbacks, "on_checkpoint", state)
+    _call(callbacks, "on_train_end", state)
+    return state.history
+
+
+def _train_step(net, opt, ws, rng, backup, on_nan, where):
+    """One minibatch, gathered into ``ws``: forward, loss, backward-and-update. Returns
+    the summed loss, or None if the batch was skipped. Raises DivergenceError
+    (on_nan='stop', or after MAX_HALVINGS).
+
+    ``backup`` holds the weights from before the last update. A weight turning NaN/inf
+    in this update undoes this update. A NaN/inf loss *before* the update means the
+    previous update left finite but useless weights (e.g. 1e30): it is undone once and
+    the batch retried; if the loss is still not finite, the batch itself overflows and
+    is skipped (a smaller step cannot help it)."""
+    undone, halvings = False, 0
+    while True:
+        passes.forward(net, ws, training=True, rng=rng)
+        batch_loss = passes.loss(net, ws)
+        finite_loss = math.isfinite(batch_loss)
+        if finite_loss:
+            if backup is not None:
+                backup.save()
+            # back-propagation with each layer's update fused into its gradient kernel,
+            # which also counts the parameters it left NaN or inf
+            if passes.backward(net, ws, opt.begin_step(net.params, net.grads)) == 0:
+                return batch_loss
+            what = "a weight became NaN/inf after the update"
+        else:
+            what = f"the loss is {batch_loss}"
+        epoch, s, size, n = where
+        where_text = (f"at epoch {epoch + 1}, samples {s}..{s + size} of {n} "
+                      f"(learning rate {opt.current_lr:g})")
+        if on_nan == "stop":
+            raise DivergenceError(f"training diverged: {what} {where_text}; lower the learning "
+                                  "rate or use on_nan='skip'/'halve' (--on-nan)")
+        if not finite_loss:
+            if undone:
+                print(f"fastnet: skipped a batch: {what} {where_text} even with the previous "
+                      "weights", file=sys.stderr)
+                return None
+            undone = True
+            print(f"fastnet: {what} {where_text}; undid the previous update", file=sys.stderr)
+        backup.restore()
+        if not finite_loss and on_nan == "skip":
+            continue
+        if on_nan == "skip":
+            print(f"fastnet: skipped a batch: {what} {where_text}", file=sys.stderr)
+            return None
+        if halvings == MAX_HALVINGS:
+            raise DivergenceError(f"training diverged: {what} {where_text} even after "
+                                  f"{MAX_HALVINGS} halvings of the learning rate")
+        halvings += 1
+        opt.lr *= 0.5
+        opt.set_epoch(epoch)
+        print(f"fastnet: {what} {where_text}; halving the learning rate to {opt.current_lr:g}",
+              file=sys.stderr)
+
+
+def _held_out(net, X, T, validation_split, validation_data, rng):
+    """(training indices, X_val, T_val): the validation set split off (X, T) or checked
+    from ``validation_data``; X_val = T_val = None without one."""
+    train_idx, val_idx = _split(X.shape[0], validation_split, rng)
+    if validation_data is not None:
+        if validation_split:
+            raise ValueError("give validation_split or validation_data, not both")
+        return (train_idx,) + inputs.validation_data(net, validation_data)
+    if len(val_idx):
+        return train_idx, X[val_idx], T[val_idx]
+    return train_idx, None, None
+
+
+def _epoch_logs(state, X_val, T_val, on_nan):
+    """The finished epoch's metrics (all but 'seconds'); raises DivergenceError when
+    every batch was skipped."""
+    net, n = state.net, state.n
+    if state.skipped >= n:
+        raise DivergenceError(f"training diverged: every batch of epoch {state.epoch + 1} "
+                              "was skipped (on_nan='skip'); lower the learning rate")
+    trained = max(n - state.skipped, 1)
+    logs = {"epoch": state.epoch + 1, "loss": state.loss_sum / trained}
+    if net.is_classifier:
+        per_sample = net.n_outputs if net.loss_kind == BINARY_CROSS_ENTROPY else 1
+        logs["accuracy"] = state.correct / (trained * per_sample)
+    if X_val is not None:
+        for k, v in net.evaluate(X_val, T_val).items():
+            logs["val_" + k] = v
+    logs["lr"] = state.optimizer.current_lr
+    if on_nan != "stop":   # every epoch, so the history's columns stay aligned
+        logs["skipped_samples"] = state.skipped
+    return logs
+
+
+def _show(bar, state, size):
+    """Advance the progress bar (if any) by ``size`` samples, with the running loss."""
+    if bar is not None:
+        bar.update(size)
+        bar.set_postfix(loss=f"{state.loss_sum / max(state.position - state.skipped, 1):.4f}",
+                        refresh=False)
+
+
+def _split(n, validation_split, rng):
+    if not 0 <= validation_split < 1:
+        raise ValueError(f"validation_split must be in [0, 1), got {validation_split!r}")
+    n_val = int(round(n * validation_split))
+    if validation_split and not 0 < n_val < n:
+        raise ValueError(f"validation_split={validation_split} leaves no samples for "
+                         f"training or validation out of {n}")
+    perm = rng.permutation(n) if n_val else np.arange(n)
+    return np.sort(perm[n_val:]), np.sort(perm[:n_val])
+
+
+def format_logs(epoch, epochs, logs):
+    parts = [f"epoch {epoch + 1:>{len(str(epochs))}}/{epochs}", f"loss {logs['loss']:.4f}"]
+    if "accuracy" in logs:
+        parts.append(f"acc {100 * logs['accuracy']:.2f}%")
+    if "val_loss" in logs:
+        parts.append(f"val_loss {logs['val_loss']:.4f}")
+    if "val_accuracy" in logs:
+        parts.append(f"val_acc {100 * logs['val_accuracy']:.2f}%")
+    parts.append(f"{logs['seconds']:.2f} s")
+    return "  ".join(parts)
+
+
+@contextlib.contextmanager
+def _sigint_flag(enabled):
+    """Yield a function telling whether Ctrl-C was pressed; a second Ctrl-C aborts at once."""
+    hit = []
+    if not enabled or threading.current_thread() is not threading.main_thread():
+        yield lambda: False
+        return
+
+    def handler(signum, frame):
+        if hit:
+            raise KeyboardInterrupt
+        hit.append(signum)
+        print("\nfastnet: interrupt received; finishing this step and saving a checkpoint "
+              "(press Ctrl-C again to abort without saving)", file=sys.stderr, flush=True)
+
+    old = signal.signal(signal.SIGINT, handler)
+    try:
+        yield lambda: bool(hit)
+    finally:
+        signal.signal(signal.SIGINT, old)
+
+
+def _progress_bar(enabled, state):
+    if not enabled:
+        return None
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:
+        return None
+    return tqdm(total=state.n, initial=state.position, unit="samples", unit_scale=True,
+                desc=f"epoch {state.epoch + 1}/{state.epochs}", leave=False, file=sys.stderr,
+                mininterval=0.2, dynamic_ncols=True)
+
+
+def _call(callbacks, hook, *args):
+    """Call ``hook`` on every callback that has it; True if any returned True."""
+    results = [getattr(cb, hook)(*args) for cb in callbacks if hasattr(cb, hook)]
+    return any(bool(r) for r in results)
+
+
 class TrainState:
     """Everything that decides the rest of a run, as a checkpoint stores it.
 
@@ -59,6 +306,22 @@ class TrainState:
         self.loss_sum, self.correct, self.skipped, self.seconds = 0.0, 0, 0, 0.0
         self.history = History()
         self.stopped = False
+
+    def begin_epoch(self, order):
+        """Start an epoch over the samples in ``order``: the running totals back to 0."""
+        self.order = order
+        self.loss_sum, self.correct, self.skipped, self.seconds = 0.0, 0, 0, 0.0
+
+    def record(self, batch_loss, ws, size):
+        """Add a trained batch of ``size`` samples (its outputs and targets in ``ws``) to
+        the running totals; ``batch_loss`` None: the batch was skipped."""
+        if batch_loss is None:
+            self.skipped += size
+        else:
+            self.loss_sum += batch_loss
+            if self.net.is_classifier:
+                self.correct += count_correct(ws.z[-1], ws.t, self.net.loss_kind)
+        self.position += size
 
     @property
     def finished(self):
@@ -130,234 +393,3 @@ class History(dict):
     def append(self, logs):
         for k, v in logs.items():
             self.setdefault(k, []).append(v)
-
-
-def _split(n, validation_split, rng):
-    if not 0 <= validation_split < 1:
-        raise ValueError(f"validation_split must be in [0, 1), got {validation_split!r}")
-    n_val = int(round(n * validation_split))
-    if validation_split and not 0 < n_val < n:
-        raise ValueError(f"validation_split={validation_split} leaves no samples for "
-                         f"training or validation out of {n}")
-    perm = rng.permutation(n) if n_val else np.arange(n)
-    return np.sort(perm[n_val:]), np.sort(perm[:n_val])
-
-
-def format_logs(epoch, epochs, logs):
-    parts = [f"epoch {epoch + 1:>{len(str(epochs))}}/{epochs}", f"loss {logs['loss']:.4f}"]
-    if "accuracy" in logs:
-        parts.append(f"acc {100 * logs['accuracy']:.2f}%")
-    if "val_loss" in logs:
-        parts.append(f"val_loss {logs['val_loss']:.4f}")
-    if "val_accuracy" in logs:
-        parts.append(f"val_acc {100 * logs['val_accuracy']:.2f}%")
-    parts.append(f"{logs['seconds']:.2f} s")
-    return "  ".join(parts)
-
-
-@contextlib.contextmanager
-def _sigint_flag(enabled):
-    """Yield a function telling whether Ctrl-C was pressed; a second Ctrl-C aborts at once."""
-    hit = []
-    if not enabled or threading.current_thread() is not threading.main_thread():
-        yield lambda: False
-        return
-
-    def handler(signum, frame):
-        if hit:
-            raise KeyboardInterrupt
-        hit.append(signum)
-        print("\nfastnet: interrupt received; finishing this step and saving a checkpoint "
-              "(press Ctrl-C again to abort without saving)", file=sys.stderr, flush=True)
-
-    old = signal.signal(signal.SIGINT, handler)
-    try:
-        yield lambda: bool(hit)
-    finally:
-        signal.signal(signal.SIGINT, old)
-
-
-def _progress_bar(enabled, state):
-    if not enabled:
-        return None
-    try:
-        from tqdm.auto import tqdm
-    except ImportError:
-        return None
-    return tqdm(total=state.n, initial=state.position, unit="samples", unit_scale=True,
-                desc=f"epoch {state.epoch + 1}/{state.epochs}", leave=False, file=sys.stderr,
-                mininterval=0.2, dynamic_ncols=True)
-
-
-def _call(callbacks, hook, *args):
-    """Call ``hook`` on every callback that has it; True if any returned True."""
-    results = [getattr(cb, hook)(*args) for cb in callbacks if hasattr(cb, hook)]
-    return any(bool(r) for r in results)
-
-
-def fit(net, X, y, epochs=10, batch_size=32, optimizer=None, validation_split=0.0,
-        validation_data=None, seed=0, shuffle=True, verbose=True, callbacks=(),
-        on_nan="stop", progress=False, handle_sigint=False, resume=None):
-    """Train ``net`` on (X, y) with minibatch gradient descent.
-
-    Parameters
-    ----------
-    X : (n, n_inputs) array; uint8 images are scaled by 1/255 as they are gathered.
-    y : class ids (n,), one-hot / binary / regression targets (n, K).
-    epochs, batch_size : int. The last batch of an epoch may be smaller.
-    optimizer : Optimizer, name or dict (default SGD(lr=0.01, momentum=0.9)).
-    validation_split : fraction of (X, y) held out (random, seeded) for validation.
-    validation_data : (X_val, y_val) evaluated after each epoch instead.
-    seed : seeds the shuffling, the validation split and RReLU's slopes.
-    callbacks : objects with any of ``on_train_begin(state)``, ``on_epoch_end(net, epoch,
-        logs)`` (returning True stops), ``on_checkpoint(state)`` (after each epoch and on
-        interrupt: the moment to save), ``on_train_end(state)``; see ``fastnet.callbacks``.
-    on_nan : what to do when the loss or a weight becomes NaN/inf: "stop" (raise
-        DivergenceError), "skip" (undo the step, drop that batch), "halve" (undo the step,
-        halve the learning rate, retry the batch; at most 30 halvings).
-    progress : show a tqdm bar per epoch (running loss, samples/s) if tqdm is installed.
-    handle_sigint : in the main thread, make Ctrl-C finish the current step, run the
-        callbacks' ``on_checkpoint`` and raise ``TrainingInterrupted``.
-    resume : a checkpoint's training state (``TrainState.training_meta()`` plus 'order')
-        to continue from; the result equals an uninterrupted run.
-
-    Returns a ``History`` with loss, accuracy, val_loss, val_accuracy, lr, seconds.
-    """
-    epochs, batch_size, validation_split = checks.fit_arguments(
-        epochs, batch_size, validation_split, seed, callbacks)
-    if on_nan not in NAN_POLICIES:
-        raise ValueError(f"on_nan must be one of {NAN_POLICIES}, got {on_nan!r}")
-    opt = make_optimizer(optimizer) if optimizer is not None else SGD(0.01, momentum=0.9)
-    X, scale = net._as_input(X)
-    T = net._encode_targets(y, X.shape[0])
-    rng = np.random.default_rng(seed)
-    train_idx, val_idx = _split(X.shape[0], validation_split, rng)
-    if validation_data is not None:
-        if validation_split:
-            raise ValueError("give validation_split or validation_data, not both")
-        X_val, y_val = net._validation_data(validation_data)
-    elif len(val_idx):
-        X_val, y_val = X[val_idx], T[val_idx]
-    else:
-        X_val = y_val = None
-
-    n = len(train_idx)
-    per_sample = net.n_outputs if net.loss_kind == BINARY_CROSS_ENTROPY else 1
-    state = TrainState(net, opt, rng, epochs, n, batch_size, seed)
-    if resume is not None:
-        state.restore(resume)
-    net.optimizer = opt
-    backup = _Backup(net, opt) if on_nan != "stop" else None
-    if backup is not None:
-        backup.save()
-    _call(callbacks, "on_train_begin", state)
-    with _sigint_flag(handle_sigint) as interrupted:
-        while not state.finished:
-            epoch = state.epoch
-            opt.set_epoch(epoch)
-            if state.position == 0:
-                state.order = train_idx[rng.permutation(n)] if shuffle else train_idx
-                state.loss_sum, state.correct, state.skipped, state.seconds = 0.0, 0, 0, 0.0
-            t0 = time.perf_counter()
-            bar = _progress_bar(progress, state)
-            while state.position < n:
-                s = state.position
-                idx = state.order[s:s + batch_size]
-                ws = net._workspace(len(idx))
-                batch_loss = _train_step(net, opt, ws, X, T, idx, scale, rng, backup, on_nan,
-                                         epoch, s, n)
-                if batch_loss is None:
-                    state.skipped += len(idx)
-                else:
-                    state.loss_sum += batch_loss
-                    if net.is_classifier:
-                        state.correct += count_correct(ws.z[-1], ws.t, net.loss_kind)
-                state.position = s + len(idx)
-                if bar is not None:
-                    running = state.loss_sum / max(state.position - state.skipped, 1)
-                    bar.update(len(idx))
-                    bar.set_postfix(loss=f"{running:.4f}", refresh=False)
-                if interrupted():
-                    state.seconds += time.perf_counter() - t0
-                    if bar is not None:
-                        bar.close()
-                    _call(callbacks, "on_checkpoint", state)
-                    raise TrainingInterrupted(state)
-            if bar is not None:
-                bar.close()
-            if state.skipped >= n:
-                raise DivergenceError(f"training diverged: every batch of epoch {epoch + 1} "
-                                      "was skipped (on_nan='skip'); lower the learning rate")
-            trained = n - state.skipped
-            logs = {"epoch": epoch + 1, "loss": state.loss_sum / max(trained, 1)}
-            if net.is_classifier:
-                logs["accuracy"] = state.correct / (max(trained, 1) * per_sample)
-            if X_val is not None:
-                for k, v in net.evaluate(X_val, y_val).items():
-                    logs["val_" + k] = v
-            logs["lr"] = opt.current_lr
-            state.seconds += time.perf_counter() - t0
-            logs["seconds"] = state.seconds
-            if on_nan != "stop":   # every epoch, so the history's columns stay aligned
-                logs["skipped_samples"] = state.skipped
-            state.history.append(logs)
-            state.epoch, state.position = epoch + 1, 0
-            if verbose:
-                print(format_logs(epoch, epochs, logs), flush=True)
-            state.stopped = _call(callbacks, "on_epoch_end", net, epoch, logs)
-            _call(callbacks, "on_checkpoint", state)
-    _call(callbacks, "on_train_end", state)
-    return state.history
-
-
-def _train_step(net, opt, ws, X, T, idx, scale, rng, backup, on_nan, epoch, s, n):
-    """One minibatch: forward, backward, update. Returns the summed loss, or None if the
-    batch was skipped. Raises DivergenceError (on_nan='stop', or after MAX_HALVINGS).
-
-    ``backup`` holds the weights from before the last update. A weight turning NaN/inf
-    in this update undoes this update. A NaN/inf loss *before* the update means the
-    previous update left finite but useless weights (e.g. 1e30): it is undone once and
-    the batch retried; if the loss is still not finite, the batch itself overflows and
-    is skipped (a smaller step cannot help it)."""
-    gather_batch(ws.x, X, scale, ws.t, T, idx)
-    undone, halvings = False, 0
-    while True:
-        net._forward(ws, training=True, rng=rng)
-        batch_loss = net._loss(ws)
-        finite_loss = math.isfinite(batch_loss)
-        if finite_loss:
-            if backup is not None:
-                backup.save()
-            # back-propagation with each layer's update fused into its gradient kernel,
-            # which also counts the parameters it left NaN or inf
-            if net._backward(ws, opt.begin_step(net.params, net.grads)) == 0:
-                return batch_loss
-            what = "a weight became NaN/inf after the update"
-        else:
-            what = f"the loss is {batch_loss}"
-        where = (f"at epoch {epoch + 1}, samples {s}..{s + len(idx)} of {n} "
-                 f"(learning rate {opt.current_lr:g})")
-        if on_nan == "stop":
-            raise DivergenceError(f"training diverged: {what} {where}; lower the learning "
-                                  "rate or use on_nan='skip'/'halve' (--on-nan)")
-        if not finite_loss:
-            if undone:
-                print(f"fastnet: skipped a batch: {what} {where} even with the previous "
-                      "weights", file=sys.stderr)
-                return None
-            undone = True
-            print(f"fastnet: {what} {where}; undid the previous update", file=sys.stderr)
-        backup.restore()
-        if not finite_loss and on_nan == "skip":
-            continue
-        if on_nan == "skip":
-            print(f"fastnet: skipped a batch: {what} {where}", file=sys.stderr)
-            return None
-        if halvings == MAX_HALVINGS:
-            raise DivergenceError(f"training diverged: {what} {where} even after "
-                                  f"{MAX_HALVINGS} halvings of the learning rate")
-        halvings += 1
-        opt.lr *= 0.5
-        opt.set_epoch(epoch)
-        print(f"fastnet: {what} {where}; halving the learning rate to {opt.current_lr:g}",
-              file=sys.stderr)

@@ -5,6 +5,7 @@ import pytest
 
 import fastnet as fn
 from fastnet import SGD, AdaGrad, Adam, Cosine, Dense, Network, RMSProp, StepDecay
+from fastnet.inputs import as_input, validation_data
 from fastnet.optimizers import make_optimizer
 
 N, C, K = 20, 6, 3
@@ -252,13 +253,13 @@ def test_case_ids_are_unique():
 # ------------------------------------------------------------------ conversions: copy only when needed
 def test_float32_c_contiguous_input_is_not_copied():
     net = clf()
-    X32, scale = net._as_input(X)
+    X32, scale = as_input(net, X)
     assert X32 is X and scale == 1.0
 
 
 def test_uint8_images_are_not_copied_and_scaled_on_gather():
     images = _rng.integers(0, 256, (N, C), dtype=np.uint8)
-    Xc, scale = clf()._as_input(images)
+    Xc, scale = as_input(clf(), images)
     assert np.shares_memory(Xc, images) and Xc.dtype == np.uint8 and scale == 1 / 255
 
 
@@ -271,19 +272,19 @@ def test_uint8_images_are_not_copied_and_scaled_on_gather():
 ])
 def test_other_inputs_are_converted_once_to_float32_c_contiguous(make):
     src = make(X)
-    Xc, scale = clf()._as_input(src)
+    Xc, scale = as_input(clf(), src)
     assert Xc.dtype == np.float32 and Xc.flags.c_contiguous and scale == 1.0
     assert not np.shares_memory(Xc, np.asarray(src))
     np.testing.assert_array_equal(Xc, np.asarray(src, dtype=np.float32))
-    again, _ = clf()._as_input(Xc)          # a second pass (predict, evaluate) copies nothing
+    again, _ = as_input(clf(), Xc)          # a second pass (predict, evaluate) copies nothing
     assert again is Xc
 
 
 def test_validation_data_is_converted_once():
     net = clf()
-    X_val, T_val = net._validation_data((X.astype(np.float64), Y))
+    X_val, T_val = validation_data(net, (X.astype(np.float64), Y))
     assert X_val.dtype == np.float32 and T_val.shape == (N, K)
-    assert net._as_input(X_val)[0] is X_val
+    assert as_input(net, X_val)[0] is X_val
 
 
 def test_layers_of_a_dead_network_can_be_reused():
@@ -311,7 +312,7 @@ def test_copied_layers_of_a_live_network_can_be_reused():
 
 def test_float64_network_keeps_float64_input():
     X64 = X.astype(np.float64)
-    assert clf(dtype=np.float64)._as_input(X64)[0] is X64
+    assert as_input(clf(dtype=np.float64), X64)[0] is X64
 
 
 def test_valid_edge_inputs_are_accepted():

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from conftest import assert_close
-from fastnet import SGD, Adam, Dense, Network
+from fastnet import SGD, Adam, Dense, Network, passes
 from fastnet.kernels import activations as A
 from fastnet.kernels import reference as ref
 
@@ -66,9 +66,9 @@ def test_rrelu_inference_uses_the_mean_slope(rng):
 
 
 def training_slopes(net, X, seed):
-    ws = net._workspace(X.shape[0])
+    ws = passes.workspace(net, X.shape[0])
     ws.x[...] = X
-    net._forward(ws, training=True, rng=np.random.default_rng(seed))
+    passes.forward(net, ws, training=True, rng=np.random.default_rng(seed))
     return [s.copy() for s in ws.slope], ws.z[-1].copy()
 
 

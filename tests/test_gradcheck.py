@@ -2,7 +2,8 @@
 import numpy as np
 import pytest
 
-from fastnet import Dense, Network
+from fastnet import Dense, Network, passes
+from fastnet.inputs import encode_targets
 
 H = 1e-6
 
@@ -96,14 +97,14 @@ def test_rrelu_training_mode_gradient(rng, loss):
     for layer in net.layers:
         layer.b[...] = rng.uniform(0.05, 0.2, layer.b.shape)
     X, y = make_data(rng, 6, 4, 3, loss)
-    T = net._encode_targets(y, len(X))
-    ws = net._workspace(len(X))
+    T = encode_targets(net, y, len(X))
+    ws = passes.workspace(net, len(X))
     ws.x[...], ws.t[...] = X, T
 
     def loss_and_grad():
-        net._forward(ws, training=True, rng=np.random.default_rng(11))
-        net._loss(ws)
-        net._backward(ws)
+        passes.forward(net, ws, training=True, rng=np.random.default_rng(11))
+        passes.loss(net, ws)
+        passes.backward(net, ws)
         return ws.losses.sum() / len(X)
 
     loss_and_grad()

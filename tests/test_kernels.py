@@ -8,8 +8,8 @@ from fastnet.kernels import reference as ref
 from fastnet.kernels import losses as L
 from fastnet.kernels import optim as O
 from fastnet.kernels.data import gather_rows
-from fastnet.kernels.dense import (PARTS, dense_backward_params, dense_forward,
-                                   dense_gradient, hidden_delta, prelu_slope_grad)
+from fastnet.kernels.dense import (dense_backward_params, dense_forward, dense_gradient,
+                                   hidden_delta, partial_shape, prelu_slope_grad)
 from fastnet.kernels.metrics import count_correct
 
 F32 = np.float32
@@ -45,9 +45,9 @@ def test_dense_forward(rng, B, C, OC, act, in_major):
     x, w, b = sparse(rng, rand(rng, B, C)), rand(rng, OC, C, scale=C ** -0.5), rand(rng, OC)
     a = slopes(rng, kind, B, OC)
     u, z = np.empty((B, OC), F32), np.empty((B, OC), F32)
-    partial = np.full((PARTS, B, OC) if in_major else (0, 0, 0), np.nan, F32)  # B > 128: unused
-    dense_forward(u, z, x, np.ascontiguousarray(w.T) if in_major else w, b, kind, a, in_major,
-                  partial)
+    partial = np.full(partial_shape(B, OC, in_major), np.nan, F32)
+    dense_forward(u, z, partial, x, np.ascontiguousarray(w.T) if in_major else w, b, a, kind,
+                  in_major)
     u_ref, z_ref = ref.dense_forward_ref(x.astype(float), w.astype(float), b, kind, a)
     assert_close(u, u_ref, what="u")
     assert_close(z, z_ref, what="z")
@@ -83,7 +83,7 @@ def test_dense_backward_params(rng, C, OC, in_major, kind, h):
     w_slots = tuple(stored(a) for a in (w, *state_w))
     bias_slots = tuple(a.copy() for a in (bias, *state_b))
     dw, db = np.full_like(w_slots[0], np.nan), np.full(OC, np.nan, F32)
-    dense_backward_params(dw, db, delta, x, in_major, kind, h, w_slots, bias_slots)
+    dense_backward_params(dw, db, w_slots, bias_slots, delta, x, h, in_major, kind)
     f64 = (lambda *arrays: [a.astype(float) for a in arrays])
     dw_ref, db_ref, w_ref, b_ref = ref.dense_backward_params_ref(
         *f64(delta, x), kind, h, f64(w, *state_w), f64(bias, *state_b))
@@ -104,7 +104,7 @@ def test_hidden_delta(rng, B, C, OC, act):
     a = slopes(rng, kind, B, C)
     z_prev = ref.activate_ref(u_prev, kind, a).astype(F32)
     out, dz = np.empty((B, C), F32), np.empty((B, C), F32)
-    hidden_delta(out, dz, delta, w, u_prev, z_prev, kind, a)
+    hidden_delta(out, dz, delta, w, u_prev, z_prev, a, kind)
     out_ref, dz_ref = ref.hidden_delta_ref(delta.astype(float), w.astype(float), u_prev, kind, a)
     assert_close(dz, dz_ref, what="dz")
     assert_close(out, out_ref, what="delta_prev")
@@ -139,7 +139,7 @@ def _loss_inputs(rng, B, K, loss, act):
 def test_losses(rng, B, K, loss, act):
     u, y, d, a = _loss_inputs(rng, B, K, loss, act)
     delta, dz, losses = np.empty((B, K), F32), np.empty((B, K), F32), np.empty(B, F32)
-    total = L.batch_loss(loss, delta, dz, losses, u, y, d, act, a)
+    total = L.batch_loss(losses, delta, dz, u, y, d, a, loss, act)
     assert total == pytest.approx(losses.sum(dtype=np.float64), rel=1e-12)
     l_ref, d_ref = ref.batch_loss_ref(loss, u.astype(float), d, act, a)
     assert_close(losses, l_ref, what="losses")
@@ -169,10 +169,10 @@ def test_results_do_not_depend_on_where_the_arrays_lie(rng, K):
     results = []
     for gap in (0, 4096):
         u, z, delta, dz = _adjacent([(B, K)] * 4, gap)
-        dense_forward(u, z, x, w, b, A.SOFTMAX, slope, False, none)
+        dense_forward(u, z, none, x, w, b, slope, A.SOFTMAX, False)
         losses = np.empty(B, F32)
-        total = L.batch_loss(L.SOFTMAX_CROSS_ENTROPY, delta, dz, losses, u, z, d, A.SOFTMAX,
-                             slope)
+        total = L.batch_loss(losses, delta, dz, u, z, d, slope, L.SOFTMAX_CROSS_ENTROPY,
+                             A.SOFTMAX)
         results.append((u.copy(), z.copy(), delta.copy(), losses, total))
     for near, far in zip(*results):
         assert np.array_equal(near, far)
@@ -183,11 +183,11 @@ def test_cross_entropy_is_stable_for_huge_logits():
     d = np.eye(3, dtype=F32)[[0, 0]]
     y = ref.activate_ref(u.astype(float), A.SOFTMAX, 0).astype(F32)
     delta, dz, losses = np.empty_like(u), np.empty_like(u), np.empty(2, F32)
-    L.batch_loss(L.SOFTMAX_CROSS_ENTROPY, delta, dz, losses, u, y, d, A.SOFTMAX,
-                 np.zeros((1, 3), F32))
+    L.batch_loss(losses, delta, dz, u, y, d, np.zeros((1, 3), F32), L.SOFTMAX_CROSS_ENTROPY,
+                 A.SOFTMAX)
     assert_close(losses, [0.0, 1e5], rtol=1e-6)
-    L.batch_loss(L.BINARY_CROSS_ENTROPY, delta, dz, losses, u, (u > 0).astype(F32), d,
-                 A.SIGMOID, np.zeros((1, 3), F32))
+    L.batch_loss(losses, delta, dz, u, (u > 0).astype(F32), d, np.zeros((1, 3), F32),
+                 L.BINARY_CROSS_ENTROPY, A.SIGMOID)
     assert np.isfinite(losses).all()
     assert_close(losses, [np.log(2), 1e5 + 1 + np.log1p(np.exp(-1.0))], rtol=1e-6)
 
@@ -221,11 +221,11 @@ def test_updates_count_the_parameters_they_leave_non_finite(rng, dtype, bad):
     p = rng.standard_normal(1001).astype(dtype)
     p[17] = np.finfo(dtype).max          # huge but finite
     zero, h = np.zeros_like(p), O.hyper(0.1)
-    assert O.optimizer_update(O.SGD, p.copy(), zero, zero, zero, h) == 0
+    assert O.optimizer_update(p.copy(), zero, zero, zero, h, O.SGD) == 0
     for where in (0, 500, 1000):
         q = p.copy()
         q[where] = bad
-        assert O.optimizer_update(O.SGD, q, zero, zero, zero, h) == 1, (bad, where)
+        assert O.optimizer_update(q, zero, zero, zero, h, O.SGD) == 1, (bad, where)
     w = p[:1000].reshape(10, 100).copy()
     w[3, 7] = bad
     dw, db, b = np.empty_like(w), np.empty(10, dtype), np.zeros(10, dtype)
@@ -233,5 +233,24 @@ def test_updates_count_the_parameters_they_leave_non_finite(rng, dtype, bad):
     for in_major in (False, True):  # W (10, 100) or Wᵀ (100, 10) with the same bad entry
         wt, dwt = (w.T.copy(), dw.T.copy()) if in_major else (w, dw)
         slots = (wt, dwt, dwt), (b, db, db)
-        assert dense_backward_params(dwt, db, delta, x, in_major, O.SGD, h, *slots) == 1
-        assert dense_backward_params(dwt, db, delta, x, in_major, O.NO_UPDATE, h, *slots) == 0
+        assert dense_backward_params(dwt, db, *slots, delta, x, h, in_major, O.SGD) == 1
+        assert dense_backward_params(dwt, db, *slots, delta, x, h, in_major, O.NO_UPDATE) == 0
+
+
+@pytest.mark.parametrize("B,in_major,shape", [
+    (8, True, (0, 0, 0)),            # the first layer's training batch needs its partial sums
+    (8, True, (2, 16, 5)),           # a larger batch's workspace
+    (8, False, (2, 8, 5)),           # a later layer takes none
+    (200, True, (2, 200, 5)),        # nor a batch above CHUNK
+])
+def test_dense_forward_rejects_a_partial_of_the_wrong_shape(B, in_major, shape):
+    """``partial_shape`` is the one shape dense_forward takes; any other raises instead
+    of silently running another schedule."""
+    C, OC = 7, 5
+    x, bias, slope = np.zeros((B, C), F32), np.zeros(OC, F32), np.zeros((1, OC), F32)
+    w = np.zeros((C, OC) if in_major else (OC, C), F32)
+    u, z = np.empty((B, OC), F32), np.empty((B, OC), F32)
+    dense_forward(u, z, np.empty(partial_shape(B, OC, in_major), F32), x, w, bias, slope,
+                  A.RELU, in_major)
+    with pytest.raises(ValueError, match="partial_shape"):
+        dense_forward(u, z, np.empty(shape, F32), x, w, bias, slope, A.RELU, in_major)

@@ -23,8 +23,8 @@ from fastnet.kernels import reference as ref
 from fastnet.kernels import losses as L
 from fastnet.kernels import optim as O
 from fastnet.kernels.data import gather_batch, gather_rows
-from fastnet.kernels.dense import (PARTS, dense_backward_params, dense_forward,
-                                   dense_gradient, hidden_delta, prelu_slope_grad)
+from fastnet.kernels.dense import (dense_backward_params, dense_forward, dense_gradient,
+                                   hidden_delta, partial_shape, prelu_slope_grad)
 from fastnet.kernels.metrics import count_correct
 
 F32 = np.float32
@@ -47,9 +47,9 @@ huge = st.sampled_from([1.0, 30.0, 1e3, 1e4])
 def k_dense_forward(x, w, b, act, slope, in_major=False):
     """w (OC, C) is handed over as stored: Wᵀ when ``in_major`` (the first layer)."""
     u, z = np.empty((x.shape[0], w.shape[0]), F32), np.empty((x.shape[0], w.shape[0]), F32)
-    partial = np.full((PARTS, x.shape[0], w.shape[0]) if in_major else (0, 0, 0), np.nan, F32)
-    dense_forward(u, z, x, np.ascontiguousarray(w.T) if in_major else w, b, act, slope, in_major,
-                  partial)
+    partial = np.full(partial_shape(x.shape[0], w.shape[0], in_major), np.nan, F32)
+    dense_forward(u, z, partial, x, np.ascontiguousarray(w.T) if in_major else w, b, slope, act,
+                  in_major)
     return u, z
 
 
@@ -63,7 +63,7 @@ def k_dense_gradient(delta, x, in_major=False):
 
 def k_hidden_delta(delta, w, u_prev, z_prev, act_prev, slope_prev):
     out, dz = np.full_like(u_prev, np.nan), np.full_like(u_prev, np.nan)
-    hidden_delta(out, dz, delta, w, u_prev, z_prev, act_prev, slope_prev)
+    hidden_delta(out, dz, delta, w, u_prev, z_prev, slope_prev, act_prev)
     return out, dz
 
 
@@ -76,7 +76,7 @@ def k_prelu_slope_grad(dz, u):
 def k_loss(kind, u, y, d, act, slope):
     delta, dz = np.full_like(u, np.nan), np.full_like(u, np.nan)
     losses = np.full(u.shape[0], np.nan, F32)
-    L.batch_loss(kind, delta, dz, losses, u, y, d, act, slope)
+    L.batch_loss(losses, delta, dz, u, y, d, slope, kind, act)
     return delta, dz, losses
 
 
@@ -99,7 +99,7 @@ def k_optim(name, p, state, g, hyper):
     p, state = p.copy(), [s.copy() for s in state]
     s1, s2 = (state + [g, g])[:2]          # a rule without state never touches its slots
     kind, h = optim_kind_and_hyper(name, hyper)
-    O.optimizer_update(kind, p, g, s1, s2, h)
+    O.optimizer_update(p, s1, s2, g, h, kind)
     return (p, *state)
 
 
@@ -108,7 +108,7 @@ def k_gather(src, idx, scale, targets):
     out, x = (np.full((len(idx), src.shape[1]), np.nan, F32) for _ in range(2))
     t = np.full((len(idx), targets.shape[1]), np.nan, F32)
     gather_rows(out, src, idx, scale)
-    gather_batch(x, src, scale, t, targets, idx)
+    gather_batch(x, t, src, targets, idx, scale)
     return out, x, t
 
 
@@ -377,7 +377,7 @@ def k_dense_backward_params(name, h, delta, x, w, bias, state_w, state_b, in_maj
     db = np.full(bias.shape, np.nan, F32)
     kind, hv = optim_kind_and_hyper(name, h)
     sw, sb = (state_w + [dw, dw])[:2], (state_b + [db, db])[:2]
-    dense_backward_params(dw, db, delta, x, in_major, kind, hv, (w, *sw), (bias, *sb))
+    dense_backward_params(dw, db, (w, *sw), (bias, *sb), delta, x, hv, in_major, kind)
     dw, w, *state_w = (stored(a) for a in (dw, w, *state_w))
     return (dw, db, w, bias, *state_w, *state_b)
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import fastnet as fn
-from fastnet import config
+from fastnet import config, passes
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -60,7 +60,7 @@ def test_network_arrays_are_aligned():
     opt = fn.SGD(lr=0.01, momentum=0.9)
     net.fit(np.zeros((8, 784), np.uint8), np.arange(8) % 10, epochs=1, batch_size=4,
             optimizer=opt, verbose=False)
-    ws = net._workspace(4)
+    ws = passes.workspace(net, 4)
     arrays = [net.params, net.grads, *opt.state.values(), ws.x, ws.t, ws.losses, *ws.u, *ws.z,
               *ws.delta, *ws.dz, ws.partial[0]]
     assert all(a.ctypes.data % config.ALIGN == 0 for a in arrays)

@@ -59,12 +59,12 @@ def cases(B=128, C=784, OC=256):
     g, dz, u_prev = np.empty((B, C), f32), np.empty((B, C), f32), rng.random((B, C), f32)
     return [
         ("dense_forward", dense_forward,
-         (u, z, x, w, np.zeros(OC, f32), A.RELU, slope, False, np.empty((0, 0, 0), f32))),
+         (u, z, np.empty((0, 0, 0), f32), x, w, np.zeros(OC, f32), slope, A.RELU, False)),
         ("dense_backward_params", dense_backward_params,  # with a momentum step fused in
-         (dw, db, delta, x, False, O.MOMENTUM, O.hyper(0.01, 0.0, 0.9), (w, np.zeros_like(w), dw),
-          (b, np.zeros_like(b), db))),
+         (dw, db, (w, np.zeros_like(w), dw), (b, np.zeros_like(b), db), delta, x,
+          O.hyper(0.01, 0.0, 0.9), False, O.MOMENTUM)),
         ("hidden_delta", hidden_delta,
-         (g, dz, delta, w, u_prev, u_prev, A.RELU, np.zeros((1, C), f32))),
+         (g, dz, delta, w, u_prev, u_prev, np.zeros((1, C), f32), A.RELU)),
     ]
 
 

@@ -6,7 +6,9 @@ Size legend used in every shape comment:
     OC = output units of a dense layer (fan-out)
     K  = outputs of the network (classes or regression targets)
     N  = number of elements of a flat parameter vector
-Arguments are ordered outputs first, then inputs, then scalars (llm.c style).
+Arguments are ordered outputs first (arrays updated in place count as outputs), then
+input arrays, then scalars: codes, flags and sizes (llm.c style). Each kernel's docstring
+gives its equation and the shapes of its arrays.
 """
 import glob
 import os

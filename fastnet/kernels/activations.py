@@ -88,7 +88,7 @@ def add_bias_activate(u, z, bias, a, kind, b0, b1, o0, o1):
 
 @inline
 def times_derivative(delta, dz, u, z, a, kind):
-    """δ = dz · f'(u) for one row (n,), given u, z = f(u) and the slopes a (n,).
+    """δ = dz · f'(u) for one row: delta (n,) output; dz, u, z = f(u), a (n,) slopes.
 
     As in ``add_bias_activate`` the branch is outside the loops; ReLU multiplies by 0
     rather than writing 0, so NaN and inf in dz still show.

@@ -45,11 +45,11 @@ def gather_rows(out, src, idx, scale):
 
 
 @parallel_kernel
-def gather_batch(x, src_x, scale, t, src_t, idx):
+def gather_batch(x, t, src_x, src_t, idx, scale):
     """A training batch: x[i] = scale · src_x[idx[i]] and t[i] = src_t[idx[i]].
 
-    x (B, C), t (B, K) workspaces; src_x (N, C) inputs as in ``gather_rows``;
-    src_t (N, K) float targets. One parallel loop for both: the targets are a few
+    x (B, C), t (B, K) outputs; src_x (N, C) inputs as in ``gather_rows``;
+    src_t (N, K) float targets; idx (B,) int64 sample indices. One parallel loop for both: the targets are a few
     hundred numbers, less work than starting the threads for a loop of their own.
     """
     B = x.shape[0]

@@ -40,14 +40,15 @@ layer do about half the multiply-adds. The first layer needs no hidden δ.
 
 Training does the optimizer step in the weight-gradient kernel, in the same
 parallel loop: each task updates (``optim.update_row``) the rows of W whose gradient
-it has just computed, still in L1. The hidden δ of the layer below runs first, with the old W.
+it has just computed, still in L1. The hidden δ of the layer below runs first, with
+the old W.
 
 Shapes: x (B, C), W (OC, C), bias (OC,), u, z, δ (B, OC), slope (S, OC) with
 S = 1 (one slope per unit) or S = B (RReLU: one slope per element).
 """
 from numba import prange
 
-from ..config import inline, parallel_kernel
+from ..config import inline, kernel, parallel_kernel
 from .activations import SOFTMAX, add_bias_activate, times_derivative
 from .optim import NO_UPDATE, update_row
 
@@ -55,6 +56,16 @@ TILE = 4  # rows and columns of the register blocks
 CHUNK = 128  # the largest batch whose forward is parallel over output units
 UNITS = 16  # output units per forward task (4 register tiles share each x tile)
 PARTS = 2  # slices of the pixels in the first layer's forward of a training batch
+
+
+@kernel
+def partial_shape(B, OC, w_in_major):
+    """The shape ``dense_forward`` needs of its ``partial`` workspace: (PARTS, B, OC)
+    for the first layer (``w_in_major``) of a training batch (B ≤ CHUNK), else
+    (0, 0, 0) (unused). Every caller allocates it from this function."""
+    if w_in_major and B <= CHUNK:
+        return (PARTS, B, OC)
+    return (0, 0, 0)
 
 
 @inline
@@ -125,7 +136,7 @@ def _ab_rows(out, a, b, i0, i1, k0):
     rows of out × 4 terms k) sits in scalar registers, and each step loads 4 vectors
     of b and updates 4 vectors of out with 16 multiply-adds. A block of a that is all
     zero is skipped, which is what makes sparse inputs cheap (81 % of MNIST pixels
-    are 0, and about half of the 4 samples × 4 pixels blocks). A short last block of
+    are 0). A short last block of
     rows goes 2 rows × 4 terms a step, then a third row alone (skipped when all are
     zero); leftover terms (K mod 4) are plain loops. (Whole rows are sliced so that j
     counts from 0: LLVM only vectorises an index it can prove non-negative.)
@@ -216,13 +227,13 @@ def _part(part, parts, n):
 
 
 @parallel_kernel
-def dense_forward(u, z, x, w, bias, act, slope, w_in_major, partial):
-    """u = x Wᵀ + bias, z = f(u), fused.
+def dense_forward(u, z, partial, x, w, bias, slope, act, w_in_major):
+    """u = x Wᵀ + bias, z = f(u), fused:  u[b, o] = Σ_c x[b, c] W[o, c] + bias[o].
 
-    u, z (B, OC) outputs; x (B, C); w (OC, C), or Wᵀ (C, OC) when ``w_in_major``
-    (the first layer's layout, see ``Network``); bias (OC,); act int code;
-    slope (S, OC) negative slopes of the ReLU family (S = 1 or B); partial
-    (PARTS, B, OC) workspace of the first layer's training batch (any other shape: unused).
+    u, z (B, OC) outputs; partial workspace of shape ``partial_shape(B, OC, w_in_major)``
+    (ValueError otherwise); x (B, C); w (OC, C), or Wᵀ (C, OC) when ``w_in_major``
+    (the first layer's layout, see ``Network``); bias (OC,); slope (S, OC) negative
+    slopes of the ReLU family (S = 1 or B); act int code.
 
     A later layer's training batch (B ≤ CHUNK) is parallel over blocks of UNITS
     output units: a thread reads only its own rows of W, the rows it updated in the
@@ -241,9 +252,11 @@ def dense_forward(u, z, x, w, bias, act, slope, w_in_major, partial):
     """
     B, OC = u.shape
     C = x.shape[1]
+    if partial.shape != partial_shape(B, OC, w_in_major):
+        raise ValueError("dense_forward: partial must have shape partial_shape(B, OC, "
+                         "w_in_major): (PARTS, B, OC) for Wᵀ and B <= CHUNK, else (0, 0, 0)")
     by_units = act != SOFTMAX and B <= CHUNK and not w_in_major
-    split = w_in_major and B <= CHUNK and partial.shape[0] > 1 and \
-        partial.shape[1] >= B and partial.shape[2] == OC
+    split = partial.shape[0] > 1  # the first layer's training batch: PARTS slices
     parts = partial.shape[0] if split else 1
     n_blocks = (B + TILE - 1) // TILE
     n_tasks = (OC + UNITS - 1) // UNITS if by_units else n_blocks * parts
@@ -299,7 +312,7 @@ def _gradient_tasks(dw, dbias, w_in_major):
 
 
 @inline
-def _gradient_task(task, bias_task, n_blocks, dw, dbias, delta, x, w_in_major):
+def _gradient_task(dw, dbias, delta, x, task, bias_task, n_blocks, w_in_major):
     """Task ``task`` of dW = δᵀ x (or dWᵀ = xᵀ δ): its rows of dw (``_ab_rows``, a = δᵀ,
     b = x or a = xᵀ, b = δ; the transposes are strided views) and its biases Σ_b δ."""
     a = x.T if w_in_major else delta.T
@@ -317,36 +330,41 @@ def _gradient_task(task, bias_task, n_blocks, dw, dbias, delta, x, w_in_major):
 
 @parallel_kernel
 def dense_gradient(dw, dbias, delta, x, w_in_major):
-    """dW = δᵀ x and dbias = Σ_b δ (overwriting dw, dbias), with no optimizer step.
+    """dW = δᵀ x and dbias = Σ_b δ (overwriting dw, dbias), with no optimizer step:
+    dW[o, c] = Σ_b δ[b, o] x[b, c], dbias[o] = Σ_b δ[b, o].
 
     dw (OC, C), or dWᵀ = xᵀ δ (C, OC) when ``w_in_major``; dbias (OC,) outputs (0-length
     for a layer without bias); delta (B, OC); x (B, C). Both layouts are the row form
     ``_ab_rows``, parallel over blocks of 4 rows of dw: each thread owns whole rows, so
     the reduction over the batch has no race and a fixed summation order. In the Wᵀ
     layout the zero blocks of xᵀ (blank pixels) are skipped and one more task sums the
-    bias gradient.
+    bias gradient. (``dense_backward_params`` without its update, in a kernel of fewer
+    arguments, which is cheaper to call.)
     """
     n_blocks, bias_task, n_tasks = _gradient_tasks(dw, dbias, w_in_major)
     for task in prange(n_tasks):
-        _gradient_task(task, bias_task, n_blocks, dw, dbias, delta, x, w_in_major)
+        _gradient_task(dw, dbias, delta, x, task, bias_task, n_blocks, w_in_major)
 
 
 @parallel_kernel
-def dense_backward_params(dw, dbias, delta, x, w_in_major, kind, h, w_slots, bias_slots):
-    """``dense_gradient``, then the optimizer step, in one kernel.
+def dense_backward_params(dw, dbias, w_slots, bias_slots, delta, x, h, w_in_major, kind):
+    """``dense_gradient``, then the optimizer step, in one kernel:
+    dW = δᵀ x, dbias = Σ_b δ, then (W, bias) ← update(W, bias; dW, dbias).
 
-    Each task, right after its rows of dw and its biases, updates the same rows of W
-    and biases by rule ``kind`` of ``optim.update_row`` (h its hyper-parameters):
-    ``w_slots`` = (W, s1, s2), laid out like dw, and ``bias_slots`` = (bias, s1, s2)
-    (OC,) hold the parameters and the optimizer's state. ``kind`` = NO_UPDATE stops
-    after the gradient. A layer without bias passes a 0-length dbias and bias slots.
+    dw (OC, C) or dWᵀ (C, OC), dbias (OC,) outputs; ``w_slots`` = (W, s1, s2), laid
+    out like dw, and ``bias_slots`` = (bias, s1, s2) (OC,), the parameters and the
+    optimizer's state, updated in place; delta (B, OC); x (B, C); h (7,) the
+    hyper-parameters of rule ``kind`` (``optim.update_row``). Each task, right after
+    its rows of dw and its biases, updates the same rows of W and biases. ``kind`` =
+    NO_UPDATE stops after the gradient. A layer without bias passes a 0-length dbias
+    and bias slots.
     Returns the number of parameters the update left NaN or ±inf.
     """
     n_blocks, bias_task, n_tasks = _gradient_tasks(dw, dbias, w_in_major)
     rows = dw.shape[0]
     bad = 0
     for task in prange(n_tasks):
-        _gradient_task(task, bias_task, n_blocks, dw, dbias, delta, x, w_in_major)
+        _gradient_task(dw, dbias, delta, x, task, bias_task, n_blocks, w_in_major)
         if kind == NO_UPDATE:
             continue
         i0, i1 = _task_rows(task, bias_task, n_blocks, rows)  # the rows just computed
@@ -359,18 +377,20 @@ def dense_backward_params(dw, dbias, delta, x, w_in_major, kind, h, w_slots, bia
             else:
                 p, g = bias_slots[0][o0:o1], dbias[o0:o1]
                 s1, s2 = bias_slots[1][o0:o1], bias_slots[2][o0:o1]
-            bad += update_row(kind, p, g, s1, s2, h)
+            bad += update_row(p, s1, s2, g, h, kind)
     return bad
 
 
 @parallel_kernel
-def hidden_delta(delta_prev, dz_prev, delta, w, u_prev, z_prev, act_prev, slope_prev):
-    """δ_prev = f'(u_prev) ⊙ (δ W): the δ rule for a hidden layer.
+def hidden_delta(delta_prev, dz_prev, delta, w, u_prev, z_prev, slope_prev, act_prev):
+    """δ_prev = f'(u_prev) ⊙ (δ W): the δ rule for a hidden layer,
+    δ_prev[b, c] = f'(u_prev[b, c]) Σ_o δ[b, o] W[o, c].
 
     delta_prev (B, C) output δ of the layer below; dz_prev (B, C) output
     ∂L/∂z_prev = δ W (kept because PReLU needs it for its slope gradient);
     delta (B, OC) δ of this layer; w (OC, C) its weights; u_prev, z_prev (B, C)
-    the pre- and post-activation of the layer below; slope_prev (S, C).
+    the pre- and post-activation of the layer below; slope_prev (S, C) its negative
+    slopes (S = 1 or B); act_prev its activation code.
     Parallel over blocks of 4 samples: every thread writes only its own rows.
     """
     B, C = delta_prev.shape

@@ -32,11 +32,12 @@ NAMES = {
 
 
 @inline
-def loss_row(kind, delta, dz, u, y, d, act, slope, inv_b):
+def loss_row(delta, dz, u, y, d, slope, kind, act, inv_b):
     """ℓ of one sample for loss ``kind``; writes its δ = ∂L/∂u and dz = ∂L/∂y rows.
 
-    delta, dz, u, y, d, slope (K,): y = f(u) the network's output, d the target,
-    slope the output's negative slopes (ReLU family); inv_b = 1 / B (float64).
+    delta, dz (K,) outputs; u, y, d, slope (K,): y = f(u) the network's output, d the
+    target, slope the output's negative slopes (ReLU family); act the output's
+    activation code; inv_b = 1 / B (float64).
 
         SOFTMAX_CROSS_ENTROPY  ℓ = logsumexp(u) - Σ_k d_k u_k        δ = dz = (y - d) / B
         BINARY_CROSS_ENTROPY   ℓ = Σ_k max(u,0) - u d + log(1+e^-|u|)  δ = dz = (y - d) / B
@@ -77,15 +78,18 @@ def loss_row(kind, delta, dz, u, y, d, act, slope, inv_b):
 
 
 @kernel
-def batch_loss(kind, delta, dz, losses, u, y, d, act, slope):
+def batch_loss(losses, delta, dz, u, y, d, slope, kind, act):
     """losses[b] = ℓ_b and the δ, dz rows of every sample (``loss_row``); returns
-    Σ_b ℓ_b, summed in float64 (in a loop of its own: see activations.py)."""
+    Σ_b ℓ_b, summed in float64 (in a loop of its own: see activations.py).
+
+    losses (B,), delta, dz (B, K) outputs; u, y, d (B, K); slope (S, K); kind the
+    loss code, act the output's activation code."""
     B = u.shape[0]
     inv_b = 1 / B
     last_row = slope.shape[0] - 1
     for b in range(B):
-        losses[b] = loss_row(kind, delta[b], dz[b], u[b], y[b], d[b], act,
-                             slope[min(b, last_row)], inv_b)
+        losses[b] = loss_row(delta[b], dz[b], u[b], y[b], d[b], slope[min(b, last_row)],
+                             kind, act, inv_b)
     total = 0.0
     for b in range(B):
         total += losses[b]

@@ -5,7 +5,8 @@ from .losses import BINARY_CROSS_ENTROPY, SOFTMAX_CROSS_ENTROPY
 
 @kernel
 def count_correct(y, d, loss):
-    """Number of correct predictions in a batch. y, d (B, K).
+    """Number of correct predictions in a batch: y (B, K) outputs, d (B, K) targets,
+    loss the loss code.
 
     softmax: argmax_k y == argmax_k d per row; binary: (y > ½) == (d > ½) per
     element; regression: 0 (no accuracy).

@@ -41,8 +41,9 @@ NO_HYPER = hyper(0.0)  # the hyper-parameters that go with NO_UPDATE (never read
 
 
 @inline
-def update_row(kind, p, g, s1, s2, h):
-    """One step of rule ``kind`` on p, g, s1, s2 (n,); h the hyper-parameters (7,).
+def update_row(p, s1, s2, g, h, kind):
+    """One step of rule ``kind`` (module doc) on p, s1, s2 (n,), updated in place, given
+    the gradient g (n,) and the hyper-parameters h (7,).
 
     Returns how many of the updated p are NaN or ±inf (the divergence check, done
     while the row is in cache). The branch is outside the loops, so each loop is a
@@ -105,13 +106,14 @@ def count_nonfinite(p):
 
 
 @parallel_kernel
-def optimizer_update(kind, p, g, s1, s2, h):
-    """Rule ``kind`` on whole flat vectors p, g, s1, s2 (n,), in chunks of CHUNK
-    elements shared among the threads. Returns the number of non-finite p after it."""
+def optimizer_update(p, s1, s2, g, h, kind):
+    """Rule ``kind`` (``update_row``) on whole flat vectors: p, s1, s2 (n,) updated in
+    place, g (n,) the gradient, h (7,) the hyper-parameters; in chunks of CHUNK elements
+    shared among the threads. Returns the number of non-finite p after it."""
     n = p.shape[0]
     bad = 0
     for chunk in prange((n + CHUNK - 1) // CHUNK):
         a = chunk * CHUNK
         b = min(a + CHUNK, n)
-        bad += update_row(kind, p[a:b], g[a:b], s1[a:b], s2[a:b], h)
+        bad += update_row(p[a:b], s1[a:b], s2[a:b], g[a:b], h, kind)
     return bad

@@ -1,0 +1,123 @@
+"""Input checking and target encoding: what ``fit``, ``predict`` and ``evaluate`` do to
+the arrays they are given before any kernel sees them.
+
+Each function takes the network only for its sizes, dtype and loss (``n_inputs``,
+``n_outputs``, ``dtype``, ``loss_kind``, ``layers[0]``), and raises a ValueError or
+TypeError naming the argument for anything it cannot use.
+"""
+import numpy as np
+
+from .kernels.losses import BINARY_CROSS_ENTROPY, SOFTMAX_CROSS_ENTROPY
+
+
+def as_array(a, name):
+    """np.asarray with an error naming the argument for ragged or odd inputs."""
+    try:
+        return np.asarray(a)
+    except (ValueError, TypeError) as e:
+        raise TypeError(f"{name} must be an array of numbers, got {type(a).__name__} "
+                        f"that NumPy cannot convert ({e})") from None
+
+
+def check_finite(A, name):
+    """ValueError naming the first NaN / inf; min and max avoid a temporary array."""
+    if not (np.isfinite(A.min()) and np.isfinite(A.max())):
+        bad = np.argwhere(~np.isfinite(A))
+        raise ValueError(f"{name} must be finite, but it holds {len(bad)} NaN or infinite "
+                         f"values (first at index {tuple(int(i) for i in bad[0])}: "
+                         f"{A[tuple(bad[0])].item()!r}); remove or impute them")
+
+
+def as_input(net, X, name="X"):
+    """Return (X, scale): a 2-D C-contiguous uint8 or float array and its scale.
+
+    uint8 data (images) stay uint8 and are scaled by 1/255 when gathered;
+    other real dtypes are converted once to ``net.dtype`` (no copy when X is
+    already C-contiguous of that dtype). Rejects bool, complex, object and
+    string dtypes, wrong shapes and NaN / inf.
+    """
+    X = as_array(X, name)
+    if X.dtype.kind not in "uif":
+        raise TypeError(f"{name} must hold real numbers (float, int or uint8 images), got "
+                        f"dtype {X.dtype}; convert it, e.g. {name}.astype(np.float32)")
+    if X.ndim != 2:
+        hint = "; for one sample use X.reshape(1, -1)" if X.ndim == 1 else ""
+        raise ValueError(f"{name} must be a 2-D array (n_samples, {net.n_inputs}), got "
+                         f"{X.ndim}-D shape {X.shape}{hint}")
+    if X.shape[1] != net.n_inputs:
+        raise ValueError(f"{name} has {X.shape[1]} features (columns) but the first layer "
+                         f"{net.layers[0]!r} expects {net.n_inputs}; got shape {X.shape}")
+    if X.shape[0] == 0:
+        raise ValueError(f"{name} has no samples: shape {X.shape}")
+    if X.dtype == np.uint8:
+        return np.ascontiguousarray(X), 1.0 / 255.0
+    with np.errstate(over="ignore"):  # values beyond float32's range become inf: caught below
+        X = np.ascontiguousarray(X, dtype=net.dtype)
+    check_finite(X, name)
+    return X, 1.0
+
+
+def encode_targets(net, y, n, name="y"):
+    """Targets as a float (n, K) array matching the loss.
+
+    softmax_cross_entropy: class ids (n,) in [0, K) or rows of K probabilities;
+    binary_cross_entropy: 0/1 targets (n,) for one output or (n, K);
+    sum_of_squares: finite (n,) for one output or (n, K).
+    """
+    K = net.n_outputs
+    y = as_array(y, name)
+    if y.dtype.kind not in "uifb":
+        raise TypeError(f"{name} must hold numbers (class ids or targets), got dtype "
+                        f"{y.dtype}")
+    if y.shape[:1] != (n,):
+        raise ValueError(f"{name} must have {n} rows (one per sample of X), got shape "
+                         f"{y.shape}")
+    if y.ndim == 1 and net.loss_kind == SOFTMAX_CROSS_ENTROPY:
+        return _one_hot(y, n, K, net.dtype, name)
+    if y.ndim == 1 and K == 1:
+        y = y.reshape(n, 1)
+    if y.ndim != 2 or y.shape[1] != K:
+        ids = "class ids (n,) or " if net.loss_kind == SOFTMAX_CROSS_ENTROPY else ""
+        raise ValueError(f"{name} must be {ids}shape ({n}, {K}) for a network with {K} "
+                         f"outputs, got shape {y.shape}")
+    with np.errstate(over="ignore"):
+        T = np.ascontiguousarray(y, dtype=net.dtype)
+    check_finite(T, name)
+    if net.loss_kind == BINARY_CROSS_ENTROPY and not np.isin(T, (0, 1)).all():
+        v = T[~np.isin(T, (0, 1))][0]
+        raise ValueError(f"{name} must hold binary targets 0 or 1 for "
+                         f"binary_cross_entropy, got {v.item()!r}")
+    if net.loss_kind == SOFTMAX_CROSS_ENTROPY:
+        sums = T.sum(axis=1, dtype=np.float64)
+        if T.min() < 0 or np.abs(sums - 1).max() > 1e-3:
+            raise ValueError(f"{name} rows must be class probabilities (one-hot or soft "
+                             f"labels: >= 0, summing to 1) for softmax_cross_entropy; got "
+                             f"min {T.min():g}, row sums in [{sums.min():g}, {sums.max():g}]")
+    return T
+
+
+def _one_hot(y, n, K, dtype, name):
+    """Class ids y (n,) in [0, K) as one-hot rows (n, K)."""
+    if y.dtype.kind == "f":
+        whole = np.isfinite(y)
+        whole[whole] = np.mod(y[whole], 1) == 0
+        if not whole.all():
+            raise ValueError(f"{name} must hold integer class ids in [0, {K}), got "
+                             f"{y[~whole][0].item()!r} (dtype {y.dtype})")
+    bad = (y < 0) | (y >= K)
+    if bad.any():
+        raise ValueError(f"{name} must hold class ids in [0, {K}) for a network with "
+                         f"{K} outputs, got {y[bad][0].item()!r} at index {np.argmax(bad)}")
+    T = np.zeros((n, K), dtype)
+    T[np.arange(n), y.astype(np.int64)] = 1
+    return T
+
+
+def validation_data(net, data):
+    """Check (X_val, y_val) once; X_val converted like X, y_val encoded like y."""
+    if not isinstance(data, (tuple, list)) or len(data) != 2:
+        raise TypeError(f"validation_data must be a pair (X_val, y_val), got "
+                        f"{type(data).__name__}")
+    X_val, _ = as_input(net, data[0], "validation_data X_val")
+    T_val = encode_targets(net, data[1], X_val.shape[0], "validation_data y_val")
+    return X_val, T_val

@@ -1,0 +1,168 @@
+"""The passes of a network over a workspace: forward, loss, backward (with the
+optimizer step fused in). The training loop (``train``) and prediction and evaluation
+(``Network``) both run a batch through these functions, and only these call the
+layer kernels.
+
+    gather     x, t ← X[idx], T[idx]
+    forward    z_l = f_l(W_l z_{l-1} + b_l)                    u_l, z_l
+    loss       ℓ_b, δ_L = ∂L/∂u_L                               losses, delta[-1]
+    backward   δ_l = f'_l(u_l) ⊙ (δ_{l+1} W_{l+1}), ∇W_l, ∇b_l   delta, dz, net.grads
+               (each layer's update right after its gradient, when given one)
+"""
+import numpy as np
+
+from . import config
+from .kernels import activations as A
+from .kernels import losses as L
+from .kernels import optim as O
+from .kernels.data import gather_batch, gather_rows
+from .kernels.dense import (dense_backward_params, dense_forward, dense_gradient, hidden_delta,
+                            partial_shape, prelu_slope_grad)
+from .kernels.metrics import count_correct
+
+MAX_WORKSPACES = 4  # batch sizes whose workspaces a network keeps
+
+
+class Workspace:
+    """Every array one forward + backward pass of ``B`` samples writes into.
+
+    x (B, C0) input rows; t (B, K) targets; losses (B,); per layer l:
+    u[l], z[l], delta[l], dz[l] (B, OC_l); rrelu[l] (B, OC_l) training slopes;
+    partial[l] the ``dense_forward`` workspace, of shape ``partial_shape(B, OC_l, l == 0)``.
+    """
+
+    def __init__(self, net, B):
+        dt = net.dtype
+        self.B = B
+        self.x = config.empty((B, net.n_inputs), dt)
+        self.t = config.empty((B, net.n_outputs), dt)
+        self.losses = config.empty(B, dt)
+        shapes = [(B, layer.out_features) for layer in net.layers]
+        self.u = [config.empty(s, dt) for s in shapes]
+        self.z = [config.empty(s, dt) for s in shapes]
+        self.delta = [config.empty(s, dt) for s in shapes]
+        self.dz = [config.empty(s, dt) for s in shapes]
+        self.rrelu = [config.empty(s, dt) if layer.act == A.RRELU else None
+                      for layer, s in zip(net.layers, shapes)]
+        self.slope = [layer.a for layer in net.layers]  # negative slopes of the last forward
+        self.partial = [config.empty(partial_shape(B, layer.out_features, i == 0), dt)
+                        for i, layer in enumerate(net.layers)]
+
+
+def workspace(net, B):
+    """The workspace of ``net`` for batches of B samples (kept in ``net.workspaces``)."""
+    ws = net.workspaces.get(B)
+    if ws is None:
+        if len(net.workspaces) >= MAX_WORKSPACES:
+            net.workspaces.clear()
+        ws = net.workspaces[B] = Workspace(net, B)
+    return ws
+
+
+def gather(ws, X, T, idx, scale):
+    """ws.x, ws.t ← scale · X[idx], T[idx]: a training batch into its workspace."""
+    gather_batch(ws.x, ws.t, X, T, idx, scale)
+
+
+def _slope(net, i, ws, training, rng):
+    """Layer i's negative slopes: drawn per element for RReLU in training, else its ``a``."""
+    layer = net.layers[i]
+    if training and layer.act == A.RRELU:
+        lo, hi = layer.rrelu_range
+        r = ws.rrelu[i]
+        rng.random(dtype=net.dtype, out=r)
+        r *= hi - lo
+        r += lo
+        return r
+    return layer.a
+
+
+def forward(net, ws, training=False, rng=None):
+    """z_l = f_l(W_l z_{l-1} + b_l) for every layer, from ws.x into ws.u / ws.z."""
+    inp = ws.x
+    last = len(net.layers) - 1
+    for i, layer in enumerate(net.layers):
+        act = net.output_act if i == last else layer.act
+        ws.slope[i] = _slope(net, i, ws, training, rng)
+        w = layer.W.T if i == 0 else layer.W  # as stored
+        dense_forward(ws.u[i], ws.z[i], ws.partial[i], inp, w, layer.b, ws.slope[i], act, i == 0)
+        inp = ws.z[i]
+
+
+def loss(net, ws):
+    """Per-sample losses into ws.losses and the output δ = ∂L/∂u into ws.delta[-1];
+    returns their sum (float64)."""
+    return L.batch_loss(ws.losses, ws.delta[-1], ws.dz[-1], ws.u[-1], ws.z[-1], ws.t,
+                        ws.slope[-1], net.loss_kind, net.output_act)
+
+
+def backward(net, ws, update=None):
+    """The δ rule downwards from the output δ left by ``loss``; fills net.grads.
+
+    With ``update`` = (kind, h, s1, s2) from ``Optimizer.begin_step``, each layer's
+    parameters take their optimizer step as soon as their gradient is known: after
+    the δ of the layer below has been computed with the old weights. Returns how
+    many parameters the update left NaN or ±inf (0 without ``update``).
+    """
+    kind, h, s1, s2 = update or (O.NO_UPDATE, O.NO_HYPER, net.grads, net.grads)
+    slots = net.update_slots(s1, s2)
+    bad = 0
+    for i in range(len(net.layers) - 1, -1, -1):
+        layer = net.layers[i]
+        if i > 0:
+            below = net.layers[i - 1]
+            hidden_delta(ws.delta[i - 1], ws.dz[i - 1], ws.delta[i], layer.W,
+                         ws.u[i - 1], ws.z[i - 1], ws.slope[i - 1], below.act)
+        w_slots, b_slots, a_slots = slots[i]
+        if a_slots is not None:
+            prelu_slope_grad(layer.da, ws.dz[i], ws.u[i])
+            p, sa1, sa2 = (v.reshape(-1) for v in a_slots)
+            bad += O.optimizer_update(p, sa1, sa2, layer.da.reshape(-1), h, kind)
+        inp = ws.z[i - 1] if i > 0 else ws.x
+        dw = layer.dW.T if i == 0 else layer.dW  # as stored
+        if update is None:
+            dense_gradient(dw, layer.db, ws.delta[i], inp, i == 0)
+        else:
+            bad += dense_backward_params(dw, layer.db, w_slots, b_slots, ws.delta[i], inp, h,
+                                         i == 0, kind)
+    return bad
+
+
+def batches(net, X, scale, batch_size):
+    """Yield (start, stop, workspace) with scale · X[start:stop] gathered into ws.x."""
+    n = X.shape[0]
+    for s in range(0, n, batch_size):
+        e = min(s + batch_size, n)
+        ws = workspace(net, e - s)
+        gather_rows(ws.x, X, np.arange(s, e), scale)
+        yield s, e, ws
+
+
+def outputs(net, X, scale, batch_size):
+    """The network's outputs z_L (n, K) for checked inputs X (see ``inputs.as_input``)."""
+    out = np.empty((X.shape[0], net.n_outputs), net.dtype)
+    for s, e, ws in batches(net, X, scale, batch_size):
+        forward(net, ws)
+        out[s:e] = ws.z[-1]
+    return out
+
+
+def totals(net, X, scale, T, batch_size):
+    """(Σ loss, number correct) over checked inputs X and encoded targets T."""
+    loss_sum, correct = 0.0, 0
+    for s, e, ws in batches(net, X, scale, batch_size):
+        forward(net, ws)
+        ws.t[...] = T[s:e]
+        loss_sum += loss(net, ws)
+        correct += count_correct(ws.z[-1], ws.t, net.loss_kind)
+    return loss_sum, correct
+
+
+def loss_and_gradient(net, X, scale, T):
+    """Σ loss over (X, T) as one batch (inference slopes), with ∂L/∂params in net.grads."""
+    ws = workspace(net, X.shape[0])
+    gather(ws, X, T, np.arange(X.shape[0]), scale)
+    forward(net, ws)
+    total = loss(net, ws)
+    backward(net, ws)
+    return total
