@@ -88,7 +88,8 @@ def test_gemm_abt_of_empty_sum_is_zero():
 
 def test_pack_shapes_fit_the_problem_and_the_threads():
     assert pack_shapes(256, 2048, 2048, 2) == ((2, gemm.MC, gemm.KC), (2, gemm.NC, gemm.KC))
-    assert pack_shapes(7, 5, 3, 2) == ((1, 8, 16), (1, 6, 16))  # one task: one worker
+    assert pack_shapes(8, 6, 256, 1) == ((1, 8, 272), (1, 6, 272))  # 17 lines, not 16
+    assert pack_shapes(7, 5, 3, 2) == ((1, 8, 16), (1, 6, 16))  # one panel of columns: one worker
     with pytest.raises(ValueError, match="N must be a positive integer"):
         pack_shapes(3, 0, 4, 1)
 

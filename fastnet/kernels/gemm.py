@@ -10,27 +10,30 @@ so the three products of a dense layer are one kernel with different views:
 
 Loop structure (BLIS's loops around a micro-kernel, the sum over k vectorised):
 
-    task (ic, jc): out[ic : ic+MC, jc : jc+NC], cut into MC × NC blocks  (parallel)
-      for pc in 0, KC, 2 KC, …:                     K in blocks of KC
-        pack b[jc : jc+NC, pc : pc+KC] → pack_b[w] (NC, KC)   rows of bᵀ, zero-padded
-        pack a[ic : ic+MC, pc : pc+KC] → pack_a[w] (MC, KC)
-        for jr in NC by NR:                        an NR × KC micro-panel of b stays in L1
-          for ir in MC by MR:                      MR × KC micro-panels of a stream from L2
-            micro-kernel: MR × NR sums over the kc terms, then out (+)= them
+    worker w: columns [w S, (w+1) S) of out, S whole NR panels       (parallel)
+      for ic in 0, MC, 2 MC, …:                      rows of out in blocks of MC
+        for pc in 0, KC, 2 KC, …:                    K in blocks of KC
+          pack a[ic : ic+MC, pc : pc+KC] → pack_a[w] (MC, KC), zero-padded rows
+          for jc in the worker's columns by NC:
+            pack b[jc : jc+NC, pc : pc+KC] → pack_b[w] (NC, KC)
+            for jr in NC by NR:                      an NR × KC micro-panel of b stays in L1
+              for ir in MC by MR:                    MR × KC micro-panels of a stream from L2
+                micro-kernel: MR × NR sums over the kc terms, then out (+)= them
 
 The micro-kernel keeps MR × NR = 4 × 6 accumulators; LLVM vectorises its k loop (fast-math
 re-association), so each accumulator is a vector of partial sums in a register, and one
 step loads MR + NR = 10 vectors for 24 multiply-adds (no stores in the loop). The packed
-rows are KC long (a multiple of 16) in 64-byte aligned buffers, so every vector load is
-one cache line. Rows of the panels past M or N are zero and their sums are not stored;
+rows are KC long (an odd multiple of 16) in 64-byte aligned buffers, so every vector load
+is one cache line and the rows the micro-kernel reads fall in different sets of L1. Rows of the panels past M or N are zero and their sums are not stored;
 the last block of K is simply shorter.
 
 Block sizes come from the pack buffers' shapes (``pack_shapes``: chosen once per layer
-shape): MC = pack_a.shape[1], NC = pack_b.shape[1], KC = pack_a.shape[2]. Worker w of
-the parallel loop takes tasks w, w + W, w + 2W, … (W = pack_a.shape[0]) and packs into
-its own pack_a[w], pack_b[w]. Each task owns its block of out, and every cell is summed
-in the same order (blocks of K in turn, the same vector reduction within each) whatever
-W and the thread count: the results are bit-identical across runs and thread counts.
+shape): MC = pack_a.shape[1], NC = pack_b.shape[1], KC = pack_a.shape[2]. The W =
+pack_a.shape[0] workers of the parallel loop split the columns of out and pack into their
+own pack_a[w], pack_b[w] (each packs a block of a once for all its columns). Each worker
+owns its columns of out, and every cell is summed in the same order (blocks of K in turn,
+the same vector reduction within each) whatever W and the thread count: the results are
+bit-identical across runs and thread counts.
 """
 from numba import prange
 
@@ -40,7 +43,7 @@ MR = 4  # rows of a in the micro-kernel
 NR = 6  # rows of b (columns of out) in the micro-kernel
 MC = 256  # rows of a packed at once (MC × KC: about 1 MB of float32, L2)
 NC = 96  # rows of b packed at once (NC × KC, L2; one NR × KC micro-panel in L1)
-KC = 1024  # terms per block of K
+KC = 1040  # terms per block of K: 65 lines of 16 float32 (see ``pack_shapes``)
 LANES = 16  # KC is rounded up to whole 64-byte lines of float32
 
 
@@ -51,15 +54,17 @@ def _round_up(n, m):
 def pack_shapes(M, N, K, n_threads):
     """(shape of pack_a, shape of pack_b) for out (M, N) = a (M, K) bᵀ (N, K) on
     ``n_threads`` threads: (W, MC, KC) and (W, NC, KC), with the blocks cut down to the
-    problem (MC, NC whole micro-tiles; KC whole lines) and W workers, no more than tasks."""
+    problem (MC, NC whole micro-tiles; KC whole lines) and W workers, no more than
+    NR-column panels of out."""
     for name, n in (("M", M), ("N", N), ("K", K), ("n_threads", n_threads)):
         if int(n) != n or n < 1:
             raise ValueError(f"pack_shapes: {name} must be a positive integer, got {n!r}")
     mc = min(MC, _round_up(M, MR))
     nc = min(NC, _round_up(N, NR))
     kc = min(KC, _round_up(K, LANES))
-    tasks = -(-M // mc) * -(-N // nc)
-    workers = min(n_threads, tasks)
+    if kc // LANES % 2 == 0:  # an odd number of lines: rows of the packs spread over L1's
+        kc += LANES           # sets (4 KB apart, as with KC = 1024, they share one set)
+    workers = min(n_threads, -(-N // NR))  # no more than panels of NR columns
     return (workers, mc, kc), (workers, nc, kc)
 
 
@@ -159,21 +164,21 @@ def gemm_abt(out, a, b, pack_a, pack_b):
                          "with MC a multiple of 4 and NC of 6 (see pack_shapes)")
     if K == 0:
         out[:] = 0
-    n_i = (M + mc - 1) // mc
-    n_j = (N + nc - 1) // nc
-    n_tasks = n_i * n_j
-    for w in prange(min(W, n_tasks)):
+    panels = (N + NR - 1) // NR
+    workers = min(W, panels)
+    width = (panels + workers - 1) // workers * NR  # columns of out per worker
+    for w in prange(workers):
         pa_w, pb_w = pack_a[w], pack_b[w]
-        for task in range(w, n_tasks, W):
-            ic = (task % n_i) * mc
-            jc = (task // n_i) * nc
+        j_end = min(N, (w + 1) * width)
+        for ic in range(0, M, mc):
             m = min(mc, M - ic)
-            n = min(nc, N - jc)
             for pc in range(0, K, kc_blk):
                 kc = min(kc_blk, K - pc)
-                _pack(pb_w[:(n + NR - 1) // NR * NR], b, jc, n, pc, kc)
                 _pack(pa_w[:(m + MR - 1) // MR * MR], a, ic, m, pc, kc)
-                for jr in range(0, n, NR):
-                    pb = pb_w[jr:jr + NR]
-                    for ir in range(0, m, MR):
-                        _micro(out, pa_w[ir:ir + MR], pb, kc, ic + ir, jc + jr, pc == 0)
+                for jc in range(w * width, j_end, nc):
+                    n = min(nc, j_end - jc)
+                    _pack(pb_w[:(n + NR - 1) // NR * NR], b, jc, n, pc, kc)
+                    for jr in range(0, n, NR):
+                        pb = pb_w[jr:jr + NR]
+                        for ir in range(0, m, MR):
+                            _micro(out, pa_w[ir:ir + MR], pb, kc, ic + ir, jc + jr, pc == 0)
