@@ -117,7 +117,8 @@ def main(argv=None):
     ref = measure([lambda: np.matmul(a, b.T)], 1 if args.quick else 3, args.min_ms / 1e3)
     sgemm_2048 = 2 * n ** 3 / np.median(ref[0]) / 1e9
     print(f"# {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC  "
-          f"{common.cpu_model()}  threads {args.threads}  vectors {'zmm' if args.zmm else 'default'}"
+          f"{common.cpu_model()}  threads {args.threads}  "
+          f"vectors {'zmm' if args.zmm else 'default'}"
           f"  numba {numba.__version__}  numpy {np.__version__}")
     print(f"# sgemm n=2048: {sgemm_2048:.1f} GFLOP/s; target for the large shapes: "
           f"{0.85 * sgemm_2048:.1f}; median of {rounds} rounds")

@@ -22,10 +22,13 @@ Loop structure (BLIS's loops around a micro-kernel, the sum over k vectorised):
 
 The micro-kernel keeps MR × NR = 4 × 6 accumulators; LLVM vectorises its k loop (fast-math
 re-association), so each accumulator is a vector of partial sums in a register, and one
-step loads MR + NR = 10 vectors for 24 multiply-adds (no stores in the loop). The packed
+step loads MR + NR = 10 vectors for 24 multiply-adds (no stores in the loop). (BLIS's
+outer-product form, an MR × 16k block of out in registers, is out of reach of plain loops:
+LLVM keeps such a block in memory, or spills it.) The packed
 rows are KC long (an odd multiple of 16) in 64-byte aligned buffers, so every vector load
-is one cache line and the rows the micro-kernel reads fall in different sets of L1. Rows of the panels past M or N are zero and their sums are not stored;
-the last block of K is simply shorter.
+is one cache line and the rows the micro-kernel reads fall in different sets of L1. Rows
+of the panels past M or N are zero and their sums are not stored; the last block of K is
+simply shorter.
 
 Block sizes come from the pack buffers' shapes (``pack_shapes``: chosen once per layer
 shape): MC = pack_a.shape[1], NC = pack_b.shape[1], KC = pack_a.shape[2]. The W =
