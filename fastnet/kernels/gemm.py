@@ -40,7 +40,7 @@ bit-identical across runs and thread counts.
 """
 from numba import prange
 
-from ..config import inline, kernel, parallel_kernel
+from ..config import kernel, parallel_kernel
 
 MR = 4  # rows of a in the micro-kernel
 NR = 6  # rows of b (columns of out) in the micro-kernel
@@ -71,12 +71,13 @@ def pack_shapes(M, N, K, n_threads):
     return (workers, mc, kc), (workers, nc, kc)
 
 
-@inline
+@kernel
 def _pack(dst, src, r0, n_rows, k0, kc):
     """dst[r, k] = src[r0 + r, k0 + k] for r < n_rows, k < kc; rows n_rows.. of dst = 0.
 
     A source whose rows are contiguous is copied row by row; a transposed view (δ.T,
-    x.T, W.T) is read along its contiguous columns, one k at a time."""
+    x.T, W.T) is read along its contiguous columns, one k at a time. Not inlined (like
+    ``_micro``): the parallel kernel's compile time is mostly spent on its loop body."""
     if src.strides[1] == src.itemsize:
         for r in range(n_rows):
             d = dst[r]
