@@ -29,14 +29,23 @@ import os
 import sys
 import time
 
-for _var in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):
-    os.environ.pop(_var, None)
-_early = argparse.ArgumentParser(add_help=False)
-_early.add_argument("--threads", default="2")
-os.environ["OPENBLAS_NUM_THREADS"] = _early.parse_known_args()[0].threads  # read at load
-if "--zmm" in sys.argv:
-    import llvmlite.binding as _llvm  # before numba reads its configuration
-    os.environ["NUMBA_CPU_FEATURES"] = _llvm.get_host_cpu_features().flatten() + ",-prefer-256-bit"
+
+def _environment(argv):
+    """Run as a script, before NumPy loads OpenBLAS and Numba reads its configuration:
+    OpenBLAS on --threads threads without OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE; --zmm."""
+    for var in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):
+        os.environ.pop(var, None)
+    early = argparse.ArgumentParser(add_help=False)
+    early.add_argument("--threads", default="2")
+    os.environ["OPENBLAS_NUM_THREADS"] = early.parse_known_args(argv)[0].threads
+    if "--zmm" in argv:
+        import llvmlite.binding as llvm
+        os.environ["NUMBA_CPU_FEATURES"] = (llvm.get_host_cpu_features().flatten()
+                                            + ",-prefer-256-bit")
+
+
+if __name__ == "__main__":
+    _environment(sys.argv[1:])
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 

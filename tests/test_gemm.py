@@ -4,6 +4,9 @@ Sizes cross every block edge: widths just below, at and above MR = 4, NR = 6, MC
 NC = 96 and KC = 1024 (and 2 KC), primes, batch 1 and 7; each with the small other
 dimensions so that the test stays fast.
 """
+import os
+import sys
+
 import numba
 import numpy as np
 import pytest
@@ -12,6 +15,9 @@ from conftest import assert_close
 from fastnet import config
 from fastnet.kernels import gemm
 from fastnet.kernels.gemm import gemm_abt, pack_shapes
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from benchmarks import common, gemm_shapes  # noqa: E402
 
 
 
@@ -102,3 +108,15 @@ def test_gemm_abt_rejects_mismatched_operands_and_packs():
     with pytest.raises(ValueError, match="pack_shapes"):
         gemm_abt(out, a, np.ones((6, 8), np.float32), config.empty((1, 5, 16)),
                  config.empty((1, 6, 16)))
+
+
+@pytest.mark.parametrize("first", [False, True])
+def test_gemm_shapes_benchmark_times_the_same_products_as_sgemm(first):
+    """benchmarks/gemm_shapes.py: each blocked call computes what its sgemm call does."""
+    c = common.dense_case(7, 784 if first else 13, 10, first=first, images=first)
+    for product in gemm_shapes.PRODUCTS:
+        out = gemm_shapes.operands(c, product)[0]
+        gemm_shapes.blocked(c, product, threads=2)()
+        blocked = out.copy()
+        common.MATMUL[product](c)
+        assert_close(blocked, out, rtol=1e-5, atol=1e-5, what=product)
