@@ -96,6 +96,9 @@ class Network:
             if layer.act == A.SOFTMAX:
                 raise ValueError(f"softmax is an output activation, but layers[{i}] = {layer!r} "
                                  f"is hidden; use it on the last layer only")
+        if layers[-1].dropout:
+            raise ValueError(f"dropout applies to hidden layers, but the last layer "
+                             f"{layers[-1]!r} has dropout={layers[-1].dropout}")
         self.layers = layers
         self.loss = loss
         self.loss_kind = L.NAMES[loss]
@@ -192,6 +195,45 @@ class Network:
             layer.W[...] = layer.initial_weights(rng, self.dtype)
             layer.b[...] = 0
             layer.a[...] = layer.inference_slope()
+
+    def get_weights(self):
+        """The parameters as a list of NumPy arrays (copies), per layer in order: W in
+        ``torch.nn.Linear``'s (out, in) layout, b (out,) if the layer has a bias, and
+        PReLU's learned slopes a (out,)."""
+        return [np.array(p) for p in self._parameter_views()]
+
+    def set_weights(self, weights):
+        """Set the parameters from a list shaped as ``get_weights()`` returns it (each
+        array real, finite, of the same shape; cast to the network's dtype)."""
+        views = self._parameter_views()
+        if not isinstance(weights, (list, tuple)) or len(weights) != len(views):
+            raise ValueError(f"weights must be a list of {len(views)} arrays (as get_weights() "
+                             f"returns), got {type(weights).__name__}"
+                             + (f" of {len(weights)}" if isinstance(weights, (list, tuple))
+                                else ""))
+        arrays = []
+        for i, (w, view) in enumerate(zip(weights, views)):
+            w = np.asarray(w)
+            if w.dtype.kind not in "uif":
+                raise TypeError(f"weights[{i}] must hold real numbers, got dtype {w.dtype}")
+            if w.shape != view.shape:
+                raise ValueError(f"weights[{i}] must have shape {view.shape}, got {w.shape}")
+            if not np.isfinite(w).all():
+                raise ValueError(f"weights[{i}] holds NaN or infinite values")
+            arrays.append(w)
+        for w, view in zip(arrays, views):
+            view[...] = w
+
+    def _parameter_views(self):
+        """Per layer: W (out, in), b if learned, a (out,) if PReLU; views into params."""
+        views = []
+        for layer, (_, b, a) in zip(self.layers, self._segments):
+            views.append(layer.W)
+            if b is not None:
+                views.append(layer.b)
+            if a is not None:
+                views.append(layer.a.reshape(-1))
+        return views
 
     @property
     def n_inputs(self):

@@ -25,8 +25,10 @@ import numpy as np
 
 from . import checks, inputs, passes
 from .kernels.metrics import count_correct
+from .kernels.optim import optimizer_update
 from .kernels.losses import BINARY_CROSS_ENTROPY
 from .optimizers import SGD, make_optimizer
+from .plots import plot_history
 
 
 class DivergenceError(FloatingPointError):
@@ -151,7 +153,7 @@ def _train_step(net, opt, ws, rng, backup, on_nan, where):
                 backup.save()
             # back-propagation with each layer's update fused into its gradient kernel,
             # which also counts the parameters it left NaN or inf
-            if passes.backward(net, ws, opt.begin_step(net.params, net.grads)) == 0:
+            if _backward_update(net, opt, ws) == 0:
                 return batch_loss
             what = "a weight became NaN/inf after the update"
         else:
@@ -183,6 +185,19 @@ def _train_step(net, opt, ws, rng, backup, on_nan, where):
         opt.set_epoch(epoch)
         print(f"fastnet: {what} {where_text}; halving the learning rate to {opt.current_lr:g}",
               file=sys.stderr)
+
+
+def _backward_update(net, opt, ws):
+    """Back-propagation and the optimizer step; returns how many parameters it left
+    NaN/inf. Clipping needs every gradient before the first update: the gradient pass
+    runs alone, then the clip and the optimizer's flat update."""
+    update = opt.begin_step(net.params, net.grads)
+    if not opt.clips:
+        return passes.backward(net, ws, update)
+    passes.backward(net, ws)
+    opt.clip(net.grads, net._segments)
+    kind, h, s1, s2 = update
+    return optimizer_update(net.params, s1, s2, net.grads, h, kind)
 
 
 def _held_out(net, X, T, validation_split, validation_data, rng):
@@ -393,3 +408,9 @@ class History(dict):
     def append(self, logs):
         for k, v in logs.items():
             self.setdefault(k, []).append(v)
+
+    def plot(self, metrics=None):
+        """A matplotlib Figure of each metric (default loss, and accuracy if recorded)
+        against epoch, training and validation on the same axes; in a notebook it shows
+        itself. Needs matplotlib (``pip install "fastnet[plot]"``)."""
+        return plot_history(self, metrics)
