@@ -258,11 +258,13 @@ class Network:
         return text
 
     # ------------------------------------------------------------------ public API
-    def loss_and_gradient(self, X, y):
-        """Mean loss on (X, y) as one batch, with ∂L/∂params left in ``self.grads``."""
+    def loss_and_gradient(self, X, y, sample_weight=None, class_weight=None):
+        """Mean loss on (X, y) as one batch, with ∂L/∂params left in ``self.grads``; with
+        weights, the weighted mean Σ w ℓ / Σ w (see ``fastnet.train.fit``)."""
         X, scale = as_input(self, X)
         T = encode_targets(self, y, X.shape[0])
-        return passes.loss_and_gradient(self, X, scale, T) / X.shape[0]
+        weights = train.sample_weights(self, T, sample_weight, class_weight)
+        return passes.loss_and_gradient(self, X, scale, T, weights) / X.shape[0]
 
     def predict_proba(self, X, batch_size=1024):
         """Network outputs: class probabilities (softmax / sigmoid) or regression values."""

@@ -180,11 +180,14 @@ def totals(net, X, scale, T, batch_size):
     return loss_sum, correct
 
 
-def loss_and_gradient(net, X, scale, T):
-    """Σ loss over (X, T) as one batch (inference slopes), with ∂L/∂params in net.grads."""
+def loss_and_gradient(net, X, scale, T, weights=None):
+    """Σ loss over (X, T) as one batch (inference slopes), with ∂L/∂params in net.grads;
+    with sample ``weights`` (n,), B · the weighted mean and its gradient."""
     ws = workspace(net, X.shape[0])
     gather(ws, X, T, np.arange(X.shape[0]), scale)
     forward(net, ws)
-    total = loss(net, ws)
+    if weights is not None:
+        ws.w[...] = weights
+    total = loss(net, ws, weights is not None)
     backward(net, ws)
     return total

@@ -178,3 +178,150 @@ def test_clipping_arguments_are_checked():
     with pytest.raises(ValueError, match="clipnorm"):
         SGD(clipnorm=-1.0)
     assert "clipnorm" not in SGD().config()
+
+
+# ------------------------------------------------------------------ sample and class weights
+def test_integer_sample_weights_equal_repeated_samples():
+    X, y = _data(30)
+    w = np.random.default_rng(1).integers(0, 4, size=30)
+    a, b = _net(), _net()
+    ha = a.fit(X, y, epochs=3, batch_size=30, optimizer=SGD(0.1), shuffle=False,
+               sample_weight=w, verbose=False)
+    hb = b.fit(np.repeat(X, w, axis=0), np.repeat(y, w), epochs=3, batch_size=int(w.sum()),
+               optimizer=SGD(0.1), shuffle=False, verbose=False)
+    np.testing.assert_allclose(a.params, b.params, rtol=1e-10, atol=1e-13)
+    np.testing.assert_allclose(ha["loss"], hb["loss"], rtol=1e-10)
+
+
+def _torch_grads(net, X, y, weights):
+    torch = pytest.importorskip("torch")
+    params = [torch.tensor(p, requires_grad=True) for p in net.get_weights()]
+    W1, b1, W2, b2 = params
+    u = torch.tanh(torch.from_numpy(X) @ W1.T + b1) @ W2.T + b2
+    yt = torch.from_numpy(y)
+    if isinstance(weights, dict):    # class weights: PyTorch's own weighted mean
+        cw = torch.tensor([weights.get(k, 1.0) for k in range(3)], dtype=torch.float64)
+        loss = torch.nn.functional.cross_entropy(u, yt, weight=cw)
+    else:
+        ell = torch.nn.functional.cross_entropy(u, yt, reduction="none")
+        wt = torch.from_numpy(weights)
+        loss = (wt * ell).sum() / wt.sum()
+    loss.backward()
+    return loss.item(), [p.grad.numpy() for p in params]
+
+
+@pytest.mark.parametrize("kind", ["class", "sample"])
+def test_weighted_loss_and_gradient_equal_pytorchs(kind):
+    X, y = _data()
+    net = _net()
+    if kind == "class":
+        weights = {0: 2.0, 2: 0.5}
+        loss = net.loss_and_gradient(X, y, class_weight=weights)
+    else:
+        weights = np.random.default_rng(2).uniform(0, 3, size=len(y))
+        loss = net.loss_and_gradient(X, y, sample_weight=weights)
+    want_loss, want = _torch_grads(net, X, y, weights)
+    assert loss == pytest.approx(want_loss, rel=1e-12)
+    got = [net.layers[0].dW, net.layers[0].db, net.layers[1].dW, net.layers[1].db]
+    for g, t in zip(got, want):
+        np.testing.assert_allclose(g, t, rtol=1e-10, atol=1e-14)
+
+
+def test_balanced_class_weights_are_sklearns():
+    sklearn_utils = pytest.importorskip("sklearn.utils")
+    from fastnet.train import sample_weights
+    X, y = _data(50)
+    net = _net()
+    T = np.eye(3)[y]
+    expected = sklearn_utils.compute_class_weight("balanced", classes=np.unique(y), y=y)
+    np.testing.assert_allclose(sample_weights(net, T, class_weight="balanced"), expected[y])
+    with pytest.raises(ValueError, match="class_weight must be a dict or 'balanced'"):
+        sample_weights(net, T, class_weight="bogus")
+    with pytest.raises(ValueError, match="sample_weight must be finite and >= 0"):
+        sample_weights(net, T, sample_weight=-np.ones(50))
+    with pytest.raises(ValueError, match="sample_weight must be 50 numbers"):
+        sample_weights(net, T, sample_weight=np.ones(49))
+
+
+def test_weight_kernel_matches_reference():
+    from fastnet.kernels.weights import weigh_rows
+    rng = np.random.default_rng(0)
+    losses, delta, dz, w = rng.random(6), rng.random((6, 3)), rng.random((6, 3)), rng.random(6)
+    want = R.weigh_rows_ref(losses, delta, dz, w)
+    total = weigh_rows(losses, delta, dz, w)
+    for got, ref in zip((losses, delta, dz, total), want):
+        np.testing.assert_allclose(got, ref, rtol=1e-12)
+
+
+# ------------------------------------------------------------------ dropout
+def _dropout_net(p=0.5, seed=0):
+    return Network([Dense(4, 8, activation="tanh", dropout=p),
+                    Dense(8, 6, activation="prelu", dropout=p), Dense(6, 3)],
+                   seed=seed, dtype=np.float64)
+
+
+def _training_loss(net, X, T, seed):
+    """The training loss with the masks drawn from Generator(seed); gradient in net.grads."""
+    from fastnet import passes
+    ws = passes.workspace(net, X.shape[0])
+    passes.gather(ws, X, T, np.arange(X.shape[0]), 1.0)
+    passes.forward(net, ws, training=True, rng=np.random.default_rng(seed))
+    total = passes.loss(net, ws)
+    passes.backward(net, ws)
+    return total / X.shape[0], ws
+
+
+def test_dropout_gradient_check_with_a_fixed_mask():
+    X, y = _data(12)
+    T = np.eye(3)[y]
+    net = _dropout_net(0.4)
+    _, ws = _training_loss(net, X, T, seed=5)
+    assert all((m == 0).any() for m in ws.mask[:2])
+    grads = net.grads.copy()
+    eps = 1e-6
+    for i in range(0, net.params.size, 7):
+        old = net.params[i]
+        net.params[i] = old + eps
+        up = _training_loss(net, X, T, seed=5)[0]
+        net.params[i] = old - eps
+        down = _training_loss(net, X, T, seed=5)[0]
+        net.params[i] = old
+        assert grads[i] == pytest.approx((up - down) / (2 * eps), rel=1e-5, abs=1e-9)
+
+
+def test_dropout_changes_nothing_at_inference():
+    X, _ = _data()
+    plain = Network([Dense(4, 8, activation="tanh"), Dense(8, 6, activation="prelu"),
+                     Dense(6, 3)], dtype=np.float64)
+    dropped = _dropout_net(0.5)
+    dropped.set_weights(plain.get_weights())
+    np.testing.assert_array_equal(dropped.predict_proba(X), plain.predict_proba(X))
+
+
+def test_dropout_is_reproducible_with_a_seed_and_drops_a_fraction_p():
+    X, y = _data(200)
+    a, b, c = _dropout_net(0.3), _dropout_net(0.3), _dropout_net(0.3)
+    for net, seed in ((a, 1), (b, 1), (c, 2)):
+        net.fit(X, y, epochs=2, batch_size=20, seed=seed, verbose=False)
+    np.testing.assert_array_equal(a.params, b.params)
+    assert not np.array_equal(a.params, c.params)
+    _, ws = _training_loss(_dropout_net(0.3), X, np.eye(3)[y], seed=0)
+    dropped = np.mean(ws.mask[0] == 0)
+    assert abs(dropped - 0.3) < 0.03
+    np.testing.assert_allclose(ws.mask[0][ws.mask[0] > 0], 1 / 0.7)
+
+
+def test_dropout_kernels_match_reference_and_bad_dropout_is_an_error():
+    from fastnet.kernels.dropout import apply_mask, dropout_mask
+    r = np.random.default_rng(0).random((5, 7))
+    m = r.copy()
+    dropout_mask(m, 0.25)
+    np.testing.assert_allclose(m, R.dropout_mask_ref(r, 0.25))
+    out = np.empty_like(r)
+    apply_mask(out, r, m)
+    np.testing.assert_allclose(out, R.apply_mask_ref(r, m))
+    with pytest.raises(ValueError, match="dropout"):
+        Dense(3, 3, dropout=1.0)
+    with pytest.raises(ValueError, match="dropout applies to hidden layers"):
+        Network([Dense(3, 3, dropout=0.5)])
+    assert Dense(3, 3, dropout=0.5).config()["dropout"] == 0.5
