@@ -17,8 +17,10 @@ the network's weights), ``loss_curve_``, ``best_loss_``, ``validation_scores_``,
   fastnet's optimizers add λ p with λ = α / batch_size to every parameter, so the
   biases are decayed too (by the same tiny amount) and the last, smaller batch of an
   epoch uses the full batch's λ.
-* Extras: ``on_nan`` ("stop", "skip", "halve": see ``fastnet.train.fit``) and
-  ``net_`` (the ``fastnet.Network``).
+* Extras: ``dropout`` (inverted dropout on every hidden layer while training),
+  ``class_weight`` (classifier: {label: weight} or "balanced", n / (k · count); the loss
+  of a batch is the weighted mean Σ w ℓ / Σ w), ``on_nan`` ("stop", "skip", "halve": see
+  ``fastnet.train.fit``) and ``net_`` (the ``fastnet.Network``).
 
 Both estimators work in ``Pipeline`` and ``GridSearchCV`` and pass
 ``sklearn.utils.estimator_checks.check_estimator`` (tests/test_sklearn.py).
@@ -61,7 +63,7 @@ class _BaseMLP(BaseEstimator):
                  random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
                  nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
                  beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000,
-                 on_nan="stop"):
+                 dropout=0.0, on_nan="stop"):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.solver = solver
@@ -85,6 +87,7 @@ class _BaseMLP(BaseEstimator):
         self.epsilon = epsilon
         self.n_iter_no_change = n_iter_no_change
         self.max_fun = max_fun
+        self.dropout = dropout
         self.on_nan = on_nan
 
     # -------------------------------------------------------------- parameters
@@ -171,7 +174,8 @@ class _BaseMLP(BaseEstimator):
         sizes = self._check_params()
         act = ACTIVATIONS.get(self.activation, self.activation)
         dims = [n_features, *sizes, n_outputs]
-        layers = [Dense(dims[i], dims[i + 1], activation=act) for i in range(len(dims) - 2)]
+        layers = [Dense(dims[i], dims[i + 1], activation=act, dropout=self.dropout)
+                  for i in range(len(dims) - 2)]
         layers.append(Dense(dims[-2], dims[-1]))
         self.net_ = Network(layers, loss=loss, seed=seed)
         self.loss_curve_, self.t_, self.n_iter_ = [], 0, 0
@@ -208,7 +212,7 @@ class _BaseMLP(BaseEstimator):
             history = self.net_.fit(X, T, epochs=1, batch_size=batch_size, optimizer=opt,
                                     seed=int(rng.randint(np.iinfo(np.int32).max)),
                                     shuffle=bool(self.shuffle), verbose=False,
-                                    on_nan=self.on_nan)
+                                    on_nan=self.on_nan, class_weight=self._class_ids_weights())
             self.n_iter_ += 1
             self.t_ += n
             self.loss_ = self._epoch_loss(history["loss"][0], n, batch_size)
@@ -236,6 +240,20 @@ class _BaseMLP(BaseEstimator):
             self.net_.params[...] = self._best_params
             self.best_loss_ = None
         return self
+
+    def _class_ids_weights(self):
+        """``class_weight`` keyed by the network's class ids (None for the regressor)."""
+        weights = getattr(self, "class_weight", None)
+        if weights is None or isinstance(weights, str):
+            return weights
+        if not isinstance(weights, dict):
+            raise ValueError(f"class_weight must be a dict {{label: weight}}, 'balanced' or "
+                             f"None, got {weights!r}")
+        unknown = [k for k in weights if k not in self.classes_]
+        if unknown:
+            raise ValueError(f"class_weight names labels {unknown!r} not in classes_ "
+                             f"{self.classes_!r}")
+        return {int(np.searchsorted(self.classes_, k)): float(v) for k, v in weights.items()}
 
     def _epoch_loss(self, data_loss, n, batch_size):
         """scikit-learn's reported loss: the mean data loss (the regressor's halved
@@ -321,6 +339,24 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     'logistic'); more: softmax + cross-entropy over ``classes_`` (any labels
     ``LabelEncoder`` accepts).
     """
+
+    def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam",
+                 alpha=0.0001, batch_size="auto", learning_rate="constant",
+                 learning_rate_init=0.001, power_t=0.5, max_iter=200, shuffle=True,
+                 random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
+                 nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
+                 beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000,
+                 dropout=0.0, class_weight=None, on_nan="stop"):
+        super().__init__(
+            hidden_layer_sizes, activation, solver=solver, alpha=alpha, batch_size=batch_size,
+            learning_rate=learning_rate, learning_rate_init=learning_rate_init,
+            power_t=power_t, max_iter=max_iter, shuffle=shuffle, random_state=random_state,
+            tol=tol, verbose=verbose, warm_start=warm_start, momentum=momentum,
+            nesterovs_momentum=nesterovs_momentum, early_stopping=early_stopping,
+            validation_fraction=validation_fraction, beta_1=beta_1, beta_2=beta_2,
+            epsilon=epsilon, n_iter_no_change=n_iter_no_change, max_fun=max_fun,
+            dropout=dropout, on_nan=on_nan)
+        self.class_weight = class_weight
 
     def fit(self, X, y):
         """Train on (X, y) (from the current weights when ``warm_start``)."""

@@ -238,3 +238,20 @@ def test_regressor_early_stopping():
 def test_one_class_is_a_clear_error():
     with pytest.raises(ValueError, match="at least 2 classes"):
         MLPClassifier().fit(np.zeros((5, 2)), np.ones(5))
+
+
+def test_class_weight_and_dropout_extras():
+    X, y = load_breast_cancer(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    labels = np.where(y == 1, "benign", "malignant")
+    params = dict(hidden_layer_sizes=(16,), max_iter=30, learning_rate_init=0.01,
+                  random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        plain = MLPClassifier(**params).fit(X, labels)
+        heavy = MLPClassifier(class_weight={"malignant": 20.0}, **params).fit(X, labels)
+        dropped = MLPClassifier(dropout=0.3, **params).fit(X, labels)
+    assert (heavy.predict(X) == "malignant").sum() > (plain.predict(X) == "malignant").sum()
+    assert dropped.net_.layers[0].dropout == 0.3 and dropped.score(X, labels) > 0.9
+    with pytest.raises(ValueError, match="not in classes_"):
+        MLPClassifier(class_weight={"other": 2.0}, **params).fit(X, labels)
