@@ -325,3 +325,14 @@ def test_dropout_kernels_match_reference_and_bad_dropout_is_an_error():
     with pytest.raises(ValueError, match="dropout applies to hidden layers"):
         Network([Dense(3, 3, dropout=0.5)])
     assert Dense(3, 3, dropout=0.5).config()["dropout"] == 0.5
+
+
+def test_train_options_dropout_and_class_weight():
+    from fastnet import runs
+    cfg = runs.resolve({"dropout": 0.25, "class_weight": "balanced",
+                        "layers": [784, 16, 8, 10]})
+    net = runs.build_network(cfg)
+    assert [layer.dropout for layer in net.layers] == [0.25, 0.25, 0.0]
+    assert cfg["class_weight"] == "balanced"
+    with pytest.raises(ValueError, match="class_weight"):
+        runs.TRAIN_OPTIONS["class_weight"].parse("heavy")
