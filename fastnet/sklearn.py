@@ -34,7 +34,8 @@ from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
+from sklearn.utils.validation import (_check_sample_weight, check_is_fitted, column_or_1d,
+                                      validate_data)
 
 from .catalogue import HIDDEN_ACTIVATIONS, OPTIMIZERS
 from .io import FORMAT_VERSION
@@ -136,9 +137,11 @@ class _BaseMLP(BaseEstimator):
                           "going to be clipped")
         return min(int(self.batch_size), n)
 
-    def _make_optimizer(self, batch_size):
-        """The optimizer of ``solver``; sklearn's α/B on the mean gradient is fastnet's λ."""
-        lr, decay = float(self.learning_rate_init), float(self.alpha) / batch_size
+    def _make_optimizer(self, batch_size, mean_weight=1.0):
+        """The optimizer of ``solver``; scikit-learn's α W / Σ w (Σ over the batch) on the
+        weighted mean gradient is fastnet's λ = α / (B · mean weight)."""
+        lr = float(self.learning_rate_init)
+        decay = float(self.alpha) / (batch_size * mean_weight)
         if self.solver == "sgd":
             return SGD(lr, momentum=float(self.momentum), weight_decay=decay,
                        nesterov=bool(self.nesterovs_momentum) and self.momentum > 0)
@@ -184,7 +187,7 @@ class _BaseMLP(BaseEstimator):
         self.validation_scores_ = [] if self.early_stopping else None
         self._optimizer = None
 
-    def _train(self, X, T, y, loss, n_outputs, incremental):
+    def _train(self, X, T, y, loss, n_outputs, incremental, sample_weight=None):
         """scikit-learn's stochastic solver loop (``_fit_stochastic``) over fastnet epochs."""
         self._check_params()
         rng = check_random_state(self.random_state)
@@ -197,22 +200,29 @@ class _BaseMLP(BaseEstimator):
         early = self.early_stopping and not incremental
         if self.validation_scores_ is None and early:
             self.validation_scores_ = []
-        X_val = y_val = None
+        X_val = y_val = w_val = None
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64)
         if early:
             stratify = y if isinstance(self, ClassifierMixin) else None
-            X, X_val, T, _, _, y_val = train_test_split(
-                X, T, y, random_state=rng, test_size=self.validation_fraction,
-                stratify=stratify)
+            parts = train_test_split(X, T, y, *([] if sample_weight is None else [sample_weight]),
+                                     random_state=rng, test_size=self.validation_fraction,
+                                     stratify=stratify)
+            X, X_val, T, _, _, y_val = parts[:6]
+            if sample_weight is not None:
+                sample_weight, w_val = parts[6:]
         n = X.shape[0]
         batch_size = self._batch_size(n)
         if self._optimizer is None or not incremental:   # as scikit-learn: kept by partial_fit only
-            self._optimizer = self._make_optimizer(batch_size)
+            self._optimizer = self._make_optimizer(
+                batch_size, 1.0 if sample_weight is None else max(sample_weight.mean(), 1e-12))
         opt = self._optimizer
         for _ in range(self.max_iter):
             history = self.net_.fit(X, T, epochs=1, batch_size=batch_size, optimizer=opt,
                                     seed=int(rng.randint(np.iinfo(np.int32).max)),
                                     shuffle=bool(self.shuffle), verbose=False,
-                                    on_nan=self.on_nan, class_weight=self._class_ids_weights())
+                                    on_nan=self.on_nan, class_weight=self._class_ids_weights(),
+                                    sample_weight=sample_weight)
             self.n_iter_ += 1
             self.t_ += n
             self.loss_ = self._epoch_loss(history["loss"][0], n, batch_size)
@@ -221,7 +231,7 @@ class _BaseMLP(BaseEstimator):
                 opt.lr = float(self.learning_rate_init) / (self.t_ + 1) ** self.power_t
             if self.verbose:
                 print(f"Iteration {self.n_iter_}, loss = {self.loss_:.8f}")
-            self._update_no_improvement_count(early, X_val, y_val)
+            self._update_no_improvement_count(early, X_val, y_val, w_val)
             if self._no_improvement_count > self.n_iter_no_change:
                 what = "Validation score" if early else "Training loss"
                 if self._trigger_stopping(opt):
@@ -265,9 +275,9 @@ class _BaseMLP(BaseEstimator):
         n_batches = -(-n // batch_size)
         return float(data_loss + n_batches * 0.5 * self.alpha * squares / n)
 
-    def _update_no_improvement_count(self, early, X_val, y_val):
+    def _update_no_improvement_count(self, early, X_val, y_val, w_val):
         if early:
-            score = self._validation_score(X_val, y_val)
+            score = float(self.score(X_val, y_val, sample_weight=w_val))
             self.validation_scores_.append(score)
             if score < self.best_validation_score_ + self.tol:
                 self._no_improvement_count += 1
@@ -358,11 +368,12 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
             dropout=dropout, on_nan=on_nan)
         self.class_weight = class_weight
 
-    def fit(self, X, y):
-        """Train on (X, y) (from the current weights when ``warm_start``)."""
-        return self._fit(X, y, incremental=False)
+    def fit(self, X, y, sample_weight=None):
+        """Train on (X, y) (from the current weights when ``warm_start``); with
+        ``sample_weight`` the loss of a batch is the weighted mean Σ w ℓ / Σ w."""
+        return self._fit(X, y, incremental=False, sample_weight=sample_weight)
 
-    def partial_fit(self, X, y, classes=None):
+    def partial_fit(self, X, y, sample_weight=None, classes=None):
         """One epoch over (X, y); ``classes`` (every label) is required on the first call."""
         if not hasattr(self, "classes_"):
             if classes is None:
@@ -370,9 +381,9 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         elif classes is not None and not np.array_equal(np.unique(classes), self.classes_):
             raise ValueError(f"classes={classes!r} is not the same as on the first call to "
                              f"partial_fit: {self.classes_!r}")
-        return self._fit(X, y, incremental=True, classes=classes)
+        return self._fit(X, y, incremental=True, classes=classes, sample_weight=sample_weight)
 
-    def _fit(self, X, y, incremental, classes=None):
+    def _fit(self, X, y, incremental, classes=None, sample_weight=None):
         X, y = self._validate_fit(X, y, incremental)
         check_classification_targets(y)
         y = column_or_1d(y, warn=True)
@@ -391,13 +402,10 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         if len(self.classes_) == 2:
             self.out_activation_ = "logistic"
             T = ids.astype(np.float32).reshape(-1, 1)
-            return self._train(X, T, y, "binary_cross_entropy", 1, incremental)
+            return self._train(X, T, y, "binary_cross_entropy", 1, incremental, sample_weight)
         self.out_activation_ = "softmax"
         return self._train(X, ids, y, "softmax_cross_entropy", len(self.classes_),
-                           incremental)
-
-    def _validation_score(self, X, y):
-        return float(np.mean(self.predict(X) == y))
+                           incremental, sample_weight)
 
     def predict_proba(self, X):
         """(n, n_classes) class probabilities (columns in ``classes_`` order)."""
@@ -420,24 +428,22 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     error), with the parameters and attributes of ``sklearn.neural_network.MLPRegressor``;
     ``y`` may be (n,) or (n, k)."""
 
-    def fit(self, X, y):
-        """Train on (X, y) (from the current weights when ``warm_start``)."""
-        return self._fit(X, y, incremental=False)
+    def fit(self, X, y, sample_weight=None):
+        """Train on (X, y) (from the current weights when ``warm_start``); with
+        ``sample_weight`` the loss of a batch is the weighted mean Σ w ℓ / Σ w."""
+        return self._fit(X, y, incremental=False, sample_weight=sample_weight)
 
-    def partial_fit(self, X, y):
+    def partial_fit(self, X, y, sample_weight=None):
         """One epoch over (X, y)."""
-        return self._fit(X, y, incremental=True)
+        return self._fit(X, y, incremental=True, sample_weight=sample_weight)
 
-    def _fit(self, X, y, incremental):
+    def _fit(self, X, y, incremental, sample_weight=None):
         X, y = self._validate_fit(X, y, incremental, multi_output=True, y_numeric=True)
         y = np.asarray(y, np.float64)
         self._y_1d = y.ndim == 1
         T = y.reshape(len(y), -1).astype(np.float32)
         self.out_activation_ = "identity"
-        return self._train(X, T, y, "sum_of_squares", T.shape[1], incremental)
-
-    def _validation_score(self, X, y):
-        return float(self.score(X, y))
+        return self._train(X, T, y, "sum_of_squares", T.shape[1], incremental, sample_weight)
 
     def predict(self, X):
         out = self._outputs(X).astype(np.float64)
