@@ -205,17 +205,17 @@ class _BaseMLP(BaseEstimator):
             sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64)
         if early:
             stratify = y if isinstance(self, ClassifierMixin) else None
-            parts = train_test_split(X, T, y, *([] if sample_weight is None else [sample_weight]),
-                                     random_state=rng, test_size=self.validation_fraction,
-                                     stratify=stratify)
+            arrays = [X, T, y] + ([] if sample_weight is None else [sample_weight])
+            parts = train_test_split(*arrays, random_state=rng, stratify=stratify,
+                                     test_size=self.validation_fraction)
             X, X_val, T, _, _, y_val = parts[:6]
             if sample_weight is not None:
                 sample_weight, w_val = parts[6:]
         n = X.shape[0]
         batch_size = self._batch_size(n)
-        if self._optimizer is None or not incremental:   # as scikit-learn: kept by partial_fit only
-            self._optimizer = self._make_optimizer(
-                batch_size, 1.0 if sample_weight is None else max(sample_weight.mean(), 1e-12))
+        if self._optimizer is None or not incremental:   # as scikit-learn: partial_fit keeps it
+            mean_weight = 1.0 if sample_weight is None else max(sample_weight.mean(), 1e-12)
+            self._optimizer = self._make_optimizer(batch_size, mean_weight)
         opt = self._optimizer
         for _ in range(self.max_iter):
             history = self.net_.fit(X, T, epochs=1, batch_size=batch_size, optimizer=opt,
