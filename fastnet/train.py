@@ -25,8 +25,8 @@ import numpy as np
 
 from . import checks, inputs, passes
 from .kernels.metrics import count_correct
-from .kernels.optim import optimizer_update
 from .kernels.losses import BINARY_CROSS_ENTROPY
+from .kernels.optim import optimizer_update
 from .optimizers import SGD, make_optimizer
 from .plots import plot_history
 
