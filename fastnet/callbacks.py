@@ -104,6 +104,59 @@ class EarlyStopping(Callback):
         return False
 
 
+class ReduceLROnPlateau(Callback):
+    """Multiply the learning rate by ``factor`` when ``monitor`` has not improved by
+    ``min_delta`` for ``patience`` epochs (Keras's callback): lr ← max(lr · factor,
+    min_lr), then ``cooldown`` epochs in which no epoch counts as a bad one. The next
+    epoch trains with the new rate (its ``lr`` in the history shows it); with a schedule,
+    the schedule's factor applies on top of the reduced base rate.
+    """
+
+    def __init__(self, monitor="val_loss", factor=0.1, patience=10, min_delta=1e-4,
+                 cooldown=0, min_lr=0.0, verbose=False):
+        self.factor = checks.real("factor", factor, 0.0, 1.0)
+        if not 0 < self.factor < 1:
+            raise ValueError(f"factor must be in (0, 1), got {factor!r}")
+        self.monitor, self.mode = monitor, _mode(monitor)
+        self.patience = checks.integer("patience", patience, 0)
+        self.min_delta = checks.real("min_delta", min_delta, 0.0)
+        self.cooldown = checks.integer("cooldown", cooldown, 0)
+        self.min_lr = checks.real("min_lr", min_lr, 0.0)
+        self.verbose = verbose
+        self.best, self.wait, self.cooldown_counter, self.optimizer = None, 0, 0, None
+
+    def on_train_begin(self, state):
+        self.optimizer = state.optimizer
+        self.best, self.wait, self.cooldown_counter = None, 0, 0
+
+    def on_epoch_end(self, net, epoch, logs):
+        if self.monitor not in logs:
+            raise ValueError(f"ReduceLROnPlateau monitors {self.monitor!r} but the logs hold "
+                             f"{sorted(logs)}; give validation data or monitor='loss'")
+        if self.cooldown_counter > 0:
+            self.cooldown_counter -= 1
+            self.wait = 0
+        if _better(self.mode, logs[self.monitor], self.best, self.min_delta):
+            self.best, self.wait = logs[self.monitor], 0
+        elif self.cooldown_counter == 0:
+            self.wait += 1
+            if self.wait >= self.patience:
+                self._reduce(epoch)
+                self.cooldown_counter, self.wait = self.cooldown, 0
+        return False
+
+    def _reduce(self, epoch):
+        opt = self.optimizer
+        old = opt.current_lr
+        if old <= self.min_lr:
+            return
+        new = max(old * self.factor, self.min_lr)
+        opt.lr *= new / old        # the next epoch's set_epoch gives current_lr = new
+        opt.current_lr = new
+        if self.verbose:
+            print(f"epoch {epoch + 1}: ReduceLROnPlateau reducing learning rate to {new:g}")
+
+
 def history_csv(history):
     """The history as CSV text with the HISTORY_COLUMNS header (empty cells if absent)."""
     out = io.StringIO()

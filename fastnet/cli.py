@@ -128,6 +128,7 @@ def build_parser():
                    help="list the trials and whether they are finished; run nothing")
     _output_flags(s)
     add_learn_commands(sub)
+    add_export_command(sub)
     return parser
 
 
@@ -355,6 +356,32 @@ def landscape_command(args):
 
 
 COMMANDS.update(explain=explain_command, landscape=landscape_command)
+
+
+# ---------------------------------------------------------------- export
+def add_export_command(sub):
+    """`fastnet export MODEL OUT.onnx` (fastnet.export; needs the export extra)."""
+    x = sub.add_parser("export", formatter_class=_Formatter,
+                       help="write a model as an ONNX graph (ONNX Runtime, ...)",
+                       description="Write MODEL as an ONNX graph computing its "
+                       "probabilities: Gemm + activation per layer, softmax/sigmoid output. "
+                       "With --input-dtype uint8 the graph takes raw 0-255 pixels and "
+                       "scales them by 1/255 as fastnet does. Needs: pip install "
+                       "\"fastnet[export]\".")
+    x.add_argument("model", metavar="MODEL", help="a .npz model file or a run folder")
+    x.add_argument("out", metavar="OUT", help="the .onnx file to write")
+    x.add_argument("--input-dtype", choices=("float32", "uint8"), default="float32",
+                   help="the graph's input: float32 features, or uint8 pixels (MNIST runs)")
+
+
+def export_command(args):
+    from .export import export_onnx
+    net = load(_model_path(args.model))
+    print(f"wrote {export_onnx(net, args.out, args.input_dtype)}")
+    return 0
+
+
+COMMANDS["export"] = export_command
 
 
 if __name__ == "__main__":

@@ -33,10 +33,14 @@ class Dense:
     init : "he", "xavier" or None
         Weight initialiser; None picks He for the ReLU family and swish, and
         Xavier/Glorot otherwise.
+    dropout : float in [0, 1)
+        Inverted dropout on the layer's output while training: each output is zeroed
+        with probability p and the others scaled by 1 / (1 - p) (hidden layers only;
+        nothing changes at inference). The masks come from ``fit(seed=)``'s generator.
     """
 
     def __init__(self, in_features, out_features, activation="identity", bias=True,
-                 negative_slope=None, rrelu_range=(1 / 8, 1 / 3), init=None):
+                 negative_slope=None, rrelu_range=(1 / 8, 1 / 3), init=None, dropout=0.0):
         in_features = checks.integer("Dense in_features", in_features, 1)
         out_features = checks.integer("Dense out_features", out_features, 1)
         checks.choice("activation", activation, ACTIVATIONS)
@@ -61,6 +65,7 @@ class Dense:
             relu_like = self.act in (A.RELU, A.LEAKY_RELU, A.PRELU, A.RRELU, A.SWISH)
             init = "he" if relu_like else "xavier"
         self.init = init
+        self.dropout = checks.real("dropout", dropout, 0.0, 1.0, high_open=True)
 
     def __getstate__(self):
         state = self.__dict__.copy()
@@ -69,6 +74,7 @@ class Dense:
 
     def __repr__(self):
         extra = "" if self.bias else ", bias=False"
+        extra += f", dropout={self.dropout:g}" if self.dropout else ""
         return f"Dense({self.in_features}, {self.out_features}, activation={self.activation!r}{extra})"
 
     @property
@@ -81,10 +87,13 @@ class Dense:
 
     def config(self):
         """JSON-serialisable constructor arguments."""
-        return dict(in_features=self.in_features, out_features=self.out_features,
-                    activation=self.activation, bias=self.bias,
-                    negative_slope=self.negative_slope, rrelu_range=list(self.rrelu_range),
-                    init=self.init)
+        cfg = dict(in_features=self.in_features, out_features=self.out_features,
+                   activation=self.activation, bias=self.bias,
+                   negative_slope=self.negative_slope, rrelu_range=list(self.rrelu_range),
+                   init=self.init)
+        if self.dropout:   # absent when off: files for older fastnet stay readable there
+            cfg["dropout"] = self.dropout
+        return cfg
 
     def initial_weights(self, rng, dtype):
         """Draw W: He N(0, 2/fan_in) or Xavier N(0, 2/(fan_in + fan_out))."""

@@ -96,6 +96,9 @@ class Network:
             if layer.act == A.SOFTMAX:
                 raise ValueError(f"softmax is an output activation, but layers[{i}] = {layer!r} "
                                  f"is hidden; use it on the last layer only")
+        if layers[-1].dropout:
+            raise ValueError(f"dropout applies to hidden layers, but the last layer "
+                             f"{layers[-1]!r} has dropout={layers[-1].dropout}")
         self.layers = layers
         self.loss = loss
         self.loss_kind = L.NAMES[loss]
@@ -193,6 +196,45 @@ class Network:
             layer.b[...] = 0
             layer.a[...] = layer.inference_slope()
 
+    def get_weights(self):
+        """The parameters as a list of NumPy arrays (copies), per layer in order: W in
+        ``torch.nn.Linear``'s (out, in) layout, b (out,) if the layer has a bias, and
+        PReLU's learned slopes a (out,)."""
+        return [np.array(p) for p in self._parameter_views()]
+
+    def set_weights(self, weights):
+        """Set the parameters from a list shaped as ``get_weights()`` returns it (each
+        array real, finite, of the same shape; cast to the network's dtype)."""
+        views = self._parameter_views()
+        if not isinstance(weights, (list, tuple)) or len(weights) != len(views):
+            raise ValueError(f"weights must be a list of {len(views)} arrays (as get_weights() "
+                             f"returns), got {type(weights).__name__}"
+                             + (f" of {len(weights)}" if isinstance(weights, (list, tuple))
+                                else ""))
+        arrays = []
+        for i, (w, view) in enumerate(zip(weights, views)):
+            w = np.asarray(w)
+            if w.dtype.kind not in "uif":
+                raise TypeError(f"weights[{i}] must hold real numbers, got dtype {w.dtype}")
+            if w.shape != view.shape:
+                raise ValueError(f"weights[{i}] must have shape {view.shape}, got {w.shape}")
+            if not np.isfinite(w).all():
+                raise ValueError(f"weights[{i}] holds NaN or infinite values")
+            arrays.append(w)
+        for w, view in zip(arrays, views):
+            view[...] = w
+
+    def _parameter_views(self):
+        """Per layer: W (out, in), b if learned, a (out,) if PReLU; views into params."""
+        views = []
+        for layer, (_, b, a) in zip(self.layers, self._segments):
+            views.append(layer.W)
+            if b is not None:
+                views.append(layer.b)
+            if a is not None:
+                views.append(layer.a.reshape(-1))
+        return views
+
     @property
     def n_inputs(self):
         return self.layers[0].in_features
@@ -216,11 +258,13 @@ class Network:
         return text
 
     # ------------------------------------------------------------------ public API
-    def loss_and_gradient(self, X, y):
-        """Mean loss on (X, y) as one batch, with ∂L/∂params left in ``self.grads``."""
+    def loss_and_gradient(self, X, y, sample_weight=None, class_weight=None):
+        """Mean loss on (X, y) as one batch, with ∂L/∂params left in ``self.grads``; with
+        weights, the weighted mean Σ w ℓ / Σ w (see ``fastnet.train.fit``)."""
         X, scale = as_input(self, X)
         T = encode_targets(self, y, X.shape[0])
-        return passes.loss_and_gradient(self, X, scale, T) / X.shape[0]
+        weights = train.sample_weights(self, T, sample_weight, class_weight)
+        return passes.loss_and_gradient(self, X, scale, T, weights) / X.shape[0]
 
     def predict_proba(self, X, batch_size=1024):
         """Network outputs: class probabilities (softmax / sigmoid) or regression values."""

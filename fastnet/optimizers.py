@@ -15,6 +15,7 @@ from . import checks, config
 from .catalogue import OPTIMIZERS as DEFAULTS
 from .catalogue import SCHEDULES as SCHEDULE_DEFAULTS
 from .checks import positive as _positive
+from .kernels import clip as C
 from .kernels import optim as K
 
 
@@ -76,16 +77,27 @@ def make_schedule(spec):
 
 
 # ---------------------------------------------------------------- optimizers
+def _clipping(**clip):
+    """The checked (clipnorm, clipvalue, global_clipnorm): each None or > 0, at most one set."""
+    given = [k for k, v in clip.items() if v is not None]
+    if len(given) > 1:
+        raise ValueError(f"give at most one of clipnorm, clipvalue, global_clipnorm, got "
+                         f"{' and '.join(given)}")
+    return tuple(None if v is None else _positive(k, v) for k, v in clip.items())
+
 
 class Optimizer:
     """Base class: ``lr`` is the base learning rate, ``schedule(epoch)`` scales it."""
 
     state_names = ()
 
-    def __init__(self, lr, weight_decay=0.0, schedule=None):
+    def __init__(self, lr, weight_decay=0.0, schedule=None, clipnorm=None, clipvalue=None,
+                 global_clipnorm=None):
         self.lr = _positive("lr (learning rate)", lr)
         self.weight_decay = _positive("weight_decay", weight_decay, allow_zero=True)
         self.schedule = make_schedule(schedule)
+        self.clipnorm, self.clipvalue, self.global_clipnorm = _clipping(
+            clipnorm=clipnorm, clipvalue=clipvalue, global_clipnorm=global_clipnorm)
         self.current_lr = self.lr
         self.t = 0  # steps taken
         self.state = {}
@@ -113,6 +125,25 @@ class Optimizer:
         s1, s2 = (state + [grads, grads])[:2]
         return self.kind, self._hyper_vector(), s1, s2
 
+    @property
+    def clips(self):
+        """Whether this optimizer clips gradients (clipnorm, clipvalue, global_clipnorm)."""
+        return any(c is not None for c in (self.clipnorm, self.clipvalue, self.global_clipnorm))
+
+    def clip(self, grads, segments):
+        """Clip the flat ``grads`` in place as Keras does: ``clipnorm`` each parameter
+        tensor (``segments``: per layer, the (slice, shape) of W, b, a or None) to that
+        norm, ``global_clipnorm`` all of them together, ``clipvalue`` each element."""
+        if self.clipnorm is not None:
+            for layer in segments:
+                for seg in layer:
+                    if seg is not None:
+                        C.clip_norm(grads[seg[0]], self.clipnorm)
+        elif self.global_clipnorm is not None:
+            C.clip_norm(grads, self.global_clipnorm)
+        elif self.clipvalue is not None:
+            C.clip_value(grads, self.clipvalue)
+
     def state_dict(self):
         """(meta, arrays): JSON-able config + step count, and the state vectors (copies)."""
         meta = {"config": self.config(), "t": self.t}
@@ -133,6 +164,9 @@ class Optimizer:
         cfg = {"name": type(self).__name__.lower(), "lr": self.lr,
                "weight_decay": self.weight_decay}
         cfg.update(self._hyper())
+        for name in ("clipnorm", "clipvalue", "global_clipnorm"):
+            if getattr(self, name) is not None:   # absent when off: older files stay valid
+                cfg[name] = getattr(self, name)
         sched = getattr(self.schedule, "config", None)
         cfg["schedule"] = sched() if sched else None
         return cfg
@@ -149,8 +183,9 @@ class SGD(Optimizer):
     """Stochastic gradient descent, with optional (Nesterov) momentum μ."""
 
     def __init__(self, lr=DEFAULTS["sgd"]["lr"], momentum=DEFAULTS["sgd"]["momentum"],
-                 nesterov=False, weight_decay=DEFAULTS["sgd"]["weight_decay"], schedule=None):
-        super().__init__(lr, weight_decay, schedule)
+                 nesterov=False, weight_decay=DEFAULTS["sgd"]["weight_decay"], schedule=None,
+                 **clip):
+        super().__init__(lr, weight_decay, schedule, **clip)
         self.momentum = checks.fraction("momentum", momentum)
         if checks.boolean("nesterov", nesterov) and self.momentum == 0:
             raise ValueError(f"nesterov=True needs momentum > 0, got momentum={self.momentum}")
@@ -176,8 +211,8 @@ class AdaGrad(Optimizer):
     state_names = ("sum_sq",)
 
     def __init__(self, lr=DEFAULTS["adagrad"]["lr"], eps=DEFAULTS["adagrad"]["eps"],
-                 weight_decay=DEFAULTS["adagrad"]["weight_decay"], schedule=None):
-        super().__init__(lr, weight_decay, schedule)
+                 weight_decay=DEFAULTS["adagrad"]["weight_decay"], schedule=None, **clip):
+        super().__init__(lr, weight_decay, schedule, **clip)
         self.eps = _positive("eps", eps)
 
     def _hyper(self):
@@ -196,8 +231,8 @@ class RMSProp(Optimizer):
 
     def __init__(self, lr=DEFAULTS["rmsprop"]["lr"], rho=DEFAULTS["rmsprop"]["rho"],
                  eps=DEFAULTS["rmsprop"]["eps"], weight_decay=DEFAULTS["rmsprop"]["weight_decay"],
-                 schedule=None):
-        super().__init__(lr, weight_decay, schedule)
+                 schedule=None, **clip):
+        super().__init__(lr, weight_decay, schedule, **clip)
         self.rho = checks.fraction("rho", rho)
         self.eps = _positive("eps", eps)
 
@@ -217,8 +252,9 @@ class Adam(Optimizer):
 
     def __init__(self, lr=DEFAULTS["adam"]["lr"], beta1=DEFAULTS["adam"]["beta1"],
                  beta2=DEFAULTS["adam"]["beta2"], eps=DEFAULTS["adam"]["eps"],
-                 weight_decay=DEFAULTS["adam"]["weight_decay"], decoupled=False, schedule=None):
-        super().__init__(lr, weight_decay, schedule)
+                 weight_decay=DEFAULTS["adam"]["weight_decay"], decoupled=False, schedule=None,
+                 **clip):
+        super().__init__(lr, weight_decay, schedule, **clip)
         self.beta1 = checks.fraction("beta1", beta1)
         self.beta2 = checks.fraction("beta2", beta2)
         self.eps = _positive("eps", eps)
@@ -242,8 +278,8 @@ class AdamW(Adam):
 
     def __init__(self, lr=DEFAULTS["adamw"]["lr"], beta1=DEFAULTS["adamw"]["beta1"],
                  beta2=DEFAULTS["adamw"]["beta2"], eps=DEFAULTS["adamw"]["eps"],
-                 weight_decay=DEFAULTS["adamw"]["weight_decay"], schedule=None):
-        super().__init__(lr, beta1, beta2, eps, weight_decay, True, schedule)
+                 weight_decay=DEFAULTS["adamw"]["weight_decay"], schedule=None, **clip):
+        super().__init__(lr, beta1, beta2, eps, weight_decay, True, schedule, **clip)
 
     def config(self):
         return dict(super().config(), name="adam")

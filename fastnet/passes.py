@@ -18,7 +18,9 @@ from .kernels import optim as O
 from .kernels.data import gather_batch, gather_rows
 from .kernels.dense import (dense_backward_params, dense_forward, dense_gradient, hidden_delta,
                             partial_shape, prelu_slope_grad)
+from .kernels.dropout import apply_mask, dropout_mask
 from .kernels.metrics import count_correct
+from .kernels.weights import weigh_rows
 
 MAX_WORKSPACES = 4  # batch sizes whose workspaces a network keeps
 
@@ -47,6 +49,13 @@ class Workspace:
         self.slope = [layer.a for layer in net.layers]  # negative slopes of the last forward
         self.partial = [config.empty(partial_shape(B, layer.out_features, i == 0), dt)
                         for i, layer in enumerate(net.layers)]
+        # sample weights (B,); per layer with dropout: its mask and dropped output (B, OC)
+        self.w = config.empty(B, dt)
+        self.mask = [config.empty(s, dt) if layer.dropout else None
+                     for layer, s in zip(net.layers, shapes)]
+        self.dropped = [config.empty(s, dt) if layer.dropout else None
+                        for layer, s in zip(net.layers, shapes)]
+        self.masked = [False] * len(shapes)   # whether the last forward dropped layer l
 
 
 def workspace(net, B):
@@ -87,13 +96,23 @@ def forward(net, ws, training=False, rng=None):
         w = layer.W.T if i == 0 else layer.W  # as stored
         dense_forward(ws.u[i], ws.z[i], ws.partial[i], inp, w, layer.b, ws.slope[i], act, i == 0)
         inp = ws.z[i]
+        ws.masked[i] = bool(training and layer.dropout)
+        if ws.masked[i]:   # inverted dropout: the next layer reads z ⊙ m
+            rng.random(dtype=net.dtype, out=ws.mask[i])
+            dropout_mask(ws.mask[i], layer.dropout)
+            apply_mask(ws.dropped[i], ws.z[i], ws.mask[i])
+            inp = ws.dropped[i]
 
 
-def loss(net, ws):
+def loss(net, ws, weighted=False):
     """Per-sample losses into ws.losses and the output δ = ∂L/∂u into ws.delta[-1];
-    returns their sum (float64)."""
-    return L.batch_loss(ws.losses, ws.delta[-1], ws.dz[-1], ws.u[-1], ws.z[-1], ws.t,
-                        ws.slope[-1], net.loss_kind, net.output_act)
+    returns their sum (float64). ``weighted``: scaled by the sample weights in ws.w to
+    the weighted mean (``kernels.weights``)."""
+    total = L.batch_loss(ws.losses, ws.delta[-1], ws.dz[-1], ws.u[-1], ws.z[-1], ws.t,
+                         ws.slope[-1], net.loss_kind, net.output_act)
+    if weighted:
+        total = weigh_rows(ws.losses, ws.delta[-1], ws.dz[-1], ws.w)
+    return total
 
 
 def backward(net, ws, update=None):
@@ -113,12 +132,15 @@ def backward(net, ws, update=None):
             below = net.layers[i - 1]
             hidden_delta(ws.delta[i - 1], ws.dz[i - 1], ws.delta[i], layer.W,
                          ws.u[i - 1], ws.z[i - 1], ws.slope[i - 1], below.act)
+            if ws.masked[i - 1]:   # ∂L/∂z and δ through the dropout mask
+                apply_mask(ws.delta[i - 1], ws.delta[i - 1], ws.mask[i - 1])
+                apply_mask(ws.dz[i - 1], ws.dz[i - 1], ws.mask[i - 1])
         w_slots, b_slots, a_slots = slots[i]
         if a_slots is not None:
             prelu_slope_grad(layer.da, ws.dz[i], ws.u[i])
             p, sa1, sa2 = (v.reshape(-1) for v in a_slots)
             bad += O.optimizer_update(p, sa1, sa2, layer.da.reshape(-1), h, kind)
-        inp = ws.z[i - 1] if i > 0 else ws.x
+        inp = ws.x if i == 0 else ws.dropped[i - 1] if ws.masked[i - 1] else ws.z[i - 1]
         dw = layer.dW.T if i == 0 else layer.dW  # as stored
         if update is None:
             dense_gradient(dw, layer.db, ws.delta[i], inp, i == 0)
@@ -158,11 +180,14 @@ def totals(net, X, scale, T, batch_size):
     return loss_sum, correct
 
 
-def loss_and_gradient(net, X, scale, T):
-    """Σ loss over (X, T) as one batch (inference slopes), with ∂L/∂params in net.grads."""
+def loss_and_gradient(net, X, scale, T, weights=None):
+    """Σ loss over (X, T) as one batch (inference slopes), with ∂L/∂params in net.grads;
+    with sample ``weights`` (n,), B · the weighted mean and its gradient."""
     ws = workspace(net, X.shape[0])
     gather(ws, X, T, np.arange(X.shape[0]), scale)
     forward(net, ws)
-    total = loss(net, ws)
+    if weights is not None:
+        ws.w[...] = weights
+    total = loss(net, ws, weights is not None)
     backward(net, ws)
     return total

@@ -31,6 +31,30 @@ def plot_curves(history, path, metric):
     return path
 
 
+def plot_history(history, metrics=None):
+    """A Figure with one panel per metric (default: loss, and accuracy if present):
+    its training and ``val_`` values against epoch."""
+    if metrics is None:
+        metrics = [m for m in ("loss", "accuracy") if m in history]
+    metrics = [metrics] if isinstance(metrics, str) else list(metrics)
+    missing = [m for m in metrics if m not in history and "val_" + m not in history]
+    if missing:
+        raise ValueError(f"metrics {missing} are not in the history; it holds "
+                         f"{sorted(history)}")
+    fig = _figure(5 * max(len(metrics), 1), 3.6)
+    epochs = history.get("epoch") or list(range(1, len(history.get("loss", [])) + 1))
+    for i, metric in enumerate(metrics):
+        ax = fig.add_subplot(1, len(metrics), i + 1)
+        for key, label in ((metric, "train"), ("val_" + metric, "validation")):
+            if key in history:
+                ax.plot(epochs, history[key], marker="o", label=label)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(metric)
+        ax.grid(alpha=0.3)
+        ax.legend()
+    return fig
+
+
 def confusion_matrix(y_true, y_pred, n_classes):
     """cm[i, j] = number of samples of class i predicted as j."""
     cm = np.zeros((n_classes, n_classes), np.int64)

@@ -140,6 +140,9 @@ TRAIN_OPTIONS = {o.name: o for o in [
            f"hidden-layer activation: {_names(HIDDEN_ACTIVATIONS)}", "network", "NAME"),
     Option("loss", one_of("loss", LOSS_NAMES), "softmax_cross_entropy",
            f"loss: {_names(LOSS_NAMES)}", "network", "NAME"),
+    Option("dropout", _FRACTION, 0.0,
+           "inverted dropout probability on the hidden layers' outputs while training",
+           "network", "P"),
     Option("optimizer", one_of("optimizer", tuple(OPTIMIZERS)), RECIPE["optimizer"],
            f"optimizer: {_names(OPTIMIZERS)}", "optimizer", "NAME"),
     Option("lr", real(0.0, low_open=True), None,
@@ -170,6 +173,9 @@ TRAIN_OPTIONS = {o.name: o for o in [
     Option("early_stopping", integer(0), 0,
            "stop when val_loss has not improved for PATIENCE epochs (0: off)", "training",
            "PATIENCE"),
+    Option("class_weight", one_of("class_weight", ("none", "balanced")), "none",
+           "weigh each class's samples: none, or balanced (n / (classes · count))",
+           "training", "WEIGHTS"),
     Option("on_nan", one_of("on_nan", NAN_POLICIES), "stop",
            "when the loss or a weight becomes NaN/inf: stop with an error, skip the batch, "
            "or halve the learning rate and retry", "training", "POLICY"),
@@ -232,8 +238,8 @@ def build_network(cfg):
     """The Network of a run's options: Dense layers of ``layers``, ``activation`` on the
     hidden ones, ``loss``, weights seeded by ``seed``."""
     sizes = cfg["layers"]
-    layers = [Dense(sizes[i], sizes[i + 1], activation=cfg["activation"])
-              for i in range(len(sizes) - 2)]
+    layers = [Dense(sizes[i], sizes[i + 1], activation=cfg["activation"],
+                    dropout=cfg.get("dropout", 0.0)) for i in range(len(sizes) - 2)]
     layers.append(Dense(sizes[-2], sizes[-1]))
     return Network(layers, loss=cfg["loss"], seed=cfg["seed"])
 
@@ -341,7 +347,8 @@ def _run(cfg, net, opt, state, quiet, progress):
                 optimizer=opt, validation_split=cfg["validation_split"], validation_data=val,
                 seed=cfg["seed"], verbose=not quiet, callbacks=callbacks,
                 on_nan=cfg.get("on_nan", "stop"), progress=progress and not quiet,
-                handle_sigint=True, resume=state)
+                handle_sigint=True, resume=state,
+                class_weight="balanced" if cfg.get("class_weight") == "balanced" else None)
     except TrainingInterrupted as e:
         print(f"\nfastnet: {e}; checkpoint saved in {out / 'checkpoint.npz'}\n"
               f"continue with:  fastnet resume {out}", file=sys.stderr)

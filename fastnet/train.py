@@ -26,7 +26,9 @@ import numpy as np
 from . import checks, inputs, passes
 from .kernels.metrics import count_correct
 from .kernels.losses import BINARY_CROSS_ENTROPY
+from .kernels.optim import optimizer_update
 from .optimizers import SGD, make_optimizer
+from .plots import plot_history
 
 
 class DivergenceError(FloatingPointError):
@@ -49,7 +51,8 @@ MAX_HALVINGS = 40
 
 def fit(net, X, y, epochs=10, batch_size=32, optimizer=None, validation_split=0.0,
         validation_data=None, seed=0, shuffle=True, verbose=True, callbacks=(),
-        on_nan="stop", progress=False, handle_sigint=False, resume=None):
+        on_nan="stop", progress=False, handle_sigint=False, resume=None, sample_weight=None,
+        class_weight=None):
     """Train ``net`` on (X, y) with minibatch gradient descent.
 
     Parameters
@@ -72,6 +75,12 @@ def fit(net, X, y, epochs=10, batch_size=32, optimizer=None, validation_split=0.
         callbacks' ``on_checkpoint`` and raise ``TrainingInterrupted``.
     resume : a checkpoint's training state (``TrainState.training_meta()`` plus 'order')
         to continue from; the result equals an uninterrupted run.
+    sample_weight : (n,) non-negative weights of the samples of (X, y).
+    class_weight : {class id: weight} (classes not named weigh 1) or "balanced"
+        (n / (k · count of the class), k the number of classes present), for classifiers;
+        multiplies ``sample_weight``. With weights, a batch's loss and gradient are the
+        weighted mean Σ w ℓ / Σ w (PyTorch's ``reduction='mean'`` with class weights), and
+        the history's training loss averages those batch means; validation is unweighted.
 
     Returns a ``History`` with loss, accuracy, val_loss, val_accuracy, lr, seconds.
     """
@@ -82,6 +91,7 @@ def fit(net, X, y, epochs=10, batch_size=32, optimizer=None, validation_split=0.
     opt = make_optimizer(optimizer) if optimizer is not None else SGD(0.01, momentum=0.9)
     X, scale = inputs.as_input(net, X)
     T = inputs.encode_targets(net, y, X.shape[0])
+    weights = sample_weights(net, T, sample_weight, class_weight)
     rng = np.random.default_rng(seed)
     train_idx, X_val, T_val = _held_out(net, X, T, validation_split, validation_data, rng)
     n = len(train_idx)
@@ -106,8 +116,11 @@ def fit(net, X, y, epochs=10, batch_size=32, optimizer=None, validation_split=0.
                 idx = state.order[s:s + batch_size]
                 ws = passes.workspace(net, len(idx))
                 passes.gather(ws, X, T, idx, scale)                      # gather
+                if weights is not None:
+                    np.take(weights, idx, out=ws.w)
                 batch_loss = _train_step(net, opt, ws, rng, backup, on_nan,   # forward, loss,
-                                         (epoch, s, len(idx), n))             # backward-update
+                                         (epoch, s, len(idx), n),             # backward-update
+                                         weights is not None)
                 state.record(batch_loss, ws, len(idx))                    # record
                 _show(bar, state, len(idx))
                 if interrupted():
@@ -131,7 +144,7 @@ def fit(net, X, y, epochs=10, batch_size=32, optimizer=None, validation_split=0.
     return state.history
 
 
-def _train_step(net, opt, ws, rng, backup, on_nan, where):
+def _train_step(net, opt, ws, rng, backup, on_nan, where, weighted=False):
     """One minibatch, gathered into ``ws``: forward, loss, backward-and-update. Returns
     the summed loss, or None if the batch was skipped. Raises DivergenceError
     (on_nan='stop', or after MAX_HALVINGS).
@@ -144,14 +157,14 @@ def _train_step(net, opt, ws, rng, backup, on_nan, where):
     undone, halvings = False, 0
     while True:
         passes.forward(net, ws, training=True, rng=rng)
-        batch_loss = passes.loss(net, ws)
+        batch_loss = passes.loss(net, ws, weighted)
         finite_loss = math.isfinite(batch_loss)
         if finite_loss:
             if backup is not None:
                 backup.save()
             # back-propagation with each layer's update fused into its gradient kernel,
             # which also counts the parameters it left NaN or inf
-            if passes.backward(net, ws, opt.begin_step(net.params, net.grads)) == 0:
+            if _backward_update(net, opt, ws) == 0:
                 return batch_loss
             what = "a weight became NaN/inf after the update"
         else:
@@ -183,6 +196,70 @@ def _train_step(net, opt, ws, rng, backup, on_nan, where):
         opt.set_epoch(epoch)
         print(f"fastnet: {what} {where_text}; halving the learning rate to {opt.current_lr:g}",
               file=sys.stderr)
+
+
+def class_ids(net, T):
+    """The class of each row of encoded targets T: argmax (softmax), the 0/1 target of a
+    single sigmoid output; TypeError for other networks."""
+    if net.loss_kind == BINARY_CROSS_ENTROPY and net.n_outputs == 1:
+        return T[:, 0].astype(np.int64)
+    if net.is_classifier and net.loss_kind != BINARY_CROSS_ENTROPY:
+        return T.argmax(axis=1)
+    raise TypeError("class_weight needs a classifier with softmax outputs or one sigmoid "
+                    "output; use sample_weight")
+
+
+def sample_weights(net, T, sample_weight=None, class_weight=None):
+    """The (n,) weights of the samples with targets T (``fit``'s sample_weight times
+    class_weight), in the network's dtype; None without either."""
+    n = T.shape[0]
+    if sample_weight is None and class_weight is None:
+        return None
+    w = np.ones(n)
+    if sample_weight is not None:
+        w = inputs.as_array(sample_weight, "sample_weight")
+        if w.dtype.kind not in "uifb" or w.shape != (n,):
+            raise ValueError(f"sample_weight must be {n} numbers (one per sample), got "
+                             f"shape {w.shape} dtype {w.dtype}")
+        w = w.astype(np.float64)
+        if not np.isfinite(w).all() or (w < 0).any():
+            raise ValueError("sample_weight must be finite and >= 0")
+    if class_weight is not None:
+        ids = class_ids(net, T)
+        if isinstance(class_weight, str):
+            if class_weight != "balanced":
+                raise ValueError(f"class_weight must be a dict or 'balanced', got "
+                                 f"{class_weight!r}")
+            counts = np.bincount(ids)
+            present = np.count_nonzero(counts)
+            table = np.where(counts > 0, n / (present * np.maximum(counts, 1)), 1.0)
+        elif isinstance(class_weight, dict):
+            table = np.ones(max([int(ids.max()) + 1] + [int(k) + 1 for k in class_weight]))
+            for k, v in class_weight.items():
+                if int(k) != k or k < 0 or not np.isfinite(v) or v < 0:
+                    raise ValueError(f"class_weight must map class ids >= 0 to finite "
+                                     f"weights >= 0, got {k!r}: {v!r}")
+                table[int(k)] = v
+        else:
+            raise TypeError(f"class_weight must be a dict {{class id: weight}} or "
+                            f"'balanced', got {type(class_weight).__name__}")
+        w = w * table[ids]
+    if not w.any():
+        raise ValueError("sample_weight/class_weight give every sample weight 0")
+    return w.astype(net.dtype)
+
+
+def _backward_update(net, opt, ws):
+    """Back-propagation and the optimizer step; returns how many parameters it left
+    NaN/inf. Clipping needs every gradient before the first update: the gradient pass
+    runs alone, then the clip and the optimizer's flat update."""
+    update = opt.begin_step(net.params, net.grads)
+    if not opt.clips:
+        return passes.backward(net, ws, update)
+    passes.backward(net, ws)
+    opt.clip(net.grads, net._segments)
+    kind, h, s1, s2 = update
+    return optimizer_update(net.params, s1, s2, net.grads, h, kind)
 
 
 def _held_out(net, X, T, validation_split, validation_data, rng):
@@ -393,3 +470,9 @@ class History(dict):
     def append(self, logs):
         for k, v in logs.items():
             self.setdefault(k, []).append(v)
+
+    def plot(self, metrics=None):
+        """A matplotlib Figure of each metric (default loss, and accuracy if recorded)
+        against epoch, training and validation on the same axes; in a notebook it shows
+        itself. Needs matplotlib (``pip install "fastnet[plot]"``)."""
+        return plot_history(self, metrics)

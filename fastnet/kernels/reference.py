@@ -234,3 +234,33 @@ def count_correct_ref(y, d, loss):
     if loss == L.BINARY_CROSS_ENTROPY:
         return int(((y > 0.5) == (d > 0.5)).sum())
     return 0
+
+
+# ------------------------------------------------------------------ gradient clipping
+def clip_norm_ref(g, c):
+    """(g · min(1, c / ‖g‖₂), ‖g‖₂)."""
+    norm = float(np.sqrt(np.sum(np.asarray(g, np.float64) ** 2)))
+    return (g * (c / norm) if norm > c else g.copy()), norm
+
+
+def clip_value_ref(g, c):
+    """min(max(g, -c), c) element-wise."""
+    return np.clip(g, -c, c)
+
+
+# ------------------------------------------------------------------ dropout and sample weights
+def dropout_mask_ref(r, p):
+    """[r ≥ p] / (1 - p)."""
+    return (r >= p) / (1 - p)
+
+
+def apply_mask_ref(x, m):
+    """x ⊙ m."""
+    return x * m
+
+
+def weigh_rows_ref(losses, delta, dz, w):
+    """(s ℓ, s δ, s dz, Σ s ℓ) with s_b = w_b B / Σ w (0 when Σ w = 0)."""
+    B = len(w)
+    s = w * B / w.sum() if w.sum() > 0 else np.zeros_like(w)
+    return losses * s, delta * s[:, None], dz * s[:, None], float(np.sum(losses * s))
