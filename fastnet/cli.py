@@ -6,13 +6,16 @@ train options, building and running a run live in ``fastnet.runs``; this module 
 arguments, prints results and dispatches the commands.
 """
 import argparse
+import json
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
 
-from . import plots, runs, sweeps
+from . import datasets, metrics, plots, runs, sweeps
 from .callbacks import read_history_csv
+from .catalogue import LOSS_NAMES
 from .images import load_inputs
 from .io import load
 from .runs import RunError
@@ -83,10 +86,12 @@ def build_parser():
 
     e = sub.add_parser("evaluate", formatter_class=_Formatter,
                        help="test loss, accuracy, per-class precision/recall, confusion matrix",
-                       description="Evaluate a model on the MNIST test set.")
+                       description="Evaluate a model: per-class precision/recall/F1 and the "
+                       "confusion matrix (classifiers), accuracy/precision/recall/F1/ROC AUC "
+                       "(binary), RMSE/MAE/R² (regression). Default data: the test data its "
+                       "run recorded (MNIST's test set for MNIST models).")
     e.add_argument("model", metavar="MODEL", help="a .npz model file or a run folder")
-    e.add_argument("--limit", type=_positive_int, default=None,
-                   help="use the first N test samples only")
+    _data_flags(e)
 
     p = sub.add_parser("predict", formatter_class=_Formatter,
                        help="classify PNG/JPEG digits or .npy arrays",
@@ -96,7 +101,10 @@ def build_parser():
                        "in 28x28. An .npy file may hold (784,), (28, 28), (n, 784) or "
                        "(n, 28, 28) pixels (uint8 0..255 or floats 0..1).")
     p.add_argument("model", metavar="MODEL", help="a .npz model file or a run folder")
-    p.add_argument("inputs", metavar="IMAGE", nargs="+", help="PNG/JPEG image or .npy array")
+    p.add_argument("inputs", metavar="FILE", nargs="+",
+                   help="PNG/JPEG image, .npy array, or CSV of feature rows with a header")
+    p.add_argument("--show", default=None, metavar="DIR",
+                   help="write the 28x28 input the model saw for each image to DIR")
 
     q = sub.add_parser("plot", formatter_class=_Formatter,
                        help="PNG plots: learning curves, confusion matrix, misclassified digits",
@@ -105,8 +113,7 @@ def build_parser():
     q.add_argument("run_dir", metavar="RUN_DIR")
     q.add_argument("--model", default=None, help="model file (default RUN_DIR/model.npz)")
     q.add_argument("--out", default=None, help="folder for the PNGs (default RUN_DIR)")
-    q.add_argument("--limit", type=_positive_int, default=None,
-                   help="use the first N test samples only")
+    _data_flags(q)
 
     s = sub.add_parser("sweep", formatter_class=_Formatter,
                        help="grid or random search over train options on Dask distributed",
@@ -129,6 +136,16 @@ def build_parser():
     _output_flags(s)
     add_learn_commands(sub)
     return parser
+
+
+def _data_flags(parser):
+    parser.add_argument("--data", default=None, metavar="PATH",
+                        help="evaluate on this data (CSV, .npz, .npy, IDX folder; default: "
+                             "the run's test data, MNIST's for MNIST models)")
+    parser.add_argument("--target", default=None, metavar="NAME",
+                        help="the target column of a CSV (default: the run's, or label)")
+    parser.add_argument("--limit", type=_positive_int, default=None,
+                        help="use the first N samples only")
 
 
 def _train_arguments(parser):
@@ -166,17 +183,67 @@ def _model_path(path):
     return path / "model.npz" if path.is_dir() else path
 
 
-def _load_model(path):
+def _load_model(path, mnist=False):
+    """The model file (or a run folder's model.npz); ``mnist``: it must take MNIST images."""
     net = load(_model_path(path))
-    if net.n_inputs != runs.MNIST_PIXELS:
+    if mnist and net.n_inputs != runs.MNIST_PIXELS:
         raise RunError(f"{path}: the model takes {net.n_inputs} inputs; MNIST images have "
                        f"{runs.MNIST_PIXELS}")
     return net
 
 
-def _test_set(limit):
-    _, _, X, y = runs.load_data()
-    return (X[:limit], y[:limit]) if limit else (X, y)
+def _run_config(model_path):
+    """config.json of the run folder holding ``model_path`` (None if there is none)."""
+    cfg = Path(model_path).parent / "config.json"
+    try:
+        return json.loads(cfg.read_text()) if cfg.is_file() else None
+    except (ValueError, UnicodeDecodeError):
+        return None
+
+
+def _eval_set(args, net):
+    """(X, y, name) to evaluate ``net`` on: --data, else the test data its run recorded
+    (MNIST's test set for MNIST models); class names mapped to the model's ids."""
+    path = _model_path(args.model)
+    data, target = getattr(args, "data", None), getattr(args, "target", None)
+    cfg = _run_config(path)
+    if data is None and cfg is not None and cfg.get("data"):
+        data = cfg.get("test_data") or cfg["data"]
+        split = "train" if cfg.get("test_data") or data.lower().endswith(".csv") else "test"
+        if split == "train":
+            print(f"note: evaluating on {data}, the run's "
+                  f"{'test' if cfg.get('test_data') else 'training (no test set)'} data",
+                  file=sys.stderr)
+        target = target or cfg.get("target", "label")
+    else:
+        split = "train" if data is not None else None
+    if data is None:
+        if net.n_inputs != runs.MNIST_PIXELS:
+            raise RunError(f"{path}: the model takes {net.n_inputs} inputs and its run's "
+                           "data is unknown; give --data PATH")
+        _, _, X, y = runs.load_data()
+        name = "MNIST test images"
+    else:
+        ds = datasets.load(data, target=target or "label", split=split)
+        X, y, name = ds.X, ds.y, f"samples of {ds.source}"
+        classes = getattr(net, "classes", None)
+        if ds.classes is not None:
+            if classes is None:
+                raise RunError(f"{data}: string labels, but the model has no class names")
+            unknown = sorted(set(ds.classes) - set(classes))
+            if unknown:
+                raise RunError(f"{data}: labels {unknown[:5]} are not the model's classes")
+            y = np.array([classes.index(c) for c in ds.classes], np.int64)[y]
+        if not net.is_classifier:
+            y = y.astype(np.float32)
+    if args.limit:
+        X, y = X[:args.limit], y[:args.limit]
+    return X, y, name
+
+
+def _class_names(net, k):
+    classes = getattr(net, "classes", None)
+    return list(classes) if classes else [str(c) for c in range(k)]
 
 
 def train(args):
@@ -192,39 +259,75 @@ def resume(args):
 
 def evaluate(args):
     net = _load_model(args.model)
-    X, y = _test_set(args.limit)
+    X, y, name = _eval_set(args, net)
     result = net.evaluate(X, runs.targets(net, y))
-    pred = net.predict(X)
-    if pred.ndim == 2:
-        pred = net.predict_proba(X).argmax(axis=1)
-    k = max(net.n_outputs, 10)
-    cm = plots.confusion_matrix(y, pred, k)
-    print(f"{_model_path(args.model)}: {len(y)} MNIST test images")
-    print(f"loss {result['loss']:.4f}   accuracy {100 * np.trace(cm) / cm.sum():.2f}%\n")
-    print(f"{'class':>5} {'precision':>9} {'recall':>7} {'f1':>6} {'support':>7}")
+    print(f"{_model_path(args.model)}: {len(y)} {name}")
+    if not net.is_classifier:
+        m = metrics.regression(y, net.predict(X))
+        print(f"loss {result['loss']:.4f}   RMSE {m['rmse']:.4g}   MAE {m['mae']:.4g}   "
+              f"R² {m['r2']:.4f}")
+        return 0
+    if net.n_outputs == 1:
+        m = metrics.binary(y, net.predict_proba(X))
+        print(f"loss {result['loss']:.4f}   accuracy {100 * m['accuracy']:.2f}%   precision "
+              f"{m['precision']:.4f}   recall {m['recall']:.4f}   F1 {m['f1']:.4f}   "
+              f"ROC AUC {m['roc_auc']:.4f}\n")
+        pred, k = net.predict(X), 2
+    else:
+        pred, k = net.predict_proba(X).argmax(axis=1), net.n_outputs
+    names = _class_names(net, k)
+    cm = metrics.confusion_matrix(y, pred, k)
+    if net.n_outputs > 1:
+        print(f"loss {result['loss']:.4f}   accuracy {100 * np.trace(cm) / cm.sum():.2f}%\n")
+    w = max(5, *(len(n) for n in names))
+    precision, recall, f1, support = metrics.per_class(cm)
+    print(f"{'class':>{w}} {'precision':>9} {'recall':>7} {'f1':>6} {'support':>7}")
     for c in range(k):
-        tp, col, row = cm[c, c], cm[:, c].sum(), cm[c].sum()
-        prec = tp / col if col else 0.0
-        rec = tp / row if row else 0.0
-        f1 = 2 * prec * rec / (prec + rec) if prec + rec else 0.0
-        print(f"{c:>5} {prec:>9.4f} {rec:>7.4f} {f1:>6.4f} {row:>7}")
+        print(f"{names[c]:>{w}} {precision[c]:>9.4f} {recall[c]:>7.4f} {f1[c]:>6.4f} "
+              f"{support[c]:>7}")
     print("\nconfusion matrix (rows: true class, columns: predicted)")
-    print("      " + "".join(f"{j:>6}" for j in range(k)))
+    cw = max(6, w + 1)
+    print(" " * w + "".join(f"{n:>{cw}}" for n in names))
     for i in range(k):
-        print(f"{i:>6}" + "".join(f"{cm[i, j]:>6}" for j in range(k)))
+        print(f"{names[i]:>{w}}" + "".join(f"{cm[i, j]:>{cw}}" for j in range(k)))
     return 0
+
+
+LOW_CONFIDENCE = 0.5
+
+
+def _rows(path, net, show_dir):
+    """The inputs of one FILE: CSV rows (every column a feature), or images/.npy."""
+    if Path(path).suffix.lower() == ".csv":
+        return datasets.load(path, target=None).X
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        X = load_inputs(path, net.n_inputs, show_dir=show_dir)
+    for w in caught:
+        print(f"fastnet: warning: {w.message}", file=sys.stderr)
+    return X
 
 
 def predict(args):
     net = _load_model(args.model)
     for path in args.inputs:
-        X = load_inputs(path, net.n_inputs)
+        X = _rows(path, net, args.show)
         proba = net.predict_proba(X)
         for r, p in enumerate(proba):
             name = path if len(proba) == 1 else f"{path}[{r}]"
-            digit = int(np.argmax(p))
-            probs = " ".join(f"{c}:{v:.3f}" for c, v in enumerate(p))
-            print(f"{name}: {digit}  (p={p[digit]:.3f})   {probs}")
+            if not net.is_classifier:
+                print(f"{name}: " + " ".join(f"{v:.6g}" for v in p))
+                continue
+            if net.n_outputs == 1:   # one sigmoid output: P(class 1)
+                p = np.array([1 - p[0], p[0]])
+            names = _class_names(net, len(p))
+            c = int(np.argmax(p))
+            probs = " ".join(f"{names[j]}:{v:.3f}" for j, v in enumerate(p))
+            print(f"{name}: {names[c]}  (p={p[c]:.3f})   {probs}")
+            if p[c] < LOW_CONFIDENCE:
+                print(f"fastnet: warning: {name}: low confidence (top probability "
+                      f"{p[c]:.3f} < {LOW_CONFIDENCE}); the input may not look like the "
+                      "training data", file=sys.stderr)
     return 0
 
 
@@ -238,13 +341,19 @@ def plot(args):
     written = [plots.plot_curves(history, out / "loss.png", "loss")]
     if "accuracy" in history:
         written.append(plots.plot_curves(history, out / "accuracy.png", "accuracy"))
-    net = _load_model(args.model or run / "model.npz")
-    X, y = _test_set(args.limit)
-    proba = net.predict_proba(X)
-    pred = proba.argmax(axis=1)
-    written.append(plots.plot_confusion(plots.confusion_matrix(y, pred, net.n_outputs),
-                                        out / "confusion.png"))
-    written.append(plots.plot_misclassified(X, y, pred, out / "misclassified.png"))
+    args.model = args.model or run / "model.npz"
+    net = _load_model(args.model)
+    if net.is_classifier:
+        X, y, _ = _eval_set(args, net)
+        if net.n_outputs == 1:
+            pred, k = net.predict(X), 2
+        else:
+            pred, k = net.predict_proba(X).argmax(axis=1), net.n_outputs
+        written.append(plots.plot_confusion(metrics.confusion_matrix(y, pred, k),
+                                            out / "confusion.png", _class_names(net, k)))
+        if net.n_inputs == runs.MNIST_PIXELS and not getattr(net, "classes", None):
+            written.append(plots.plot_misclassified(np.asarray(X), y, pred,
+                                                    out / "misclassified.png"))
     print("wrote " + " ".join(str(p) for p in written))
     return 0
 
@@ -303,7 +412,7 @@ def add_learn_commands(sub):
     x.add_argument("--sample", type=int, default=0, help="which sample (MNIST test index)")
     x.add_argument("--lr", type=float, default=0.1, help="learning rate η of the update")
     x.add_argument("--activation", default="tanh", help="hidden activation of the 4-3-2 net")
-    x.add_argument("--loss", default="softmax_cross_entropy", choices=LOSSES,
+    x.add_argument("--loss", default="softmax_cross_entropy", choices=LOSS_NAMES,
                    help="loss of the 4-3-2 net")
     x.add_argument("--seed", type=int, default=0, help="seeds the 4-3-2 net and its sample")
     g = sub.add_parser("landscape", formatter_class=_Formatter,
@@ -328,24 +437,24 @@ def explain_command(args):
     if args.model is None:
         net, X, d = toy_problem(args.activation, args.loss, args.seed)
     else:
-        net = _load_model(args.model)
-        _, _, X, y = _mnist()
-        d = _targets(net, y)
+        net = _load_model(args.model, mnist=True)
+        _, _, X, y = runs.load_data()
+        d = runs.targets(net, y)
         X = X.astype(np.float64) / 255
     if not 0 <= args.sample < len(X):
-        raise CLIError(f"--sample must be in [0, {len(X)}), got {args.sample}")
+        raise RunError(f"--sample must be in [0, {len(X)}), got {args.sample}")
     print(explain(net, X[args.sample], d[args.sample], lr=args.lr))
     return 0
 
 
 def landscape_command(args):
     from .landscape import loss_landscape, plot_landscape
-    net = _load_model(args.model)
-    _, _, X, y = _mnist(None)
+    net = _load_model(args.model, mnist=True)
+    _, _, X, y = runs.load_data()
     X, y = X[:args.limit], y[:args.limit]
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    land = loss_landscape(net, X, _targets(net, y), steps=args.steps, span=args.span,
+    land = loss_landscape(net, X, runs.targets(net, y), steps=args.steps, span=args.span,
                           seed=args.seed)
     land.save(out / "landscape.npz")
     print(f"{args.steps}x{args.steps} grid over {len(X)} test samples in {land.seconds:.1f} s: "

@@ -160,10 +160,13 @@ def split_indices(n, fraction, rng, labels=None):
 
 
 def validation_data(net, data):
-    """Check (X_val, y_val) once; X_val converted like X, y_val encoded like y."""
+    """Check (X_val, y_val) once; X_val converted like X (but not scaled: ``evaluate``
+    applies the network's scaler), y_val encoded like y."""
     if not isinstance(data, (tuple, list)) or len(data) != 2:
         raise TypeError(f"validation_data must be a pair (X_val, y_val), got "
                         f"{type(data).__name__}")
     X_val, _ = as_input(net, data[0], "validation_data X_val")
     T_val = encode_targets(net, data[1], X_val.shape[0], "validation_data y_val")
+    if getattr(net, "scaler", None) is not None:
+        X_val = as_array(data[0], "validation_data X_val")
     return X_val, T_val

@@ -82,12 +82,14 @@ def fit(net, X, y, epochs=10, batch_size=32, optimizer=None, validation_split=0.
     if on_nan not in NAN_POLICIES:
         raise ValueError(f"on_nan must be one of {NAN_POLICIES}, got {on_nan!r}")
     opt = make_optimizer(optimizer) if optimizer is not None else SGD(0.01, momentum=0.9)
+    X_given = X   # validation rows are taken from it: evaluate scales them itself
     X, scale = inputs.as_input(net, X)
     if getattr(net, "scaler", None) is None:
         warn_unscaled(X)
     T = inputs.encode_targets(net, y, X.shape[0])
     rng = np.random.default_rng(seed)
-    train_idx, X_val, T_val = _held_out(net, X, T, validation_split, validation_data, rng)
+    train_idx, X_val, T_val = _held_out(net, X_given, T, validation_split, validation_data,
+                                        rng)
     n = len(train_idx)
     state = TrainState(net, opt, rng, epochs, n, batch_size, seed)
     if resume is not None:
@@ -190,8 +192,8 @@ def _train_step(net, opt, ws, rng, backup, on_nan, where):
 
 
 def _held_out(net, X, T, validation_split, validation_data, rng):
-    """(training indices, X_val, T_val): the validation set split off (X, T) or checked
-    from ``validation_data``; X_val = T_val = None without one."""
+    """(training indices, X_val, T_val): the validation set split off (X as given, T) or
+    checked from ``validation_data``; X_val = T_val = None without one."""
     labels = inputs.class_labels(net, T) if validation_split else None
     train_idx, val_idx = inputs.split_indices(X.shape[0], validation_split, rng, labels)
     if validation_data is not None:
@@ -199,7 +201,7 @@ def _held_out(net, X, T, validation_split, validation_data, rng):
             raise ValueError("give validation_split or validation_data, not both")
         return (train_idx,) + inputs.validation_data(net, validation_data)
     if len(val_idx):
-        return train_idx, X[val_idx], T[val_idx]
+        return train_idx, inputs.as_array(X, "X")[val_idx], T[val_idx]
     return train_idx, None, None
 
 
