@@ -131,9 +131,10 @@ def class_labels(net, T):
 
 
 def split_indices(n, fraction, rng, labels=None):
-    """(train, validation) sorted indices of n samples: a seeded random ``fraction`` held
-    out, stratified by ``labels`` (n,) when given (each class keeps its share, rounded,
-    with at least one validation sample per class of two or more samples)."""
+    """(train, validation) sorted indices of n samples: a seeded random ``fraction``
+    (round(n * fraction) samples) held out, stratified by ``labels`` (n,) when given:
+    each class gives its share (largest remainders round up), keeping one training
+    sample."""
     if not 0 <= fraction < 1:
         raise ValueError(f"validation_split must be in [0, 1), got {fraction!r}")
     n_val = int(round(n * fraction))
@@ -149,8 +150,12 @@ def split_indices(n, fraction, rng, labels=None):
     order = np.argsort(labels, kind="stable")            # perm grouped by class
     starts = np.flatnonzero(np.r_[True, labels[order][1:] != labels[order][:-1]])
     sizes = np.diff(np.r_[starts, n])
-    take = np.where(sizes > 1, np.maximum(1, np.round(sizes * fraction)), 0).astype(np.int64)
-    take = np.minimum(take, sizes - 1)
+    room = np.maximum(sizes - 1, 0)                      # each class keeps a training sample
+    quota = np.minimum(sizes * (n_val / n), room)
+    take = np.floor(quota).astype(np.int64)
+    rest = np.argsort(take - quota, kind="stable")       # largest remainders first
+    for c in rest[:max(0, min(n_val - take.sum(), int((take < room).sum())))]:
+        take[c] += take[c] < room[c]
     held = np.zeros(n, bool)
     for start, k in zip(starts, take):
         held[order[start:start + k]] = True
