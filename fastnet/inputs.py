@@ -56,6 +56,8 @@ def as_input(net, X, name="X"):
         if X.dtype.kind == "f":
             check_finite(X, name)
         X = scaler.transform(X)
+        if X.dtype == np.uint8:   # Scaler("none"): the values as they are, not / 255
+            X = X.astype(net.dtype)
     if X.dtype == np.uint8:
         return np.ascontiguousarray(X), 1.0 / 255.0
     with np.errstate(over="ignore"):  # values beyond float32's range become inf: caught below
