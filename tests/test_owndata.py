@@ -288,3 +288,23 @@ def test_data_errors_are_clear(tmp_path, capsys):
     assert main(["train", "--early-stopping", "2", "--validation-split", "0",
                  "--out", str(tmp_path / "r"), *QUICK]) == 1
     assert "needs a validation set" in capsys.readouterr().err
+
+
+def test_predict_shows_inputs_and_warns_on_blank_images(tmp_path, capsys):
+    Image = pytest.importorskip("PIL.Image")
+    out = tmp_path / "run"
+    assert main(["train", "--limit", "300", "--hidden", "8", "--epochs", "1", "--out",
+                 str(out), *QUICK]) == 0
+    page = np.full((60, 40), 255, np.uint8)
+    Image.fromarray(page).save(tmp_path / "blank.png")
+    page[10:50, 18:23] = 0                       # a thick black 1
+    Image.fromarray(page).save(tmp_path / "one.png")
+    capsys.readouterr()
+    assert main(["predict", str(out), str(tmp_path / "one.png"), str(tmp_path / "blank.png"),
+                 "--show", str(tmp_path / "seen")]) == 0
+    err = capsys.readouterr().err
+    assert "blank.png: image looks blank" in err
+    assert "low confidence" in err                # a blank input gets no confident digit
+    seen = np.asarray(Image.open(tmp_path / "seen" / "one.png"))
+    assert seen.shape == (28, 28) and seen.max() == 255
+    assert (tmp_path / "seen" / "blank.png").is_file()
