@@ -54,9 +54,11 @@ _positive_int = _argtype(runs.integer(1))
 def build_parser():
     parser = _Parser(
         prog="fastnet", formatter_class=argparse.RawDescriptionHelpFormatter,
-        description="Train and use feed-forward networks on MNIST with Numba loop kernels.",
+        description="Train and use feed-forward networks on MNIST or your own data "
+                    "(--data) with Numba loop kernels.",
         epilog="examples:\n"
                "  fastnet train --epochs 5 --out runs/mlp\n"
+               "  fastnet train --data train.csv --target species --out runs/mine\n"
                "  fastnet resume runs/mlp            # after Ctrl-C or a crash\n"
                "  fastnet evaluate runs/mlp/best.npz\n"
                "  fastnet predict runs/mlp/model.npz digit.png\n"
@@ -66,10 +68,12 @@ def build_parser():
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     t = sub.add_parser("train", formatter_class=_Formatter,
-                       help="train an MLP on MNIST into a run folder",
-                       description="Train an MLP on MNIST. Writes RUN_DIR/config.json, "
+                       help="train an MLP on MNIST or --data into a run folder",
+                       description="Train an MLP on MNIST or your own --data (shapes, task "
+                       "and scaling from the data). Writes RUN_DIR/config.json, "
                        "history.csv, checkpoint.npz (every epoch), best.npz (best "
-                       "validation accuracy) and model.npz (final). Ctrl-C saves a "
+                       "validation accuracy), model.npz (final) and test.json (the test set, "
+                       "evaluated once at the end). Ctrl-C saves a "
                        "checkpoint; `fastnet resume RUN_DIR` continues.")
     _train_arguments(t)
 
@@ -85,7 +89,7 @@ def build_parser():
     _output_flags(r)
 
     e = sub.add_parser("evaluate", formatter_class=_Formatter,
-                       help="test loss, accuracy, per-class precision/recall, confusion matrix",
+                       help="metrics of a model on its test data or --data",
                        description="Evaluate a model: per-class precision/recall/F1 and the "
                        "confusion matrix (classifiers), accuracy/precision/recall/F1/ROC AUC "
                        "(binary), RMSE/MAE/R² (regression). Default data: the test data its "
@@ -94,8 +98,10 @@ def build_parser():
     _data_flags(e)
 
     p = sub.add_parser("predict", formatter_class=_Formatter,
-                       help="classify PNG/JPEG digits or .npy arrays",
-                       description="Print the digit and its probabilities for each input. "
+                       help="classify PNG/JPEG digits, .npy arrays or CSV rows",
+                       description="Print the class (its name, for models trained on string "
+                       "labels) and the probabilities, or the regression values, for each "
+                       "input row. A CSV file holds feature rows with a header. "
                        "Images of any size are made MNIST-like: grayscale, inverted when the "
                        "background is light, cropped, scaled into 20x20 and centred by mass "
                        "in 28x28. An .npy file may hold (784,), (28, 28), (n, 784) or "
@@ -215,8 +221,8 @@ def _eval_set(args, net):
                   f"{'test' if cfg.get('test_data') else 'training (no test set)'} data",
                   file=sys.stderr)
         target = target or cfg.get("target", "label")
-    else:
-        split = "train" if data is not None else None
+    elif data is not None:   # an .npz or folder: its test part when it has one
+        split = "train" if data.lower().endswith(".csv") else "test"
     if data is None:
         if net.n_inputs != runs.MNIST_PIXELS:
             raise RunError(f"{path}: the model takes {net.n_inputs} inputs and its run's "
@@ -224,7 +230,12 @@ def _eval_set(args, net):
         _, _, X, y = runs.load_data()
         name = "MNIST test images"
     else:
-        ds = datasets.load(data, target=target or "label", split=split)
+        try:
+            ds = datasets.load(data, target=target or "label", split=split)
+        except ValueError:
+            if split != "test" or getattr(args, "data", None) is None:
+                raise
+            ds = datasets.load(data, target=target or "label")   # no test part: all of it
         X, y, name = ds.X, ds.y, f"samples of {ds.source}"
         classes = getattr(net, "classes", None)
         if ds.classes is not None:
