@@ -3,8 +3,6 @@ matrix, misclassified digits. Uses ``matplotlib.figure.Figure`` directly, so no 
 backend or global pyplot state is involved."""
 import numpy as np
 
-from .metrics import confusion_matrix  # noqa: F401  (plots.confusion_matrix, as before)
-
 
 def _figure(*size):
     try:

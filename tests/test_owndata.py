@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import fastnet as fn
-from fastnet import callbacks, metrics, runs
+from fastnet import callbacks, metrics
 from fastnet.cli import main
 from fastnet.datasets import load_mnist
 from fastnet.inputs import split_indices
