@@ -82,10 +82,11 @@ def fit(net, X, y, epochs=10, batch_size=32, optimizer=None, validation_split=0.
     if on_nan not in NAN_POLICIES:
         raise ValueError(f"on_nan must be one of {NAN_POLICIES}, got {on_nan!r}")
     opt = make_optimizer(optimizer) if optimizer is not None else SGD(0.01, momentum=0.9)
-    X_given = X   # validation rows are taken from it: evaluate scales them itself
+    X_given = X   # with a scaler, validation rows come from X as given: evaluate scales them
     X, scale = inputs.as_input(net, X)
     if getattr(net, "scaler", None) is None:
         warn_unscaled(X)
+        X_given = X
     T = inputs.encode_targets(net, y, X.shape[0])
     rng = np.random.default_rng(seed)
     train_idx, X_val, T_val = _held_out(net, X_given, T, validation_split, validation_data,
@@ -195,7 +196,7 @@ def _held_out(net, X, T, validation_split, validation_data, rng):
     """(training indices, X_val, T_val): the validation set split off (X as given, T) or
     checked from ``validation_data``; X_val = T_val = None without one."""
     labels = inputs.class_labels(net, T) if validation_split else None
-    train_idx, val_idx = inputs.split_indices(X.shape[0], validation_split, rng, labels)
+    train_idx, val_idx = inputs.split_indices(T.shape[0], validation_split, rng, labels)
     if validation_data is not None:
         if validation_split:
             raise ValueError("give validation_split or validation_data, not both")
