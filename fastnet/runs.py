@@ -584,7 +584,7 @@ def _run(cfg, net, opt, state, data, quiet, progress):
                           batch_size=cfg["batch_size"], optimizer=opt,
                           validation_split=cfg["validation_split"],
                           seed=cfg["seed"], verbose=not quiet, callbacks=callbacks,
-                on_nan=cfg.get("on_nan", "stop"), progress=progress and not quiet,
+                          on_nan=cfg.get("on_nan", "stop"), progress=progress and not quiet,
                           handle_sigint=True, resume=state)
     except TrainingInterrupted as e:
         print(f"\nfastnet: {e}; checkpoint saved in {out / 'checkpoint.npz'}\n"
@@ -601,17 +601,20 @@ def _run(cfg, net, opt, state, data, quiet, progress):
     if not cfg["validation_split"] and (out / "model.npz").exists():
         fio.write_bytes(out / "best.npz", (out / "model.npz").read_bytes())  # best = final
     if data.X_test is not None:
-        result = test_metrics(net, data.X_test, data.y_test)
+        result = score_test_set(net, data.X_test, data.y_test)
         fio.write_text(out / "test.json", json.dumps(
             {"source": data.test_name, "n": len(data.X_test), **result}, indent=2) + "\n")
-        acc = f"  test accuracy {100 * result['accuracy']:.2f}%" if "accuracy" in result else ""
-        rmse = f"  test RMSE {result['rmse']:.4g}  R² {result['r2']:.4f}" if "rmse" in result else ""
-        print(f"test loss {result['loss']:.4f}{acc}{rmse}")
+        if "accuracy" in result:
+            print(f"test loss {result['loss']:.4f}  test accuracy "
+                  f"{100 * result['accuracy']:.2f}%")
+        else:
+            print(f"test loss {result['loss']:.4f}  test RMSE {result['rmse']:.4g}  "
+                  f"R² {result['r2']:.4f}")
     print(f"wrote {out}/: " + " ".join(n for n in RUN_FILES if (out / n).exists()))
     return 0
 
 
-def test_metrics(net, X, y):
+def score_test_set(net, X, y):
     """The test set's loss and accuracy (classifiers) or RMSE, MAE and R² (regression)."""
     result = net.evaluate(X, targets(net, y))
     if not net.is_classifier:
