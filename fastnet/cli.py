@@ -6,6 +6,7 @@ train options, building and running a run live in ``fastnet.runs``; this module 
 arguments, prints results and dispatches the commands.
 """
 import argparse
+import csv
 import json
 import sys
 import warnings
@@ -213,6 +214,7 @@ def _eval_set(args, net):
     path = _model_path(args.model)
     data, target = getattr(args, "data", None), getattr(args, "target", None)
     cfg = _run_config(path)
+    target = target or (cfg or {}).get("target")
     if data is None and cfg is not None and cfg.get("data"):
         data = cfg.get("test_data") or cfg["data"]
         split = "train" if cfg.get("test_data") or data.lower().endswith(".csv") else "test"
@@ -220,7 +222,6 @@ def _eval_set(args, net):
             print(f"note: evaluating on {data}, the run's "
                   f"{'test' if cfg.get('test_data') else 'training (no test set)'} data",
                   file=sys.stderr)
-        target = target or cfg.get("target", "label")
     elif data is not None:   # an .npz or folder: its test part when it has one
         split = "train" if data.lower().endswith(".csv") else "test"
     if data is None:
@@ -307,10 +308,14 @@ def evaluate(args):
 LOW_CONFIDENCE = 0.5
 
 
-def _rows(path, net, show_dir):
-    """The inputs of one FILE: CSV rows (every column a feature), or images/.npy."""
+def _rows(path, net, show_dir, target=None):
+    """The inputs of one FILE: CSV rows (every column a feature, but the run's ``target``
+    column when the file has it), or images/.npy."""
     if Path(path).suffix.lower() == ".csv":
-        return datasets.load(path, target=None).X
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            header = next(csv.reader(f), [])
+        has_target = target is not None and target in [h.strip() for h in header]
+        return datasets.load(path, target=target if has_target else None).X
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         X = load_inputs(path, net.n_inputs, show_dir=show_dir)
@@ -321,8 +326,9 @@ def _rows(path, net, show_dir):
 
 def predict(args):
     net = _load_model(args.model)
+    target = (_run_config(_model_path(args.model)) or {}).get("target")
     for path in args.inputs:
-        X = _rows(path, net, args.show)
+        X = _rows(path, net, args.show, target)
         proba = net.predict_proba(X)
         for r, p in enumerate(proba):
             name = path if len(proba) == 1 else f"{path}[{r}]"
