@@ -96,6 +96,10 @@ def test_evaluate_and_predict_show_class_names(animals, capsys):
     net = fn.load(out / "model.npz")
     want = [ANIMALS[c] for c in net.predict(X[300:305])]
     assert [line.split()[1] for line in lines] == want
+    # a CSV that still has the run's target column: that column is not a feature
+    assert main(["predict", str(out), str(d / "test.csv")]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 100 and [line.split()[1] for line in lines[:5]] == want
 
 
 def test_plot_any_model(animals, capsys):
