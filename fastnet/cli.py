@@ -6,12 +6,15 @@ train options, building and running a run live in ``fastnet.runs``; this module 
 arguments, prints results and dispatches the commands.
 """
 import argparse
+import csv
+import json
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
 
-from . import catalogue, plots, runs, sweeps
+from . import catalogue, datasets, metrics, plots, runs, sweeps
 from .callbacks import read_history_csv
 from .images import load_inputs
 from .io import load
@@ -51,9 +54,11 @@ _positive_int = _argtype(runs.integer(1))
 def build_parser():
     parser = _Parser(
         prog="fastnet", formatter_class=argparse.RawDescriptionHelpFormatter,
-        description="Train and use feed-forward networks on MNIST with Numba loop kernels.",
+        description="Train and use feed-forward networks on MNIST or your own data "
+                    "(--data) with Numba loop kernels.",
         epilog="examples:\n"
                "  fastnet train --epochs 5 --out runs/mlp\n"
+               "  fastnet train --data train.csv --target species --out runs/mine\n"
                "  fastnet resume runs/mlp            # after Ctrl-C or a crash\n"
                "  fastnet evaluate runs/mlp/best.npz\n"
                "  fastnet predict runs/mlp/model.npz digit.png\n"
@@ -63,10 +68,12 @@ def build_parser():
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     t = sub.add_parser("train", formatter_class=_Formatter,
-                       help="train an MLP on MNIST into a run folder",
-                       description="Train an MLP on MNIST. Writes RUN_DIR/config.json, "
+                       help="train an MLP on MNIST or --data into a run folder",
+                       description="Train an MLP on MNIST or your own --data (shapes, task "
+                       "and scaling from the data). Writes RUN_DIR/config.json, "
                        "history.csv, checkpoint.npz (every epoch), best.npz (best "
-                       "validation accuracy) and model.npz (final). Ctrl-C saves a "
+                       "validation accuracy), model.npz (final) and test.json (the test set, "
+                       "evaluated once at the end). Ctrl-C saves a "
                        "checkpoint; `fastnet resume RUN_DIR` continues.")
     _train_arguments(t)
 
@@ -82,21 +89,28 @@ def build_parser():
     _output_flags(r)
 
     e = sub.add_parser("evaluate", formatter_class=_Formatter,
-                       help="test loss, accuracy, per-class precision/recall, confusion matrix",
-                       description="Evaluate a model on the MNIST test set.")
+                       help="metrics of a model on its test data or --data",
+                       description="Evaluate a model: per-class precision/recall/F1 and the "
+                       "confusion matrix (classifiers), accuracy/precision/recall/F1/ROC AUC "
+                       "(binary), RMSE/MAE/R² (regression). Default data: the test data its "
+                       "run recorded (MNIST's test set for MNIST models).")
     e.add_argument("model", metavar="MODEL", help="a .npz model file or a run folder")
-    e.add_argument("--limit", type=_positive_int, default=None,
-                   help="use the first N test samples only")
+    _data_flags(e)
 
     p = sub.add_parser("predict", formatter_class=_Formatter,
-                       help="classify PNG/JPEG digits or .npy arrays",
-                       description="Print the digit and its probabilities for each input. "
+                       help="classify PNG/JPEG digits, .npy arrays or CSV rows",
+                       description="Print the class (its name, for models trained on string "
+                       "labels) and the probabilities, or the regression values, for each "
+                       "input row. A CSV file holds feature rows with a header. "
                        "Images of any size are made MNIST-like: grayscale, inverted when the "
                        "background is light, cropped, scaled into 20x20 and centred by mass "
                        "in 28x28. An .npy file may hold (784,), (28, 28), (n, 784) or "
                        "(n, 28, 28) pixels (uint8 0..255 or floats 0..1).")
     p.add_argument("model", metavar="MODEL", help="a .npz model file or a run folder")
-    p.add_argument("inputs", metavar="IMAGE", nargs="+", help="PNG/JPEG image or .npy array")
+    p.add_argument("inputs", metavar="FILE", nargs="+",
+                   help="PNG/JPEG image, .npy array, or CSV of feature rows with a header")
+    p.add_argument("--show", default=None, metavar="DIR",
+                   help="write the 28x28 input the model saw for each image to DIR")
 
     q = sub.add_parser("plot", formatter_class=_Formatter,
                        help="PNG plots: learning curves, confusion matrix, misclassified digits",
@@ -105,8 +119,7 @@ def build_parser():
     q.add_argument("run_dir", metavar="RUN_DIR")
     q.add_argument("--model", default=None, help="model file (default RUN_DIR/model.npz)")
     q.add_argument("--out", default=None, help="folder for the PNGs (default RUN_DIR)")
-    q.add_argument("--limit", type=_positive_int, default=None,
-                   help="use the first N test samples only")
+    _data_flags(q)
 
     s = sub.add_parser("sweep", formatter_class=_Formatter,
                        help="grid or random search over train options on Dask distributed",
@@ -130,6 +143,16 @@ def build_parser():
     add_learn_commands(sub)
     add_export_command(sub)
     return parser
+
+
+def _data_flags(parser):
+    parser.add_argument("--data", default=None, metavar="PATH",
+                        help="evaluate on this data (CSV, .npz, .npy, IDX folder; default: "
+                             "the run's test data, MNIST's for MNIST models)")
+    parser.add_argument("--target", default=None, metavar="NAME",
+                        help="the target column of a CSV (default: the run's, or label)")
+    parser.add_argument("--limit", type=_positive_int, default=None,
+                        help="use the first N samples only")
 
 
 def _train_arguments(parser):
@@ -167,17 +190,72 @@ def _model_path(path):
     return path / "model.npz" if path.is_dir() else path
 
 
-def _load_model(path):
+def _load_model(path, mnist=False):
+    """The model file (or a run folder's model.npz); ``mnist``: it must take MNIST images."""
     net = load(_model_path(path))
-    if net.n_inputs != runs.MNIST_PIXELS:
+    if mnist and net.n_inputs != runs.MNIST_PIXELS:
         raise RunError(f"{path}: the model takes {net.n_inputs} inputs; MNIST images have "
                        f"{runs.MNIST_PIXELS}")
     return net
 
 
-def _test_set(limit):
-    _, _, X, y = runs.load_data()
-    return (X[:limit], y[:limit]) if limit else (X, y)
+def _run_config(model_path):
+    """config.json of the run folder holding ``model_path`` (None if there is none)."""
+    cfg = Path(model_path).parent / "config.json"
+    try:
+        return json.loads(cfg.read_text()) if cfg.is_file() else None
+    except (ValueError, UnicodeDecodeError):
+        return None
+
+
+def _eval_set(args, net):
+    """(X, y, name) to evaluate ``net`` on: --data, else the test data its run recorded
+    (MNIST's test set for MNIST models); class names mapped to the model's ids."""
+    path = _model_path(args.model)
+    data, target = getattr(args, "data", None), getattr(args, "target", None)
+    cfg = _run_config(path)
+    target = target or (cfg or {}).get("target")
+    if data is None and cfg is not None and cfg.get("data"):
+        data = cfg.get("test_data") or cfg["data"]
+        split = "train" if cfg.get("test_data") or data.lower().endswith(".csv") else "test"
+        if split == "train":
+            print(f"note: evaluating on {data}, the run's "
+                  f"{'test' if cfg.get('test_data') else 'training (no test set)'} data",
+                  file=sys.stderr)
+    elif data is not None:   # an .npz or folder: its test part when it has one
+        split = "train" if data.lower().endswith(".csv") else "test"
+    if data is None:
+        if net.n_inputs != runs.MNIST_PIXELS:
+            raise RunError(f"{path}: the model takes {net.n_inputs} inputs and its run's "
+                           "data is unknown; give --data PATH")
+        _, _, X, y = runs.load_data()
+        name = "MNIST test images"
+    else:
+        try:
+            ds = datasets.load(data, target=target or "label", split=split)
+        except ValueError:
+            if split != "test" or getattr(args, "data", None) is None:
+                raise
+            ds = datasets.load(data, target=target or "label")   # no test part: all of it
+        X, y, name = ds.X, ds.y, f"samples of {ds.source}"
+        classes = getattr(net, "classes", None)
+        if ds.classes is not None:
+            if classes is None:
+                raise RunError(f"{data}: string labels, but the model has no class names")
+            unknown = sorted(set(ds.classes) - set(classes))
+            if unknown:
+                raise RunError(f"{data}: labels {unknown[:5]} are not the model's classes")
+            y = np.array([classes.index(c) for c in ds.classes], np.int64)[y]
+        if not net.is_classifier:
+            y = y.astype(np.float32)
+    if args.limit:
+        X, y = X[:args.limit], y[:args.limit]
+    return X, y, name
+
+
+def _class_names(net, k):
+    classes = getattr(net, "classes", None)
+    return list(classes) if classes else [str(c) for c in range(k)]
 
 
 def train(args):
@@ -193,39 +271,80 @@ def resume(args):
 
 def evaluate(args):
     net = _load_model(args.model)
-    X, y = _test_set(args.limit)
+    X, y, name = _eval_set(args, net)
     result = net.evaluate(X, runs.targets(net, y))
-    pred = net.predict(X)
-    if pred.ndim == 2:
-        pred = net.predict_proba(X).argmax(axis=1)
-    k = max(net.n_outputs, 10)
-    cm = plots.confusion_matrix(y, pred, k)
-    print(f"{_model_path(args.model)}: {len(y)} MNIST test images")
-    print(f"loss {result['loss']:.4f}   accuracy {100 * np.trace(cm) / cm.sum():.2f}%\n")
-    print(f"{'class':>5} {'precision':>9} {'recall':>7} {'f1':>6} {'support':>7}")
+    print(f"{_model_path(args.model)}: {len(y)} {name}")
+    if not net.is_classifier:
+        m = metrics.regression(y, net.predict(X))
+        print(f"loss {result['loss']:.4f}   RMSE {m['rmse']:.4g}   MAE {m['mae']:.4g}   "
+              f"R² {m['r2']:.4f}")
+        return 0
+    if net.n_outputs == 1:
+        m = metrics.binary(y, net.predict_proba(X))
+        print(f"loss {result['loss']:.4f}   accuracy {100 * m['accuracy']:.2f}%   precision "
+              f"{m['precision']:.4f}   recall {m['recall']:.4f}   F1 {m['f1']:.4f}   "
+              f"ROC AUC {m['roc_auc']:.4f}\n")
+        pred, k = net.predict(X), 2
+    else:
+        pred, k = net.predict_proba(X).argmax(axis=1), net.n_outputs
+    names = _class_names(net, k)
+    cm = metrics.confusion_matrix(y, pred, k)
+    if net.n_outputs > 1:
+        print(f"loss {result['loss']:.4f}   accuracy {100 * np.trace(cm) / cm.sum():.2f}%\n")
+    w = max(5, *(len(n) for n in names))
+    precision, recall, f1, support = metrics.per_class(cm)
+    print(f"{'class':>{w}} {'precision':>9} {'recall':>7} {'f1':>6} {'support':>7}")
     for c in range(k):
-        tp, col, row = cm[c, c], cm[:, c].sum(), cm[c].sum()
-        prec = tp / col if col else 0.0
-        rec = tp / row if row else 0.0
-        f1 = 2 * prec * rec / (prec + rec) if prec + rec else 0.0
-        print(f"{c:>5} {prec:>9.4f} {rec:>7.4f} {f1:>6.4f} {row:>7}")
+        print(f"{names[c]:>{w}} {precision[c]:>9.4f} {recall[c]:>7.4f} {f1[c]:>6.4f} "
+              f"{support[c]:>7}")
     print("\nconfusion matrix (rows: true class, columns: predicted)")
-    print("      " + "".join(f"{j:>6}" for j in range(k)))
+    cw = max(6, w + 1)
+    print(" " * w + "".join(f"{n:>{cw}}" for n in names))
     for i in range(k):
-        print(f"{i:>6}" + "".join(f"{cm[i, j]:>6}" for j in range(k)))
+        print(f"{names[i]:>{w}}" + "".join(f"{cm[i, j]:>{cw}}" for j in range(k)))
     return 0
+
+
+LOW_CONFIDENCE = 0.5
+
+
+def _rows(path, net, show_dir, target=None):
+    """The inputs of one FILE: CSV rows (every column a feature, but the run's ``target``
+    column when the file has it), or images/.npy."""
+    if Path(path).suffix.lower() == ".csv":
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            header = next(csv.reader(f), [])
+        has_target = target is not None and target in [h.strip() for h in header]
+        return datasets.load(path, target=target if has_target else None).X
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        X = load_inputs(path, net.n_inputs, show_dir=show_dir)
+    for w in caught:
+        print(f"fastnet: warning: {w.message}", file=sys.stderr)
+    return X
 
 
 def predict(args):
     net = _load_model(args.model)
+    target = (_run_config(_model_path(args.model)) or {}).get("target")
     for path in args.inputs:
-        X = load_inputs(path, net.n_inputs)
+        X = _rows(path, net, args.show, target)
         proba = net.predict_proba(X)
         for r, p in enumerate(proba):
             name = path if len(proba) == 1 else f"{path}[{r}]"
-            digit = int(np.argmax(p))
-            probs = " ".join(f"{c}:{v:.3f}" for c, v in enumerate(p))
-            print(f"{name}: {digit}  (p={p[digit]:.3f})   {probs}")
+            if not net.is_classifier:
+                print(f"{name}: " + " ".join(f"{v:.6g}" for v in p))
+                continue
+            if net.n_outputs == 1:   # one sigmoid output: P(class 1)
+                p = np.array([1 - p[0], p[0]])
+            names = _class_names(net, len(p))
+            c = int(np.argmax(p))
+            probs = " ".join(f"{names[j]}:{v:.3f}" for j, v in enumerate(p))
+            print(f"{name}: {names[c]}  (p={p[c]:.3f})   {probs}")
+            if p[c] < LOW_CONFIDENCE:
+                print(f"fastnet: warning: {name}: low confidence (top probability "
+                      f"{p[c]:.3f} < {LOW_CONFIDENCE}); the input may not look like the "
+                      "training data", file=sys.stderr)
     return 0
 
 
@@ -239,13 +358,19 @@ def plot(args):
     written = [plots.plot_curves(history, out / "loss.png", "loss")]
     if "accuracy" in history:
         written.append(plots.plot_curves(history, out / "accuracy.png", "accuracy"))
-    net = _load_model(args.model or run / "model.npz")
-    X, y = _test_set(args.limit)
-    proba = net.predict_proba(X)
-    pred = proba.argmax(axis=1)
-    written.append(plots.plot_confusion(plots.confusion_matrix(y, pred, net.n_outputs),
-                                        out / "confusion.png"))
-    written.append(plots.plot_misclassified(X, y, pred, out / "misclassified.png"))
+    args.model = args.model or run / "model.npz"
+    net = _load_model(args.model)
+    if net.is_classifier:
+        X, y, _ = _eval_set(args, net)
+        if net.n_outputs == 1:
+            pred, k = net.predict(X), 2
+        else:
+            pred, k = net.predict_proba(X).argmax(axis=1), net.n_outputs
+        written.append(plots.plot_confusion(metrics.confusion_matrix(y, pred, k),
+                                            out / "confusion.png", _class_names(net, k)))
+        if net.n_inputs == runs.MNIST_PIXELS and not getattr(net, "classes", None):
+            written.append(plots.plot_misclassified(np.asarray(X), y, pred,
+                                                    out / "misclassified.png"))
     print("wrote " + " ".join(str(p) for p in written))
     return 0
 
@@ -329,7 +454,7 @@ def explain_command(args):
     if args.model is None:
         net, X, d = toy_problem(args.activation, args.loss, args.seed)
     else:
-        net = _load_model(args.model)
+        net = _load_model(args.model, mnist=True)
         _, _, X, y = runs.load_data()
         d = runs.targets(net, y)
         X = X.astype(np.float64) / 255
@@ -341,8 +466,9 @@ def explain_command(args):
 
 def landscape_command(args):
     from .landscape import loss_landscape, plot_landscape
-    net = _load_model(args.model)
-    X, y = _test_set(args.limit)
+    net = _load_model(args.model, mnist=True)
+    _, _, X, y = runs.load_data()
+    X, y = X[:args.limit], y[:args.limit]
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     land = loss_landscape(net, X, runs.targets(net, y), steps=args.steps, span=args.span,

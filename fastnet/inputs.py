@@ -31,7 +31,9 @@ def check_finite(A, name):
 def as_input(net, X, name="X"):
     """Return (X, scale): a 2-D C-contiguous uint8 or float array and its scale.
 
-    uint8 data (images) stay uint8 and are scaled by 1/255 when gathered;
+    With ``net.scaler`` (a fitted ``fastnet.scaling.Scaler``, restored by ``fastnet.load``)
+    X is first scaled by it, except that uint8 pixels under a 1/255 scaler keep the fast
+    path: uint8 data (images) stay uint8 and are scaled by 1/255 when gathered;
     other real dtypes are converted once to ``net.dtype`` (no copy when X is
     already C-contiguous of that dtype). Rejects bool, complex, object and
     string dtypes, wrong shapes and NaN / inf.
@@ -49,6 +51,13 @@ def as_input(net, X, name="X"):
                          f"{net.layers[0]!r} expects {net.n_inputs}; got shape {X.shape}")
     if X.shape[0] == 0:
         raise ValueError(f"{name} has no samples: shape {X.shape}")
+    scaler = getattr(net, "scaler", None)
+    if scaler is not None and not (X.dtype == np.uint8 and scaler.is_pixels):
+        if X.dtype.kind == "f":
+            check_finite(X, name)
+        X = scaler.transform(X)
+        if X.dtype == np.uint8:   # Scaler("none"): the values as they are, not / 255
+            X = X.astype(net.dtype)
     if X.dtype == np.uint8:
         return np.ascontiguousarray(X), 1.0 / 255.0
     with np.errstate(over="ignore"):  # values beyond float32's range become inf: caught below
@@ -113,11 +122,58 @@ def _one_hot(y, n, K, dtype, name):
     return T
 
 
+def class_labels(net, T):
+    """The class of each row of encoded targets T for stratifying a split: the argmax
+    for softmax, the 0/1 target of a one-output sigmoid; None for other losses."""
+    if net.loss_kind == SOFTMAX_CROSS_ENTROPY:
+        return T.argmax(axis=1)
+    if net.loss_kind == BINARY_CROSS_ENTROPY and T.shape[1] == 1:
+        return T[:, 0].astype(np.int64)
+    return None
+
+
+def split_indices(n, fraction, rng, labels=None):
+    """(train, validation) sorted indices of n samples: a seeded random ``fraction``
+    (round(n * fraction) samples) held out, stratified by ``labels`` (n,) when given:
+    each class gives its share (largest remainders round up), keeping one training
+    sample."""
+    if not 0 <= fraction < 1:
+        raise ValueError(f"validation_split must be in [0, 1), got {fraction!r}")
+    n_val = int(round(n * fraction))
+    if fraction and not 0 < n_val < n:
+        raise ValueError(f"validation_split={fraction} leaves no samples for "
+                         f"training or validation out of {n}")
+    if not n_val:
+        return np.arange(n), np.arange(0)
+    perm = rng.permutation(n)
+    if labels is None:
+        return np.sort(perm[n_val:]), np.sort(perm[:n_val])
+    labels = np.asarray(labels)[perm]
+    order = np.argsort(labels, kind="stable")            # perm grouped by class
+    starts = np.flatnonzero(np.r_[True, labels[order][1:] != labels[order][:-1]])
+    sizes = np.diff(np.r_[starts, n])
+    room = np.maximum(sizes - 1, 0)                      # each class keeps a training sample
+    quota = np.minimum(sizes * (n_val / n), room)
+    take = np.floor(quota).astype(np.int64)
+    rest = np.argsort(take - quota, kind="stable")       # largest remainders first
+    for c in rest[:max(0, min(n_val - take.sum(), int((take < room).sum())))]:
+        take[c] += take[c] < room[c]
+    held = np.zeros(n, bool)
+    for start, k in zip(starts, take):
+        held[order[start:start + k]] = True
+    if not held.any():   # every class a single sample: no stratum to draw from
+        return np.sort(perm[n_val:]), np.sort(perm[:n_val])
+    return np.sort(perm[~held]), np.sort(perm[held])
+
+
 def validation_data(net, data):
-    """Check (X_val, y_val) once; X_val converted like X, y_val encoded like y."""
+    """Check (X_val, y_val) once; X_val converted like X (but not scaled: ``evaluate``
+    applies the network's scaler), y_val encoded like y."""
     if not isinstance(data, (tuple, list)) or len(data) != 2:
         raise TypeError(f"validation_data must be a pair (X_val, y_val), got "
                         f"{type(data).__name__}")
     X_val, _ = as_input(net, data[0], "validation_data X_val")
     T_val = encode_targets(net, data[1], X_val.shape[0], "validation_data y_val")
+    if getattr(net, "scaler", None) is not None:
+        X_val = as_array(data[0], "validation_data X_val")
     return X_val, T_val

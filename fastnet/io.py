@@ -7,7 +7,8 @@ A model file is an ordinary ``.npz`` (zip) archive:
                         transposed, (in, out) (version 1 files are converted on load)
     opt.<name>.npy      optimizer state vectors (velocity, m, v, ...), if saved
     <extra>.npy         other arrays a checkpoint needs (e.g. the epoch's sample order)
-    meta.json           JSON: format, fastnet version, layers, loss, dtype, optimizer
+    meta.json           JSON: format, fastnet version, layers, loss, dtype, optimizer,
+                        data (task, class names, input scaler statistics; optional)
                         config and step count, training state (epoch, RNG state, history),
                         ``arrays_sha256``, the digest of every array (name, dtype, shape,
                         bytes), and ``sha256``, the digest of all of meta.json but itself
@@ -94,6 +95,12 @@ def write_text(path, text):
         f.write(text)
 
 
+def write_bytes(path, data):
+    """Atomically replace ``path`` with the bytes ``data``."""
+    with atomic_write(path, "wb") as f:
+        f.write(data)
+
+
 # ---------------------------------------------------------------- checksums
 def arrays_sha256(arrays):
     """SHA-256 over the arrays in name order: name, dtype, shape, then the raw bytes."""
@@ -148,10 +155,50 @@ def save(net, path, optimizer=None, training=None, arrays=None):
         out.update({f"opt.{k}": v for k, v in state.items()})
     if training is not None:
         meta["training"] = training
+    data = data_meta(net)
+    if data:
+        meta["data"] = data
     for k, v in (arrays or {}).items():
         out[f"extra.{k}"] = v
     write_archive(path, out, meta)
     return Path(path)
+
+
+def data_meta(net):
+    """meta.json's ``data``: what a model knows of its data beyond the layers: ``task``,
+    class names ``classes``, the input ``scaler`` (mode, shift, factor as lists), and
+    ``source`` (the files it was trained and tested on). Empty for a bare Network."""
+    data = {k: getattr(net, k) for k in ("task", "classes", "source")
+            if getattr(net, k, None) is not None}
+    scaler = getattr(net, "scaler", None)
+    if scaler is not None:
+        data["scaler"] = {"mode": scaler.mode}
+        if scaler.shift is not None:
+            data["scaler"].update(shift=scaler.shift.tolist(), factor=scaler.factor.tolist())
+    return data
+
+
+def _restore_data(net, data, path):
+    """Set ``net.task``, ``net.classes``, ``net.source``, ``net.scaler`` from meta's data."""
+    from .scaling import Scaler
+    if not isinstance(data, dict):
+        raise _bad(path, f"meta.json field 'data' is {data!r:.60}, expected an object")
+    classes = data.get("classes")
+    if classes is not None and (not isinstance(classes, list) or len(classes) !=
+                                max(net.n_outputs, 2) or
+                                not all(isinstance(c, str) for c in classes)):
+        raise _bad(path, f"meta.json field 'data.classes' is {classes!r:.60}, expected "
+                         f"{max(net.n_outputs, 2)} class names")
+    net.task, net.classes, net.source = data.get("task"), classes, data.get("source")
+    if "scaler" in data:
+        state = data["scaler"]
+        try:
+            net.scaler = Scaler.from_state(state)
+        except (TypeError, ValueError, KeyError) as e:
+            raise _bad(path, f"meta.json field 'data.scaler': {e}") from None
+        if net.scaler.shift is not None and len(net.scaler.shift) != net.n_inputs:
+            raise _bad(path, f"meta.json field 'data.scaler' has {len(net.scaler.shift)} "
+                             f"features; the model takes {net.n_inputs} inputs")
 
 
 def _jsonable(v):
@@ -407,6 +454,8 @@ def load(path, return_meta=False):
     except (KeyError, TypeError, ValueError, AttributeError) as e:
         raise _bad(path, f"metadata does not describe the arrays ({type(e).__name__}: {e})") \
             from None
+    if "data" in meta:
+        _restore_data(net, meta["data"], path)
     if return_meta:
         return net, meta, arrays
     return net

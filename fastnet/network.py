@@ -110,6 +110,8 @@ class Network:
             layer._owner = weakref.ref(self)
         self.init_weights(seed)
         self.workspaces = {}  # batch size -> passes.Workspace
+        self.scaler = None    # a fitted fastnet.scaling.Scaler applied to every input, or None
+        self.task = self.classes = self.source = None   # what fastnet train knew of its data
 
     def _output_activation(self, last):
         """The activation code the forward applies at the output, given the loss."""

@@ -55,20 +55,13 @@ def plot_history(history, metrics=None):
     return fig
 
 
-def confusion_matrix(y_true, y_pred, n_classes):
-    """cm[i, j] = number of samples of class i predicted as j."""
-    cm = np.zeros((n_classes, n_classes), np.int64)
-    np.add.at(cm, (np.asarray(y_true, np.int64), np.asarray(y_pred, np.int64)), 1)
-    return cm
-
-
-def plot_confusion(cm, path):
+def plot_confusion(cm, path, names=None):
     fig = _figure(6, 5.4)
     ax = fig.add_subplot()
     im = ax.imshow(cm, cmap="Blues")
     k = cm.shape[0]
-    ax.set_xticks(range(k))
-    ax.set_yticks(range(k))
+    ax.set_xticks(range(k), labels=names)
+    ax.set_yticks(range(k), labels=names)
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
     acc = np.trace(cm) / max(cm.sum(), 1)

@@ -1,5 +1,10 @@
 """A run of ``fastnet train``: its options, the network and optimizer they build, the
-MNIST data it trains on, and training or resuming a run folder.
+data it trains on (MNIST, or ``--data``: CSV, NPZ, NPY, IDX via ``fastnet.datasets.load``),
+and training or resuming a run folder.
+
+The validation set is a seeded 10 % of the training data (stratified by class); the test
+set (MNIST's, ``--test-data``, or the test part of ``--data``) is evaluated once, at the
+end, into ``test.json``, and never seen during training.
 
 A run's options are one dict, the ``config.json`` of its folder: every option of
 ``TRAIN_OPTIONS`` with its defaults filled in by ``resolve``, plus ``out``, ``threads`` and
@@ -14,6 +19,7 @@ import json
 import math
 import sys
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,18 +31,27 @@ from . import io as fio
 from ._version import __version__
 from .callbacks import EarlyStopping, RunDirectory, load_checkpoint
 from .catalogue import HIDDEN_ACTIVATIONS, LOSS_NAMES, OPTIMIZERS, SCHEDULES
+from . import datasets, metrics
 from .datasets import load_mnist
+from .inputs import class_labels, encode_targets, split_indices
 from .layers import Dense
 from .network import Network
 from .optimizers import make_optimizer
+from .scaling import MODES as SCALE_MODES
+from .scaling import Scaler, warn_unscaled
 from .train import NAN_POLICIES, DivergenceError, TrainingInterrupted
 
 MNIST_PIXELS, MNIST_CLASSES = 784, 10
+DEFAULT_HIDDEN = [256]
 RECIPE = {"optimizer": "momentum", "lr": 0.1, "weight_decay": 2e-4}
 """The optimizer of ``fastnet train`` without options, and the hyper-parameters it sets."""
 HYPER = ("lr", "momentum", "weight_decay", "beta1", "beta2", "rho", "eps")
 """The optimizer options; each applies to the optimizers whose catalogue entry has it."""
-RUN_FILES = ("config.json", "history.csv", "checkpoint.npz", "best.npz", "model.npz")
+RUN_FILES = ("config.json", "history.csv", "checkpoint.npz", "best.npz", "model.npz",
+             "test.json")
+TASK_LOSS = {"classification": "softmax_cross_entropy", "binary": "binary_cross_entropy",
+             "regression": "sum_of_squares"}
+"""The loss of each task (its output activation: softmax, sigmoid, identity)."""
 
 
 class RunError(ValueError):
@@ -93,6 +108,18 @@ def layer_sizes(text):
     return sizes
 
 
+def hidden_sizes(text):
+    """'256,128' -> [256, 128]: the hidden layers' sizes, each an integer >= 1."""
+    return layer_sizes(text + ",1")[:-1] if text.strip() else []
+
+
+def path_text(text):
+    """A file or folder path (not checked here: the loader names what is wrong)."""
+    if not text.strip():
+        raise ValueError("expected a path, got an empty text")
+    return text
+
+
 def one_of(kind, names):
     """A parser of the names ``names`` (an unknown one is an error naming ``kind``)."""
     def parse(text):
@@ -134,12 +161,32 @@ def _defaults(key):
 
 _FRACTION = real(0.0, 1.0, high_open=True)
 TRAIN_OPTIONS = {o.name: o for o in [
-    Option("layers", layer_sizes, [MNIST_PIXELS, 256, MNIST_CLASSES],
-           "layer sizes, input first (784 pixels), classes last (10)", "network", "SIZES"),
+    Option("data", path_text, None,
+           "training data: a CSV with a header, an .npz (X/y or x_train/y_train), an .npy "
+           "(X.npy beside y.npy) or a folder of .npy or MNIST-named IDX files (default: "
+           "the shipped MNIST)", "data", "PATH"),
+    Option("test_data", path_text, None,
+           "test data, evaluated once after training (default: the test part of --data: "
+           "an .npz's x_test/y_test, a folder's t10k/X_test files; none for a CSV)",
+           "data", "PATH"),
+    Option("target", path_text, "label", "the target column of a CSV", "data", "NAME"),
+    Option("task", one_of("task", tuple(TASK_LOSS)), None,
+           f"{_names(TASK_LOSS)} (default: from the targets: integers 0/1 binary, other "
+           "integers or strings classes, fractions regression)", "data", "TASK"),
+    Option("scale", one_of("scale", SCALE_MODES), "auto",
+           "input scaling fitted on the training part: auto (uint8 pixels /255, else "
+           "standard), none, unit (min-max to [0, 1]), standard (mean 0, std 1); stored in "
+           "the model", "data", "MODE"),
+    Option("layers", layer_sizes, None,
+           "layer sizes, input first, outputs last (default: the data's features, "
+           "--hidden, its classes or outputs; MNIST 784,256,10)", "network", "SIZES"),
+    Option("hidden", hidden_sizes, None, "hidden layer sizes, between the data's "
+           "inputs and outputs (default 256)", "network", "SIZES"),
     Option("activation", one_of("activation", HIDDEN_ACTIVATIONS), "relu",
            f"hidden-layer activation: {_names(HIDDEN_ACTIVATIONS)}", "network", "NAME"),
-    Option("loss", one_of("loss", LOSS_NAMES), "softmax_cross_entropy",
-           f"loss: {_names(LOSS_NAMES)}", "network", "NAME"),
+    Option("loss", one_of("loss", LOSS_NAMES), None,
+           f"loss: {_names(LOSS_NAMES)} (default: the task's: "
+           f"{_names(TASK_LOSS.values())})", "network", "NAME"),
     Option("dropout", _FRACTION, 0.0,
            "inverted dropout probability on the hidden layers' outputs while training",
            "network", "P"),
@@ -167,12 +214,13 @@ TRAIN_OPTIONS = {o.name: o for o in [
            "decay factor of --schedule step", "optimizer"),
     Option("epochs", integer(0), 10, "epochs to train", "training"),
     Option("batch_size", integer(1), 128, "samples per step", "training"),
-    Option("validation_split", _FRACTION, 0.0,
-           "fraction of the training set held out; 0 reports the test set each epoch",
+    Option("validation_split", _FRACTION, 0.1,
+           "seeded fraction of the training data held out (stratified by class) for "
+           "val_*, best.npz and early stopping; 0: train on everything, no validation",
            "training"),
     Option("early_stopping", integer(0), 0,
-           "stop when val_loss has not improved for PATIENCE epochs (0: off)", "training",
-           "PATIENCE"),
+           "stop when val_loss has not improved for PATIENCE epochs and restore the best "
+           "weights (0: off)", "training", "PATIENCE"),
     Option("class_weight", one_of("class_weight", ("none", "balanced")), "none",
            "weigh each class's samples: none, or balanced (n / (classes · count))",
            "training", "WEIGHTS"),
@@ -209,13 +257,18 @@ def resolve(options):
         raise RunError(f"unknown train options {sorted(unknown)}")
     given = {k: v for k, v in options.items() if v is not None}
     cfg = {name: given.get(name, o.default) for name, o in TRAIN_OPTIONS.items()}
-    sizes = cfg["layers"]
-    if sizes[0] != MNIST_PIXELS:
-        raise RunError(f"--layers must start with {MNIST_PIXELS} (MNIST pixels), "
-                       f"got {sizes[0]}")
-    if sizes[-1] != MNIST_CLASSES:
-        raise RunError(f"--layers must end with {MNIST_CLASSES} (MNIST classes), "
-                       f"got {sizes[-1]}")
+    if "layers" in given and "hidden" in given:
+        raise RunError("give --layers or --hidden, not both")
+    if cfg["data"] is None:
+        if cfg["test_data"] is not None:
+            raise RunError("--test-data needs --data (the training data)")
+        if cfg["task"] not in (None, "classification"):
+            raise RunError(f"--task {cfg['task']}: MNIST is a classification task")
+        shape(cfg, MNIST_PIXELS, MNIST_CLASSES, "classification", "MNIST pixels",
+              "MNIST classes")
+    if cfg["early_stopping"] and not cfg["validation_split"]:
+        raise RunError("--early-stopping needs a validation set (--validation-split > 0); "
+                       "the test set is never used during training")
     name = cfg["optimizer"]
     recipe = RECIPE if name == RECIPE["optimizer"] else {}
     for key in HYPER:
@@ -231,6 +284,40 @@ def resolve(options):
     elif "step_size" in given:
         raise RunError("--step-size applies to --schedule step only")
     return cfg
+
+
+def shape(cfg, n_inputs, n_outputs, task, inputs_are, outputs_are):
+    """Fill in cfg's task, loss and layers from the data's shape (``--layers``, if given,
+    must match it)."""
+    cfg["task"] = task
+    cfg["loss"] = cfg["loss"] or TASK_LOSS[task]
+    if cfg["layers"] is None:
+        hidden = cfg["hidden"] if cfg["hidden"] is not None else DEFAULT_HIDDEN
+        cfg["layers"] = [n_inputs, *hidden, n_outputs]
+    sizes = cfg["layers"]
+    if sizes[0] != n_inputs:
+        raise RunError(f"--layers must start with {n_inputs} ({inputs_are}), got {sizes[0]}")
+    if sizes[-1] != n_outputs:
+        raise RunError(f"--layers must end with {n_outputs} ({outputs_are}), got {sizes[-1]}")
+    cfg["hidden"] = sizes[1:-1]
+
+
+def infer_task(y, classes=None):
+    """The task of targets y: strings (``classes``) or integers are classes (0/1 only:
+    binary); anything else is regression."""
+    if y.dtype.kind == "f" or y.ndim != 1:
+        return "regression"
+    if classes is None and y.min() >= 0 and y.max() <= 1:
+        return "binary"
+    return "binary" if classes is not None and len(classes) == 2 else "classification"
+
+
+def n_outputs(task, y, classes):
+    if task == "binary":
+        return 1
+    if task == "regression":
+        return 1 if y.ndim == 1 else y.shape[1]
+    return max(len(classes) if classes else int(y.max()) + 1, 2)
 
 
 # ---------------------------------------------------------------- building blocks
@@ -268,9 +355,9 @@ def set_threads(threads):
 
 
 def targets(net, y):
-    """The targets ``net`` trains on for class ids ``y``: the ids for softmax, one-hot
-    rows for the other losses."""
-    if net.loss == "softmax_cross_entropy":
+    """The targets ``net`` trains on for targets ``y``: class ids for softmax, 0/1 for one
+    sigmoid output, regression values as they are; one-hot rows of class ids otherwise."""
+    if net.loss == "softmax_cross_entropy" or y.dtype.kind == "f" or net.n_outputs == 1:
         return y
     return np.eye(net.n_outputs, dtype=np.float32)[y]
 
@@ -283,6 +370,108 @@ def load_data(limit=None):
     return X, y, X_test, y_test
 
 
+@dataclass
+class RunData:
+    """A run's data: training X, y (after --limit; the validation part is split off by
+    ``fit``), the test set (None without one), class names, and what to call them."""
+    X: object
+    y: object
+    X_test: object
+    y_test: object
+    classes: list
+    name: str
+    test_name: str
+
+
+def load_run_data(cfg):
+    """The RunData of a run's options: MNIST, or ``data``/``test_data`` read by
+    ``fastnet.datasets.load`` (string test labels mapped to the training set's classes)."""
+    if cfg["data"] is None:
+        X, y, X_test, y_test = load_data(cfg["limit"])
+        return RunData(X, y, X_test, y_test, None, "MNIST", "MNIST test")
+    train = datasets.load(cfg["data"], target=cfg["target"])
+    X, y = train.X, train.y
+    if cfg["limit"]:
+        X, y = X[:cfg["limit"]], y[:cfg["limit"]]
+    test, note = None, None
+    try:
+        if cfg["test_data"] is not None:
+            test = datasets.load(cfg["test_data"], target=cfg["target"])
+        elif Path(cfg["data"]).suffix.lower() != ".csv":
+            test = datasets.load(cfg["data"], target=cfg["target"], split="test")
+    except ValueError as e:
+        if cfg["test_data"] is not None:
+            raise
+        note = str(e)
+    if test is None:
+        print(f"note: no test set ({note or 'a CSV holds one split'}); give one with "
+              "--test-data", file=sys.stderr)
+        return RunData(X, y, None, None, train.classes, train.source, None)
+    if test.X.shape[1] != X.shape[1]:
+        raise RunError(f"{test.source}: {test.X.shape[1]} features, but the training data "
+                       f"{train.source} has {X.shape[1]}")
+    y_test = _same_classes(test, train.classes)
+    if (y_test.dtype.kind == "f") != (y.dtype.kind == "f"):
+        raise RunError(f"{test.source}: its targets are {y_test.dtype}, the training data's "
+                       f"{y.dtype}")
+    return RunData(X, y, test.X, y_test, train.classes, train.source, test.source)
+
+
+def _same_classes(test, classes):
+    """The test set's class ids in the training set's numbering of string labels."""
+    if test.classes is None and classes is None:
+        return test.y
+    if test.classes is None or classes is None:
+        raise RunError(f"{test.source}: its labels are {'strings' if test.classes else 'numbers'}"
+                       f", the training data's are {'strings' if classes else 'numbers'}")
+    unknown = sorted(set(test.classes) - set(classes))
+    if unknown:
+        raise RunError(f"{test.source}: labels {unknown[:5]} do not occur in the training data")
+    ids = np.array([classes.index(c) for c in test.classes], np.int64)
+    return ids[test.y]
+
+
+def _prepare(cfg, data):
+    """Fill in the task, loss and layers from ``data``; returns targets converted to the
+    task (class ids, 0/1 or float values) for training and testing."""
+    task = cfg["task"] or infer_task(data.y, data.classes)
+    y, y_test = data.y, data.y_test
+    if task == "regression":
+        y = y.astype(np.float32)
+        y_test = None if y_test is None else y_test.astype(np.float32)
+    elif y.dtype.kind == "f" or y.ndim != 1:
+        raise RunError(f"--task {task} needs integer or string class labels; {data.name} "
+                       f"has {y.dtype} targets of shape {y.shape} (use --task regression)")
+    elif task == "binary" and (y.min() < 0 or y.max() > 1):
+        raise RunError(f"--task binary needs labels 0 and 1; {data.name} has "
+                       f"{int(y.min())}..{int(y.max())} (use --task classification)")
+    if cfg["data"] is not None:
+        shape(cfg, data.X.shape[1], n_outputs(task, y, data.classes), task,
+              f"the features of {data.name}", f"the outputs of task {task}")
+    data.y, data.y_test = y, y_test
+    if y_test is not None and task != "regression" and len(y_test) and \
+            y_test.max() >= max(cfg["layers"][-1], 2):
+        raise RunError(f"{data.test_name}: class {int(y_test.max())} does not occur in the "
+                       f"training data ({cfg['layers'][-1]} outputs)")
+
+
+def fit_scaler(cfg, net, data):
+    """The scaler of ``scale`` fitted on the training part (the rows ``fit`` keeps after
+    the seeded validation split): None for uint8 pixels under auto (scaled by 1/255 as
+    they are gathered). Also returns the split: (scaler, train_idx, val_idx)."""
+    n = len(data.X)
+    labels = None
+    if cfg["validation_split"]:
+        labels = class_labels(net, encode_targets(net, targets(net, data.y), n))
+    train_idx, val_idx = split_indices(n, cfg["validation_split"],
+                                       np.random.default_rng(cfg["seed"]), labels)
+    mode = cfg["scale"]
+    if mode == "none" or (mode == "auto" and data.X.dtype == np.uint8):
+        return (Scaler("none") if mode == "none" else None), train_idx, val_idx
+    part = data.X if len(val_idx) == 0 else data.X[train_idx]
+    return Scaler(mode).fit(part), train_idx, val_idx
+
+
 # ---------------------------------------------------------------- run folders
 def train(options, out=None, threads=None, force=False, quiet=False, progress=True):
     """Train a new run of ``options`` (see ``resolve``) into folder ``out`` (default
@@ -292,13 +481,23 @@ def train(options, out=None, threads=None, force=False, quiet=False, progress=Tr
     if not force and any((out / f).exists() for f in ("config.json", "checkpoint.npz")):
         raise RunError(f"{out} already holds a run; continue it with `fastnet resume {out}`, "
                        "or pass --force to overwrite it, or choose another --out")
+    data = load_run_data(cfg)
+    _prepare(cfg, data)
     cfg.update(out=str(out), threads=set_threads(threads), fastnet_version=__version__)
     net, opt = build_network(cfg), build_optimizer(cfg)   # checks them before writing
+    net.scaler, train_idx, val_idx = fit_scaler(cfg, net, data)
+    net.task, net.classes = cfg["task"], data.classes
+    net.source = {"data": data.name, "test": data.test_name}
+    cfg["split"] = {"n_train": len(train_idx), "n_validation": len(val_idx),
+                    "n_test": 0 if data.X_test is None else len(data.X_test),
+                    "validation_split": cfg["validation_split"], "seed": cfg["seed"],
+                    "stratified": cfg["task"] != "regression",
+                    "train_source": data.name, "test_source": data.test_name}
     out.mkdir(parents=True, exist_ok=True)
     for stale in RUN_FILES[1:]:
         (out / stale).unlink(missing_ok=True)
     fio.write_text(out / "config.json", json.dumps(cfg, indent=2) + "\n")
-    return _run(cfg, net, opt, None, quiet, progress)
+    return _run(cfg, net, opt, None, data, quiet, progress)
 
 
 def resume(run_dir, threads=None, quiet=False, progress=True):
@@ -315,7 +514,11 @@ def resume(run_dir, threads=None, quiet=False, progress=True):
     except (ValueError, UnicodeDecodeError) as e:
         raise RunError(f"{run / 'config.json'}: not valid JSON ({e})") from None
     cfg["out"] = str(run)
-    net, state = load_checkpoint(run / "checkpoint.npz")
+    for name, option in TRAIN_OPTIONS.items():   # config.json of an older fastnet
+        cfg.setdefault(name, option.default)
+    data = load_run_data(cfg)
+    _prepare(cfg, data)
+    net, state = load_checkpoint(run / "checkpoint.npz", n_samples=len(data.X))
     if state.get("finished"):
         print(f"{run}: the run already finished ({state['epoch']} epochs); nothing to resume")
         return 0
@@ -325,30 +528,72 @@ def resume(run_dir, threads=None, quiet=False, progress=True):
         print(f"note: resuming with {threads} threads, the run used {cfg.get('threads')}; "
               "results may differ in the last bits", file=sys.stderr)
     print(f"resuming {run} at epoch {state['epoch'] + 1}, sample {state['position']}")
-    return _run(cfg, net, net.optimizer, state, quiet, progress)
+    return _run(cfg, net, net.optimizer, state, data, quiet, progress)
 
 
-def _run(cfg, net, opt, state, quiet, progress):
-    """Train (fresh or resumed) into cfg['out']; print the test result."""
+def _describe(cfg, data, net):
+    """The first lines of a fresh run: data, split, task, scaling, network, optimizer."""
+    split = cfg["split"]
+    test = f" / {split['n_test']} test" if data.X_test is not None else ", no test set"
+    name = "MNIST" if cfg["data"] is None else data.name
+    print(f"fastnet {cfg['fastnet_version']}: {name} {split['n_train']} train / "
+          f"{split['n_validation']} validation{test}, layers "
+          f"{'-'.join(map(str, cfg['layers']))} {cfg['activation']}, "
+          f"{numba.get_num_threads()} threads")
+    if cfg["data"] is not None:
+        classes = f" ({', '.join(data.classes[:10])}{', ...' if len(data.classes) > 10 else ''})" \
+            if data.classes else ""
+        scaling = "pixels / 255" if net.scaler is None else net.scaler.mode
+        if net.scaler is not None and cfg["scale"] == "auto":
+            scaling = f"auto: {'standard' if net.scaler.shift is not None else 'none'}"
+        print(f"task {cfg['task']}{classes}, loss {cfg['loss']}, "
+              f"{data.X.shape[1]} features scaled {scaling}")
+    if data.test_name and cfg["data"] is not None:
+        print(f"test set {data.test_name}: evaluated once, after training")
+
+
+def _stop_message(es, history):
+    """Why early stopping stopped, and which weights the model holds."""
+    monitor = es.monitor
+    best = history[monitor][es.best_epoch]
+    restored = (f"restored the weights of epoch {es.best_epoch + 1}" if es.best_params is not None
+                else f"best.npz holds epoch {es.best_epoch + 1}")
+    return (f"early stopping after epoch {es.stopped_epoch + 1}: {monitor} has not improved "
+            f"for {es.patience} epochs since epoch {es.best_epoch + 1} ({monitor} "
+            f"{best:.4f}); {restored}")
+
+
+def _run(cfg, net, opt, state, data, quiet, progress):
+    """Train (fresh or resumed) into cfg['out']; test once at the end, into test.json."""
     out = Path(cfg["out"])
-    X, y, X_test, y_test = load_data(cfg["limit"])
+    X, y = data.X, data.y
+    if cfg["scale"] == "none":
+        if X.dtype == np.uint8:   # as they are: no 1/255 either
+            X = X.astype(np.float32)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            warn_unscaled(X, cfg["data"] or "MNIST")
+        for w in caught:
+            print(f"fastnet: warning: {w.message}", file=sys.stderr)
     if state is None:
-        print(f"fastnet {cfg['fastnet_version']}: MNIST {X.shape[0]} train / "
-              f"{X_test.shape[0]} test, layers {'-'.join(map(str, cfg['layers']))} "
-              f"{cfg['activation']}, {numba.get_num_threads()} threads")
+        _describe(cfg, data, net)
         print(f"optimizer {cfg['optimizer']} {opt!r}, batch {cfg['batch_size']}, "
               f"{cfg['epochs']} epochs, seed {cfg['seed']}, run folder {out}")
-    callbacks = [RunDirectory(out)]
+    es = None
+    callbacks = [RunDirectory(out, monitor="val_loss" if cfg.get("early_stopping") else None)]
     if cfg.get("early_stopping"):
-        callbacks.insert(0, EarlyStopping("val_loss", patience=cfg["early_stopping"]))
-    val = None if cfg["validation_split"] else (X_test, targets(net, y_test))
+        es = EarlyStopping("val_loss", patience=cfg["early_stopping"],
+                           restore_best_weights=True)
+        callbacks.insert(0, es)
     try:
-        net.fit(X, targets(net, y), epochs=cfg["epochs"], batch_size=cfg["batch_size"],
-                optimizer=opt, validation_split=cfg["validation_split"], validation_data=val,
-                seed=cfg["seed"], verbose=not quiet, callbacks=callbacks,
-                on_nan=cfg.get("on_nan", "stop"), progress=progress and not quiet,
-                handle_sigint=True, resume=state,
-                class_weight="balanced" if cfg.get("class_weight") == "balanced" else None)
+        history = net.fit(X, targets(net, y), epochs=cfg["epochs"],
+                          batch_size=cfg["batch_size"], optimizer=opt,
+                          validation_split=cfg["validation_split"],
+                          seed=cfg["seed"], verbose=not quiet, callbacks=callbacks,
+                          on_nan=cfg.get("on_nan", "stop"), progress=progress and not quiet,
+                          handle_sigint=True, resume=state,
+                          class_weight="balanced" if cfg.get("class_weight") == "balanced"
+                          else None)
     except TrainingInterrupted as e:
         print(f"\nfastnet: {e}; checkpoint saved in {out / 'checkpoint.npz'}\n"
               f"continue with:  fastnet resume {out}", file=sys.stderr)
@@ -359,8 +604,27 @@ def _run(cfg, net, opt, state, quiet, progress):
                 else "no epoch finished, so there is no checkpoint")
         print(f"fastnet: error: {e}\n{kept}; see --on-nan", file=sys.stderr)
         return 1
-    result = net.evaluate(X_test, targets(net, y_test))
-    acc = f"  test accuracy {100 * result['accuracy']:.2f}%" if "accuracy" in result else ""
-    print(f"test loss {result['loss']:.4f}{acc}")
+    if es is not None and es.stopped_epoch is not None:
+        print(_stop_message(es, history))
+    if not cfg["validation_split"] and (out / "model.npz").exists():
+        fio.write_bytes(out / "best.npz", (out / "model.npz").read_bytes())  # best = final
+    if data.X_test is not None:
+        result = score_test_set(net, data.X_test, data.y_test)
+        fio.write_text(out / "test.json", json.dumps(
+            {"source": data.test_name, "n": len(data.X_test), **result}, indent=2) + "\n")
+        if "accuracy" in result:
+            print(f"test loss {result['loss']:.4f}  test accuracy "
+                  f"{100 * result['accuracy']:.2f}%")
+        else:
+            print(f"test loss {result['loss']:.4f}  test RMSE {result['rmse']:.4g}  "
+                  f"R² {result['r2']:.4f}")
     print(f"wrote {out}/: " + " ".join(n for n in RUN_FILES if (out / n).exists()))
     return 0
+
+
+def score_test_set(net, X, y):
+    """The test set's loss and accuracy (classifiers) or RMSE, MAE and R² (regression)."""
+    result = net.evaluate(X, targets(net, y))
+    if not net.is_classifier:
+        result.update(metrics.regression(y, net.predict(X)))
+    return {k: float(v) for k, v in result.items()}

@@ -63,6 +63,12 @@ class Scaler:
                              f"{len(self.shift)}")
         return (X.astype(np.float32) - self.shift) * self.factor
 
+    @property
+    def is_pixels(self):
+        """True when the scaler is x / 255 on every feature (uint8 pixels under 'auto')."""
+        return self.shift is not None and not self.shift.any() and \
+            bool(np.all(self.factor == np.float32(1 / 255)))
+
     def fit_transform(self, X):
         return self.fit(X).transform(X)
 

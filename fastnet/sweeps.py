@@ -98,9 +98,12 @@ def _metrics(directory):
     """Last-epoch validation metrics from history.csv, test metrics of model.npz."""
     history = read_history_csv(directory / "history.csv")
     last = {k: (v[-1] if v else math.nan) for k, v in history.items()}
-    net = load(directory / "model.npz")
-    _, _, X_test, y_test = runs.load_data()
-    test = net.evaluate(X_test, runs.targets(net, y_test))
+    try:   # the test set the run evaluated once, at its end
+        test = json.loads((directory / "test.json").read_text())
+    except (OSError, ValueError):
+        net = load(directory / "model.npz")
+        _, _, X_test, y_test = runs.load_data()
+        test = net.evaluate(X_test, runs.targets(net, y_test))
     return {"val_accuracy": last.get("val_accuracy", math.nan),
             "val_loss": last.get("val_loss", math.nan),
             "test_accuracy": test.get("accuracy", math.nan), "test_loss": test["loss"],

@@ -29,6 +29,7 @@ from .kernels.losses import BINARY_CROSS_ENTROPY
 from .kernels.optim import optimizer_update
 from .optimizers import SGD, make_optimizer
 from .plots import plot_history
+from .scaling import warn_unscaled
 
 
 class DivergenceError(FloatingPointError):
@@ -61,7 +62,8 @@ def fit(net, X, y, epochs=10, batch_size=32, optimizer=None, validation_split=0.
     y : class ids (n,), one-hot / binary / regression targets (n, K).
     epochs, batch_size : int. The last batch of an epoch may be smaller.
     optimizer : Optimizer, name or dict (default SGD(lr=0.01, momentum=0.9)).
-    validation_split : fraction of (X, y) held out (random, seeded) for validation.
+    validation_split : fraction of (X, y) held out (random, seeded; stratified by class
+        for classifiers) for validation.
     validation_data : (X_val, y_val) evaluated after each epoch instead.
     seed : seeds the shuffling, the validation split and RReLU's slopes.
     callbacks : objects with any of ``on_train_begin(state)``, ``on_epoch_end(net, epoch,
@@ -89,11 +91,16 @@ def fit(net, X, y, epochs=10, batch_size=32, optimizer=None, validation_split=0.
     if on_nan not in NAN_POLICIES:
         raise ValueError(f"on_nan must be one of {NAN_POLICIES}, got {on_nan!r}")
     opt = make_optimizer(optimizer) if optimizer is not None else SGD(0.01, momentum=0.9)
+    X_given = X   # with a scaler, validation rows come from X as given: evaluate scales them
     X, scale = inputs.as_input(net, X)
+    if getattr(net, "scaler", None) is None:
+        warn_unscaled(X)
+        X_given = X
     T = inputs.encode_targets(net, y, X.shape[0])
     weights = sample_weights(net, T, sample_weight, class_weight)
     rng = np.random.default_rng(seed)
-    train_idx, X_val, T_val = _held_out(net, X, T, validation_split, validation_data, rng)
+    train_idx, X_val, T_val = _held_out(net, X_given, T, validation_split, validation_data,
+                                        rng)
     n = len(train_idx)
     state = TrainState(net, opt, rng, epochs, n, batch_size, seed)
     if resume is not None:
@@ -263,15 +270,16 @@ def _backward_update(net, opt, ws):
 
 
 def _held_out(net, X, T, validation_split, validation_data, rng):
-    """(training indices, X_val, T_val): the validation set split off (X, T) or checked
-    from ``validation_data``; X_val = T_val = None without one."""
-    train_idx, val_idx = _split(X.shape[0], validation_split, rng)
+    """(training indices, X_val, T_val): the validation set split off (X as given, T) or
+    checked from ``validation_data``; X_val = T_val = None without one."""
+    labels = inputs.class_labels(net, T) if validation_split else None
+    train_idx, val_idx = inputs.split_indices(T.shape[0], validation_split, rng, labels)
     if validation_data is not None:
         if validation_split:
             raise ValueError("give validation_split or validation_data, not both")
         return (train_idx,) + inputs.validation_data(net, validation_data)
     if len(val_idx):
-        return train_idx, X[val_idx], T[val_idx]
+        return train_idx, inputs.as_array(X, "X")[val_idx], T[val_idx]
     return train_idx, None, None
 
 
@@ -302,17 +310,6 @@ def _show(bar, state, size):
         bar.update(size)
         bar.set_postfix(loss=f"{state.loss_sum / max(state.position - state.skipped, 1):.4f}",
                         refresh=False)
-
-
-def _split(n, validation_split, rng):
-    if not 0 <= validation_split < 1:
-        raise ValueError(f"validation_split must be in [0, 1), got {validation_split!r}")
-    n_val = int(round(n * validation_split))
-    if validation_split and not 0 < n_val < n:
-        raise ValueError(f"validation_split={validation_split} leaves no samples for "
-                         f"training or validation out of {n}")
-    perm = rng.permutation(n) if n_val else np.arange(n)
-    return np.sort(perm[n_val:]), np.sort(perm[:n_val])
 
 
 def format_logs(epoch, epochs, logs):

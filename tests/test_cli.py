@@ -46,7 +46,7 @@ def run(tmp_path_factory):
 def test_train_writes_the_run_folder(run):
     out, proc = run
     assert sorted(p.name for p in out.iterdir()) == [
-        "best.npz", "checkpoint.npz", "config.json", "history.csv", "model.npz"]
+        "best.npz", "checkpoint.npz", "config.json", "history.csv", "model.npz", "test.json"]
     with open(out / "history.csv") as f:
         rows = list(csv.reader(f))
     assert rows[0][:6] == ["epoch", "loss", "accuracy", "val_loss", "val_accuracy", "seconds"]
@@ -58,9 +58,9 @@ def test_train_writes_the_run_folder(run):
     assert cfg["weight_decay"] == 2e-4 and cfg["schedule"] == "cosine" and cfg["beta1"] is None
     assert "optimizer momentum SGD(lr=0.1, weight_decay=0.0002, momentum=0.9" in proc.stdout
     assert "epoch 2/2" in proc.stdout and "test accuracy" in proc.stdout
-    final = float(rows[-1][4])
-    assert f"test accuracy {100 * final:.2f}%" in proc.stdout
-    assert final > 0.7
+    test = json.loads((out / "test.json").read_text())   # the test set, once, at the end
+    assert f"test accuracy {100 * test['accuracy']:.2f}%" in proc.stdout
+    assert float(rows[-1][4]) != test["accuracy"] and test["accuracy"] > 0.7
 
 
 def test_evaluate(run):
@@ -260,7 +260,9 @@ def test_a_run_config_is_the_resolved_options(tmp_path):
     cfg = json.loads((out / "config.json").read_text())
     expected = runs.resolve({"optimizer": "sgd", "schedule": "step", "epochs": 0,
                              "limit": 100, "layers": [784, 8, 10]})
+    split = cfg.pop("split")
     assert cfg == dict(expected, out=str(out), threads=1, fastnet_version=fn.__version__)
+    assert (split["n_train"], split["n_validation"], split["n_test"]) == (90, 10, 10000)
     assert (cfg["momentum"], cfg["step_size"]) == (0.0, 1)
 
 

@@ -1,0 +1,314 @@
+"""Your own data end to end: `fastnet train --data` on CSV (string labels, regression),
+NPZ and IDX files made here, the honest validation split, the scaler in the model file,
+and `evaluate`/`predict` on models that are not MNIST's."""
+import csv
+import gzip
+import json
+
+import numpy as np
+import pytest
+
+import fastnet as fn
+from fastnet import callbacks, metrics
+from fastnet.cli import main
+from fastnet.datasets import load_mnist
+from fastnet.inputs import split_indices
+from fastnet.scaling import Scaler
+
+QUICK = ["--threads", "1", "--no-progress", "--batch-size", "32"]
+ANIMALS = ["cat", "dog", "fox"]
+
+
+def write_csv(path, X, y, names=None, target="label"):
+    names = names or [f"f{i}" for i in range(X.shape[1])]
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(names + ([target] if y is not None else []))
+        for i, row in enumerate(X):
+            w.writerow([f"{v:.6g}" for v in row] + ([y[i]] if y is not None else []))
+    return path
+
+
+def blobs(n, k, seed, scale=(1, 50, 1000, 1)):
+    """k separable classes in 4 features of very different scales (means at 0, 100, 5000, 0)."""
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, k, n)
+    centres = np.random.default_rng(99).normal(0, 4, (k, 4))
+    X = (centres[labels] + rng.normal(0, 1, (n, 4))) * scale + [0, 100, 5000, 0]
+    return X, labels
+
+
+@pytest.fixture(scope="module")
+def animals(tmp_path_factory):
+    """A CSV run with string labels: train/test CSVs, the run folder and train's stdout."""
+    d = tmp_path_factory.mktemp("animals")
+    X, ids = blobs(400, 3, 1)
+    write_csv(d / "train.csv", X[:300], [ANIMALS[i] for i in ids[:300]])
+    write_csv(d / "test.csv", X[300:], [ANIMALS[i] for i in ids[300:]])
+    write_csv(d / "rows.csv", X[300:305], None)
+    out = d / "run"
+    code = main(["train", "--data", str(d / "train.csv"), "--test-data", str(d / "test.csv"),
+                 "--hidden", "16", "--epochs", "4", "--out", str(out), *QUICK])
+    assert code == 0
+    return d, out, X, ids
+
+
+def test_csv_string_labels_train_with_inferred_shapes_and_classes(animals, capsys):
+    d, out, X, ids = animals
+    cfg = json.loads((out / "config.json").read_text())
+    assert cfg["layers"] == [4, 16, 3] and cfg["task"] == "classification"
+    assert cfg["loss"] == "softmax_cross_entropy" and cfg["data"].endswith("train.csv")
+    net = fn.load(out / "model.npz")
+    assert net.classes == ANIMALS and net.task == "classification"
+    test = json.loads((out / "test.json").read_text())
+    assert test["n"] == 100 and test["accuracy"] > 0.9
+
+
+def test_test_set_never_touches_training(animals):
+    d, out, X, ids = animals
+    cfg = json.loads((out / "config.json").read_text())
+    split = cfg["split"]
+    assert split["n_train"] + split["n_validation"] == 300 and split["n_validation"] == 30
+    assert split["n_test"] == 100 and split["test_source"].endswith("test.csv")
+    history = callbacks.read_history_csv(out / "history.csv")
+    assert not any("test" in k for k in history)
+    test = json.loads((out / "test.json").read_text())
+    assert history["val_loss"][-1] != pytest.approx(test["loss"], rel=1e-6)
+    # the validation rows (the seeded stratified split) are training rows, none of the test
+    labels = np.array([ANIMALS.index(a) for a in np.array(ANIMALS)[ids[:300]]])
+    train_idx, val_idx = split_indices(300, 0.1, np.random.default_rng(cfg["seed"]), labels)
+    assert len(val_idx) == split["n_validation"]
+    assert not set(map(tuple, X[val_idx].round(3))) & set(map(tuple, X[300:].round(3)))
+    # the scaler was fitted on the training part only, not on validation or test rows
+    net = fn.load(out / "model.npz")
+    assert net.scaler.mode == "auto" and not net.scaler.is_pixels   # auto: standardised
+    np.testing.assert_allclose(net.scaler.shift, X[:300][train_idx].mean(axis=0), rtol=1e-4)
+
+
+def test_evaluate_and_predict_show_class_names(animals, capsys):
+    d, out, X, ids = animals
+    capsys.readouterr()
+    assert main(["evaluate", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "100 samples of" in text and all(f"\n{a:>5} " in text for a in ANIMALS)
+    assert main(["predict", str(out / "model.npz"), str(d / "rows.csv")]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    net = fn.load(out / "model.npz")
+    want = [ANIMALS[c] for c in net.predict(X[300:305])]
+    assert [line.split()[1] for line in lines] == want
+    # a CSV that still has the run's target column: that column is not a feature
+    assert main(["predict", str(out), str(d / "test.csv")]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 100 and [line.split()[1] for line in lines[:5]] == want
+
+
+def test_plot_any_model(animals, capsys):
+    pytest.importorskip("matplotlib")
+    d, out, X, ids = animals
+    assert main(["plot", str(out), "--out", str(d / "plots")]) == 0
+    assert (d / "plots" / "confusion.png").is_file() and (d / "plots" / "loss.png").is_file()
+
+
+def test_scaler_round_trips_through_save_and_load(tmp_path):
+    X, y = blobs(200, 3, 2)
+    net = fn.Network([fn.Dense(4, 8, activation="relu"), fn.Dense(8, 3)], seed=1)
+    net.scaler = Scaler("standard").fit(X)
+    net.classes = ["a", "b", "c"]
+    net.fit(X, y, epochs=2, batch_size=20, verbose=False)
+    fn.save(net, tmp_path / "m.npz")
+    back = fn.load(tmp_path / "m.npz")
+    np.testing.assert_array_equal(back.scaler.shift, net.scaler.shift)
+    np.testing.assert_array_equal(back.scaler.factor, net.scaler.factor)
+    assert back.classes == ["a", "b", "c"]
+    np.testing.assert_array_equal(back.predict_proba(X), net.predict_proba(X))
+    # the scaler is applied: the same as scaling by hand for a network without one
+    bare = fn.load(tmp_path / "m.npz")
+    bare.scaler = None
+    np.testing.assert_allclose(bare.predict_proba(net.scaler.transform(X)),
+                               net.predict_proba(X), rtol=1e-6)
+
+
+def test_fit_warns_on_unscaled_float_data():
+    X, y = blobs(100, 2, 3)
+    net = fn.Network([fn.Dense(4, 2)])
+    with pytest.warns(UserWarning, match="unscaled"):
+        net.fit(X, y, epochs=1, verbose=False)
+
+
+def test_validation_split_is_stratified_and_seeded():
+    y = np.r_[np.zeros(90, int), np.ones(10, int)]
+    a = split_indices(100, 0.2, np.random.default_rng(5), y)
+    b = split_indices(100, 0.2, np.random.default_rng(5), y)
+    assert all(np.array_equal(u, v) for u, v in zip(a, b))
+    train_idx, val_idx = a
+    assert np.bincount(y[val_idx]).tolist() == [18, 2]
+    assert sorted(np.r_[train_idx, val_idx]) == list(range(100))
+
+
+def test_npz_binary_run_and_evaluate_metrics_match_sklearn(tmp_path, capsys):
+    skm = pytest.importorskip("sklearn.metrics")
+    X, y = blobs(500, 2, 4)
+    np.savez(tmp_path / "d.npz", x_train=X[:400], y_train=y[:400], x_test=X[400:],
+             y_test=y[400:])
+    out = tmp_path / "run"
+    assert main(["train", "--data", str(tmp_path / "d.npz"), "--hidden", "8", "--epochs", "3",
+                 "--out", str(out), *QUICK]) == 0
+    assert "task binary" in capsys.readouterr().out
+    net = fn.load(out / "model.npz")
+    assert net.n_outputs == 1 and net.loss == "binary_cross_entropy"
+    assert main(["evaluate", str(out)]) == 0
+    text = capsys.readouterr().out
+    p = net.predict_proba(X[400:])[:, 0]
+    pred = (p > 0.5).astype(int)
+    assert f"ROC AUC {skm.roc_auc_score(y[400:], p):.4f}" in text
+    assert f"F1 {skm.f1_score(y[400:], pred):.4f}" in text
+    assert f"precision {skm.precision_score(y[400:], pred, zero_division=0):.4f}" in text
+
+
+def test_regression_csv_and_its_metrics_match_sklearn(tmp_path, capsys):
+    skm = pytest.importorskip("sklearn.metrics")
+    rng = np.random.default_rng(6)
+    X = rng.normal(0, 1, (400, 3)) * [1, 100, 10]
+    t = X[:, 0] + X[:, 1] / 100 - X[:, 2] / 10 + rng.normal(0, 0.1, 400) + 0.5
+    write_csv(tmp_path / "train.csv", X[:300], t[:300], target="price")
+    write_csv(tmp_path / "test.csv", X[300:], t[300:], target="price")
+    out = tmp_path / "run"
+    assert main(["train", "--data", str(tmp_path / "train.csv"), "--test-data",
+                 str(tmp_path / "test.csv"), "--target", "price", "--hidden", "16", "--lr",
+                 "0.01", "--epochs", "8", "--out", str(out), *QUICK]) == 0
+    assert "task regression" in capsys.readouterr().out
+    net = fn.load(out / "model.npz")
+    assert net.loss == "sum_of_squares" and net.n_outputs == 1
+    assert main(["evaluate", str(out)]) == 0
+    text = capsys.readouterr().out
+    pred = net.predict(X[300:].astype(np.float32))[:, 0]
+    truth = t[300:].astype(np.float32)
+    assert f"RMSE {np.sqrt(skm.mean_squared_error(truth, pred)):.4g}" in text
+    assert f"MAE {skm.mean_absolute_error(truth, pred):.4g}" in text
+    r2 = skm.r2_score(truth, pred)
+    assert f"R² {r2:.4f}" in text and r2 > 0.5
+    test = json.loads((out / "test.json").read_text())
+    assert test["r2"] == pytest.approx(r2, abs=1e-4)
+
+
+def test_five_class_metrics_match_sklearn():
+    skm = pytest.importorskip("sklearn.metrics")
+    rng = np.random.default_rng(7)
+    y, pred = rng.integers(0, 5, 300), rng.integers(0, 5, 300)
+    cm = metrics.confusion_matrix(y, pred, 5)
+    np.testing.assert_array_equal(cm, skm.confusion_matrix(y, pred, labels=range(5)))
+    precision, recall, f1, support = metrics.per_class(cm)
+    p, r, f, s = skm.precision_recall_fscore_support(y, pred, labels=range(5), zero_division=0)
+    np.testing.assert_allclose(precision, p)
+    np.testing.assert_allclose(recall, r)
+    np.testing.assert_allclose(f1, f)
+    np.testing.assert_array_equal(support, s)
+
+
+def test_five_class_model_evaluates_with_its_names(tmp_path, capsys):
+    names = ["ant", "bee", "cow", "elk", "owl"]
+    X, ids = blobs(300, 5, 8)
+    write_csv(tmp_path / "five.csv", X, [names[i] for i in ids])
+    out = tmp_path / "run"
+    assert main(["train", "--data", str(tmp_path / "five.csv"), "--hidden", "8", "--epochs",
+                 "2", "--validation-split", "0", "--out", str(out), *QUICK]) == 0
+    assert not (out / "test.json").exists()
+    assert (out / "best.npz").read_bytes() == (out / "model.npz").read_bytes()
+    capsys.readouterr()
+    assert main(["evaluate", str(out / "model.npz"), "--data", str(tmp_path / "five.csv")]) == 0
+    text = capsys.readouterr().out
+    assert "300 samples" in text and all(f"\n{n:>5} " in text for n in names)
+
+
+def write_idx(path, a):
+    dims = a.shape
+    header = bytes([0, 0, 8, len(dims)]) + b"".join(d.to_bytes(4, "big") for d in dims)
+    with gzip.open(path, "wb") as f:
+        f.write(header + a.astype(np.uint8).tobytes())
+
+
+def test_idx_folder_of_inverted_mnist_trains_above_chance(tmp_path, capsys):
+    (X, y), (Xt, yt) = load_mnist()
+    d = tmp_path / "inverted"
+    d.mkdir()
+    write_idx(d / "train-images-idx3-ubyte.gz", 255 - X[:3000].reshape(-1, 28, 28))
+    write_idx(d / "train-labels-idx1-ubyte.gz", y[:3000])
+    write_idx(d / "t10k-images-idx3-ubyte.gz", 255 - Xt[:500].reshape(-1, 28, 28))
+    write_idx(d / "t10k-labels-idx1-ubyte.gz", yt[:500])
+    out = tmp_path / "run"
+    # inputs near 1 almost everywhere: the MNIST recipe's lr 0.1 is too large for them
+    assert main(["train", "--data", str(d), "--hidden", "32", "--epochs", "2", "--lr", "0.01",
+                 "--out", str(out), *QUICK]) == 0
+    text = capsys.readouterr().out
+    assert "2700 train / 300 validation / 500 test" in text and "pixels / 255" in text
+    test = json.loads((out / "test.json").read_text())
+    assert test["n"] == 500 and test["accuracy"] > 0.5
+    assert fn.load(out / "model.npz").scaler is None    # uint8 pixels: the fast 1/255 path
+
+
+def test_resume_of_a_data_run_equals_the_uninterrupted_run(tmp_path, monkeypatch, capsys):
+    X, ids = blobs(300, 3, 9)
+    write_csv(tmp_path / "d.csv", X, [ANIMALS[i] for i in ids])
+    args = ["train", "--data", str(tmp_path / "d.csv"), "--hidden", "8", "--epochs", "3",
+            *QUICK]
+    assert main([*args, "--out", str(tmp_path / "whole")]) == 0
+    original = callbacks.RunDirectory.on_checkpoint
+
+    def stop_after_first_epoch(self, state):
+        original(self, state)
+        if state.epoch == 1:
+            raise fn.TrainingInterrupted(state)
+
+    monkeypatch.setattr(callbacks.RunDirectory, "on_checkpoint", stop_after_first_epoch)
+    assert main([*args, "--out", str(tmp_path / "cut")]) == 130
+    monkeypatch.setattr(callbacks.RunDirectory, "on_checkpoint", original)
+    assert main(["resume", str(tmp_path / "cut"), *QUICK[:3]]) == 0
+    whole, cut = fn.load(tmp_path / "whole" / "model.npz"), fn.load(tmp_path / "cut" / "model.npz")
+    np.testing.assert_array_equal(whole.params, cut.params)
+    assert cut.classes == ANIMALS
+
+
+def test_early_stopping_says_why_and_restores_the_best(tmp_path, capsys):
+    X, ids = blobs(300, 3, 10)
+    write_csv(tmp_path / "d.csv", X, [ANIMALS[i] for i in ids])
+    out = tmp_path / "run"
+    assert main(["train", "--data", str(tmp_path / "d.csv"), "--hidden", "8", "--epochs", "30",
+                 "--lr", "3", "--early-stopping", "1", "--out", str(out), *QUICK]) == 0
+    text = capsys.readouterr().out
+    assert "early stopping after epoch" in text and "restored the weights of epoch" in text
+    best = fn.load(out / "best.npz")
+    np.testing.assert_array_equal(fn.load(out / "model.npz").params, best.params)
+
+
+def test_data_errors_are_clear(tmp_path, capsys):
+    X, ids = blobs(50, 3, 11)
+    write_csv(tmp_path / "d.csv", X, list(ids))
+    assert main(["train", "--data", str(tmp_path / "d.csv"), "--layers", "5,8,3",
+                 "--out", str(tmp_path / "r"), *QUICK]) == 1
+    assert "--layers must start with 4" in capsys.readouterr().err
+    assert main(["train", "--data", str(tmp_path / "d.csv"), "--target", "nope",
+                 "--out", str(tmp_path / "r"), *QUICK]) == 1
+    assert "nope" in capsys.readouterr().err
+    assert main(["train", "--early-stopping", "2", "--validation-split", "0",
+                 "--out", str(tmp_path / "r"), *QUICK]) == 1
+    assert "needs a validation set" in capsys.readouterr().err
+
+
+def test_predict_shows_inputs_and_warns_on_blank_images(tmp_path, capsys):
+    Image = pytest.importorskip("PIL.Image")
+    out = tmp_path / "run"
+    assert main(["train", "--limit", "300", "--hidden", "8", "--epochs", "1", "--out",
+                 str(out), *QUICK]) == 0
+    page = np.full((60, 40), 255, np.uint8)
+    Image.fromarray(page).save(tmp_path / "blank.png")
+    page[10:50, 18:23] = 0                       # a thick black 1
+    Image.fromarray(page).save(tmp_path / "one.png")
+    capsys.readouterr()
+    assert main(["predict", str(out), str(tmp_path / "one.png"), str(tmp_path / "blank.png"),
+                 "--show", str(tmp_path / "seen")]) == 0
+    err = capsys.readouterr().err
+    assert "blank.png: image looks blank" in err
+    assert "low confidence" in err                # a blank input gets no confident digit
+    seen = np.asarray(Image.open(tmp_path / "seen" / "one.png"))
+    assert seen.shape == (28, 28) and seen.max() == 255
+    assert (tmp_path / "seen" / "blank.png").is_file()
