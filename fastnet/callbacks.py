@@ -19,7 +19,6 @@ import numpy as np
 
 from . import checks
 from . import io as fio
-from .kernels.losses import BINARY_CROSS_ENTROPY
 
 HISTORY_COLUMNS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "seconds", "lr")
 
@@ -286,9 +285,8 @@ def _checked_training(path, training, net, n_samples):
     n_train = _int_field(path, t, "n_train", 1, n_samples)
     _int_field(path, t, "batch_size", 1)
     position = _int_field(path, t, "position", 0, 0 if epoch == epochs else n_train)
-    per_sample = net.n_outputs if net.loss_kind == BINARY_CROSS_ENTROPY else 1
     done = position or n_train   # at an epoch boundary the totals of the finished epoch
-    _int_field(path, t, "correct", 0, done * per_sample)
+    _int_field(path, t, "correct", 0, done)
     _int_field(path, t, "skipped", 0, done)
     _real_field(path, t, "loss_sum")
     _real_field(path, t, "seconds", 0)

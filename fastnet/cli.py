@@ -200,7 +200,7 @@ def evaluate(args):
     k = max(net.n_outputs, 10)
     cm = plots.confusion_matrix(y, pred, k)
     print(f"{_model_path(args.model)}: {len(y)} MNIST test images")
-    print(f"loss {result['loss']:.4f}   accuracy {100 * np.trace(cm) / cm.sum():.2f}%\n")
+    print(f"loss {result['loss']:.4f}   accuracy {100 * result['accuracy']:.2f}%\n")
     print(f"{'class':>5} {'precision':>9} {'recall':>7} {'f1':>6} {'support':>7}")
     for c in range(k):
         tp, col, row = cm[c, c], cm[:, c].sum(), cm[c].sum()
@@ -235,6 +235,9 @@ def plot(args):
     out = Path(args.out or run)
     out.mkdir(parents=True, exist_ok=True)
     history = read_history_csv(run / "history.csv")
+    if not history["epoch"]:
+        raise RunError(f"{run}: no epoch finished yet, so there is nothing to plot; "
+                       f"continue the run with `fastnet resume {run}`")
     written = [plots.plot_curves(history, out / "loss.png", "loss")]
     if "accuracy" in history:
         written.append(plots.plot_curves(history, out / "accuracy.png", "accuracy"))
@@ -285,6 +288,12 @@ def main(argv=None):
         return 130
     except (RunError, ValueError, TypeError, FileNotFoundError, ImportError) as e:
         print(f"fastnet: error: {e}", file=sys.stderr)
+        return 1
+    except OSError as e:          # disk full, read-only folder, permissions
+        print(f"fastnet: error: {e}", file=sys.stderr)
+        return 1
+    except MemoryError:
+        print("fastnet: error: out of memory", file=sys.stderr)
         return 1
 
 

@@ -247,8 +247,7 @@ class Network:
         loss_sum, correct = passes.totals(self, X, scale, T, batch_size)
         result = {"loss": loss_sum / n}
         if self.is_classifier:
-            per_sample = self.n_outputs if self.loss_kind == L.BINARY_CROSS_ENTROPY else 1
-            result["accuracy"] = correct / (n * per_sample)
+            result["accuracy"] = correct / n
         return result
 
     def fit(self, X, y, epochs=10, batch_size=32, optimizer=None, validation_split=0.0,
