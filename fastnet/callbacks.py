@@ -13,6 +13,7 @@
 import csv
 import io
 import math
+import numbers
 import os
 
 import numpy as np
@@ -69,8 +70,10 @@ class EarlyStopping(Callback):
 
     def __init__(self, monitor="val_loss", patience=3, min_delta=0.0,
                  restore_best_weights=False):
-        if int(patience) < 0:
-            raise ValueError(f"patience must be >= 0, got {patience!r}")
+        if isinstance(patience, bool) or not isinstance(patience, numbers.Integral) or \
+                patience < 0:
+            raise ValueError(f"patience must be a whole number of epochs >= 0, got "
+                             f"{patience!r}")
         self.monitor, self.patience = monitor, int(patience)
         self.min_delta, self.restore_best_weights = float(min_delta), restore_best_weights
         self.mode = _mode(monitor)
@@ -174,7 +177,8 @@ class RunDirectory(Callback):
                         else val_loss, accuracy, loss: the first present)
     ``checkpoint.npz``  model + optimizer state + epoch + RNG state + history, after every
                         epoch and on Ctrl-C (with the position inside the epoch)
-    ``model.npz``       the final model, when training ends
+    ``model.npz``       the final model, written just before the checkpoint that marks the
+                        run finished (so a finished checkpoint implies a model.npz)
 
     Every file is replaced atomically (temp file, fsync, rename).
     """
@@ -214,6 +218,8 @@ class RunDirectory(Callback):
         return False
 
     def on_checkpoint(self, state):
+        if state.finished:   # model.npz first: a checkpoint saying "finished" implies it
+            self._save_model(state)
         fio.save(state.net, self.path("checkpoint.npz"), optimizer=state.optimizer,
                  training=state.training_meta(), arrays=state.arrays())
         fio.write_text(self.path("history.csv"), history_csv(state.history))
@@ -221,6 +227,10 @@ class RunDirectory(Callback):
     def on_train_end(self, state):
         if not self.path("checkpoint.npz").exists():   # e.g. epochs=0
             self.on_checkpoint(state)
+        elif not self.path("model.npz").exists():      # resumed a finished run lacking it
+            self._save_model(state)
+
+    def _save_model(self, state):
         fio.save(state.net, self.path("model.npz"), optimizer=state.optimizer,
                  training=state.training_meta())
 

@@ -106,7 +106,7 @@ class Network:
         for layer in layers:
             layer._owner = weakref.ref(self)
         self.init_weights(seed)
-        self.workspaces = {}  # batch size -> passes.Workspace
+        self.workspaces = {}  # (thread id, batch size) -> passes.Workspace
 
     def _output_activation(self, last):
         """The activation code the forward applies at the output, given the loss."""
@@ -216,6 +216,9 @@ class Network:
         return text
 
     # ------------------------------------------------------------------ public API
+    # predict, predict_proba and evaluate may be called from several threads at once: each
+    # thread gets its own workspaces (passes.workspace). Training (fit, loss_and_gradient)
+    # writes the shared parameters and gradients: one thread at a time.
     def loss_and_gradient(self, X, y):
         """Mean loss on (X, y) as one batch, with ∂L/∂params left in ``self.grads``."""
         X, scale = as_input(self, X)

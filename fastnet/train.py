@@ -85,6 +85,7 @@ def fit(net, X, y, epochs=10, batch_size=32, optimizer=None, validation_split=0.
     if on_nan not in NAN_POLICIES:
         raise ValueError(f"on_nan must be one of {NAN_POLICIES}, got {on_nan!r}")
     opt = make_optimizer(optimizer) if optimizer is not None else SGD(0.01, momentum=0.9)
+    opt.bind(net.params)
     X, scale = inputs.as_input(net, X)
     T = inputs.encode_targets(net, y, X.shape[0])
     rng = np.random.default_rng(seed)
