@@ -287,9 +287,6 @@ def build_optimizer(cfg):
 
 def set_threads(threads):
     """Use ``threads`` Numba threads (None: leave as is); returns the count in use."""
-    if numba.config.NUMBA_NUM_THREADS < 1:
-        raise RunError(f"NUMBA_NUM_THREADS must be at least 1, got "
-                       f"{numba.config.NUMBA_NUM_THREADS}")
     if threads is not None:
         if not 1 <= threads <= numba.config.NUMBA_NUM_THREADS:
             raise RunError(f"--threads must be in [1, {numba.config.NUMBA_NUM_THREADS}], "
