@@ -18,8 +18,11 @@ Inputs are validated by scikit-learn (finite, 2-D, numeric) and cast to float32;
 network is ``fastnet.Network`` with the hidden layers given, trained by ``Network.fit``.
 Use ``StandardScaler`` in a pipeline for unscaled features, as for any MLP.
 """
+import warnings
+
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
@@ -99,6 +102,13 @@ class _BaseMLP(BaseEstimator):
         self.history_ = dict(history)
         self.loss_curve_ = list(history.get("loss", []))
         self.n_iter_ = len(self.loss_curve_)
+        chance = self._chance_loss(T)
+        if self.loss_curve_ and not self.loss_curve_[-1] <= 2 * chance:
+            warnings.warn(ConvergenceWarning(
+                f"{type(self).__name__}: the training loss of the last epoch "
+                f"({self.loss_curve_[-1]:.4g}) is worse than a constant prediction's "
+                f"({chance:.4g}): training diverged; lower learning_rate "
+                f"({self._make_optimizer().get('lr', 'default')})"), stacklevel=3)
         return self
 
     def _outputs(self, X):
@@ -171,6 +181,13 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
                              f"({self.classes_[0]!r})")
         return self._train(X, self._encoder.transform(y), len(self.classes_))
 
+    @staticmethod
+    def _chance_loss(ids):
+        """The cross-entropy of predicting the class frequencies of ``ids``."""
+        p = np.bincount(ids) / len(ids)
+        p = p[p > 0]
+        return float(-(p * np.log(p)).sum())
+
     def predict_proba(self, X):
         """(n, n_classes) class probabilities (columns in ``classes_`` order)."""
         p = self._outputs(X).astype(np.float64)
@@ -200,6 +217,11 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         std = Y.std(axis=0)
         self._y_std = np.where(std > 0, std, 1.0)
         return self._train(X, ((Y - self._y_mean) / self._y_std).astype(np.float32), Y.shape[1])
+
+    @staticmethod
+    def _chance_loss(T):
+        """At most the loss of predicting the mean of standardised targets T (n, k)."""
+        return float(T.shape[1])
 
     def predict(self, X):
         out = self._outputs(X).astype(np.float64) * self._y_std + self._y_mean

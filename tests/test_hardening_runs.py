@@ -314,3 +314,14 @@ def test_sweep_scheduler_that_is_not_dask_fails_within_seconds(tmp_path, capsys,
     assert code == 1 and time.perf_counter() - t0 < 15
     assert (f"fastnet: error: cannot reach a Dask scheduler at tcp://127.0.0.1:{port} "
             "within 2 s") in capsys.readouterr().err
+
+
+def test_sklearn_estimator_that_diverges_says_so(one_thread):
+    sk = pytest.importorskip("fastnet.sklearn")
+    from sklearn.exceptions import ConvergenceWarning
+    (X, y), _ = fn.load_mnist()
+    X, y = X[:300].astype(np.float32) / 255, y[:300]
+    with pytest.warns(ConvergenceWarning, match="worse than a constant prediction's.*lower "
+                                                "learning_rate \\(1000"):
+        sk.MLPClassifier(hidden_layer_sizes=(16,), learning_rate=1e3, optimizer="sgd",
+                         epochs=3, random_state=0).fit(X, y)
