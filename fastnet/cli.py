@@ -200,7 +200,9 @@ def evaluate(args):
     k = max(net.n_outputs, 10)
     cm = plots.confusion_matrix(y, pred, k)
     print(f"{_model_path(args.model)}: {len(y)} MNIST test images")
-    print(f"loss {result['loss']:.4f}   accuracy {100 * result['accuracy']:.2f}%\n")
+    # Network.evaluate's accuracy, as train reports it; a regression model: the argmax's
+    accuracy = result.get("accuracy", np.trace(cm) / cm.sum())
+    print(f"loss {result['loss']:.4f}   accuracy {100 * accuracy:.2f}%\n")
     print(f"{'class':>5} {'precision':>9} {'recall':>7} {'f1':>6} {'support':>7}")
     for c in range(k):
         tp, col, row = cm[c, c], cm[:, c].sum(), cm[c].sum()
