@@ -119,6 +119,25 @@ def test_resume_writes_the_missing_model_of_a_finished_run(finished_run, tmp_pat
     np.testing.assert_array_equal(fn.load(out / "model.npz").params, net.params)
 
 
+def test_final_model_is_written_before_the_checkpoint_that_marks_the_run_finished(
+        one_thread, tmp_path, monkeypatch):
+    import fastnet.callbacks as callbacks
+    written, save = [], callbacks.fio.save
+
+    def recording_save(net, path, **kw):
+        written.append((path.name, kw.get("training", {}).get("finished")))
+        return save(net, path, **kw)
+
+    monkeypatch.setattr(callbacks.fio, "save", recording_save)
+    rng = np.random.default_rng(0)
+    net = fn.Network([fn.Dense(4, 3)], seed=0)
+    net.fit(rng.standard_normal((40, 4)), rng.integers(0, 3, 40), epochs=2, batch_size=10,
+            verbose=False, callbacks=[fn.RunDirectory(tmp_path)])
+    names = [name for name, _ in written if name != "best.npz"]
+    assert names == ["checkpoint.npz", "model.npz", "checkpoint.npz"]
+    assert written[-1] == ("checkpoint.npz", True)
+
+
 def test_second_process_is_refused_and_a_dead_holders_lock_is_taken_over(tmp_path):
     out = tmp_path / "run"
     holder = cli.start("train", *cli.LONGER, "--epochs", "100", "--out", out,
