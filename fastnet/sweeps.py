@@ -18,6 +18,7 @@ import json
 import logging
 import math
 import os
+import socket
 import sys
 import threading
 import time
@@ -197,7 +198,7 @@ def _connect(scheduler, client, workers, n_trials, say):
         try:
             remote = _client_within(Client, scheduler, CONNECT_TIMEOUT)
         except (OSError, TimeoutError) as e:   # refused, or not a Dask scheduler
-            raise ConnectionError(f"cannot reach a Dask scheduler at {scheduler} within "
+            raise ConnectionError(f"cannot reach the Dask scheduler at {scheduler} within "
                                   f"{CONNECT_TIMEOUT} s (is it one? a dashboard or other "
                                   f"port answers but is not): {type(e).__name__}: {e}") \
                 from None
@@ -223,6 +224,9 @@ def _client_within(Client, address, seconds):
     cover a server that accepts the connection and never answers the handshake (an HTTP
     port, say), so the client is made in a daemon thread that is abandoned on timeout."""
     import dask
+    host, sep, port = address.removeprefix("tcp://").rpartition(":")
+    if address.startswith("tcp://") and sep and port.isdigit():   # refused: at once
+        socket.create_connection((host.strip("[]"), int(port)), timeout=seconds).close()
     made = {}
 
     def make():
