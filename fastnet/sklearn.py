@@ -107,8 +107,9 @@ class _BaseMLP(BaseEstimator):
             warnings.warn(ConvergenceWarning(
                 f"{type(self).__name__}: the training loss of the last epoch "
                 f"({self.loss_curve_[-1]:.4g}) is worse than a constant prediction's "
-                f"({chance:.4g}): training diverged; lower learning_rate "
-                f"({self._make_optimizer().get('lr', 'default')})"), stacklevel=3)
+                f"({chance:.4g}): training failed or diverged; lower learning_rate "
+                f"({self._make_optimizer().get('lr', 'default')}) or scale X (e.g. "
+                "StandardScaler)"), stacklevel=3)
         return self
 
     def _outputs(self, X):
