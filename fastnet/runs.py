@@ -6,6 +6,10 @@ A run's options are one dict, the ``config.json`` of its folder: every option of
 ``fastnet_version``. The command line (``fastnet.cli``) and sweeps (``fastnet.sweeps``,
 ``fastnet.sweepspec``) call this module and never each other.
 
+A run folder is claimed (``claim``: a ``flock`` on its ``.lock``, and a probe that it is
+writable) by the one process training into it, after every option has been checked and
+before any of its files is touched.
+
 Options left out take their defaults from ``fastnet.catalogue``, except that the default
 optimizer is the MNIST recipe ``RECIPE`` (momentum 0.9, learning rate 0.1, weight decay
 2e-4, cosine schedule: about 98 % test accuracy in 10 epochs).
