@@ -1,4 +1,22 @@
 """fastnet: feed-forward neural networks trained by Numba loop kernels."""
+import os as _os
+import sys as _sys
+
+
+def _check_numba_threads():
+    """Numba fails to import with a bare traceback when NUMBA_NUM_THREADS is not a count
+    >= 1: say so clearly first (on the command line as ``fastnet: error:``, exit 1)."""
+    text = _os.environ.get("NUMBA_NUM_THREADS")
+    if text is None or (text.strip().isdigit() and int(text) >= 1):
+        return
+    message = (f"NUMBA_NUM_THREADS={text!r}: must be a whole number >= 1 "
+               "(or unset, to use every core)")
+    if _os.path.basename(_sys.argv[0]) == "fastnet" or _sys.argv[0] == "-m":
+        raise SystemExit(f"fastnet: error: {message}")
+    raise ValueError(message)
+
+
+_check_numba_threads()
 from .datasets import load_mnist, read_idx
 from .layers import Dense
 from .network import Network

@@ -13,13 +13,13 @@
 import csv
 import io
 import math
+import numbers
 import os
 
 import numpy as np
 
 from . import checks
 from . import io as fio
-from .kernels.losses import BINARY_CROSS_ENTROPY
 
 HISTORY_COLUMNS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "seconds", "lr")
 
@@ -70,8 +70,10 @@ class EarlyStopping(Callback):
 
     def __init__(self, monitor="val_loss", patience=3, min_delta=0.0,
                  restore_best_weights=False):
-        if int(patience) < 0:
-            raise ValueError(f"patience must be >= 0, got {patience!r}")
+        if isinstance(patience, bool) or not isinstance(patience, numbers.Integral) or \
+                patience < 0:
+            raise ValueError(f"patience must be a whole number of epochs >= 0, got "
+                             f"{patience!r}")
         self.monitor, self.patience = monitor, int(patience)
         self.min_delta, self.restore_best_weights = float(min_delta), restore_best_weights
         self.mode = _mode(monitor)
@@ -228,7 +230,8 @@ class RunDirectory(Callback):
                         else val_loss, accuracy, loss: the first present)
     ``checkpoint.npz``  model + optimizer state + epoch + RNG state + history, after every
                         epoch and on Ctrl-C (with the position inside the epoch)
-    ``model.npz``       the final model, when training ends
+    ``model.npz``       the final model, written just before the checkpoint that marks the
+                        run finished (so a finished checkpoint implies a model.npz)
 
     Every file is replaced atomically (temp file, fsync, rename).
     """
@@ -268,6 +271,8 @@ class RunDirectory(Callback):
         return False
 
     def on_checkpoint(self, state):
+        if state.finished:   # model.npz first: a checkpoint saying "finished" implies it
+            self._save_model(state)
         fio.save(state.net, self.path("checkpoint.npz"), optimizer=state.optimizer,
                  training=state.training_meta(), arrays=state.arrays())
         fio.write_text(self.path("history.csv"), history_csv(state.history))
@@ -275,6 +280,10 @@ class RunDirectory(Callback):
     def on_train_end(self, state):
         if not self.path("checkpoint.npz").exists():   # e.g. epochs=0
             self.on_checkpoint(state)
+        elif not self.path("model.npz").exists():      # resumed a finished run lacking it
+            self._save_model(state)
+
+    def _save_model(self, state):
         fio.save(state.net, self.path("model.npz"), optimizer=state.optimizer,
                  training=state.training_meta())
 
@@ -339,9 +348,8 @@ def _checked_training(path, training, net, n_samples):
     n_train = _int_field(path, t, "n_train", 1, n_samples)
     _int_field(path, t, "batch_size", 1)
     position = _int_field(path, t, "position", 0, 0 if epoch == epochs else n_train)
-    per_sample = net.n_outputs if net.loss_kind == BINARY_CROSS_ENTROPY else 1
     done = position or n_train   # at an epoch boundary the totals of the finished epoch
-    _int_field(path, t, "correct", 0, done * per_sample)
+    _int_field(path, t, "correct", 0, done)
     _int_field(path, t, "skipped", 0, done)
     _real_field(path, t, "loss_sum")
     _real_field(path, t, "seconds", 0)

@@ -290,7 +290,8 @@ def evaluate(args):
     names = _class_names(net, k)
     cm = metrics.confusion_matrix(y, pred, k)
     if net.n_outputs > 1:
-        print(f"loss {result['loss']:.4f}   accuracy {100 * np.trace(cm) / cm.sum():.2f}%\n")
+        # Network.evaluate's accuracy, the one train reports
+        print(f"loss {result['loss']:.4f}   accuracy {100 * result['accuracy']:.2f}%\n")
     w = max(5, *(len(n) for n in names))
     precision, recall, f1, support = metrics.per_class(cm)
     print(f"{'class':>{w}} {'precision':>9} {'recall':>7} {'f1':>6} {'support':>7}")
@@ -355,6 +356,9 @@ def plot(args):
     out = Path(args.out or run)
     out.mkdir(parents=True, exist_ok=True)
     history = read_history_csv(run / "history.csv")
+    if not history["epoch"]:
+        raise RunError(f"{run}: no epoch finished yet, so there is nothing to plot; "
+                       f"continue the run with `fastnet resume {run}`")
     written = [plots.plot_curves(history, out / "loss.png", "loss")]
     if "accuracy" in history:
         written.append(plots.plot_curves(history, out / "accuracy.png", "accuracy"))
@@ -411,6 +415,12 @@ def main(argv=None):
         return 130
     except (RunError, ValueError, TypeError, FileNotFoundError, ImportError) as e:
         print(f"fastnet: error: {e}", file=sys.stderr)
+        return 1
+    except OSError as e:          # disk full, read-only folder, permissions
+        print(f"fastnet: error: {e}", file=sys.stderr)
+        return 1
+    except MemoryError:
+        print("fastnet: error: out of memory", file=sys.stderr)
         return 1
 
 

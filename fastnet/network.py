@@ -109,7 +109,7 @@ class Network:
         for layer in layers:
             layer._owner = weakref.ref(self)
         self.init_weights(seed)
-        self.workspaces = {}  # batch size -> passes.Workspace
+        self.workspaces = {}  # (thread id, batch size) -> passes.Workspace
         self.scaler = None    # a fitted fastnet.scaling.Scaler applied to every input, or None
         self.task = self.classes = self.source = None   # what fastnet train knew of its data
 
@@ -260,6 +260,9 @@ class Network:
         return text
 
     # ------------------------------------------------------------------ public API
+    # predict, predict_proba and evaluate may be called from several threads at once: each
+    # thread gets its own workspaces (passes.workspace). Training (fit, loss_and_gradient)
+    # writes the shared parameters and gradients: one thread at a time.
     def loss_and_gradient(self, X, y, sample_weight=None, class_weight=None):
         """Mean loss on (X, y) as one batch, with ∂L/∂params left in ``self.grads``; with
         weights, the weighted mean Σ w ℓ / Σ w (see ``fastnet.train.fit``)."""
@@ -293,8 +296,7 @@ class Network:
         loss_sum, correct = passes.totals(self, X, scale, T, batch_size)
         result = {"loss": loss_sum / n}
         if self.is_classifier:
-            per_sample = self.n_outputs if self.loss_kind == L.BINARY_CROSS_ENTROPY else 1
-            result["accuracy"] = correct / (n * per_sample)
+            result["accuracy"] = correct / n
         return result
 
     def fit(self, X, y, epochs=10, batch_size=32, optimizer=None, validation_split=0.0,

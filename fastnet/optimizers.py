@@ -8,6 +8,7 @@ their gradient is known: see ``begin_step``). The update rules are in the
 docstring of ``fastnet.kernels.optim``.
 """
 import math
+import weakref
 
 import numpy as np
 
@@ -87,7 +88,13 @@ def _clipping(**clip):
 
 
 class Optimizer:
-    """Base class: ``lr`` is the base learning rate, ``schedule(epoch)`` scales it."""
+    """Base class: ``lr`` is the base learning rate, ``schedule(epoch)`` scales it.
+
+    Like a PyTorch optimizer, an instance belongs to one network: its first step (or
+    ``fit``) binds it to that network's parameter vector, and using it on another one
+    raises ValueError (its velocity, moments and step count are the first network's)
+    unless ``reset()`` clears its state first.
+    """
 
     state_names = ()
 
@@ -101,6 +108,26 @@ class Optimizer:
         self.current_lr = self.lr
         self.t = 0  # steps taken
         self.state = {}
+        self._bound = None  # weakref to the parameter vector the state belongs to
+
+    def bind(self, params):
+        """Tie this optimizer to the flat parameter vector ``params`` (the first call), or
+        check that it is the one it is tied to."""
+        if self._bound is None:
+            self._bound = weakref.ref(params)
+        elif self._bound() is not params:
+            raise ValueError(f"{self!r} is bound to another network's parameters (its "
+                             "state and step count belong to that network); create a new "
+                             "optimizer or call its reset() first")
+        return self
+
+    def reset(self):
+        """Forget the state, the step count and the network it was bound to."""
+        self.t, self.state, self._bound = 0, {}, None
+        return self
+
+    def __getstate__(self):   # a copy is unbound; its first step binds it again
+        return dict(self.__dict__, _bound=None)
 
     def set_epoch(self, epoch):
         """Set the learning rate of this epoch from the schedule."""
@@ -120,6 +147,7 @@ class Optimizer:
         """Count a step and return what the update kernels take: (rule, hyper-parameters,
         state vectors s1, s2). A rule without state gets ``grads`` in the unused slots;
         the kernels never touch them."""
+        self.bind(params)
         self.t += 1
         state = list(self._state(params).values())
         s1, s2 = (state + [grads, grads])[:2]

@@ -9,6 +9,8 @@ layer kernels.
     backward   δ_l = f'_l(u_l) ⊙ (δ_{l+1} W_{l+1}), ∇W_l, ∇b_l   delta, dz, net.grads
                (each layer's update right after its gradient, when given one)
 """
+import threading
+
 import numpy as np
 
 from . import config
@@ -22,7 +24,7 @@ from .kernels.dropout import apply_mask, dropout_mask
 from .kernels.metrics import count_correct
 from .kernels.weights import weigh_rows
 
-MAX_WORKSPACES = 4  # batch sizes whose workspaces a network keeps
+MAX_WORKSPACES = 4  # batch sizes whose workspaces a network keeps (per thread)
 
 
 class Workspace:
@@ -59,12 +61,17 @@ class Workspace:
 
 
 def workspace(net, B):
-    """The workspace of ``net`` for batches of B samples (kept in ``net.workspaces``)."""
-    ws = net.workspaces.get(B)
+    """The calling thread's workspace of ``net`` for batches of B samples, kept in
+    ``net.workspaces`` under (thread id, B): threads predicting with one network at once
+    never share one (the kernels release the GIL). At most MAX_WORKSPACES are kept per
+    thread on average; beyond that the cache is emptied (a thread still using one keeps
+    its reference)."""
+    key = (threading.get_ident(), B)
+    ws = net.workspaces.get(key)
     if ws is None:
-        if len(net.workspaces) >= MAX_WORKSPACES:
+        if len(net.workspaces) >= MAX_WORKSPACES * max(threading.active_count(), 1):
             net.workspaces.clear()
-        ws = net.workspaces[B] = Workspace(net, B)
+        ws = net.workspaces[key] = Workspace(net, B)
     return ws
 
 

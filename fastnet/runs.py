@@ -11,12 +11,18 @@ A run's options are one dict, the ``config.json`` of its folder: every option of
 ``fastnet_version``. The command line (``fastnet.cli``) and sweeps (``fastnet.sweeps``,
 ``fastnet.sweepspec``) call this module and never each other.
 
+A run folder is claimed (``claim``: a ``flock`` on its ``.lock``, and a probe that it is
+writable) by the one process training into it, after every option has been checked and
+before any of its files is touched.
+
 Options left out take their defaults from ``fastnet.catalogue``, except that the default
 optimizer is the MNIST recipe ``RECIPE`` (momentum 0.9, learning rate 0.1, weight decay
 2e-4, cosine schedule: about 98 % test accuracy in 10 epochs).
 """
+import contextlib
 import json
 import math
+import os
 import sys
 import time
 import warnings
@@ -52,6 +58,13 @@ RUN_FILES = ("config.json", "history.csv", "checkpoint.npz", "best.npz", "model.
 TASK_LOSS = {"classification": "softmax_cross_entropy", "binary": "binary_cross_entropy",
              "regression": "sum_of_squares"}
 """The loss of each task (its output activation: softmax, sigmoid, identity)."""
+LOCK_FILE = ".lock"
+"""Held (``fcntl.flock``) by the process that trains into a run or sweep folder."""
+MAX_PARAMETERS = 1 << 28
+"""The most weights a run's network may have (1 GiB of float32 each for the weights, their
+gradients and two optimizer state vectors)."""
+MAX_ACTIVATIONS = 1 << 27
+"""The most hidden and output values (batch size × Σ layer widths) a training batch may hold."""
 
 
 class RunError(ValueError):
@@ -283,6 +296,7 @@ def resolve(options):
         cfg["step_size"] = cfg["step_size"] or max(1, cfg["epochs"] // 3)
     elif "step_size" in given:
         raise RunError("--step-size applies to --schedule step only")
+    _check_size(cfg)
     return cfg
 
 
@@ -300,6 +314,7 @@ def shape(cfg, n_inputs, n_outputs, task, inputs_are, outputs_are):
     if sizes[-1] != n_outputs:
         raise RunError(f"--layers must end with {n_outputs} ({outputs_are}), got {sizes[-1]}")
     cfg["hidden"] = sizes[1:-1]
+    _check_size(cfg)
 
 
 def infer_task(y, classes=None):
@@ -318,6 +333,32 @@ def n_outputs(task, y, classes):
     if task == "regression":
         return 1 if y.ndim == 1 else y.shape[1]
     return max(len(classes) if classes else int(y.max()) + 1, 2)
+
+
+def _check_size(cfg):
+    """Refuse a network or batch too large to allocate, before allocating it."""
+    sizes = cfg["layers"]
+    if sizes is None:   # filled in from the data by shape(), which checks again
+        return
+    n_params = sum((a + 1) * b for a, b in zip(sizes, sizes[1:]))
+    if n_params > MAX_PARAMETERS:
+        raise RunError(f"--layers {','.join(map(str, sizes))} has {n_params:,} weights, more "
+                       f"than fastnet trains ({MAX_PARAMETERS:,})")
+    values = cfg["batch_size"] * sum(sizes[1:])
+    if values > MAX_ACTIVATIONS:
+        raise RunError(f"--batch-size {cfg['batch_size']} with --layers "
+                       f"{','.join(map(str, sizes))} needs {values:,} values per batch, more "
+                       f"than fastnet allows ({MAX_ACTIVATIONS:,}); use smaller layers or "
+                       "batches")
+
+
+def _check_split(cfg, n):
+    """The validation split of ``cfg`` must leave samples for training and validation."""
+    split = cfg["validation_split"]
+    n_val = int(round(n * split))
+    if split and not 0 < n_val < n:
+        raise RunError(f"--validation-split {split:g} leaves no samples for training or "
+                       f"validation out of {n}")
 
 
 # ---------------------------------------------------------------- building blocks
@@ -473,16 +514,74 @@ def fit_scaler(cfg, net, data):
 
 
 # ---------------------------------------------------------------- run folders
+@contextlib.contextmanager
+def claim(folder, what="run"):
+    """Hold ``folder`` (created if missing) for this process: an exclusive ``flock`` on
+    ``folder/.lock`` (with our PID in it), released when the block ends or the process
+    dies, so a lock left by a dead process is simply taken over. Raises RunError if another
+    process holds it, or if the folder is not writable (probed with a file created and
+    removed: nothing may be trained that could not be saved)."""
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise RunError(f"{folder} is a file, not a {what} folder; choose another --out")
+    try:
+        import fcntl
+    except ImportError:          # not POSIX: no lock
+        fcntl = None
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd = os.open(folder / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o666)
+    except OSError as e:
+        raise RunError(f"{folder}: cannot write the {what} folder: {e.strerror or e}") from None
+    try:
+        if fcntl is not None:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "unknown"
+                raise RunError(f"{folder} is in use by another fastnet process (PID {holder}, "
+                               f"lock {folder / LOCK_FILE}); wait for it to end or choose "
+                               "another folder") from None
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+            probe = folder / f".write-test.{os.getpid()}"
+            os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+            os.unlink(probe)
+        except OSError as e:
+            raise RunError(f"{folder}: cannot write the {what} folder: {e.strerror or e}") \
+                from None
+        yield folder
+    finally:
+        os.close(fd)             # releases the flock
+
+
+def check_out(out):
+    """``--out`` must be a folder or not exist."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise RunError(f"--out {out} is a file, not a folder; choose another --out")
+    return out
+
+
+def _holds_run(out):
+    return [f for f in RUN_FILES if (out / f).exists()]
+
+
 def train(options, out=None, threads=None, force=False, quiet=False, progress=True):
     """Train a new run of ``options`` (see ``resolve``) into folder ``out`` (default
-    runs/<date-time>); returns the exit code (0, 1 diverged, 130 interrupted)."""
+    runs/<date-time>); returns the exit code (0, 1 diverged, 130/143 interrupted by
+    SIGINT/SIGTERM). Every option is checked before anything in ``out`` is touched; a
+    folder holding any run file is only overwritten with ``force``."""
     cfg = resolve(options)
-    out = Path(out or Path("runs") / time.strftime("%Y%m%d-%H%M%S"))
-    if not force and any((out / f).exists() for f in ("config.json", "checkpoint.npz")):
-        raise RunError(f"{out} already holds a run; continue it with `fastnet resume {out}`, "
-                       "or pass --force to overwrite it, or choose another --out")
+    out = check_out(out or Path("runs") / time.strftime("%Y%m%d-%H%M%S"))
+    if not force and _holds_run(out):
+        raise RunError(f"{out} already holds a run ({', '.join(_holds_run(out))}); continue "
+                       f"it with `fastnet resume {out}`, or pass --force to overwrite it, or "
+                       "choose another --out")
     data = load_run_data(cfg)
     _prepare(cfg, data)
+    _check_split(cfg, len(data.X))
     cfg.update(out=str(out), threads=set_threads(threads), fastnet_version=__version__)
     net, opt = build_network(cfg), build_optimizer(cfg)   # checks them before writing
     net.scaler, train_idx, val_idx = fit_scaler(cfg, net, data)
@@ -493,15 +592,19 @@ def train(options, out=None, threads=None, force=False, quiet=False, progress=Tr
                     "validation_split": cfg["validation_split"], "seed": cfg["seed"],
                     "stratified": cfg["task"] != "regression",
                     "train_source": data.name, "test_source": data.test_name}
-    out.mkdir(parents=True, exist_ok=True)
-    for stale in RUN_FILES[1:]:
-        (out / stale).unlink(missing_ok=True)
-    fio.write_text(out / "config.json", json.dumps(cfg, indent=2) + "\n")
-    return _run(cfg, net, opt, None, data, quiet, progress)
+    with claim(out):
+        if not force and _holds_run(out):       # written while we checked
+            raise RunError(f"{out} already holds a run; pass --force to overwrite it")
+        for stale in RUN_FILES[1:]:
+            (out / stale).unlink(missing_ok=True)
+        fio.write_text(out / "config.json", json.dumps(cfg, indent=2) + "\n")
+        return _run(cfg, net, opt, None, data, quiet, progress)
 
 
 def resume(run_dir, threads=None, quiet=False, progress=True):
-    """Continue the run in ``run_dir`` from its checkpoint; returns the exit code."""
+    """Continue the run in ``run_dir`` from its checkpoint; returns the exit code. A
+    finished run whose ``model.npz`` is missing (killed between the two) gets it written
+    from the checkpoint."""
     run = Path(run_dir)
     if not (run / "config.json").is_file():
         raise RunError(f"{run} is not a run folder (no config.json)")
@@ -509,26 +612,34 @@ def resume(run_dir, threads=None, quiet=False, progress=True):
         raise RunError(f"{run} has no checkpoint.npz yet (interrupted before the first "
                        "epoch ended?); start again with `fastnet train --force --out "
                        f"{run}`")
-    try:
-        cfg = json.loads((run / "config.json").read_text())
-    except (ValueError, UnicodeDecodeError) as e:
-        raise RunError(f"{run / 'config.json'}: not valid JSON ({e})") from None
-    cfg["out"] = str(run)
-    for name, option in TRAIN_OPTIONS.items():   # config.json of an older fastnet
-        cfg.setdefault(name, option.default)
-    data = load_run_data(cfg)
-    _prepare(cfg, data)
-    net, state = load_checkpoint(run / "checkpoint.npz", n_samples=len(data.X))
-    if state.get("finished"):
-        print(f"{run}: the run already finished ({state['epoch']} epochs); nothing to resume")
-        return 0
-    threads = set_threads(threads if threads is not None else
-                          min(cfg.get("threads") or 1, numba.config.NUMBA_NUM_THREADS))
-    if threads != cfg.get("threads"):
-        print(f"note: resuming with {threads} threads, the run used {cfg.get('threads')}; "
-              "results may differ in the last bits", file=sys.stderr)
-    print(f"resuming {run} at epoch {state['epoch'] + 1}, sample {state['position']}")
-    return _run(cfg, net, net.optimizer, state, data, quiet, progress)
+    with claim(run):
+        try:
+            cfg = json.loads((run / "config.json").read_text())
+        except (ValueError, UnicodeDecodeError) as e:
+            raise RunError(f"{run / 'config.json'}: not valid JSON ({e})") from None
+        cfg["out"] = str(run)
+        for name, option in TRAIN_OPTIONS.items():   # config.json of an older fastnet
+            cfg.setdefault(name, option.default)
+        data = load_run_data(cfg)
+        _prepare(cfg, data)
+        net, state = load_checkpoint(run / "checkpoint.npz", n_samples=len(data.X))
+        if state.get("finished"):
+            if not (run / "model.npz").exists():
+                fio.save(net, run / "model.npz", optimizer=net.optimizer,
+                         training={k: v for k, v in state.items() if k != "order"})
+                print(f"{run}: the run had finished ({state['epoch']} epochs) but lacked "
+                      "model.npz; wrote it from checkpoint.npz")
+            else:
+                print(f"{run}: the run already finished ({state['epoch']} epochs); nothing "
+                      "to resume")
+            return 0
+        threads = set_threads(threads if threads is not None else
+                              min(cfg.get("threads") or 1, numba.config.NUMBA_NUM_THREADS))
+        if threads != cfg.get("threads"):
+            print(f"note: resuming with {threads} threads, the run used {cfg.get('threads')}; "
+                  "results may differ in the last bits", file=sys.stderr)
+        print(f"resuming {run} at epoch {state['epoch'] + 1}, sample {state['position']}")
+        return _run(cfg, net, net.optimizer, state, data, quiet, progress)
 
 
 def _describe(cfg, data, net):
@@ -567,6 +678,7 @@ def _run(cfg, net, opt, state, data, quiet, progress):
     """Train (fresh or resumed) into cfg['out']; test once at the end, into test.json."""
     out = Path(cfg["out"])
     X, y = data.X, data.y
+    ckpt = out / "checkpoint.npz"
     if cfg["scale"] == "none":
         if X.dtype == np.uint8:   # as they are: no 1/255 either
             X = X.astype(np.float32)
@@ -595,15 +707,19 @@ def _run(cfg, net, opt, state, data, quiet, progress):
                           class_weight="balanced" if cfg.get("class_weight") == "balanced"
                           else None)
     except TrainingInterrupted as e:
-        print(f"\nfastnet: {e}; checkpoint saved in {out / 'checkpoint.npz'}\n"
+        print(f"\nfastnet: {e}; checkpoint saved in {ckpt}\n"
               f"continue with:  fastnet resume {out}", file=sys.stderr)
-        return 130
+        return 128 + e.signum
     except DivergenceError as e:
-        ckpt = out / "checkpoint.npz"
         kept = (f"the last good checkpoint is {ckpt}" if ckpt.exists()
                 else "no epoch finished, so there is no checkpoint")
         print(f"fastnet: error: {e}\n{kept}; see --on-nan", file=sys.stderr)
         return 1
+    except OSError as e:          # disk full, read-only, permissions: files are atomic
+        kept = (f"the last good checkpoint {ckpt} is intact; free the space or fix the "
+                f"permissions, then `fastnet resume {out}`" if ckpt.exists()
+                else "no epoch finished, so there is no checkpoint")
+        raise RunError(f"cannot write the run folder {out}: {e}; {kept}") from None
     if es is not None and es.stopped_epoch is not None:
         print(_stop_message(es, history))
     if not cfg["validation_split"] and (out / "model.npz").exists():

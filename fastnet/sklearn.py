@@ -246,6 +246,13 @@ class _BaseMLP(BaseEstimator):
                 warnings.warn(f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) "
                               "reached and the optimization hasn't converged yet.",
                               ConvergenceWarning)
+        chance = self._chance_loss(T)
+        if self.loss_curve_ and not self.loss_curve_[-1] <= 2 * chance + 1e-6:
+            warnings.warn(ConvergenceWarning(
+                f"{type(self).__name__}: the training loss of the last epoch "
+                f"({self.loss_curve_[-1]:.4g}) is worse than a constant prediction's "
+                f"({chance:.4g}): training failed or diverged; lower learning_rate_init "
+                f"({self.learning_rate_init:g}) or scale X (e.g. StandardScaler)"), stacklevel=3)
         if early:
             self.net_.params[...] = self._best_params
             self.best_loss_ = None
@@ -407,6 +414,15 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         return self._train(X, ids, y, "softmax_cross_entropy", len(self.classes_),
                            incremental, sample_weight)
 
+    @staticmethod
+    def _chance_loss(T):
+        """The cross-entropy of predicting the class frequencies of the targets T: class
+        ids (n,), or 0/1 (n, 1) for two classes."""
+        ids = np.asarray(T).reshape(len(T), -1)[:, 0].astype(np.int64)
+        p = np.bincount(ids) / len(ids)
+        p = p[p > 0]
+        return float(-(p * np.log(p)).sum())
+
     def predict_proba(self, X):
         """(n, n_classes) class probabilities (columns in ``classes_`` order)."""
         p = self._outputs(X).astype(np.float64)
@@ -444,6 +460,11 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         T = y.reshape(len(y), -1).astype(np.float32)
         self.out_activation_ = "identity"
         return self._train(X, T, y, "sum_of_squares", T.shape[1], incremental, sample_weight)
+
+    @staticmethod
+    def _chance_loss(T):
+        """The loss ½ Σ_k var(T_k) of predicting the mean of the targets T (n, k)."""
+        return 0.5 * float(np.var(T, axis=0, dtype=np.float64).sum())
 
     def predict(self, X):
         out = self._outputs(X).astype(np.float64)

@@ -18,6 +18,7 @@ import json
 import logging
 import math
 import os
+import socket
 import sys
 import threading
 import time
@@ -36,6 +37,8 @@ __all__ = ["sweep", "plan", "run_trial", "finished", "results_csv", "format_tabl
 RESULT = "result.json"
 METRICS = ("val_accuracy", "val_loss", "test_accuracy", "test_loss", "epochs", "seconds")
 NEEDS_DASK = 'fastnet sweep needs Dask distributed: pip install "fastnet[sweep]"'
+CONNECT_TIMEOUT = 10
+"""Seconds to reach a Dask scheduler (``--scheduler``) before giving up with an error."""
 _ONE_TRIAL = threading.Lock()
 
 
@@ -128,6 +131,13 @@ def sweep(spec, out=None, scheduler=None, client=None, workers=None, progress=Tr
     if workers is not None:
         workers = checks.integer("workers", workers, 1)
     out, parsed, trials = plan(spec, out)
+    runs.check_out(out)
+    with runs.claim(out, "sweep"):
+        return _sweep(out, parsed, trials, scheduler, client, workers, progress, verbose)
+
+
+def _sweep(out, parsed, trials, scheduler, client, workers, progress, verbose):
+    """``sweep`` in its claimed folder ``out``."""
     earlier = {t.name: finished(out / t.name, t) for t in trials}
     todo = [t for t in trials if earlier[t.name] is None]
     say = _printer(verbose)
@@ -189,9 +199,11 @@ def _connect(scheduler, client, workers, n_trials, say):
         return
     if scheduler is not None:
         try:
-            remote = Client(scheduler)
-        except OSError as e:
-            raise ConnectionError(f"cannot reach the Dask scheduler at {scheduler}: {e}") \
+            remote = _client_within(Client, scheduler, CONNECT_TIMEOUT)
+        except (OSError, TimeoutError) as e:   # refused, or not a Dask scheduler
+            raise ConnectionError(f"cannot reach the Dask scheduler at {scheduler} within "
+                                  f"{CONNECT_TIMEOUT} s (is it one? a dashboard or other "
+                                  f"port answers but is not): {type(e).__name__}: {e}") \
                 from None
         with remote:
             say(f"on the Dask cluster at {scheduler} "
@@ -208,6 +220,33 @@ def _connect(scheduler, client, workers, n_trials, say):
     say(f"on a local Dask cluster: {n} workers, 1 thread each")
     with cluster, Client(cluster) as local:
         yield local
+
+
+def _client_within(Client, address, seconds):
+    """``Client(address)``, or TimeoutError after ``seconds``. Dask's own timeouts do not
+    cover a server that accepts the connection and never answers the handshake (an HTTP
+    port, say), so the client is made in a daemon thread that is abandoned on timeout."""
+    import dask
+    host, sep, port = address.removeprefix("tcp://").rpartition(":")
+    if address.startswith("tcp://") and sep and port.isdigit():   # refused: at once
+        socket.create_connection((host.strip("[]"), int(port)), timeout=seconds).close()
+    made = {}
+
+    def make():
+        try:
+            with dask.config.set({"distributed.comm.timeouts.connect": f"{seconds}s"}):
+                made["client"] = Client(address, timeout=f"{seconds}s")
+        except BaseException as e:       # handed to the caller's thread
+            made["error"] = e
+
+    thread = threading.Thread(target=make, name="fastnet-dask-connect", daemon=True)
+    thread.start()
+    thread.join(seconds + 1)
+    if "error" in made:
+        raise made["error"]
+    if "client" not in made:
+        raise TimeoutError(f"no answer to the Dask handshake in {seconds} s")
+    return made["client"]
 
 
 def _run_trials(client, out, todo, fn, progress, say):

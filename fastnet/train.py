@@ -37,13 +37,15 @@ class DivergenceError(FloatingPointError):
 
 
 class TrainingInterrupted(KeyboardInterrupt):
-    """SIGINT arrived during ``fit(handle_sigint=True)``: the current step was finished
-    and the callbacks' ``on_checkpoint`` ran before this was raised."""
+    """SIGINT (Ctrl-C) or SIGTERM arrived during ``fit(handle_sigint=True)``: the current
+    step was finished and the callbacks' ``on_checkpoint`` ran before this was raised.
+    ``signum`` is the signal's number (a command exits with 128 + signum)."""
 
-    def __init__(self, state):
-        super().__init__(f"interrupted in epoch {state.epoch + 1}/{state.epochs} after "
-                         f"{state.position} of {state.n} samples")
-        self.state = state
+    def __init__(self, state, signum=signal.SIGINT):
+        name = signal.Signals(signum).name
+        super().__init__(f"interrupted by {name} in epoch {state.epoch + 1}/{state.epochs} "
+                         f"after {state.position} of {state.n} samples")
+        self.state, self.signum = state, int(signum)
 
 
 NAN_POLICIES = ("stop", "skip", "halve")
@@ -73,8 +75,8 @@ def fit(net, X, y, epochs=10, batch_size=32, optimizer=None, validation_split=0.
         DivergenceError), "skip" (undo the step, drop that batch), "halve" (undo the step,
         halve the learning rate, retry the batch; at most MAX_HALVINGS halvings).
     progress : show a tqdm bar per epoch (running loss, samples/s) if tqdm is installed.
-    handle_sigint : in the main thread, make Ctrl-C finish the current step, run the
-        callbacks' ``on_checkpoint`` and raise ``TrainingInterrupted``.
+    handle_sigint : in the main thread, make Ctrl-C (SIGINT) and SIGTERM finish the current
+        step, run the callbacks' ``on_checkpoint`` and raise ``TrainingInterrupted``.
     resume : a checkpoint's training state (``TrainState.training_meta()`` plus 'order')
         to continue from; the result equals an uninterrupted run.
     sample_weight : (n,) non-negative weights of the samples of (X, y).
@@ -85,13 +87,18 @@ def fit(net, X, y, epochs=10, batch_size=32, optimizer=None, validation_split=0.
         the history's training loss averages those batch means; validation is unweighted.
 
     Returns a ``History`` with loss, accuracy, val_loss, val_accuracy, lr, seconds.
+    Raises DivergenceError when an epoch ends with NaN/inf weights or a non-finite loss
+    (whatever ``on_nan``), before the callbacks see that epoch: the last checkpoint saved
+    is the last finite one.
     """
     epochs, batch_size, validation_split = checks.fit_arguments(
         epochs, batch_size, validation_split, seed, callbacks)
+    shuffle = checks.boolean("shuffle", shuffle)
     if on_nan not in NAN_POLICIES:
         raise ValueError(f"on_nan must be one of {NAN_POLICIES}, got {on_nan!r}")
     opt = make_optimizer(optimizer) if optimizer is not None else SGD(0.01, momentum=0.9)
     X_given = X   # with a scaler, validation rows come from X as given: evaluate scales them
+    opt.bind(net.params)
     X, scale = inputs.as_input(net, X)
     if getattr(net, "scaler", None) is None:
         warn_unscaled(X)
@@ -135,10 +142,11 @@ def fit(net, X, y, epochs=10, batch_size=32, optimizer=None, validation_split=0.
                     if bar is not None:
                         bar.close()
                     _call(callbacks, "on_checkpoint", state)
-                    raise TrainingInterrupted(state)
+                    raise TrainingInterrupted(state, interrupted())
             if bar is not None:
                 bar.close()
             logs = _epoch_logs(state, X_val, T_val, on_nan)
+            _check_finite(net, logs)
             state.seconds += time.perf_counter() - t0
             logs["seconds"] = state.seconds
             state.history.append(logs)
@@ -293,8 +301,7 @@ def _epoch_logs(state, X_val, T_val, on_nan):
     trained = max(n - state.skipped, 1)
     logs = {"epoch": state.epoch + 1, "loss": state.loss_sum / trained}
     if net.is_classifier:
-        per_sample = net.n_outputs if net.loss_kind == BINARY_CROSS_ENTROPY else 1
-        logs["accuracy"] = state.correct / (trained * per_sample)
+        logs["accuracy"] = state.correct / trained
     if X_val is not None:
         for k, v in net.evaluate(X_val, T_val).items():
             logs["val_" + k] = v
@@ -302,6 +309,18 @@ def _epoch_logs(state, X_val, T_val, on_nan):
     if on_nan != "stop":   # every epoch, so the history's columns stay aligned
         logs["skipped_samples"] = state.skipped
     return logs
+
+
+def _check_finite(net, logs):
+    """Raise DivergenceError if the epoch left NaN/inf weights or a non-finite loss."""
+    bad = [k for k in ("loss", "val_loss") if k in logs and not math.isfinite(logs[k])]
+    if not np.isfinite(net.params).all():
+        bad.insert(0, "weights")
+    if bad:
+        raise DivergenceError(
+            f"training diverged: epoch {logs['epoch']} ended with non-finite "
+            f"{', '.join(bad)} ({', '.join(f'{k} {logs[k]}' for k in bad if k in logs)}); "
+            "the last finite checkpoint is kept; lower the learning rate")
 
 
 def _show(bar, state, size):
@@ -324,26 +343,34 @@ def format_logs(epoch, epochs, logs):
     return "  ".join(parts)
 
 
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+"""Signals that ``fit(handle_sigint=True)`` turns into a checkpoint and TrainingInterrupted
+(SIGTERM is what Dask, Slurm, Kubernetes and ``docker stop`` send)."""
+
+
 @contextlib.contextmanager
 def _sigint_flag(enabled):
-    """Yield a function telling whether Ctrl-C was pressed; a second Ctrl-C aborts at once."""
+    """Yield a function giving the number of the stop signal received (0: none); a
+    second one aborts at once."""
     hit = []
     if not enabled or threading.current_thread() is not threading.main_thread():
-        yield lambda: False
+        yield lambda: 0
         return
 
     def handler(signum, frame):
         if hit:
             raise KeyboardInterrupt
         hit.append(signum)
-        print("\nfastnet: interrupt received; finishing this step and saving a checkpoint "
-              "(press Ctrl-C again to abort without saving)", file=sys.stderr, flush=True)
+        print(f"\nfastnet: {signal.Signals(signum).name} received; finishing this step and "
+              "saving a checkpoint (press Ctrl-C again to abort without saving)",
+              file=sys.stderr, flush=True)
 
-    old = signal.signal(signal.SIGINT, handler)
+    old = {s: signal.signal(s, handler) for s in STOP_SIGNALS}
     try:
-        yield lambda: bool(hit)
+        yield lambda: hit[0] if hit else 0
     finally:
-        signal.signal(signal.SIGINT, old)
+        for s, h in old.items():
+            signal.signal(s, h)
 
 
 def _progress_bar(enabled, state):

@@ -46,7 +46,8 @@ def run(tmp_path_factory):
 def test_train_writes_the_run_folder(run):
     out, proc = run
     assert sorted(p.name for p in out.iterdir()) == [
-        "best.npz", "checkpoint.npz", "config.json", "history.csv", "model.npz", "test.json"]
+        ".lock", "best.npz", "checkpoint.npz", "config.json", "history.csv", "model.npz",
+        "test.json"]
     with open(out / "history.csv") as f:
         rows = list(csv.reader(f))
     assert rows[0][:6] == ["epoch", "loss", "accuracy", "val_loss", "val_accuracy", "seconds"]
@@ -155,16 +156,18 @@ def assert_same_run(a, b):
     assert ra == rb
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL])
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL])
 def test_killed_run_is_loadable_and_resume_equals_uninterrupted(reference, tmp_path, sig):
     out = tmp_path / "run"
     proc = start("train", *LONGER, "--out", out, "--no-progress")
     wait_for(out / "checkpoint.npz", proc)      # epoch 1 finished; epoch 2 running
     proc.send_signal(sig)
     stdout, stderr = proc.communicate(timeout=120)
-    if sig == signal.SIGINT:
-        assert proc.returncode == 130, stderr
+    if sig != signal.SIGKILL:   # Ctrl-C and SIGTERM: a checkpoint of the current position
+        assert proc.returncode == 128 + sig, stderr
+        assert f"interrupted by {sig.name} in epoch 2/3" in stderr
         assert f"fastnet resume {out}" in stderr
+        assert fn.load(out / "checkpoint.npz", return_meta=True)[1]["training"]["position"] > 0
     else:
         assert proc.returncode == -signal.SIGKILL
     net, meta, _ = fn.load(out / "checkpoint.npz", return_meta=True)

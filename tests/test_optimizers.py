@@ -152,11 +152,15 @@ def test_nesterov_differs_from_momentum(rng):
     assert np.abs(a - b).max() > 1e-3
 
 
-def test_state_is_per_optimizer_and_reset_for_a_new_size(rng):
+def test_optimizer_is_bound_to_its_parameters_until_reset(rng):
     opt = Adam(0.01)
-    opt.step(np.zeros(3), np.ones(3))
-    opt.step(np.zeros(5), np.ones(5))  # a different parameter vector: fresh state
-    assert opt.state["m"].shape == (5,)
+    p3, p5 = np.zeros(3), np.zeros(5)
+    opt.step(p3, np.ones(3))
+    with pytest.raises(ValueError, match="bound to another network's parameters.*reset"):
+        opt.step(p5, np.ones(5))
+    assert opt.t == 1 and opt.state["m"].shape == (3,)
+    opt.reset().step(p5, np.ones(5))  # reset: fresh state for the new vector
+    assert opt.t == 1 and opt.state["m"].shape == (5,)
 
 
 def test_optimizer_trains_prelu_slopes(rng):

@@ -227,12 +227,12 @@ def gather_batch_ref(src_x, scale, src_t, idx):
 
 
 def count_correct_ref(y, d, loss):
-    """Correct predictions: rows whose argmax agree (softmax), elements on the same side of
-    ½ (binary); 0 for regression. Ties: the first maximum."""
+    """Correct predictions: rows whose argmax agree (softmax), rows whose elements are all
+    on the same side of ½ (binary); 0 for regression. Ties: the first maximum."""
     if loss == L.SOFTMAX_CROSS_ENTROPY:
         return int((y.argmax(axis=1) == d.argmax(axis=1)).sum())
     if loss == L.BINARY_CROSS_ENTROPY:
-        return int(((y > 0.5) == (d > 0.5)).sum())
+        return int(((y > 0.5) == (d > 0.5)).all(axis=1).sum())
     return 0
 
 
