@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import plots, runs, sweeps
+from . import catalogue, plots, runs, sweeps
 from .callbacks import read_history_csv
 from .images import load_inputs
 from .io import load
@@ -300,12 +300,12 @@ def add_learn_commands(sub):
                        "MODEL: that model on an MNIST test image.")
     x.add_argument("model", metavar="MODEL", nargs="?", default=None,
                    help="a .npz model file or a run folder (default: a 4-3-2 network)")
-    x.add_argument("--sample", type=int, default=0, help="which sample (MNIST test index)")
-    x.add_argument("--lr", type=float, default=0.1, help="learning rate η of the update")
-    x.add_argument("--activation", default="tanh", help="hidden activation of the 4-3-2 net")
-    x.add_argument("--loss", default="softmax_cross_entropy", choices=LOSSES,
+    x.add_argument("--sample", type=_argtype(runs.integer(0)), default=0, help="which sample (MNIST test index)")
+    x.add_argument("--lr", type=_argtype(runs.real(0, low_open=True)), default=0.1, help="learning rate η of the update")
+    x.add_argument("--activation", default="tanh", choices=catalogue.HIDDEN_ACTIVATIONS, help="hidden activation of the 4-3-2 net")
+    x.add_argument("--loss", default="softmax_cross_entropy", choices=catalogue.LOSS_NAMES,
                    help="loss of the 4-3-2 net")
-    x.add_argument("--seed", type=int, default=0, help="seeds the 4-3-2 net and its sample")
+    x.add_argument("--seed", type=_argtype(runs.integer(0)), default=0, help="seeds the 4-3-2 net and its sample")
     g = sub.add_parser("landscape", formatter_class=_Formatter,
                        help="loss surface around a model along two random directions",
                        description="Evaluate the MNIST test loss on a STEPS x STEPS grid "
@@ -315,10 +315,10 @@ def add_learn_commands(sub):
     g.add_argument("model", metavar="MODEL", help="a .npz model file or a run folder")
     g.add_argument("--out", default=".", help="folder for landscape.png and landscape.npz")
     g.add_argument("--steps", type=_positive_int, default=51, help="grid points per axis")
-    g.add_argument("--span", type=float, default=1.0, help="the grid covers [-SPAN, SPAN]²")
+    g.add_argument("--span", type=_argtype(runs.real(0, low_open=True)), default=1.0, help="the grid covers [-SPAN, SPAN]²")
     g.add_argument("--limit", type=_positive_int, default=None,
                    help="use the first N test samples only")
-    g.add_argument("--seed", type=int, default=0, help="seeds the two directions")
+    g.add_argument("--seed", type=_argtype(runs.integer(0)), default=0, help="seeds the two directions")
 
 
 def explain_command(args):
@@ -329,11 +329,11 @@ def explain_command(args):
         net, X, d = toy_problem(args.activation, args.loss, args.seed)
     else:
         net = _load_model(args.model)
-        _, _, X, y = _mnist()
-        d = _targets(net, y)
+        _, _, X, y = runs.load_data()
+        d = runs.targets(net, y)
         X = X.astype(np.float64) / 255
     if not 0 <= args.sample < len(X):
-        raise CLIError(f"--sample must be in [0, {len(X)}), got {args.sample}")
+        raise RunError(f"--sample must be in [0, {len(X)}), got {args.sample}")
     print(explain(net, X[args.sample], d[args.sample], lr=args.lr))
     return 0
 
@@ -341,11 +341,10 @@ def explain_command(args):
 def landscape_command(args):
     from .landscape import loss_landscape, plot_landscape
     net = _load_model(args.model)
-    _, _, X, y = _mnist(None)
-    X, y = X[:args.limit], y[:args.limit]
+    X, y = _test_set(args.limit)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    land = loss_landscape(net, X, _targets(net, y), steps=args.steps, span=args.span,
+    land = loss_landscape(net, X, runs.targets(net, y), steps=args.steps, span=args.span,
                           seed=args.seed)
     land.save(out / "landscape.npz")
     print(f"{args.steps}x{args.steps} grid over {len(X)} test samples in {land.seconds:.1f} s: "
