@@ -23,7 +23,7 @@ import time
 
 import numpy as np
 
-from . import checks, inputs, passes
+from . import checks, compiler, inputs, passes
 from .kernels.metrics import count_correct
 from .kernels.losses import BINARY_CROSS_ENTROPY
 from .optimizers import SGD, make_optimizer
@@ -73,7 +73,9 @@ def fit(net, X, y, epochs=10, batch_size=32, optimizer=None, validation_split=0.
     resume : a checkpoint's training state (``TrainState.training_meta()`` plus 'order')
         to continue from; the result equals an uninterrupted run.
 
-    Returns a ``History`` with loss, accuracy, val_loss, val_accuracy, lr, seconds.
+    Returns a ``History`` with loss, accuracy, val_loss, val_accuracy, lr, seconds (per
+    epoch, without compiling) and ``compile_seconds``: the time spent compiling kernels
+    before the first step (0.0 when Numba's cache had them; printed to stderr when verbose).
     """
     epochs, batch_size, validation_split = checks.fit_arguments(
         epochs, batch_size, validation_split, seed, callbacks)
@@ -92,6 +94,9 @@ def fit(net, X, y, epochs=10, batch_size=32, optimizer=None, validation_split=0.
     backup = _Backup(net, opt) if on_nan != "stop" else None
     if backup is not None:
         backup.save()
+    # compile (or load) every kernel now, so that no epoch's seconds include a compile
+    state.history.compile_seconds = compiler.warm(
+        passes.planned_calls(net, X, scale, T, batch_size, opt.kind), verbose)
     _call(callbacks, "on_train_begin", state)
     with _sigint_flag(handle_sigint) as interrupted:
         while not state.finished:
