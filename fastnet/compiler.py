@@ -64,6 +64,14 @@ def _cache_writable(kernel):
     return os.access(folder, os.W_OK)
 
 
+def _expected_cost(pair):
+    """A rough order of compile times: parallel kernels (each prange loop becomes a
+    function of its own) before serial ones, then by the size of the kernel's own
+    bytecode. Handing the longest out first keeps the workers finishing together."""
+    kernel = pair[0]
+    return bool(kernel.targetoptions.get("parallel")), len(kernel.py_func.__code__.co_code)
+
+
 def _compile_in_worker(module, name, sig):
     """Worker: compile kernel ``module.name`` for ``sig`` (writing Numba's cache)."""
     kernel = getattr(importlib.import_module(module), name)
@@ -77,6 +85,7 @@ def compile_all(pairs, workers=None):
     spawned processes when there are two or more and the cache is writable, then load
     them here; else here, one after another."""
     workers = min(len(pairs), workers or os.cpu_count() or 1)
+    pairs = sorted(pairs, key=_expected_cost, reverse=True)  # the longest first
     if workers > 1 and all(_cache_writable(k) for k, _ in pairs):
         context = multiprocessing.get_context("spawn")
         with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:

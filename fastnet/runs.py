@@ -36,7 +36,8 @@ RECIPE = {"optimizer": "momentum", "lr": 0.1, "weight_decay": 2e-4}
 """The optimizer of ``fastnet train`` without options, and the hyper-parameters it sets."""
 HYPER = ("lr", "momentum", "weight_decay", "beta1", "beta2", "rho", "eps")
 """The optimizer options; each applies to the optimizers whose catalogue entry has it."""
-RUN_FILES = ("config.json", "history.csv", "checkpoint.npz", "best.npz", "model.npz")
+RUN_FILES = ("config.json", "history.csv", "checkpoint.npz", "best.npz", "model.npz",
+             "timing.json")
 
 
 class RunError(ValueError):
@@ -337,11 +338,12 @@ def _run(cfg, net, opt, state, quiet, progress):
         callbacks.insert(0, EarlyStopping("val_loss", patience=cfg["early_stopping"]))
     val = None if cfg["validation_split"] else (X_test, targets(net, y_test))
     try:
-        net.fit(X, targets(net, y), epochs=cfg["epochs"], batch_size=cfg["batch_size"],
-                optimizer=opt, validation_split=cfg["validation_split"], validation_data=val,
-                seed=cfg["seed"], verbose=not quiet, callbacks=callbacks,
-                on_nan=cfg.get("on_nan", "stop"), progress=progress and not quiet,
-                handle_sigint=True, resume=state)
+        history = net.fit(
+            X, targets(net, y), epochs=cfg["epochs"], batch_size=cfg["batch_size"],
+            optimizer=opt, validation_split=cfg["validation_split"], validation_data=val,
+            seed=cfg["seed"], verbose=not quiet, callbacks=callbacks,
+            on_nan=cfg.get("on_nan", "stop"), progress=progress and not quiet,
+            handle_sigint=True, resume=state)
     except TrainingInterrupted as e:
         print(f"\nfastnet: {e}; checkpoint saved in {out / 'checkpoint.npz'}\n"
               f"continue with:  fastnet resume {out}", file=sys.stderr)
@@ -352,6 +354,10 @@ def _run(cfg, net, opt, state, quiet, progress):
                 else "no epoch finished, so there is no checkpoint")
         print(f"fastnet: error: {e}\n{kept}; see --on-nan", file=sys.stderr)
         return 1
+    # the seconds this process spent compiling kernels before its first step (history.csv's
+    # epoch seconds exclude them)
+    fio.write_text(out / "timing.json",
+                   json.dumps({"compile_seconds": round(history.compile_seconds, 3)}) + "\n")
     result = net.evaluate(X_test, targets(net, y_test))
     acc = f"  test accuracy {100 * result['accuracy']:.2f}%" if "accuracy" in result else ""
     print(f"test loss {result['loss']:.4f}{acc}")
