@@ -87,12 +87,15 @@ def compile_all(pairs, workers=None):
     workers = min(len(pairs), workers or os.cpu_count() or 1)
     pairs = sorted(pairs, key=_expected_cost, reverse=True)  # the longest first
     if workers > 1 and all(_cache_writable(k) for k, _ in pairs):
-        context = multiprocessing.get_context("spawn")
-        with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
-            jobs = [pool.submit(_compile_in_worker, k.py_func.__module__, k.py_func.__name__,
-                                sig) for k, sig in pairs]
-            for job in jobs:
-                job.result()
+        try:
+            context = multiprocessing.get_context("spawn")
+            with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
+                jobs = [pool.submit(_compile_in_worker, k.py_func.__module__,
+                                    k.py_func.__name__, sig) for k, sig in pairs]
+                for job in jobs:
+                    job.result()
+        except Exception:  # no child processes here (a daemon), or a worker failed:
+            pass           # what is missing compiles below, raising any real error here
     for kernel, sig in pairs:
         kernel.compile(sig)  # loads what the workers cached (or compiles it here)
 

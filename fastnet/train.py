@@ -389,7 +389,10 @@ class _Backup:
 
 
 class History(dict):
-    """Per-epoch metrics: ``history["loss"][e]`` etc. (Keras-style ``.history`` too)."""
+    """Per-epoch metrics: ``history["loss"][e]`` etc. (Keras-style ``.history`` too), and
+    ``compile_seconds``: what ``fit`` spent compiling kernels before the first step."""
+
+    compile_seconds = 0.0
 
     @property
     def history(self):
