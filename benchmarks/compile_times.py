@@ -53,7 +53,8 @@ def measure():
     """Compile every kernel of a first MNIST fit + evaluate into an empty cache.
     Returns (wall seconds of the child, {kernel: [signatures, seconds, object bytes]})."""
     with tempfile.TemporaryDirectory(prefix="fastnet-numba-cache-") as cache:
-        env = dict(os.environ, NUMBA_CACHE_DIR=cache)
+        # compiled here, one after another, so that the events see every kernel
+        env = dict(os.environ, NUMBA_CACHE_DIR=cache, FASTNET_COMPILE_WORKERS="1")
         out = subprocess.run([sys.executable, "-c", CHILD], env=env, check=True,
                              capture_output=True, text=True).stdout
         result = json.loads(out)

@@ -17,6 +17,7 @@ import os
 import sys
 import time
 
+WORKERS_VARIABLE = "FASTNET_COMPILE_WORKERS"  # the default number of worker processes
 COMPILING = "compiling fastnet's kernels for this CPU (first run only) ..."
 
 
@@ -81,10 +82,12 @@ def _compile_in_worker(module, name, sig):
 
 
 def compile_all(pairs, workers=None):
-    """Compile (kernel, signature) ``pairs``: in up to ``workers`` (default: the CPUs)
-    spawned processes when there are two or more and the cache is writable, then load
-    them here; else here, one after another."""
-    workers = min(len(pairs), workers or os.cpu_count() or 1)
+    """Compile (kernel, signature) ``pairs``: in up to ``workers`` spawned processes
+    (default: the environment's FASTNET_COMPILE_WORKERS, else one per CPU; 1: none) when
+    there are two or more and the cache is writable, then load them here; else here, one
+    after another."""
+    workers = min(len(pairs), workers or int(os.environ.get(WORKERS_VARIABLE) or 0)
+                  or os.cpu_count() or 1)
     pairs = sorted(pairs, key=_expected_cost, reverse=True)  # the longest first
     if workers > 1 and all(_cache_writable(k) for k, _ in pairs):
         try:
