@@ -81,13 +81,20 @@ def _compile_in_worker(module, name, sig):
     return time.perf_counter() - t0
 
 
+def _default_workers():
+    """FASTNET_COMPILE_WORKERS if it is a positive integer, else the number of CPUs."""
+    try:
+        return max(int(os.environ[WORKERS_VARIABLE]), 1)
+    except (KeyError, ValueError):
+        return os.cpu_count() or 1
+
+
 def compile_all(pairs, workers=None):
     """Compile (kernel, signature) ``pairs``: in up to ``workers`` spawned processes
     (default: the environment's FASTNET_COMPILE_WORKERS, else one per CPU; 1: none) when
     there are two or more and the cache is writable, then load them here; else here, one
     after another."""
-    workers = min(len(pairs), workers or int(os.environ.get(WORKERS_VARIABLE) or 0)
-                  or os.cpu_count() or 1)
+    workers = min(len(pairs), workers or _default_workers())
     pairs = sorted(pairs, key=_expected_cost, reverse=True)  # the longest first
     if workers > 1 and all(_cache_writable(k) for k, _ in pairs):
         try:

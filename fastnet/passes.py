@@ -128,14 +128,17 @@ def backward(net, ws, update=None):
     return bad
 
 
-def planned_calls(net, X, scale, T, batch_size, update_kind=None):
-    """The (kernel, args) of the calls one training step of ``batch_size`` samples (with
-    an optimizer step of rule ``update_kind``; None: gradients only) and an evaluation
-    make, on a scratch workspace: what ``compiler.warm`` compiles before a run. X, T:
-    checked inputs and encoded targets. Keep in step with the call sites above."""
+def planned_calls(net, X, scale, T, batch_size, update_kind=None, X_eval=None):
+    """The (kernel, args) of the calls that one training step of ``batch_size`` samples
+    (with an optimizer step of rule ``update_kind``; None: gradients only) and, given
+    ``X_eval``, an evaluation of it make, on a scratch workspace: what ``compiler.warm``
+    compiles before a run. X, X_eval: checked inputs (``inputs.as_input``); T: encoded
+    targets. Keep in step with the call sites above."""
     ws = Workspace(net, min(batch_size, max(X.shape[0], 1)))
     idx = np.zeros(ws.B, np.int64)
-    calls = [(gather_batch, (ws.x, ws.t, X, T, idx, scale)), (gather_rows, (ws.x, X, idx, scale))]
+    calls = [(gather_batch, (ws.x, ws.t, X, T, idx, scale))]
+    if X_eval is not None:
+        calls.append((gather_rows, (ws.x, X_eval, idx, scale)))
     last = len(net.layers) - 1
     for i, layer in enumerate(net.layers):
         act = net.output_act if i == last else layer.act
@@ -145,7 +148,8 @@ def planned_calls(net, X, scale, T, batch_size, update_kind=None):
                                       layer.a, act, i == 0)))
     calls.append((L.batch_loss, (ws.losses, ws.delta[-1], ws.dz[-1], ws.u[-1], ws.z[-1], ws.t,
                                  layer.a, net.loss_kind, net.output_act)))
-    calls.append((count_correct, (ws.z[-1], ws.t, net.loss_kind)))
+    if net.is_classifier or X_eval is not None:
+        calls.append((count_correct, (ws.z[-1], ws.t, net.loss_kind)))
     kind = O.NO_UPDATE if update_kind is None else update_kind
     slots = net.update_slots(net.grads, net.grads)
     for i in range(len(net.layers) - 1, -1, -1):

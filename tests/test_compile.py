@@ -61,7 +61,7 @@ def test_a_planned_run_compiles_nothing_while_training():
     opt = fn.Adam(0.01)
     Xc, scale = inputs.as_input(net, X)
     T = inputs.encode_targets(net, y, Xc.shape[0])
-    assert compiler.warm(passes.planned_calls(net, Xc, scale, T, 16, opt.kind)) >= 0
+    assert compiler.warm(passes.planned_calls(net, Xc, scale, T, 16, opt.kind, Xc)) >= 0
     before = {k: len(k.overloads) for k in config.KERNELS}
     history = net.fit(X, y, epochs=1, batch_size=16, optimizer=opt, validation_split=0.25,
                       verbose=False)
