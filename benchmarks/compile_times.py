@@ -18,44 +18,48 @@ import sys
 import tempfile
 import time
 
+MNIST_FIT = """
+import numpy as np
+import fastnet as fn
+net = fn.Network([fn.Dense(784, 256, activation="relu"), fn.Dense(256, 10)])
+rng = np.random.default_rng(0)
+X = rng.integers(0, 256, (512, 784), dtype=np.uint8)
+y = rng.integers(0, 10, 512)
+net.fit(X, y, epochs=1, batch_size=128, optimizer=fn.SGD(0.1, momentum=0.9), verbose=False)
+net.evaluate(X, y)
+"""
+
+# Runs WORKLOAD under a recorder of Numba's compile events; prints them as JSON.
 CHILD = r"""
 import json, sys, time
 t0 = time.perf_counter()
 from numba.core import event
 with event.install_recorder("numba:compile") as rec:
-    import numpy as np
-    import fastnet as fn
-    net = fn.Network([fn.Dense(784, 256, activation="relu"), fn.Dense(256, 10)])
-    rng = np.random.default_rng(0)
-    X = rng.integers(0, 256, (512, 784), dtype=np.uint8)
-    y = rng.integers(0, 10, 512)
-    net.fit(X, y, epochs=1, batch_size=128, optimizer=fn.SGD(0.1, momentum=0.9),
-            verbose=False)
-    net.evaluate(X, y)
+    exec(compile(sys.argv[1], "<workload>", "exec"), {})
 wall = time.perf_counter() - t0
 depth, started, rows = 0, {}, []
 for ts, ev in rec.buffer:
+    key = id(ev.data["dispatcher"]), str(ev.data["args"])
     if ev.is_start:
         depth += 1
-        started[id(ev.data["dispatcher"]), str(ev.data["args"])] = ts, depth
-    else:
-        key = id(ev.data["dispatcher"]), str(ev.data["args"])
-        t_start, d = started.pop(key)
-        depth -= 1
-        disp = ev.data["dispatcher"]
-        rows.append(dict(kernel=disp.py_func.__name__, module=disp.py_func.__module__,
-                         args=str(ev.data["args"]), seconds=ts - t_start, outer=d == 1))
+        started[key] = ts, depth
+        continue
+    t_start, d = started.pop(key)
+    depth -= 1
+    rows.append(dict(kernel=ev.data["dispatcher"].py_func.__name__, seconds=ts - t_start,
+                     outer=d == 1))
 json.dump(dict(wall=wall, compiles=rows), sys.stdout)
 """
 
 
-def measure():
-    """Compile every kernel of a first MNIST fit + evaluate into an empty cache.
-    Returns (wall seconds of the child, {kernel: [signatures, seconds, object bytes]})."""
+def measure(workload=MNIST_FIT):
+    """Run ``workload`` (Python source; default: a first MNIST fit and evaluate) in a new
+    process with an empty cache folder. Returns (wall seconds of the child, {kernel:
+    [signatures compiled, compile seconds, cached object bytes]})."""
     with tempfile.TemporaryDirectory(prefix="fastnet-numba-cache-") as cache:
         # compiled here, one after another, so that the events see every kernel
         env = dict(os.environ, NUMBA_CACHE_DIR=cache, FASTNET_COMPILE_WORKERS="1")
-        out = subprocess.run([sys.executable, "-c", CHILD], env=env, check=True,
+        out = subprocess.run([sys.executable, "-c", CHILD, workload], env=env, check=True,
                              capture_output=True, text=True).stdout
         result = json.loads(out)
         table = {}

@@ -1,6 +1,7 @@
 """Kernels compile before a run starts (``fastnet.compiler``), in worker processes when
 several are missing from Numba's cache, and the plan of a run's calls
 (``passes.planned_calls``) covers every kernel call training makes."""
+import os
 import subprocess
 import sys
 import textwrap
@@ -10,6 +11,9 @@ import numpy as np
 import fastnet as fn
 from fastnet import compiler, config, inputs, passes, precompile
 from fastnet.cli import build_parser
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from benchmarks import compile_times  # noqa: E402
 
 KERNELS = textwrap.dedent("""
     from numba import njit
@@ -83,3 +87,13 @@ def test_typical_calls_cover_an_mnist_run():
 def test_compile_command_parses():
     args = build_parser().parse_args(["compile", "--workers", "2"])
     assert (args.command, args.workers) == ("compile", 2)
+
+
+def test_compile_times_reports_each_kernel_signature_seconds_and_size(tmp_path):
+    (tmp_path / "tiny.py").write_text(KERNELS)
+    wall, table = compile_times.measure(f"import sys; sys.path.insert(0, {str(tmp_path)!r}); "
+                                        "import tiny; tiny.f(1); tiny.f(1.5); tiny.g(2)")
+    assert set(table) == {"f", "g"}
+    assert (table["f"][0], table["g"][0]) == (2, 1)  # signatures
+    assert all(seconds > 0 and size > 0 for _, seconds, size in table.values())
+    assert wall >= table["f"][1] + table["g"][1]
