@@ -4,16 +4,17 @@ missing from Numba's on-disk cache, and say so.
 A kernel compiles on its first call, one after another (Numba's compiler lock is per
 process). ``warm(calls)`` takes the calls a run is about to make (``passes.planned_calls``)
 and, for the (kernel, signature) pairs neither compiled in this process nor in the cache,
-compiles each in a worker process of its own (spawned; each writes Numba's cache), as
-many at a time as there are CPUs; then this process loads them all from the cache.
+compiles them in worker processes (fresh interpreters that import only what the kernels
+need; each writes Numba's cache), as many at a time as there are CPUs, the longest first;
+then this process loads them all from the cache.
 When the cache cannot be written (a read-only install without NUMBA_CACHE_DIR) or only
 one is missing, they compile here. Either way nothing compiles later, inside the
 training loop.
 """
-import concurrent.futures
-import importlib
-import multiprocessing
 import os
+import pickle
+import select
+import subprocess
 import sys
 import time
 
@@ -73,12 +74,54 @@ def _expected_cost(pair):
     return bool(kernel.targetoptions.get("parallel")), len(kernel.py_func.__code__.co_code)
 
 
-def _compile_in_worker(module, name, sig):
-    """Worker: compile kernel ``module.name`` for ``sig`` (writing Numba's cache)."""
-    kernel = getattr(importlib.import_module(module), name)
-    t0 = time.perf_counter()
-    kernel.compile(sig)
-    return time.perf_counter() - t0
+# A worker: a fresh interpreter (not a multiprocessing child, which would re-run the
+# user's script when it has no ``if __name__ == "__main__"`` guard) that reads the pickled
+# job list, then compiles job i for each line i on stdin and answers with that line.
+WORKER = """
+import importlib, pickle, sys
+jobs = pickle.load(sys.stdin.buffer)
+for line in sys.stdin.buffer:
+    module, name, sig = jobs[int(line)]
+    getattr(importlib.import_module(module), name).compile(sig)
+    sys.stdout.buffer.write(line)
+    sys.stdout.flush()
+"""
+
+
+def _in_workers(pairs, workers):
+    """Compile ``pairs`` in ``workers`` worker processes, handing the next job to whichever
+    is free first. Raises RuntimeError if a worker fails."""
+    jobs = pickle.dumps([(k.py_func.__module__, k.py_func.__name__, sig) for k, sig in pairs])
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # this fastnet
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        [root] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]))
+    procs = [subprocess.Popen([sys.executable, "-c", WORKER], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
+             for _ in range(workers)]
+    try:
+        for proc in procs:
+            proc.stdin.write(jobs)
+            proc.stdin.flush()
+        todo, busy = list(range(len(pairs))), {}  # busy: {worker: job}
+        while todo or busy:
+            for proc in procs:
+                if proc not in busy and todo:
+                    busy[proc] = todo.pop(0)
+                    proc.stdin.write(b"%d\n" % busy[proc])
+                    proc.stdin.flush()
+            ready = select.select([proc.stdout for proc in busy], [], [])[0]
+            for proc in [proc for proc in busy if proc.stdout in ready]:
+                if proc.stdout.readline() != b"%d\n" % busy[proc]:
+                    raise RuntimeError(f"a worker failed to compile job {busy[proc]}")
+                del busy[proc]
+    finally:
+        for proc in procs:
+            try:
+                proc.stdin.close()  # a worker ends at the end of its input
+            except OSError:
+                pass
+        for proc in procs:
+            proc.wait()
 
 
 def _default_workers():
@@ -90,7 +133,7 @@ def _default_workers():
 
 
 def compile_all(pairs, workers=None):
-    """Compile (kernel, signature) ``pairs``: in up to ``workers`` spawned processes
+    """Compile (kernel, signature) ``pairs``: in up to ``workers`` worker processes
     (default: the environment's FASTNET_COMPILE_WORKERS, else one per CPU; 1: none) when
     there are two or more and the cache is writable, then load them here; else here, one
     after another."""
@@ -98,14 +141,9 @@ def compile_all(pairs, workers=None):
     pairs = sorted(pairs, key=_expected_cost, reverse=True)  # the longest first
     if workers > 1 and all(_cache_writable(k) for k, _ in pairs):
         try:
-            context = multiprocessing.get_context("spawn")
-            with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
-                jobs = [pool.submit(_compile_in_worker, k.py_func.__module__,
-                                    k.py_func.__name__, sig) for k, sig in pairs]
-                for job in jobs:
-                    job.result()
-        except Exception:  # no child processes here (a daemon), or a worker failed:
-            pass           # what is missing compiles below, raising any real error here
+            _in_workers(pairs, workers)
+        except (OSError, RuntimeError):  # no processes here, or a worker failed: what is
+            pass                         # missing compiles below, raising any real error
     for kernel, sig in pairs:
         kernel.compile(sig)  # loads what the workers cached (or compiles it here)
 
