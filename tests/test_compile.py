@@ -33,7 +33,7 @@ RUN = textwrap.dedent("""
     import tiny
     from fastnet import compiler
     calls = [(tiny.f, (1,)), (tiny.g, (1.0,))]
-    seconds = compiler.warm(calls, workers=2)
+    seconds = compiler.warm(calls, verbose=True, workers=2)
     print(seconds > 0, sum(tiny.f.stats.cache_misses.values()),
           sum(tiny.g.stats.cache_misses.values()), len(compiler.missing(calls)),
           tiny.f(1), tiny.g(1.0))
@@ -41,16 +41,19 @@ RUN = textwrap.dedent("""
 
 
 def run(folder):
-    return subprocess.run([sys.executable, "-c", RUN], cwd=folder, capture_output=True,
-                          text=True, check=True, timeout=300).stdout.split()
+    proc = subprocess.run([sys.executable, "-c", RUN], cwd=folder, capture_output=True,
+                          text=True, check=True, timeout=300)
+    return proc.stdout.split(), proc.stderr
 
 
-def test_missing_kernels_compile_in_workers_and_load_from_the_cache(tmp_path):
+def test_missing_kernels_compile_in_workers_load_from_the_cache_and_say_so(tmp_path):
     (tmp_path / "tiny.py").write_text(KERNELS)
     # two missing: compiled in two worker processes, then loaded here (no miss here)
-    assert run(tmp_path) == ["True", "0", "0", "0", "2", "2.0"]
-    # all cached: nothing to compile, 0 seconds
-    assert run(tmp_path) == ["False", "0", "0", "0", "2", "2.0"]
+    out, err = run(tmp_path)
+    assert out == ["True", "0", "0", "0", "2", "2.0"]
+    assert err.startswith("fastnet: " + compiler.COMPILING + " done in ") and err.endswith(" s\n")
+    # all cached: nothing to compile, 0 seconds, nothing said
+    assert run(tmp_path) == (["False", "0", "0", "0", "2", "2.0"], "")
 
 
 def signatures(calls):
