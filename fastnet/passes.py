@@ -128,13 +128,13 @@ def backward(net, ws, update=None):
     return bad
 
 
-def planned_calls(net, X, scale, T, batch_size, update_kind=None, X_eval=None):
-    """The (kernel, args) of the calls that one training step of ``batch_size`` samples
-    (with an optimizer step of rule ``update_kind``; None: gradients only) and, given
-    ``X_eval``, an evaluation of it make, on a scratch workspace: what ``compiler.warm``
-    compiles before a run. X, X_eval: checked inputs (``inputs.as_input``); T: encoded
-    targets. Keep in step with the call sites above."""
-    ws = Workspace(net, min(batch_size, max(X.shape[0], 1)))
+def planned_calls(net, X, scale, T, update_kind=None, X_eval=None):
+    """The (kernel, args) of the calls that a training step (with an optimizer step of
+    rule ``update_kind``; None: gradients only) and, given ``X_eval``, an evaluation of it
+    make: what ``compiler.warm`` compiles before a run. X, X_eval: checked inputs
+    (``inputs.as_input``); T: encoded targets. The arguments are a one-sample workspace's,
+    of the same types as any batch's. Keep in step with the call sites above."""
+    ws = Workspace(net, 1)
     idx = np.zeros(ws.B, np.int64)
     calls = [(gather_batch, (ws.x, ws.t, X, T, idx, scale))]
     if X_eval is not None:

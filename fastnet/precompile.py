@@ -28,8 +28,8 @@ def typical_calls():
     for X in (images, read_only, np.zeros((8, 4), np.float32)):
         X, scale = as_input(net, X)
         T = encode_targets(net, y, X.shape[0])
-        calls += passes.planned_calls(net, X, scale, T, 4, SGD(0.1).kind, X)
-        calls += passes.planned_calls(net, X, scale, T, 4, None, X)
+        calls += passes.planned_calls(net, X, scale, T, SGD(0.1).kind, X)
+        calls += passes.planned_calls(net, X, scale, T, None, X)
     return calls
 
 

@@ -68,7 +68,7 @@ def test_a_planned_run_compiles_nothing_while_training():
     opt = fn.Adam(0.01)
     Xc, scale = inputs.as_input(net, X)
     T = inputs.encode_targets(net, y, Xc.shape[0])
-    assert compiler.warm(passes.planned_calls(net, Xc, scale, T, 16, opt.kind, Xc)) >= 0
+    assert compiler.warm(passes.planned_calls(net, Xc, scale, T, opt.kind, Xc)) >= 0
     before = {k: len(k.overloads) for k in config.KERNELS}
     history = net.fit(X, y, epochs=1, batch_size=16, optimizer=opt, validation_split=0.25,
                       verbose=False)
@@ -83,7 +83,7 @@ def test_typical_calls_cover_an_mnist_run():
     Xc, scale = inputs.as_input(net, X)
     T = inputs.encode_targets(net, np.arange(8) % 10, 8)
     for kind in (fn.SGD(0.1, momentum=0.9).kind, fn.AdamW(0.001).kind):
-        planned = signatures(passes.planned_calls(net, Xc, scale, T, 128, kind))
+        planned = signatures(passes.planned_calls(net, Xc, scale, T, kind))
         assert planned <= signatures(precompile.typical_calls())
 
 
