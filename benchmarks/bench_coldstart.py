@@ -2,12 +2,16 @@
 takes one training step (one fit over a single batch of 128), timed from outside as the
 process's wall time. Cached: Numba's on-disk cache already holds the compiled kernels (the
 usual case after the first run). Uncached: NUMBA_CACHE_DIR points at an empty temporary
-folder, so every kernel is compiled."""
+folder, so every kernel is compiled (in parallel worker processes: ``fastnet.compiler``).
+CompileTimes: the kernels' compile seconds and cached object size summed over a first
+MNIST fit and evaluate with an empty cache (``compile_times.py`` prints them per kernel)."""
 import os
 import subprocess
 import sys
 import tempfile
 import time
+
+from . import compile_times
 
 FIRST_STEP = """
 import numpy as np
@@ -40,3 +44,20 @@ class ColdStart:
     def track_import_and_first_step_uncached(self):
         with tempfile.TemporaryDirectory(prefix="fastnet-numba-cache-") as cache:
             return run_first_step(dict(os.environ, NUMBA_CACHE_DIR=cache))
+
+
+class CompileTimes:
+    """Numba's ``numba:compile`` events of a first fit, summed over the kernels."""
+    unit = "seconds"
+    timeout = 900
+
+    def setup(self):
+        self.wall, self.table = compile_times.measure()
+
+    def track_compile_seconds(self):
+        return sum(seconds for _, seconds, _ in self.table.values())
+
+    def track_cached_kilobytes(self):
+        return sum(size for _, _, size in self.table.values()) / 1024
+
+    track_cached_kilobytes.unit = "KB"

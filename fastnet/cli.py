@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import catalogue, datasets, metrics, plots, runs, sweeps
+from . import catalogue, datasets, metrics, plots, precompile, runs, sweeps
 from .callbacks import read_history_csv
 from .images import load_inputs
 from .io import load
@@ -140,6 +140,15 @@ def build_parser():
     s.add_argument("--dry-run", action="store_true",
                    help="list the trials and whether they are finished; run nothing")
     _output_flags(s)
+    c = sub.add_parser("compile", formatter_class=_Formatter,
+                       help="compile and cache the kernels a typical run uses",
+                       description="Compile every kernel a typical run calls (float32 "
+                       "networks of any activation, loss and optimizer; uint8 or float "
+                       "inputs) into Numba's cache, in parallel: for a Docker image, a CI "
+                       "cache or each node of a cluster (NUMBA_CACHE_DIR picks the folder). "
+                       "A float64 network still compiles on its first run.")
+    c.add_argument("--workers", type=_positive_int, default=None,
+                   help="compile in this many processes at once (default: one per core)")
     add_learn_commands(sub)
     add_export_command(sub)
     return parser
@@ -398,8 +407,15 @@ def sweep(args):
     return 0
 
 
+def compile_kernels(args):
+    seconds = precompile.compile_typical(args.workers)
+    print(f"fastnet: kernels compiled and cached in {seconds:.1f} s" if seconds else
+          "fastnet: every kernel was already cached")
+    return 0
+
+
 COMMANDS = {"train": train, "resume": resume, "evaluate": evaluate, "predict": predict,
-            "plot": plot, "sweep": sweep}
+            "plot": plot, "sweep": sweep, "compile": compile_kernels}
 
 
 def main(argv=None):

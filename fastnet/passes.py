@@ -157,6 +157,52 @@ def backward(net, ws, update=None):
     return bad
 
 
+def planned_calls(net, X, scale, T, update_kind=None, X_eval=None):
+    """The (kernel, args) of the calls that a training step (with an optimizer step of
+    rule ``update_kind``; None: gradients only) and, given ``X_eval``, an evaluation of it
+    make: what ``compiler.warm`` compiles before a run. X, X_eval: checked inputs
+    (``inputs.as_input``); T: encoded targets. The arguments are a one-sample workspace's,
+    of the same types as any batch's. Keep in step with the call sites above."""
+    ws = Workspace(net, 1)
+    idx = np.zeros(ws.B, np.int64)
+    calls = [(gather_batch, (ws.x, ws.t, X, T, idx, scale))]
+    if X_eval is not None:
+        calls.append((gather_rows, (ws.x, X_eval, idx, scale)))
+    last = len(net.layers) - 1
+    for i, layer in enumerate(net.layers):
+        act = net.output_act if i == last else layer.act
+        w = layer.W.T if i == 0 else layer.W
+        inp = ws.z[i - 1] if i > 0 else ws.x
+        calls.append((dense_forward, (ws.u[i], ws.z[i], ws.partial[i], inp, w, layer.b,
+                                      layer.a, act, i == 0)))
+    calls.append((L.batch_loss, (ws.losses, ws.delta[-1], ws.dz[-1], ws.u[-1], ws.z[-1], ws.t,
+                                 layer.a, net.loss_kind, net.output_act)))
+    if net.is_classifier or X_eval is not None:
+        calls.append((count_correct, (ws.z[-1], ws.t, net.loss_kind)))
+    kind = O.NO_UPDATE if update_kind is None else update_kind
+    slots = net.update_slots(net.grads, net.grads)
+    for i in range(len(net.layers) - 1, -1, -1):
+        layer = net.layers[i]
+        if i > 0:
+            below = net.layers[i - 1]
+            calls.append((hidden_delta, (ws.delta[i - 1], ws.dz[i - 1], ws.delta[i], layer.W,
+                                         ws.u[i - 1], ws.z[i - 1], below.a, below.act)))
+        w_slots, b_slots, a_slots = slots[i]
+        if a_slots is not None:
+            calls.append((prelu_slope_grad, (layer.da, ws.dz[i], ws.u[i])))
+            flat = a_slots[0].reshape(-1)
+            calls.append((O.optimizer_update, (flat, flat, flat, layer.da.reshape(-1),
+                                               O.NO_HYPER, kind)))
+        inp = ws.z[i - 1] if i > 0 else ws.x
+        dw = layer.dW.T if i == 0 else layer.dW
+        if update_kind is None:
+            calls.append((dense_gradient, (dw, layer.db, ws.delta[i], inp, i == 0)))
+        else:
+            calls.append((dense_backward_params, (dw, layer.db, w_slots, b_slots, ws.delta[i],
+                                                  inp, O.NO_HYPER, i == 0, kind)))
+    return calls
+
+
 def batches(net, X, scale, batch_size):
     """Yield (start, stop, workspace) with scale · X[start:stop] gathered into ws.x."""
     n = X.shape[0]

@@ -54,7 +54,7 @@ RECIPE = {"optimizer": "momentum", "lr": 0.1, "weight_decay": 2e-4}
 HYPER = ("lr", "momentum", "weight_decay", "beta1", "beta2", "rho", "eps")
 """The optimizer options; each applies to the optimizers whose catalogue entry has it."""
 RUN_FILES = ("config.json", "history.csv", "checkpoint.npz", "best.npz", "model.npz",
-             "test.json")
+             "test.json", "timing.json")
 TASK_LOSS = {"classification": "softmax_cross_entropy", "binary": "binary_cross_entropy",
              "regression": "sum_of_squares"}
 """The loss of each task (its output activation: softmax, sigmoid, identity)."""
@@ -720,6 +720,10 @@ def _run(cfg, net, opt, state, data, quiet, progress):
                 f"permissions, then `fastnet resume {out}`" if ckpt.exists()
                 else "no epoch finished, so there is no checkpoint")
         raise RunError(f"cannot write the run folder {out}: {e}; {kept}") from None
+    # the seconds this process spent compiling kernels before its first step (history.csv's
+    # epoch seconds exclude them)
+    fio.write_text(out / "timing.json",
+                   json.dumps({"compile_seconds": round(history.compile_seconds, 3)}) + "\n")
     if es is not None and es.stopped_epoch is not None:
         print(_stop_message(es, history))
     if not cfg["validation_split"] and (out / "model.npz").exists():

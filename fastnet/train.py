@@ -23,7 +23,7 @@ import time
 
 import numpy as np
 
-from . import checks, inputs, passes
+from . import checks, compiler, inputs, passes
 from .kernels.metrics import count_correct
 from .kernels.losses import BINARY_CROSS_ENTROPY
 from .kernels.optim import optimizer_update
@@ -86,7 +86,9 @@ def fit(net, X, y, epochs=10, batch_size=32, optimizer=None, validation_split=0.
         weighted mean Σ w ℓ / Σ w (PyTorch's ``reduction='mean'`` with class weights), and
         the history's training loss averages those batch means; validation is unweighted.
 
-    Returns a ``History`` with loss, accuracy, val_loss, val_accuracy, lr, seconds.
+    Returns a ``History`` with loss, accuracy, val_loss, val_accuracy, lr, seconds (per
+    epoch, without compiling) and ``compile_seconds``: the time spent compiling kernels
+    before the first step (0.0 when Numba's cache had them; printed to stderr when verbose).
     Raises DivergenceError when an epoch ends with NaN/inf weights or a non-finite loss
     (whatever ``on_nan``), before the callbacks see that epoch: the last checkpoint saved
     is the last finite one.
@@ -116,6 +118,9 @@ def fit(net, X, y, epochs=10, batch_size=32, optimizer=None, validation_split=0.
     backup = _Backup(net, opt) if on_nan != "stop" else None
     if backup is not None:
         backup.save()
+    # compile (or load) every kernel now, so that no epoch's seconds include a compile
+    state.history.compile_seconds = compiler.warm(
+        passes.planned_calls(net, X, scale, T, opt.kind, X_val), verbose)
     _call(callbacks, "on_train_begin", state)
     with _sigint_flag(handle_sigint) as interrupted:
         while not state.finished:
@@ -485,7 +490,10 @@ class _Backup:
 
 
 class History(dict):
-    """Per-epoch metrics: ``history["loss"][e]`` etc. (Keras-style ``.history`` too)."""
+    """Per-epoch metrics: ``history["loss"][e]`` etc. (Keras-style ``.history`` too), and
+    ``compile_seconds``: what ``fit`` spent compiling kernels before the first step."""
+
+    compile_seconds = 0.0
 
     @property
     def history(self):

@@ -2,6 +2,14 @@ import numpy as np
 import pytest
 
 
+def pytest_sessionstart(session):
+    """Compile (or load) the kernels of float32 runs once, before the first test, in
+    parallel worker processes when Numba's cache lacks them: the tests would otherwise
+    compile them one after another, and the subprocess tests then find them cached."""
+    from fastnet import compiler, precompile
+    compiler.warm(precompile.typical_calls())
+
+
 @pytest.fixture
 def rng():
     return np.random.default_rng(12345)

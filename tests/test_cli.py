@@ -47,7 +47,8 @@ def test_train_writes_the_run_folder(run):
     out, proc = run
     assert sorted(p.name for p in out.iterdir()) == [
         ".lock", "best.npz", "checkpoint.npz", "config.json", "history.csv", "model.npz",
-        "test.json"]
+        "test.json", "timing.json"]
+    assert set(json.loads((out / "timing.json").read_text())) == {"compile_seconds"}
     with open(out / "history.csv") as f:
         rows = list(csv.reader(f))
     assert rows[0][:6] == ["epoch", "loss", "accuracy", "val_loss", "val_accuracy", "seconds"]

@@ -65,7 +65,7 @@ REFUSALS = [   # train arguments, exit code, words of the error
     (["--force", "--batch-size", "100000000", "--layers", "784,100,10"], 1,
      "values per batch"),
     ([], 1, "already holds a run (config.json, history.csv, checkpoint.npz, best.npz, "
-            "model.npz, test.json)"),
+            "model.npz, test.json, timing.json)"),
 ]
 
 

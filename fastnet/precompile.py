@@ -1,0 +1,39 @@
+"""``fastnet compile``: put every kernel a typical run calls into Numba's cache ahead of
+time (a Docker image, a CI cache, each node of a cluster), compiled in parallel.
+
+Activations, losses and optimizer rules are integer codes, so one signature per kernel
+serves all of them; what changes the signatures is the float dtype (float32 here), the
+input dtype (uint8 images, writable or read-only, or float) and whether a layer has a
+learned slope (PReLU adds two kernels). A small float32 network with a PReLU layer, fed
+each kind of input, trained with an optimizer and differentiated without one, makes every
+such call.
+"""
+import numpy as np
+
+from . import compiler, passes
+from .inputs import as_input, encode_targets
+from .layers import Dense
+from .network import Network
+from .optimizers import SGD
+
+
+def typical_calls():
+    """The (kernel, args) of the calls of float32 runs (``passes.planned_calls``)."""
+    net = Network([Dense(4, 4, activation="prelu"), Dense(4, 3)])
+    y = np.arange(8) % 3
+    images = np.zeros((8, 4), np.uint8)
+    read_only = images.copy()
+    read_only.flags.writeable = False
+    calls = []
+    for X in (images, read_only, np.zeros((8, 4), np.float32)):
+        X, scale = as_input(net, X)
+        T = encode_targets(net, y, X.shape[0])
+        calls += passes.planned_calls(net, X, scale, T, SGD(0.1).kind, X)
+        calls += passes.planned_calls(net, X, scale, T, None, X)
+    return calls
+
+
+def compile_typical(workers=None):
+    """Compile (or load) every kernel of ``typical_calls``; returns the compile seconds
+    (0.0 when all were cached)."""
+    return compiler.warm(typical_calls(), verbose=True, workers=workers)

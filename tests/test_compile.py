@@ -1,0 +1,102 @@
+"""Kernels compile before a run starts (``fastnet.compiler``), in worker processes when
+several are missing from Numba's cache, and the plan of a run's calls
+(``passes.planned_calls``) covers every kernel call training makes."""
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+
+import fastnet as fn
+from fastnet import compiler, config, inputs, passes, precompile
+from fastnet.cli import build_parser
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from benchmarks import compile_times  # noqa: E402
+
+KERNELS = textwrap.dedent("""
+    from numba import njit
+
+    @njit(cache=True)
+    def f(x):
+        return x + 1
+
+    @njit(cache=True)
+    def g(x):
+        return x * 2
+""")
+
+# Warm f and g in a new process; print the compile seconds and, per kernel, whether this
+# process compiled it (a cache miss) rather than loading it.
+RUN = textwrap.dedent("""
+    import tiny
+    from fastnet import compiler
+    calls = [(tiny.f, (1,)), (tiny.g, (1.0,))]
+    seconds = compiler.warm(calls, verbose=True, workers=2)
+    print(seconds > 0, sum(tiny.f.stats.cache_misses.values()),
+          sum(tiny.g.stats.cache_misses.values()), len(compiler.missing(calls)),
+          tiny.f(1), tiny.g(1.0))
+""")
+
+
+def run(folder):
+    proc = subprocess.run([sys.executable, "-c", RUN], cwd=folder, capture_output=True,
+                          text=True, check=True, timeout=300)
+    return proc.stdout.split(), proc.stderr
+
+
+def test_missing_kernels_compile_in_workers_load_from_the_cache_and_say_so(tmp_path):
+    (tmp_path / "tiny.py").write_text(KERNELS)
+    # two missing: compiled in two worker processes, then loaded here (no miss here)
+    out, err = run(tmp_path)
+    assert out == ["True", "0", "0", "0", "2", "2.0"]
+    assert err.startswith("fastnet: " + compiler.COMPILING + " done in ") and err.endswith(" s\n")
+    # all cached: nothing to compile, 0 seconds, nothing said
+    assert run(tmp_path) == (["False", "0", "0", "0", "2", "2.0"], "")
+
+
+def signatures(calls):
+    return {(k.py_func.__name__, compiler.signature(k, args)) for k, args in calls}
+
+
+def test_a_planned_run_compiles_nothing_while_training():
+    net = fn.Network([fn.Dense(6, 5, activation="prelu"), fn.Dense(5, 4, activation="tanh"),
+                      fn.Dense(4, 3)], seed=0)
+    X = np.random.default_rng(0).integers(0, 256, (40, 6), dtype=np.uint8)
+    y = np.arange(40) % 3
+    opt = fn.Adam(0.01)
+    Xc, scale = inputs.as_input(net, X)
+    T = inputs.encode_targets(net, y, Xc.shape[0])
+    assert compiler.warm(passes.planned_calls(net, Xc, scale, T, opt.kind, Xc)) >= 0
+    before = {k: len(k.overloads) for k in config.KERNELS}
+    history = net.fit(X, y, epochs=1, batch_size=16, optimizer=opt, validation_split=0.25,
+                      verbose=False)
+    net.evaluate(X, y)
+    assert {k: len(k.overloads) for k in config.KERNELS} == before
+    assert history.compile_seconds == 0.0  # all compiled by the warm above
+
+
+def test_typical_calls_cover_an_mnist_run():
+    net = fn.Network([fn.Dense(784, 32, activation="relu"), fn.Dense(32, 10)], seed=0)
+    X = np.zeros((8, 784), np.uint8)
+    Xc, scale = inputs.as_input(net, X)
+    T = inputs.encode_targets(net, np.arange(8) % 10, 8)
+    for kind in (fn.SGD(0.1, momentum=0.9).kind, fn.AdamW(0.001).kind):
+        planned = signatures(passes.planned_calls(net, Xc, scale, T, kind))
+        assert planned <= signatures(precompile.typical_calls())
+
+
+def test_compile_command_parses():
+    args = build_parser().parse_args(["compile", "--workers", "2"])
+    assert (args.command, args.workers) == ("compile", 2)
+
+
+def test_compile_times_reports_each_kernel_signature_seconds_and_size(tmp_path):
+    (tmp_path / "tiny.py").write_text(KERNELS)
+    wall, table = compile_times.measure(f"import sys; sys.path.insert(0, {str(tmp_path)!r}); "
+                                        "import tiny; tiny.f(1); tiny.f(1.5); tiny.g(2)")
+    assert set(table) == {"f", "g"}
+    assert (table["f"][0], table["g"][0]) == (2, 1)  # signatures
+    assert all(seconds > 0 and size > 0 for _, seconds, size in table.values())
+    assert wall >= table["f"][1] + table["g"][1]
