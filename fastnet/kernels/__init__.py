@@ -14,7 +14,7 @@ import glob
 import os
 
 from .. import config
-from . import activations, data, dense, gemm, losses, metrics, optim  # noqa: F401
+from . import activations, data, dense, gemm, landscape, losses, metrics, optim  # noqa: F401
 
 # Numba's cache knows each kernel's own file only: flush it when any kernel source changed
 # (reference.py, plain NumPy, compiles nothing).
