@@ -10,11 +10,19 @@ import sys
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SCRIPTS = {  # name: (small-size arguments, a line it must print)
-    "regression.py": (["--epochs", "60"], "RMSE to the noise-free function"),
-    "binary.py": (["--epochs", "20", "--n", "200"], "accuracy on 1000 fresh points"),
-    "vanishing_gradient.py": (["--width", "16"], "What the plot shows"),
+SHOWS = "What the figure shows"
+SCRIPTS = {  # name: (small-size arguments, what it must print)
+    "regression.py": (["--epochs", "60"], ["RMSE to the noise-free function"]),
+    "binary.py": (["--epochs", "20", "--n", "200"], ["accuracy on 1000 fresh points"]),
+    "vanishing_gradient.py": (["--width", "16"], ["What the plot shows"]),
+    # the 'learn what it computes' examples (see also test_examples_learn.py)
+    "computation_graph.py": ([], ["c = a + b = 3, d = b + 1 = 2, e = c·d = 6",
+                                  "-> ∂e/∂a = 2", "-> ∂e/∂b = 5", "b̄ = c̄ + d̄ = 5", SHOWS]),
+    "activations.py": (["--points", "101"], ["tanh u = 2σ(2u) - 1: max difference", SHOWS]),
+    "zero_one_loss.py": (["--points", "101"], ["0-1 loss:", "cross-entropy: smooth", SHOWS]),
+    "vanishing_gradients_training.py": (["--small"], ["accuracy", "sigmoid", "relu", SHOWS]),
 }
+TRAIN = ("regression.py", "binary.py")  # print "training loss first -> last"
 
 
 def run_script(name, *args, code=None):
@@ -26,14 +34,15 @@ def run_script(name, *args, code=None):
 
 
 @pytest.mark.parametrize("name", SCRIPTS)
-def test_script_writes_png(tmp_path, name):
+def test_script_prints_what_it_shows_and_writes_png(tmp_path, name):
     pytest.importorskip("matplotlib")
     args, expected = SCRIPTS[name]
     out = tmp_path / (name[:-3] + ".png")
     proc = run_script(name, "--out", str(out), *args)
     assert proc.returncode == 0, proc.stderr
-    assert expected in proc.stdout
-    if name != "vanishing_gradient.py":  # the scripts that train: the short run lowers the loss
+    for text in expected:
+        assert text in proc.stdout, text
+    if name in TRAIN:  # even the short run lowers the training loss
         first, last = re.search(r"training loss ([0-9.]+) -> ([0-9.]+)", proc.stdout).groups()
         assert float(last) < float(first)
     assert out.exists() and out.stat().st_size > 10_000
