@@ -28,8 +28,6 @@ from .kernels.landscape import combine_activate
 from .layers import Dense
 from .network import Network
 
-CHUNK = 16384  # samples whose first-layer products are held at once
-
 
 @dataclass
 class Landscape:
@@ -112,8 +110,12 @@ def _first_layer_products(net, values, X):
     return [np.ascontiguousarray(out[:, k * OC:(k + 1) * OC]) for k in range(3)]
 
 
-def loss_landscape(net, X, y, steps=51, span=1.0, seed=0, batch_size=1024):
+def loss_landscape(net, X, y, steps=51, span=1.0, seed=0, batch_size=16384):
     """``Landscape`` of the mean loss of ``net`` on (X, y) over a steps × steps grid.
+
+    ``batch_size`` samples go through each pass of the layers after the first, and their
+    first-layer arrays are held at once (U₀, P₁, P₂, u₁, z₁: batch_size × the first layer's
+    width each): a whole test set in one batch means few kernel calls per grid point.
 
     The grid is symmetric about the trained weights, so with an odd ``steps`` its centre
     is ``net.evaluate(X, y)['loss']`` (to float rounding: the tail's layers sum in their
@@ -138,14 +140,15 @@ def loss_landscape(net, X, y, steps=51, span=1.0, seed=0, batch_size=1024):
     T = encode_targets(net, y, n)
     loss_sum = np.zeros((steps, steps))
     scalar = net.dtype.type
-    for s in range(0, n, CHUNK):
-        u0, p1, p2 = _first_layer_products(net, values, X[s:s + CHUNK])
+    for s in range(0, n, batch_size):
+        u0, p1, p2 = _first_layer_products(net, values, X[s:s + batch_size])
         u, z = np.empty_like(u0), np.empty_like(u0)
+        targets = T[s:s + batch_size]
         for i, a in enumerate(alphas):
             for j, b in enumerate(betas):
                 combine_activate(u, z, u0, p1, p2, bias, slope, scalar(a), scalar(b), act)
                 tail.params[...] = t0 + a * t1 + b * t2
-                loss_sum[i, j] += passes.totals(tail, z, 1.0, T[s:s + CHUNK], batch_size)[0]
+                loss_sum[i, j] += passes.totals(tail, z, 1.0, targets, batch_size)[0]
     return Landscape(alphas, betas, loss_sum / n, directions, time.perf_counter() - start)
 
 

@@ -69,14 +69,12 @@ def test_every_grid_point_equals_evaluate_with_the_moved_weights(layers, loss):
     np.testing.assert_allclose(land.loss, grid_by_evaluate(net, X, y, land), rtol=1e-5)
 
 
-def test_landscape_of_uint8_images_in_several_chunks(monkeypatch):
-    import fastnet.landscape
-    monkeypatch.setattr(fastnet.landscape, "CHUNK", 64)
+def test_landscape_of_uint8_images_in_several_batches():
     rng = np.random.default_rng(0)
     X = rng.integers(0, 256, (150, 12), dtype=np.uint8)
     y = rng.integers(0, 3, 150)
     net = fn.Network([fn.Dense(12, 6, "relu"), fn.Dense(6, 3)], seed=1)
-    land = loss_landscape(net, X, y, steps=3, span=0.5)
+    land = loss_landscape(net, X, y, steps=3, span=0.5, batch_size=64)
     np.testing.assert_allclose(land.loss, grid_by_evaluate(net, X, y, land), rtol=1e-5)
 
 
@@ -116,7 +114,7 @@ def test_landscape_is_seeded_and_saves(tmp_path):
 
 
 @pytest.mark.parametrize("kw,err", [({"steps": 0}, ValueError), ({"span": -1.0}, ValueError),
-                                    ({"steps": 2.5}, TypeError)])
+                                    ({"steps": 2.5}, TypeError), ({"batch_size": 0}, ValueError)])
 def test_bad_grid_arguments_name_themselves(kw, err):
     net, X, y = small_problem()
     with pytest.raises(err, match=next(iter(kw))):
