@@ -8,9 +8,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))  # run from a checkout without installing
 
 
-def parser(doc, png_name, epochs=None, noise=None):
-    """An ArgumentParser described by the script's docstring, with --out and --seed, and
-    --epochs / --noise when a default is given."""
+def parser(doc, png_name, epochs=None, noise=None, options=()):
+    """An ArgumentParser described by the script's docstring, with --out and --seed,
+    --epochs / --noise when a default is given, and the script's own ``options``:
+    (flag, type, default, help) each, the default appended to the help."""
     p = argparse.ArgumentParser(description=doc.splitlines()[0])
     p.add_argument("--out", default=os.path.join(HERE, png_name),
                    help=f"PNG path (default examples/{png_name})")
@@ -19,7 +20,17 @@ def parser(doc, png_name, epochs=None, noise=None):
         p.add_argument("--epochs", type=int, default=epochs, help=f"epochs (default {epochs})")
     if noise is not None:
         p.add_argument("--noise", type=float, default=noise, help=f"noise std (default {noise})")
+    for flag, kind, default, text in options:
+        p.add_argument(flag, type=kind, default=default, help=f"{text} (default {default})")
     return p
+
+
+def start(doc, png_name, argv, options=(), **defaults):
+    """(args, pyplot): the command line parsed by ``parser(doc, png_name, **defaults,
+    options=options)``, then matplotlib imported, so that a missing one stops the
+    script before any work."""
+    args = parser(doc, png_name, options=options, **defaults).parse_args(argv)
+    return args, pyplot()
 
 
 def data_rng(seed):
@@ -48,6 +59,8 @@ def training_curve(ax, losses, ylabel):
 
 
 def save(fig, path):
-    fig.tight_layout()
+    """Lay the figure out (unless it has a layout engine of its own) and write it."""
+    if fig.get_layout_engine() is None:
+        fig.tight_layout()
     fig.savefig(path, dpi=100)
     print(f"wrote {path}")

@@ -10,16 +10,12 @@ come from ``fastnet.explain``'s NumPy activations, checked against fastnet's ker
 one-unit network with W = 1, b = 0) and, for f', against central finite differences; and
 tanh u = 2σ(2u) - 1 is checked numerically.
 """
-import argparse
-import os
-import sys
+import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-import numpy as np  # noqa: E402
-
-import fastnet as fn  # noqa: E402
-from fastnet.explain import activate, derivative, sigmoid  # noqa: E402
-from fastnet.layers import ACTIVATIONS  # noqa: E402
+from _common import save, start
+import fastnet as fn  # after _common: found in this checkout even when not installed
+from fastnet.explain import activate, derivative, sigmoid
+from fastnet.layers import ACTIVATIONS
 
 VANISH = 0.01
 
@@ -47,10 +43,7 @@ def kernel_forward(name, u):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--out", default="activations.png", help="PNG path")
-    p.add_argument("--points", type=int, default=801, help="points on [-6, 6] (default 801)")
-    args = p.parse_args(argv)
+    args, plt = start(__doc__, "activations.png", argv, [("--points", int, 801, "points on [-6, 6]")])
     u = np.linspace(-6, 6, args.points)
     h = 1e-6
     print(f"{'activation':<12}{'max |f - kernel|':>18}{'max |f′ - FD|':>16}   f′ < {VANISH} on")
@@ -76,12 +69,7 @@ def main(argv=None):
           "fires is dead), while leaky ReLU, PReLU and RReLU keep a small slope there and swish's "
           "derivative fades to 0 only slowly.")
 
-    try:
-        from matplotlib.figure import Figure
-    except ImportError:
-        sys.exit("this example needs matplotlib: pip install matplotlib")
-    fig = Figure(figsize=(13, 10), layout="constrained")
-    axes = fig.subplots(3, 3)
+    fig, axes = plt.subplots(3, 3, figsize=(13, 10), layout="constrained")
     for ax, name in zip(axes.flat, ACTIVATIONS):
         z, dz, flat = rows[name]
         ax.fill_between(u, -1.5, 6.5, where=flat, color="0.88", label=f"|f'| < {VANISH}")
@@ -98,8 +86,7 @@ def main(argv=None):
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7, loc="upper left")
     fig.suptitle("Activations f (solid) and derivatives f' (dashed); shaded: the gradient vanishes")
-    fig.savefig(args.out, dpi=100)
-    print(f"wrote {args.out}")
+    save(fig, args.out)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ the predicted probability p(class 1 | x) and the boundary p = ½. Runs in second
 """
 import numpy as np
 
-from _common import data_rng, parser, pyplot, save, training_curve
+from _common import data_rng, save, start, training_curve
 import fastnet as fn  # after _common: found in this checkout even when not installed
 
 
@@ -26,11 +26,8 @@ def two_moons(n, noise, rng):
 
 
 def main(argv=None):
-    p = parser(__doc__, "binary.png", epochs=200, noise=0.15)
-    p.add_argument("--n", type=int, default=400, help="number of points (default 400)")
-    args = p.parse_args(argv)
-    plt = pyplot()
-
+    args, plt = start(__doc__, "binary.png", argv, [("--n", int, 400, "number of points")],
+                      epochs=200, noise=0.15)
     rng = data_rng(args.seed)
     X, y = two_moons(args.n, args.noise, rng)
     X_test, y_test = two_moons(1000, args.noise, rng)

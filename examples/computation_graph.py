@@ -9,11 +9,7 @@ per output; back-propagation is reverse mode. At a = 2, b = 1: c = 3, d = 2, e =
 ∂e/∂a = 2 and ∂e/∂b = 1·2 + 1·3 = 5. Both are checked against a tiny reverse-mode
 implementation (``Var`` below) and central finite differences.
 """
-import argparse
-import os
-import sys
-
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from _common import save, start
 
 
 class Var:
@@ -94,11 +90,8 @@ def draw(ax, title, labels, colour, vals):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--out", default="computation_graph.png", help="PNG path")
-    p.add_argument("--a", type=float, default=2.0, help="input a (default 2)")
-    p.add_argument("--b", type=float, default=1.0, help="input b (default 1)")
-    args = p.parse_args(argv)
+    args, plt = start(__doc__, "computation_graph.png", argv,
+                      [("--a", float, 2.0, "input a"), ("--b", float, 1.0, "input b")])
     a, b = args.a, args.b
     c, d, e = graph(a, b)
     fa, fb, rev = forward_mode(a, b, 1, 0), forward_mode(a, b, 0, 1), reverse_mode(a, b)
@@ -128,12 +121,7 @@ def main(argv=None):
           "so its adjoint is their sum, 1·2 + 1·3 = 5; back-propagation is this reverse "
           "mode on a network's graph, one pass for all the weights.")
 
-    try:
-        from matplotlib.figure import Figure
-    except ImportError:
-        sys.exit("this example needs matplotlib: pip install matplotlib")
-    fig = Figure(figsize=(13, 4.4), layout="constrained")
-    axes = fig.subplots(1, 3)
+    fig, axes = plt.subplots(1, 3, figsize=(13, 4.4), layout="constrained")
     vals = dict(a=a, b=b, c=c, d=d, e=e)
     for ax, (tangent, seed) in zip(axes[:2], ((fa, "a"), (fb, "b"))):
         dots = dict(a=float(seed == "a"), b=float(seed == "b"), c=tangent[0], d=tangent[1],
@@ -145,8 +133,7 @@ def main(argv=None):
                   f"∂e/∂b = {rev['b']:g}", {k: f"{k} = {vals[k]:g}\n∂e/∂{k} = {rev[k]:g}"
                                            for k in vals}, "#f8e0d0", vals)
     fig.suptitle("c = a + b,  d = b + 1,  e = c · d")
-    fig.savefig(args.out, dpi=100)
-    print(f"wrote {args.out}")
+    save(fig, args.out)
 
 
 if __name__ == "__main__":

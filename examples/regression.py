@@ -8,16 +8,13 @@ function, the fit, and the training curve. Runs in a few seconds on two cores.
 """
 import numpy as np
 
-from _common import data_rng, parser, pyplot, save, training_curve
+from _common import data_rng, save, start, training_curve
 import fastnet as fn  # after _common: found in this checkout even when not installed
 
 
 def main(argv=None):
-    p = parser(__doc__, "regression.png", epochs=600, noise=0.15)
-    p.add_argument("--hidden", type=int, default=32, help="hidden units (default 32)")
-    args = p.parse_args(argv)
-    plt = pyplot()
-
+    args, plt = start(__doc__, "regression.png", argv, [("--hidden", int, 32, "hidden units")],
+                      epochs=600, noise=0.15)
     rng = data_rng(args.seed)
     x = np.sort(rng.uniform(-np.pi, np.pi, 256))[:, None]
     d = np.sin(2 * x) + 0.5 * x + args.noise * rng.standard_normal(x.shape)

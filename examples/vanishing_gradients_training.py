@@ -11,15 +11,11 @@ for ReLU), trained with plain SGD on the first ``--limit`` training images. A
 batch before training and after every epoch; the test accuracy is recorded per epoch.
 ``--small`` runs a tiny version in seconds (for the tests).
 """
-import argparse
-import os
-import sys
+import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-import numpy as np  # noqa: E402
-
-import fastnet as fn  # noqa: E402
-from fastnet.monitor import GradientMonitor  # noqa: E402
+from _common import parser, pyplot, save
+import fastnet as fn  # after _common: found in this checkout even when not installed
+from fastnet.monitor import GradientMonitor
 
 ACTIVATIONS = ("sigmoid", "tanh", "relu")
 
@@ -37,17 +33,15 @@ def train(activation, X, y, X_test, y_test, args):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--out", default="vanishing_gradients_training.png", help="PNG path")
-    p.add_argument("--limit", type=int, default=5000, help="training images (default 5000)")
-    p.add_argument("--epochs", type=int, default=10, help="epochs (default 10)")
-    p.add_argument("--depth", type=int, default=6, help="hidden layers (default 6)")
-    p.add_argument("--width", type=int, default=32, help="units per hidden layer (default 32)")
-    p.add_argument("--lr", type=float, default=0.05, help="SGD learning rate (default 0.05)")
-    p.add_argument("--seed", type=int, default=0)
+    p = parser(__doc__, "vanishing_gradients_training.png", epochs=10,
+               options=[("--limit", int, 5000, "training images"),
+                        ("--depth", int, 6, "hidden layers"),
+                        ("--width", int, 32, "units per hidden layer"),
+                        ("--lr", float, 0.05, "SGD learning rate")])
     p.add_argument("--small", action="store_true",
                    help="500 images, 2 epochs, 4 hidden layers of 16: a quick check")
     args = p.parse_args(argv)
+    plt = pyplot()
     if args.small:
         args.limit, args.epochs, args.depth, args.width = 500, 2, 4, 16
     (X, y), (X_test, y_test) = fn.load_mnist()
@@ -66,12 +60,7 @@ def main(argv=None):
           "the accuracy stays near chance (10%) for many epochs. With tanh and ReLU the per-layer gradient norms stay "
           "within a small factor of each other and the network learns within a few epochs.")
 
-    try:
-        from matplotlib.figure import Figure
-    except ImportError:
-        sys.exit("this example needs matplotlib: pip install matplotlib")
-    fig = Figure(figsize=(13, 8.5), layout="constrained")
-    axes = fig.subplots(2, 2)
+    fig, axes = plt.subplots(2, 2, figsize=(13, 8.5), layout="constrained")
     for ax, (a, (h, _)) in zip(axes.flat, runs.items()):
         for layer in range(h["grad_norm"].shape[1]):
             ax.semilogy(h["epoch"], h["grad_norm"][:, layer], marker=".",
@@ -87,8 +76,7 @@ def main(argv=None):
     ax.legend()
     fig.suptitle(f"{args.depth} hidden layers of {args.width}, SGD lr {args.lr:g}, "
                  f"{args.limit} MNIST images: gradients per layer during training")
-    fig.savefig(args.out, dpi=100)
-    print(f"wrote {args.out}")
+    save(fig, args.out)
 
 
 if __name__ == "__main__":

@@ -10,25 +10,17 @@ jumps, so its derivative is 0 almost everywhere and undefined at the jumps: grad
 descent gets no signal. The cross-entropy is smooth, and its slope ∂L/∂w₁ (from
 ``net.loss_and_gradient``) points to better weights everywhere.
 """
-import argparse
-import os
-import sys
+import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-import numpy as np  # noqa: E402
-
-import fastnet as fn  # noqa: E402
+from _common import data_rng, save, start
+import fastnet as fn  # after _common: found in this checkout even when not installed
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--out", default="zero_one_loss.png", help="PNG path")
-    p.add_argument("--samples", type=int, default=40, help="data points (default 40: few, so that the steps show)")
-    p.add_argument("--points", type=int, default=601, help="values of w1 (default 601)")
-    p.add_argument("--seed", type=int, default=0)
-    args = p.parse_args(argv)
-
-    rng = np.random.default_rng([args.seed, 1])
+    args, plt = start(__doc__, "zero_one_loss.png", argv,
+                      [("--samples", int, 40, "data points, few so that the steps show"),
+                       ("--points", int, 601, "values of w1")])
+    rng = data_rng(args.seed)
     y = rng.integers(0, 2, args.samples)
     X = rng.standard_normal((args.samples, 2)) + np.where(y[:, None] == 1, 1.0, -1.0) * [1.0, 0.3]
     net = fn.Network([fn.Dense(2, 1, "sigmoid")], loss="binary_cross_entropy",
@@ -56,12 +48,7 @@ def main(argv=None):
           "derivative (right, from fastnet's backward pass) is non-zero wherever the loss "
           "can still improve.")
 
-    try:
-        from matplotlib.figure import Figure
-    except ImportError:
-        sys.exit("this example needs matplotlib: pip install matplotlib")
-    fig = Figure(figsize=(14, 4.2), layout="constrained")
-    ax = fig.subplots(1, 3)
+    fig, ax = plt.subplots(1, 3, figsize=(14, 4.2), layout="constrained")
     ax[0].step(w1, zero_one, where="mid", color="C3")
     ax[0].set(title="0-1 loss (fraction misclassified)", xlabel="w₁", ylabel="loss")
     ax[1].plot(w1, ce, color="C0")
@@ -77,8 +64,7 @@ def main(argv=None):
         a.grid(alpha=0.3)
     fig.suptitle("One weight of a logistic unit: the 0-1 loss gives no gradient, "
                  "cross-entropy does")
-    fig.savefig(args.out, dpi=100)
-    print(f"wrote {args.out}")
+    save(fig, args.out)
 
 
 if __name__ == "__main__":

@@ -6,15 +6,27 @@
 δ and η are Gaussian directions in parameter space whose every row ("filter": the
 weights into one unit) is rescaled to the norm of the same row of W, so that the picture
 does not depend on the scale of each layer's weights; biases and PReLU slopes stay put
-(their direction is 0). Every grid point is one ``net.evaluate`` with the weights written
-into ``net.params``: fastnet's own parallel forward kernels.
+(their direction is 0).
+
+The first layer is linear in (α, β): u₁ = (W₁ + α D₁ + β D₂) x + b₁ = U₀ + α P₁ + β P₂ + b₁,
+so U₀ = W₁x, P₁ = D₁x, P₂ = D₂x come from one forward pass (fastnet's kernels, through a
+network of one identity layer with W₁, D₁, D₂ stacked), and each grid point costs the
+combination z₁ = f(U₀ + α P₁ + β P₂ + b₁) (``kernels.landscape.combine_activate``) and the
+rest of the network, layers 2..L with their perturbed weights, on z₁ (a "tail" network
+run by ``passes.totals``, as ``evaluate`` does). A one-layer network is linear
+throughout: its tail is one identity-weight layer with the output activation and loss.
 """
 import time
 from dataclasses import dataclass
 
 import numpy as np
 
-from . import checks
+from . import checks, passes
+from .inputs import as_input, encode_targets
+from .kernels import activations as A
+from .kernels.landscape import combine_activate
+from .layers import Dense
+from .network import Network
 
 
 @dataclass
@@ -53,32 +65,91 @@ def filter_normalised_direction(net, rng):
         net.params[...] = saved
 
 
-def loss_landscape(net, X, y, steps=51, span=1.0, seed=0, batch_size=1024):
+def _layer_values(net, flat):
+    """[(W, b, a)] per layer of a flat vector in the layout of ``net.params`` (copies)."""
+    saved = net.params.copy()
+    try:
+        net.params[...] = flat
+        return [(np.array(layer.W), np.array(layer.b), np.array(layer.a)) for layer in net.layers]
+    finally:
+        net.params[...] = saved
+
+
+def _tail(net, values):
+    """The network after the first layer, and its flat parameters for each entry of
+    ``values`` (per-layer (W, b, a) of the trained weights and of the two directions).
+    For a one-layer network, one K → K layer with weights I (0 along the directions)
+    that applies the output activation and the loss."""
+    first = net.layers[0]
+    if len(net.layers) == 1:
+        K = first.out_features
+        config = dict(first.config(), in_features=K, bias=False)
+        tail = Network([Dense(**config)], loss=net.loss, dtype=net.dtype)
+        rows = [[(np.eye(K) if k == 0 else np.zeros((K, K)), 0, v[0][2])] for k, v in
+                enumerate(values)]
+    else:
+        tail = Network([Dense(**layer.config()) for layer in net.layers[1:]], loss=net.loss,
+                       dtype=net.dtype)
+        rows = [v[1:] for v in values]
+    flats = []
+    for layer_values in rows:
+        for layer, (W, b, a) in zip(tail.layers, layer_values):
+            layer.W[...], layer.b[...], layer.a[...] = W, b, a
+        flats.append(tail.params.copy())
+    return tail, flats
+
+
+def _first_layer_products(net, values, X):
+    """(U₀, P₁, P₂) = (W₁x, D₁x, D₂x) for the rows X, each (n, OC₁) C-contiguous, from
+    one forward pass of an identity layer whose weights stack W₁, D₁, D₂."""
+    first = net.layers[0]
+    C, OC = first.in_features, first.out_features
+    stacked = Network([Dense(C, 3 * OC, bias=False)], loss="sum_of_squares", dtype=net.dtype)
+    stacked.layers[0].W[...] = np.concatenate([v[0][0] for v in values])
+    out = stacked.predict_proba(X)
+    return [np.ascontiguousarray(out[:, k * OC:(k + 1) * OC]) for k in range(3)]
+
+
+def loss_landscape(net, X, y, steps=51, span=1.0, seed=0, batch_size=16384):
     """``Landscape`` of the mean loss of ``net`` on (X, y) over a steps × steps grid.
 
+    ``batch_size`` samples go through each pass of the layers after the first, and their
+    first-layer arrays are held at once (U₀, P₁, P₂, u₁, z₁: batch_size × the first layer's
+    width each): a whole test set in one batch means few kernel calls per grid point.
+
     The grid is symmetric about the trained weights, so with an odd ``steps`` its centre
-    is ``net.evaluate(X, y)['loss']``. The weights are restored afterwards, also on error.
+    is ``net.evaluate(X, y)['loss']`` (to float rounding: the tail's layers sum in their
+    own order). ``net`` is left as it was, also on error.
     """
     steps = checks.integer("steps", steps, 1)
     span = checks.real("span", span, 0.0)
+    batch_size = checks.integer("batch_size", batch_size, 1)
     rng = np.random.default_rng(checks.seed("seed", seed))
     directions = np.stack([filter_normalised_direction(net, rng) for _ in range(2)])
-    alphas = np.linspace(-span, span, steps)
-    betas = np.linspace(-span, span, steps)
-    loss = np.empty((steps, steps))
-    X = np.asarray(X)
-    if X.dtype.kind in "fi":   # converted once here, not by evaluate at every grid point
-        X = np.ascontiguousarray(X, dtype=net.params.dtype)
-    saved = net.params.copy()
+    alphas = span * (2 * np.arange(steps) - (steps - 1)) / max(steps - 1, 1)  # centre 0 exactly
+    betas = alphas.copy()
+    X, _ = as_input(net, X)
     start = time.perf_counter()
-    try:
+    values = [_layer_values(net, flat) for flat in (net.params, *directions)]
+    tail, (t0, t1, t2) = _tail(net, values)
+    first = net.layers[0]
+    act = A.IDENTITY if len(net.layers) == 1 else first.act
+    bias = np.ascontiguousarray(values[0][0][1])
+    slope = np.ascontiguousarray(values[0][0][2])
+    n = len(X)
+    T = encode_targets(net, y, n)
+    loss_sum = np.zeros((steps, steps))
+    scalar = net.dtype.type
+    for s in range(0, n, batch_size):
+        u0, p1, p2 = _first_layer_products(net, values, X[s:s + batch_size])
+        u, z = np.empty_like(u0), np.empty_like(u0)
+        targets = T[s:s + batch_size]
         for i, a in enumerate(alphas):
             for j, b in enumerate(betas):
-                net.params[...] = saved + a * directions[0] + b * directions[1]
-                loss[i, j] = net.evaluate(X, y, batch_size=batch_size)["loss"]
-    finally:
-        net.params[...] = saved
-    return Landscape(alphas, betas, loss, directions, time.perf_counter() - start)
+                combine_activate(u, z, u0, p1, p2, bias, slope, scalar(a), scalar(b), act)
+                tail.params[...] = t0 + a * t1 + b * t2
+                loss_sum[i, j] += passes.totals(tail, z, 1.0, targets, batch_size)[0]
+    return Landscape(alphas, betas, loss_sum / n, directions, time.perf_counter() - start)
 
 
 def plot_landscape(land, path, title="loss landscape"):

@@ -14,8 +14,8 @@ import glob
 import os
 
 from .. import config
-from . import (activations, clip, data, dense, dropout, gemm, losses, metrics,  # noqa: F401
-               optim, weights)
+from . import (activations, clip, data, dense, dropout, gemm, landscape, losses,  # noqa: F401
+               metrics, optim, weights)
 
 # Numba's cache knows each kernel's own file only: flush it when any kernel source changed
 # (reference.py, plain NumPy, compiles nothing).

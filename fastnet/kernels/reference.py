@@ -18,6 +18,7 @@ are (``matmul_naive``), not handed to BLAS: slow, and plainly the equation.
     optim.optimizer_update               optimizer_update_ref (sgd_ref, momentum_ref, ...)
     data.gather_rows, data.gather_batch  gather_rows_ref, gather_batch_ref
     metrics.count_correct                count_correct_ref
+    landscape.combine_activate           combine_activate_ref
 
 Shapes as in the kernels: x (B, C), W (OC, C), bias (OC,), u, z, δ (B, OC), slope a (S, OC)
 with S = 1 or B (RReLU), targets d (B, K), flat parameters p, g and optimizer state (N,).
@@ -264,3 +265,10 @@ def weigh_rows_ref(losses, delta, dz, w):
     B = len(w)
     s = w * B / w.sum() if w.sum() > 0 else np.zeros_like(w)
     return losses * s, delta * s[:, None], dz * s[:, None], float(np.sum(losses * s))
+
+
+# ------------------------------------------------------------------ landscape
+def combine_activate_ref(u0, p1, p2, bias, slope, alpha, beta, act):
+    """u = U₀ + α P₁ + β P₂ + bias, z = f(u). Returns (u, z), both (B, OC)."""
+    u = u0 + alpha * p1 + beta * p2 + bias
+    return u, activate_ref(u, act, slope)
