@@ -341,6 +341,6 @@ def test_sklearn_estimator_that_diverges_says_so(one_thread):
     (X, y), _ = fn.load_mnist()
     X, y = X[:300].astype(np.float32) / 255, y[:300]
     with pytest.warns(ConvergenceWarning, match="worse than a constant prediction's.*lower "
-                                                "learning_rate \\(1000"):
-        sk.MLPClassifier(hidden_layer_sizes=(16,), learning_rate=1e3, optimizer="sgd",
-                         epochs=3, random_state=0).fit(X, y)
+                                                "learning_rate_init \\(1000"):
+        sk.MLPClassifier(hidden_layer_sizes=(16,), learning_rate_init=1e3, solver="sgd",
+                         max_iter=3, random_state=0).fit(X, y)

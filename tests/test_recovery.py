@@ -62,9 +62,9 @@ def test_skip_policy_gives_up_when_every_batch_fails(data):
 
 
 def test_halve_policy_lowers_the_learning_rate_until_steps_are_finite(data):
-    """lr 1e12 makes the loss NaN in the first epoch ('stop' raises); 'halve' halves the
+    """lr 1e11 makes the loss NaN in the first epoch ('stop' raises); 'halve' halves the
     rate at each failure and finishes with finite weights."""
-    opt = lambda: fn.SGD(1e12, momentum=0.9, schedule=fn.Constant())  # noqa: E731
+    opt = lambda: fn.SGD(1e11, momentum=0.9, schedule=fn.Constant())  # noqa: E731
     with pytest.raises(fn.DivergenceError, match="loss is nan"):
         fit(make_net("relu"), data, optimizer=opt())
     net = make_net("relu")
