@@ -1,4 +1,5 @@
-"""Command line: ``fastnet train|resume|evaluate|predict|plot|sweep`` (or ``python -m fastnet``).
+"""Command line: ``fastnet train|resume|evaluate|predict|plot|sweep|compile|explain|landscape|export``
+(or ``python -m fastnet``).
 
 ``main(argv)`` returns the exit code (0 ok, 1 error, 2 usage, 130 interrupted) instead
 of calling ``sys.exit`` and keeps no global state (besides Numba's thread count). The
@@ -63,7 +64,11 @@ def build_parser():
                "  fastnet evaluate runs/mlp/best.npz\n"
                "  fastnet predict runs/mlp/model.npz digit.png\n"
                "  fastnet plot runs/mlp\n"
-               "  fastnet sweep sweep.toml           # hyper-parameter sweep on Dask\n\n"
+               "  fastnet sweep sweep.toml           # hyper-parameter sweep on Dask\n"
+               "  fastnet compile                    # cache the kernels (Docker, CI)\n"
+               "  fastnet explain                    # one training step as equations\n"
+               "  fastnet landscape runs/mlp --out runs/mlp   # loss surface plot\n"
+               "  fastnet export runs/mlp mlp.onnx   # ONNX graph\n\n"
                "`fastnet COMMAND --help` lists the options of each command.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -72,8 +77,9 @@ def build_parser():
                        description="Train an MLP on MNIST or your own --data (shapes, task "
                        "and scaling from the data). Writes RUN_DIR/config.json, "
                        "history.csv, checkpoint.npz (every epoch), best.npz (best "
-                       "validation accuracy), model.npz (final) and test.json (the test set, "
-                       "evaluated once at the end). Ctrl-C saves a "
+                       "validation accuracy), model.npz (final), test.json (the test set, "
+                       "evaluated once at the end) and timing.json (compile time). Ctrl-C "
+                       "or SIGTERM saves a "
                        "checkpoint; `fastnet resume RUN_DIR` continues.")
     _train_arguments(t)
 
@@ -148,7 +154,8 @@ def build_parser():
                        "cache or each node of a cluster (NUMBA_CACHE_DIR picks the folder). "
                        "A float64 network still compiles on its first run.")
     c.add_argument("--workers", type=_positive_int, default=None,
-                   help="compile in this many processes at once (default: one per core)")
+                   help="compile in this many processes at once (default: "
+                        "FASTNET_COMPILE_WORKERS, else one per core)")
     add_learn_commands(sub)
     add_export_command(sub)
     return parser
