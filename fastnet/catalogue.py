@@ -36,13 +36,3 @@ SCHEDULES = {
     "cosine": {"min_factor": 0.0},
 }
 """Learning-rate schedule name -> its default arguments (cosine also needs total_epochs)."""
-
-
-def default_lr(optimizer):
-    """The default learning rate of optimizer ``optimizer`` (a name of OPTIMIZERS)."""
-    return OPTIMIZERS[optimizer]["lr"]
-
-
-def optimizer_defaults(optimizer):
-    """A copy of the default hyper-parameters of ``optimizer``."""
-    return dict(OPTIMIZERS[optimizer])

@@ -10,8 +10,6 @@ docstring of ``fastnet.kernels.optim``.
 import math
 import weakref
 
-import numpy as np
-
 from . import checks, config
 from .catalogue import OPTIMIZERS as DEFAULTS
 from .catalogue import SCHEDULES as SCHEDULE_DEFAULTS

@@ -7,7 +7,7 @@ from fastnet.kernels import activations as A
 from fastnet.kernels import reference as ref
 from fastnet.kernels import losses as L
 from fastnet.kernels import optim as O
-from fastnet.kernels.data import gather_rows
+from fastnet.kernels.data import gather_batch, gather_rows
 from fastnet.kernels.dense import (dense_backward_params, dense_forward, dense_gradient,
                                    hidden_delta, partial_shape, prelu_slope_grad)
 from fastnet.kernels.metrics import count_correct
@@ -199,6 +199,18 @@ def test_gather_rows(rng, src_dtype, scale):
     out = np.empty((7, 13), F32)
     gather_rows(out, src, idx, scale)
     assert_close(out, ref.gather_rows_ref(src.astype(np.float64), idx, scale), rtol=1e-6)
+
+
+@pytest.mark.parametrize("src_dtype,scale", [(np.uint8, 1 / 255), (F32, 1.0)])
+def test_gather_batch(rng, src_dtype, scale):
+    src = rng.integers(0, 256, (50, 13)).astype(src_dtype)
+    targets = rng.standard_normal((50, 4)).astype(F32)
+    idx = rng.permutation(50)[:7]
+    x, t = np.empty((7, 13), F32), np.empty((7, 4), F32)
+    gather_batch(x, t, src, targets, idx, scale)
+    want_x, want_t = ref.gather_batch_ref(src.astype(np.float64), scale, targets, idx)
+    assert_close(x, want_x, rtol=1e-6)
+    assert np.array_equal(t, want_t)
 
 
 def test_count_correct(rng):

@@ -58,7 +58,7 @@ def test_default_learning_rates_agree_everywhere(name):
     """The CLI (outside the MNIST recipe), make_optimizer and the classes all give
     optimizer ``name`` the catalogue's learning rate. (The scikit-learn estimators take
     scikit-learn's learning_rate_init=0.001 for every solver, as scikit-learn does.)"""
-    lr = catalogue.default_lr(name)
+    lr = catalogue.OPTIMIZERS[name]["lr"]
     assert O.make_optimizer(name).lr == lr
     cli = runs.resolve({"optimizer": name})["lr"]
     assert cli == (runs.RECIPE["lr"] if name == runs.RECIPE["optimizer"] else lr)
