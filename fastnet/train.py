@@ -25,7 +25,6 @@ import numpy as np
 
 from . import checks, compiler, inputs, passes
 from .kernels.metrics import count_correct
-from .kernels.losses import BINARY_CROSS_ENTROPY
 from .kernels.optim import optimizer_update
 from .optimizers import SGD, make_optimizer
 from .plots import plot_history
@@ -218,17 +217,6 @@ def _train_step(net, opt, ws, rng, backup, on_nan, where, weighted=False):
               file=sys.stderr)
 
 
-def class_ids(net, T):
-    """The class of each row of encoded targets T: argmax (softmax), the 0/1 target of a
-    single sigmoid output; TypeError for other networks."""
-    if net.loss_kind == BINARY_CROSS_ENTROPY and net.n_outputs == 1:
-        return T[:, 0].astype(np.int64)
-    if net.is_classifier and net.loss_kind != BINARY_CROSS_ENTROPY:
-        return T.argmax(axis=1)
-    raise TypeError("class_weight needs a classifier with softmax outputs or one sigmoid "
-                    "output; use sample_weight")
-
-
 def sample_weights(net, T, sample_weight=None, class_weight=None):
     """The (n,) weights of the samples with targets T (``fit``'s sample_weight times
     class_weight), in the network's dtype; None without either."""
@@ -245,7 +233,10 @@ def sample_weights(net, T, sample_weight=None, class_weight=None):
         if not np.isfinite(w).all() or (w < 0).any():
             raise ValueError("sample_weight must be finite and >= 0")
     if class_weight is not None:
-        ids = class_ids(net, T)
+        ids = inputs.class_labels(net, T)
+        if ids is None:
+            raise TypeError("class_weight needs a classifier with softmax outputs or one "
+                            "sigmoid output; use sample_weight")
         if isinstance(class_weight, str):
             if class_weight != "balanced":
                 raise ValueError(f"class_weight must be a dict or 'balanced', got "
