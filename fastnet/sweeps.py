@@ -28,7 +28,6 @@ from pathlib import Path
 from . import checks, runs
 from . import io as fio
 from .callbacks import read_history_csv
-from .io import load
 from .plots import plot_sweep
 from .sweepspec import Trial, expand, load_spec, make_trial, parse_spec
 
@@ -98,18 +97,18 @@ def _last_error(text, code):
 
 
 def _metrics(directory):
-    """Last-epoch validation metrics from history.csv, test metrics of model.npz."""
+    """Last-epoch validation metrics from history.csv, test metrics from test.json (NaN
+    when the run had no test set)."""
     history = read_history_csv(directory / "history.csv")
     last = {k: (v[-1] if v else math.nan) for k, v in history.items()}
-    try:   # the test set the run evaluated once, at its end
+    try:   # the test set the run evaluated once, at its end; none without a test set
         test = json.loads((directory / "test.json").read_text())
     except (OSError, ValueError):
-        net = load(directory / "model.npz")
-        _, _, X_test, y_test = runs.load_data()
-        test = net.evaluate(X_test, runs.targets(net, y_test))
+        test = {}
     return {"val_accuracy": last.get("val_accuracy", math.nan),
             "val_loss": last.get("val_loss", math.nan),
-            "test_accuracy": test.get("accuracy", math.nan), "test_loss": test["loss"],
+            "test_accuracy": test.get("accuracy", math.nan),
+            "test_loss": test.get("loss", math.nan),
             "epochs": len(history.get("epoch", []))}
 
 
