@@ -421,10 +421,6 @@ def compile_kernels(args):
     return 0
 
 
-COMMANDS = {"train": train, "resume": resume, "evaluate": evaluate, "predict": predict,
-            "plot": plot, "sweep": sweep, "compile": compile_kernels}
-
-
 def main(argv=None):
     """Run the command line; returns the exit code."""
     try:
@@ -436,10 +432,8 @@ def main(argv=None):
     except KeyboardInterrupt:
         print("fastnet: interrupted", file=sys.stderr)
         return 130
-    except (RunError, ValueError, TypeError, FileNotFoundError, ImportError) as e:
-        print(f"fastnet: error: {e}", file=sys.stderr)
-        return 1
-    except OSError as e:          # disk full, read-only folder, permissions
+    # OSError: a missing file, disk full, read-only folder, permissions
+    except (RunError, ValueError, TypeError, OSError, ImportError) as e:
         print(f"fastnet: error: {e}", file=sys.stderr)
         return 1
     except MemoryError:
@@ -481,8 +475,6 @@ def add_learn_commands(sub):
 
 
 def explain_command(args):
-    import numpy as np
-
     from .explain import explain, toy_problem
     if args.model is None:
         net, X, d = toy_problem(args.activation, args.loss, args.seed)
@@ -514,9 +506,6 @@ def landscape_command(args):
     return 0
 
 
-COMMANDS.update(explain=explain_command, landscape=landscape_command)
-
-
 # ---------------------------------------------------------------- export
 def add_export_command(sub):
     """`fastnet export MODEL OUT.onnx` (fastnet.export; needs the export extra)."""
@@ -535,12 +524,15 @@ def add_export_command(sub):
 
 def export_command(args):
     from .export import export_onnx
-    net = load(_model_path(args.model))
+    net = _load_model(args.model)
     print(f"wrote {export_onnx(net, args.out, args.input_dtype)}")
     return 0
 
 
-COMMANDS["export"] = export_command
+COMMANDS = {"train": train, "resume": resume, "evaluate": evaluate, "predict": predict,
+            "plot": plot, "sweep": sweep, "compile": compile_kernels,
+            "explain": explain_command, "landscape": landscape_command,
+            "export": export_command}
 
 
 if __name__ == "__main__":
