@@ -20,6 +20,7 @@ from .kernels import optim as O
 from .kernels.data import gather_batch, gather_rows
 from .kernels.dense import (dense_backward_params, dense_forward, dense_gradient, hidden_delta,
                             partial_shape, prelu_slope_grad)
+from .kernels.clip import clip_norm, clip_value
 from .kernels.dropout import apply_mask, dropout_mask
 from .kernels.metrics import count_correct
 from .kernels.weights import weigh_rows
@@ -157,12 +158,17 @@ def backward(net, ws, update=None):
     return bad
 
 
-def planned_calls(net, X, scale, T, update_kind=None, X_eval=None):
+def planned_calls(net, X, scale, T, update_kind=None, X_eval=None, weighted=False,
+                  clips=False):
     """The (kernel, args) of the calls that a training step (with an optimizer step of
     rule ``update_kind``; None: gradients only) and, given ``X_eval``, an evaluation of it
     make: what ``compiler.warm`` compiles before a run. X, X_eval: checked inputs
-    (``inputs.as_input``); T: encoded targets. The arguments are a one-sample workspace's,
-    of the same types as any batch's. Keep in step with the call sites above."""
+    (``inputs.as_input``); T: encoded targets; ``weighted``: with sample weights
+    (``loss(weighted=True)``); ``clips``: the optimizer clips gradients (the gradient pass
+    alone, then ``Optimizer.clip`` and a flat update, as ``train`` runs it). Layers with
+    dropout add the dropout kernels. The arguments are a one-sample workspace's, of the
+    same types as any batch's. Keep in step with the call sites above, in ``train`` and in
+    ``Optimizer.clip``."""
     ws = Workspace(net, 1)
     idx = np.zeros(ws.B, np.int64)
     calls = [(gather_batch, (ws.x, ws.t, X, T, idx, scale))]
@@ -175,11 +181,17 @@ def planned_calls(net, X, scale, T, update_kind=None, X_eval=None):
         inp = ws.z[i - 1] if i > 0 else ws.x
         calls.append((dense_forward, (ws.u[i], ws.z[i], ws.partial[i], inp, w, layer.b,
                                       layer.a, act, i == 0)))
+        if layer.dropout:
+            calls.append((dropout_mask, (ws.mask[i], layer.dropout)))
+            calls.append((apply_mask, (ws.dropped[i], ws.z[i], ws.mask[i])))
     calls.append((L.batch_loss, (ws.losses, ws.delta[-1], ws.dz[-1], ws.u[-1], ws.z[-1], ws.t,
                                  layer.a, net.loss_kind, net.output_act)))
+    if weighted:
+        calls.append((weigh_rows, (ws.losses, ws.delta[-1], ws.dz[-1], ws.w)))
     if net.is_classifier or X_eval is not None:
         calls.append((count_correct, (ws.z[-1], ws.t, net.loss_kind)))
-    kind = O.NO_UPDATE if update_kind is None else update_kind
+    fused = update_kind is not None and not clips   # the update inside the backward pass
+    kind = update_kind if fused else O.NO_UPDATE
     slots = net.update_slots(net.grads, net.grads)
     for i in range(len(net.layers) - 1, -1, -1):
         layer = net.layers[i]
@@ -187,6 +199,9 @@ def planned_calls(net, X, scale, T, update_kind=None, X_eval=None):
             below = net.layers[i - 1]
             calls.append((hidden_delta, (ws.delta[i - 1], ws.dz[i - 1], ws.delta[i], layer.W,
                                          ws.u[i - 1], ws.z[i - 1], below.a, below.act)))
+            if below.dropout:
+                calls.append((apply_mask, (ws.delta[i - 1], ws.delta[i - 1], ws.mask[i - 1])))
+                calls.append((apply_mask, (ws.dz[i - 1], ws.dz[i - 1], ws.mask[i - 1])))
         w_slots, b_slots, a_slots = slots[i]
         if a_slots is not None:
             calls.append((prelu_slope_grad, (layer.da, ws.dz[i], ws.u[i])))
@@ -195,11 +210,19 @@ def planned_calls(net, X, scale, T, update_kind=None, X_eval=None):
                                                O.NO_HYPER, kind)))
         inp = ws.z[i - 1] if i > 0 else ws.x
         dw = layer.dW.T if i == 0 else layer.dW
-        if update_kind is None:
+        if not fused:
             calls.append((dense_gradient, (dw, layer.db, ws.delta[i], inp, i == 0)))
         else:
             calls.append((dense_backward_params, (dw, layer.db, w_slots, b_slots, ws.delta[i],
                                                   inp, O.NO_HYPER, i == 0, kind)))
+    if clips:   # Optimizer.clip, then the flat update of train._backward_update
+        g = net.grads
+        calls += [(clip_norm, (g[seg[0]], 1.0)) for layer in net._segments for seg in layer
+                  if seg is not None]
+        calls += [(clip_norm, (g, 1.0)), (clip_value, (g, 1.0))]
+        if update_kind is not None:
+            calls.append((O.optimizer_update, (net.params, g, g, g, O.NO_HYPER,
+                                               update_kind)))
     return calls
 
 

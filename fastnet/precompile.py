@@ -4,9 +4,10 @@ time (a Docker image, a CI cache, each node of a cluster), compiled in parallel.
 Activations, losses and optimizer rules are integer codes, so one signature per kernel
 serves all of them; what changes the signatures is the float dtype (float32 here), the
 input dtype (uint8 images, writable or read-only, or float) and whether a layer has a
-learned slope (PReLU adds two kernels). A small float32 network with a PReLU layer, fed
-each kind of input, trained with an optimizer and differentiated without one, makes every
-such call.
+learned slope (PReLU adds two kernels), dropout, sample weights and gradient clipping
+(each adds kernels of its own). A small float32 network with a PReLU layer with dropout,
+fed each kind of input, trained with an optimizer (also with weights and clipping) and
+differentiated without one, makes every such call.
 """
 import numpy as np
 
@@ -19,7 +20,7 @@ from .optimizers import SGD
 
 def typical_calls():
     """The (kernel, args) of the calls of float32 runs (``passes.planned_calls``)."""
-    net = Network([Dense(4, 4, activation="prelu"), Dense(4, 3)])
+    net = Network([Dense(4, 4, activation="prelu", dropout=0.5), Dense(4, 3)])
     y = np.arange(8) % 3
     images = np.zeros((8, 4), np.uint8)
     read_only = images.copy()
@@ -29,6 +30,8 @@ def typical_calls():
         X, scale = as_input(net, X)
         T = encode_targets(net, y, X.shape[0])
         calls += passes.planned_calls(net, X, scale, T, SGD(0.1).kind, X)
+        calls += passes.planned_calls(net, X, scale, T, SGD(0.1).kind, X, weighted=True,
+                                      clips=True)
         calls += passes.planned_calls(net, X, scale, T, None, X)
     return calls
 

@@ -119,7 +119,8 @@ def fit(net, X, y, epochs=10, batch_size=32, optimizer=None, validation_split=0.
         backup.save()
     # compile (or load) every kernel now, so that no epoch's seconds include a compile
     state.history.compile_seconds = compiler.warm(
-        passes.planned_calls(net, X, scale, T, opt.kind, X_val), verbose)
+        passes.planned_calls(net, X, scale, T, opt.kind, X_val, weighted=weights is not None,
+                             clips=opt.clips), verbose)
     _call(callbacks, "on_train_begin", state)
     with _sigint_flag(handle_sigint) as interrupted:
         while not state.finished:

@@ -77,6 +77,37 @@ def test_a_planned_run_compiles_nothing_while_training():
     assert history.compile_seconds == 0.0  # all compiled by the warm above
 
 
+def test_a_planned_run_with_dropout_weights_and_clipping_compiles_nothing_while_training():
+    net = fn.Network([fn.Dense(6, 5, activation="prelu", dropout=0.3),
+                      fn.Dense(5, 4, activation="tanh", dropout=0.2), fn.Dense(4, 3)], seed=0)
+    X = np.random.default_rng(0).integers(0, 256, (40, 6), dtype=np.uint8)
+    y = np.arange(40) % 3
+    opt = fn.Adam(0.01, clipnorm=1.0)
+    Xc, scale = inputs.as_input(net, X)
+    T = inputs.encode_targets(net, y, Xc.shape[0])
+    assert compiler.warm(passes.planned_calls(net, Xc, scale, T, opt.kind, Xc, weighted=True,
+                                              clips=True)) >= 0
+    before = {k: len(k.overloads) for k in config.KERNELS}
+    history = net.fit(X, y, epochs=1, batch_size=16, optimizer=opt, validation_split=0.25,
+                      class_weight="balanced", verbose=False)
+    net.evaluate(X, y)
+    assert {k: len(k.overloads) for k in config.KERNELS} == before
+    assert history.compile_seconds == 0.0  # all compiled by the warm above
+
+
+def test_typical_calls_cover_dropout_weights_and_clipping():
+    net = fn.Network([fn.Dense(784, 32, activation="relu", dropout=0.5), fn.Dense(32, 10)],
+                     seed=0)
+    X = np.zeros((8, 784), np.uint8)
+    Xc, scale = inputs.as_input(net, X)
+    T = inputs.encode_targets(net, np.arange(8) % 10, 8)
+    planned = signatures(passes.planned_calls(net, Xc, scale, T, fn.Adam(0.001).kind,
+                                              weighted=True, clips=True))
+    names = {name for name, _ in planned}
+    assert {"dropout_mask", "apply_mask", "weigh_rows", "clip_norm", "clip_value"} <= names
+    assert planned <= signatures(precompile.typical_calls())
+
+
 def test_typical_calls_cover_an_mnist_run():
     net = fn.Network([fn.Dense(784, 32, activation="relu"), fn.Dense(32, 10)], seed=0)
     X = np.zeros((8, 784), np.uint8)
