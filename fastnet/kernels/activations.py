@@ -1,4 +1,4 @@
-"""Activation functions f(u) and their derivatives f'(u), as inline kernels over a
+"""Activation functions f(u) and their derivatives f'(u), as helpers over a
 block of a layer's output (the forward) or a row (the δ rule).
 
 Every activation is named by an integer code so that one compiled kernel serves
@@ -23,7 +23,7 @@ differed by an ulp when z followed u closely in memory).
 """
 import numpy as np
 
-from ..config import inline
+from ..config import helper, inline
 
 IDENTITY, SIGMOID, TANH, RELU, LEAKY_RELU, PRELU, RRELU, SWISH, SOFTMAX = range(9)
 NAMES = {
@@ -42,7 +42,7 @@ def sigmoid(u):
     return e / (1 + e)
 
 
-@inline
+@helper
 def add_bias_activate(u, z, bias, a, kind, b0, b1, o0, o1):
     """u += bias, then z = f(u), on the block b0 ≤ b < b1, o0 ≤ o < o1.
 
@@ -86,7 +86,7 @@ def add_bias_activate(u, z, bias, a, kind, b0, b1, o0, o1):
                 zb[o] = ub[o]
 
 
-@inline
+@helper
 def times_derivative(delta, dz, u, z, a, kind):
     """δ = dz · f'(u) for one row: delta (n,) output; dz, u, z = f(u), a (n,) slopes.
 
@@ -116,7 +116,7 @@ def times_derivative(delta, dz, u, z, a, kind):
             delta[i] = dz[i]
 
 
-@inline
+@helper
 def softmax_row(z, u):
     """z = softmax(u) for one row, shifted by max(u) so exp never overflows."""
     n = u.shape[0]

@@ -1,13 +1,13 @@
 """Minibatch gather kernels: copy the rows of a shuffled batch into a workspace."""
 from numba import prange
 
-from ..config import inline, parallel_kernel
+from ..config import helper, parallel_kernel
 
 GROUP = 8  # rows whose memory loads are started together
 LINE = 64  # bytes per cache line
 
 
-@inline
+@helper
 def _gather_group(out, src, idx, scale, i0, i1):
     """out[i, :] = scale · src[idx[i], :] for i0 ≤ i < i1 (at most GROUP rows).
 

@@ -48,7 +48,7 @@ S = 1 (one slope per unit) or S = B (RReLU: one slope per element).
 """
 from numba import prange
 
-from ..config import inline, kernel, parallel_kernel
+from ..config import helper, inline, kernel, parallel_kernel
 from .activations import SOFTMAX, add_bias_activate, times_derivative
 from .optim import NO_UPDATE, update_row
 
@@ -77,7 +77,7 @@ def _dot(x, y, K):
     return acc
 
 
-@inline
+@helper
 def _tile4x4(out, a, b, i, j, K):
     """out[i:i+4, j:j+4] = a[i:i+4] b[j:j+4]ᵀ: sixteen accumulators, one pass over k."""
     a0, a1, a2, a3 = a[i], a[i + 1], a[i + 2], a[i + 3]
@@ -109,7 +109,7 @@ def _tile4x4(out, a, b, i, j, K):
     out[i + 3, j], out[i + 3, j + 1], out[i + 3, j + 2], out[i + 3, j + 3] = c30, c31, c32, c33
 
 
-@inline
+@helper
 def _abt_block(out, a, b, i0, i1, j0, j1):
     """out[i, j] = Σ_k a[i, k] b[j, k] for i0 ≤ i < i1 and j0 ≤ j < j1.
 
@@ -127,7 +127,7 @@ def _abt_block(out, a, b, i0, i1, j0, j1):
             out[i, j] = _dot(a[i], b[j], K)
 
 
-@inline
+@helper
 def _ab_rows(out, a, b, i0, i1, k0):
     """out[i, j] = Σ_k a[i, k0 + k] b[k, j] for rows i0 ≤ i < i1 (at most 4) and every j.
 
@@ -311,7 +311,7 @@ def _gradient_tasks(dw, dbias, w_in_major):
     return n_blocks, bias_task, n_blocks + (bias_task >= 0)
 
 
-@inline
+@helper
 def _gradient_task(dw, dbias, delta, x, task, bias_task, n_blocks, w_in_major):
     """Task ``task`` of dW = δᵀ x (or dWᵀ = xᵀ δ): its rows of dw (``_ab_rows``, a = δᵀ,
     b = x or a = xᵀ, b = δ; the transposes are strided views) and its biases Σ_b δ."""

@@ -20,7 +20,7 @@ losses (B,); slope (S, K).
 """
 import numpy as np
 
-from ..config import inline, kernel
+from ..config import helper, kernel
 from .activations import times_derivative
 
 SUM_OF_SQUARES, BINARY_CROSS_ENTROPY, SOFTMAX_CROSS_ENTROPY = range(3)
@@ -31,7 +31,7 @@ NAMES = {
 }
 
 
-@inline
+@helper
 def loss_row(delta, dz, u, y, d, slope, kind, act, inv_b):
     """ℓ of one sample for loss ``kind``; writes its δ = ∂L/∂u and dz = ∂L/∂y rows.
 

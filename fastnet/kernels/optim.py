@@ -12,16 +12,16 @@ With ∇ = g + λ p (weight decay λ, the L2 penalty ½ λ ‖p‖²) and learni
                p ← p - η m̂ / (√v̂ + ε),  m̂ = m / (1 - β1^t),  v̂ = v / (1 - β2^t)
     ADAMW      Adam with ∇ = g and the decay applied to the weights: p ← p - η λ p
 
-``update_row`` is inlined into the weight-gradient kernel, whose tasks each update the
+``update_row`` is called by the weight-gradient kernel, whose tasks each update the
 block of rows they have just computed the gradient of (still in the core's cache), and
-into ``optimizer_update``, the parallel update of a whole flat vector; both give the same
+by ``optimizer_update``, the parallel update of a whole flat vector; both give the same
 bits (tests/test_properties.py). A rule that keeps no state is given any array of the
 right length for s1 / s2 and never touches it.
 """
 import numpy as np
 from numba import prange
 
-from ..config import inline, parallel_kernel
+from ..config import helper, inline, parallel_kernel
 
 NO_UPDATE, SGD, MOMENTUM, NESTEROV, ADAGRAD, RMSPROP, ADAM, ADAMW = range(-1, 7)
 # Slots of the hyper-parameter vector h.
@@ -40,7 +40,7 @@ def hyper(lr, weight_decay=0.0, rate1=0.0, rate2=0.0, eps=0.0, t=1):
 NO_HYPER = hyper(0.0)  # the hyper-parameters that go with NO_UPDATE (never read)
 
 
-@inline
+@helper
 def update_row(p, s1, s2, g, h, kind):
     """One step of rule ``kind`` (module doc) on p, s1, s2 (n,), updated in place, given
     the gradient g (n,) and the hyper-parameters h (7,).
