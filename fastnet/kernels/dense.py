@@ -46,6 +46,7 @@ the old W.
 Shapes: x (B, C), W (OC, C), bias (OC,), u, z, δ (B, OC), slope (S, OC) with
 S = 1 (one slope per unit) or S = B (RReLU: one slope per element).
 """
+import numpy as np
 from numba import prange
 
 from ..config import helper, inline, kernel, parallel_kernel
@@ -56,6 +57,9 @@ TILE = 4  # rows and columns of the register blocks
 CHUNK = 128  # the largest batch whose forward is parallel over output units
 UNITS = 16  # output units per forward task (4 register tiles share each x tile)
 PARTS = 2  # slices of the pixels in the first layer's forward of a training batch
+# A 0 typed int64 for helper arguments: a literal 0 (or a prange index, which the
+# parallel loop makes unsigned) would compile the helper for a second signature.
+ZERO = np.int64(0)
 
 
 @kernel
@@ -286,7 +290,7 @@ def dense_forward(u, z, partial, x, w, bias, slope, act, w_in_major):
                     pi = partial[part, i]
                     for j in range(OC):
                         ui[j] += pi[j]
-            add_bias_activate(u, z, bias, slope, act, b0, b1, 0, OC)
+            add_bias_activate(u, z, bias, slope, act, b0, b1, ZERO, OC)
 
 
 @inline
@@ -318,7 +322,7 @@ def _gradient_task(dw, dbias, delta, x, task, bias_task, n_blocks, w_in_major):
     a = x.T if w_in_major else delta.T
     b = delta if w_in_major else x
     i0, i1 = _task_rows(task, bias_task, n_blocks, dw.shape[0])
-    _ab_rows(dw, a, b, i0, i1, 0)
+    _ab_rows(dw, a, b, i0, i1, ZERO)
     o0, o1 = _bias_units(task, bias_task, w_in_major, i0, i1, dbias.shape[0])
     db = dbias[o0:o1]  # sliced so that o counts from 0: the loop vectorises
     db[:] = 0
@@ -342,7 +346,8 @@ def dense_gradient(dw, dbias, delta, x, w_in_major):
     arguments, which is cheaper to call.)
     """
     n_blocks, bias_task, n_tasks = _gradient_tasks(dw, dbias, w_in_major)
-    for task in prange(n_tasks):
+    for t in prange(n_tasks):
+        task = np.int64(t)  # signed, as in the typing before the loop went parallel
         _gradient_task(dw, dbias, delta, x, task, bias_task, n_blocks, w_in_major)
 
 
@@ -363,7 +368,8 @@ def dense_backward_params(dw, dbias, w_slots, bias_slots, delta, x, h, w_in_majo
     n_blocks, bias_task, n_tasks = _gradient_tasks(dw, dbias, w_in_major)
     rows = dw.shape[0]
     bad = 0
-    for task in prange(n_tasks):
+    for t in prange(n_tasks):
+        task = np.int64(t)  # signed, as in the typing before the loop went parallel
         _gradient_task(dw, dbias, delta, x, task, bias_task, n_blocks, w_in_major)
         if kind == NO_UPDATE:
             continue
@@ -397,7 +403,7 @@ def hidden_delta(delta_prev, dz_prev, delta, w, u_prev, z_prev, slope_prev, act_
     last_row = slope_prev.shape[0] - 1
     for blk in prange((B + TILE - 1) // TILE):
         i0, i1 = _block(blk, B)
-        _ab_rows(dz_prev, delta, w, i0, i1, 0)
+        _ab_rows(dz_prev, delta, w, i0, i1, ZERO)
         for b in range(i0, i1):
             times_derivative(delta_prev[b], dz_prev[b], u_prev[b], z_prev[b],
                              slope_prev[min(b, last_row)], act_prev)  # RReLU: row b
