@@ -1,7 +1,12 @@
 """Input scaling fitted on the training set, storable in a model file.
 
 Modes:
-  auto      uint8 features (pixels) × 1/255; anything else as ``standard``
+  auto      uint8 features (pixels): x / 255 when the background is dark (the mean pixel
+            is below ``LIGHT_BACKGROUND`` of 255, as MNIST's 0.13 and Fashion-MNIST's 0.29),
+            else centred, (x - mean) / 255 per feature, so light-background images
+            (inverted digits, scans of paper) reach the first layer as MNIST does, not as
+            inputs near 1 everywhere (pre-activations and first-layer steps several times
+            MNIST's, too large for its learning rate); anything else as ``standard``
   none      unchanged
   unit      min-max to [0, 1]: (x - min) / (max - min), range 0 → 1
   standard  (x - mean) / std per feature, std 0 → 1
@@ -15,6 +20,7 @@ import numpy as np
 
 MODES = ("auto", "none", "unit", "standard")
 UNSCALED_LIMIT = 10.0
+LIGHT_BACKGROUND = 0.5   # auto centres uint8 pixels whose mean is at least this (× 255)
 CHUNK_ROWS = 1 << 16   # statistics in chunks, so memory-mapped data streams
 
 
@@ -38,7 +44,9 @@ class Scaler:
         if mode == "auto":
             mode = "pixels" if X.dtype == np.uint8 else "standard"
         if mode == "pixels":
-            self.shift = np.zeros(n_features, np.float32)
+            mean = _mean(X)
+            light = mean.mean() >= LIGHT_BACKGROUND * 255
+            self.shift = (mean if light else np.zeros(n_features)).astype(np.float32)
             self.factor = np.full(n_features, 1 / 255, np.float32)
         elif mode == "unit":
             low, high = _min_max(X)
@@ -65,9 +73,28 @@ class Scaler:
 
     @property
     def is_pixels(self):
-        """True when the scaler is x / 255 on every feature (uint8 pixels under 'auto')."""
+        """True when the scaler is x / 255 on every feature (dark-background uint8 pixels
+        under 'auto')."""
         return self.shift is not None and not self.shift.any() and \
             bool(np.all(self.factor == np.float32(1 / 255)))
+
+    @property
+    def takes_pixels(self):
+        """True when the scaler was fitted on 0..255 pixels under 'auto' (x / 255, or
+        centred): inputs must be given as 0..255 values, not 0..1 images."""
+        return self.mode == "auto" and self.factor is not None and \
+            bool(np.all(self.factor == np.float32(1 / 255)))
+
+    def describe(self):
+        """What the scaler does, for a run's log line: e.g. ``auto: centred pixels``."""
+        if self.shift is None:
+            return self.mode if self.mode == "none" else f"{self.mode} (unfitted)"
+        if self.is_pixels:
+            return f"{self.mode}: pixels / 255"
+        if self.takes_pixels:
+            return (f"auto: centred pixels (x - mean) / 255, light background (mean pixel "
+                    f"{self.shift.mean() / 255:.2f} >= {LIGHT_BACKGROUND})")
+        return "auto: standard" if self.mode == "auto" else self.mode
 
     def fit_transform(self, X):
         return self.fit(X).transform(X)
@@ -133,6 +160,14 @@ def _min_max(X):
         low = np.minimum(low, chunk.min(axis=0))
         high = np.maximum(high, chunk.max(axis=0))
     return low, high
+
+
+def _mean(X):
+    """Per-feature mean in float64, by chunks (no float copy of the data)."""
+    total = np.zeros(X.shape[1])
+    for start in range(0, len(X), CHUNK_ROWS):
+        total += X[start:start + CHUNK_ROWS].sum(axis=0, dtype=np.float64)
+    return total / len(X)
 
 
 def _mean_std(X):
