@@ -44,7 +44,7 @@ from .layers import Dense
 from .network import Network
 from .optimizers import make_optimizer
 from .scaling import MODES as SCALE_MODES
-from .scaling import Scaler, warn_unscaled
+from .scaling import DARK_PIXELS, Scaler, warn_unscaled
 from .train import NAN_POLICIES, DivergenceError, TrainingInterrupted
 
 MNIST_PIXELS, MNIST_CLASSES = 784, 10
@@ -188,8 +188,8 @@ TRAIN_OPTIONS = {o.name: o for o in [
            "integers or strings classes, fractions regression)", "data", "TASK"),
     Option("scale", one_of("scale", SCALE_MODES), "auto",
            "input scaling fitted on the training part: auto (uint8 pixels /255, centred "
-           "when the background is light; else standard), none, unit (min-max to [0, 1]), standard (mean 0, std 1); stored in "
-           "the model", "data", "MODE"),
+           "when the background is light; else standard), none, unit (min-max to [0, 1]), "
+           "standard (mean 0, std 1); stored in the model", "data", "MODE"),
     Option("layers", layer_sizes, None,
            "layer sizes, input first, outputs last (default: the data's features, "
            "--hidden, its classes or outputs; MNIST 784,256,10)", "network", "SIZES"),
@@ -499,7 +499,8 @@ def _prepare(cfg, data):
 def fit_scaler(cfg, net, data):
     """The scaler of ``scale`` fitted on the training part (the rows ``fit`` keeps after
     the seeded validation split): None for dark-background uint8 pixels under auto
-    (scaled by 1/255 as they are gathered; ``scaling.Scaler`` has the rule). Also returns the split: (scaler, train_idx, val_idx)."""
+    (scaled by 1/255 as they are gathered; ``scaling.Scaler`` has the rule). Also returns
+    the split: (scaler, train_idx, val_idx)."""
     n = len(data.X)
     labels = None
     if cfg["validation_split"]:
@@ -509,7 +510,8 @@ def fit_scaler(cfg, net, data):
     if cfg["scale"] == "none":
         return Scaler("none"), train_idx, val_idx
     scaler = Scaler(cfg["scale"]).fit(data.X if len(val_idx) == 0 else data.X[train_idx])
-    return (None if scaler.is_pixels else scaler), train_idx, val_idx
+    pixels = scaler.is_pixels and cfg["scale"] == "auto"
+    return (None if pixels else scaler), train_idx, val_idx
 
 
 # ---------------------------------------------------------------- run folders
@@ -653,7 +655,7 @@ def _describe(cfg, data, net):
     if cfg["data"] is not None:
         classes = f" ({', '.join(data.classes[:10])}{', ...' if len(data.classes) > 10 else ''})" \
             if data.classes else ""
-        scaling = "pixels / 255" if net.scaler is None else net.scaler.describe()
+        scaling = DARK_PIXELS if net.scaler is None else net.scaler.describe()
         print(f"task {cfg['task']}{classes}, loss {cfg['loss']}, "
               f"{data.X.shape[1]} features scaled {scaling}")
     if data.test_name and cfg["data"] is not None:

@@ -21,6 +21,8 @@ import numpy as np
 MODES = ("auto", "none", "unit", "standard")
 UNSCALED_LIMIT = 10.0
 LIGHT_BACKGROUND = 0.5   # auto centres uint8 pixels whose mean is at least this (× 255)
+DARK_PIXELS = f"auto: pixels / 255, dark background (mean pixel < {LIGHT_BACKGROUND})"
+"""What ``auto`` does to uint8 pixels below LIGHT_BACKGROUND, as a run's log line says it."""
 CHUNK_ROWS = 1 << 16   # statistics in chunks, so memory-mapped data streams
 
 
@@ -90,7 +92,7 @@ class Scaler:
         if self.shift is None:
             return self.mode if self.mode == "none" else f"{self.mode} (unfitted)"
         if self.is_pixels:
-            return f"{self.mode}: pixels / 255"
+            return DARK_PIXELS if self.mode == "auto" else f"{self.mode}: pixels / 255"
         if self.takes_pixels:
             return (f"auto: centred pixels (x - mean) / 255, light background (mean pixel "
                     f"{self.shift.mean() / 255:.2f} >= {LIGHT_BACKGROUND})")

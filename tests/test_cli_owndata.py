@@ -24,7 +24,8 @@ def write_idx(path, a):
 def test_auto_scales_dark_pixels_by_255_and_centres_light_ones():
     (X, _), _ = load_mnist()
     dark = Scaler("auto").fit(X[:2000])
-    assert dark.is_pixels and dark.describe() == "auto: pixels / 255"
+    assert dark.is_pixels and dark.describe() == "auto: pixels / 255, dark background " \
+        f"(mean pixel < {LIGHT_BACKGROUND})"
     light = Scaler("auto").fit(255 - X[:2000])
     assert not light.is_pixels and light.takes_pixels
     np.testing.assert_allclose(light.shift, (255 - X[:2000]).mean(axis=0), rtol=1e-5)
