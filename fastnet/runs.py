@@ -509,7 +509,7 @@ def fit_scaler(cfg, net, data):
                                        np.random.default_rng(cfg["seed"]), labels)
     if cfg["scale"] == "none":
         return Scaler("none"), train_idx, val_idx
-    scaler = Scaler(cfg["scale"]).fit(data.X if len(val_idx) == 0 else data.X[train_idx])
+    scaler = Scaler(cfg["scale"]).fit(data.X, None if len(val_idx) == 0 else train_idx)
     pixels = scaler.is_pixels and cfg["scale"] == "auto"
     return (None if pixels else scaler), train_idx, val_idx
 

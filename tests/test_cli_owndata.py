@@ -35,6 +35,21 @@ def test_auto_scales_dark_pixels_by_255_and_centres_light_ones():
     assert f">= {LIGHT_BACKGROUND}" in light.describe() and "mean pixel 0.87" in light.describe()
 
 
+@pytest.mark.parametrize("mode", ["auto", "unit", "standard"])
+def test_fit_on_rows_of_a_memory_mapped_array_equals_fit_on_those_rows(tmp_path, mode,
+                                                                       monkeypatch):
+    monkeypatch.setattr("fastnet.scaling.CHUNK_ROWS", 64)        # several chunks
+    (X, _), _ = load_mnist()
+    np.save(tmp_path / "X.npy", 255 - X[:500])
+    mapped = np.load(tmp_path / "X.npy", mmap_mode="r")
+    rows = np.random.default_rng(0).permutation(500)[:450]
+    a, b = Scaler(mode).fit(mapped, rows), Scaler(mode).fit(255 - X[:500][rows])
+    np.testing.assert_allclose(a.shift, b.shift, rtol=1e-5)
+    np.testing.assert_allclose(a.factor, b.factor, rtol=1e-5)
+    with pytest.raises(ValueError, match="rows must be a 1-D array of row indices of X"):
+        Scaler(mode).fit(mapped, [0, 500])
+
+
 def test_inverted_mnist_idx_trains_with_the_defaults(tmp_path, capsys):
     """Inverted pixels are near 1 almost everywhere: with x / 255 the MNIST recipe (lr 0.1)
     stays at chance; centred, they train as MNIST does."""
