@@ -12,12 +12,14 @@ import json
 import sys
 import warnings
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
-from . import catalogue, datasets, metrics, plots, precompile, runs, sweeps
+from . import catalogue, datasets, metrics, passes, plots, precompile, runs, sweeps
 from .callbacks import read_history_csv
 from .images import load_inputs
+from .inputs import as_input, encode_targets
 from .io import load
 from .runs import RunError
 
@@ -285,29 +287,50 @@ def resume(args):
                        progress=not args.no_progress)
 
 
+class Scored(NamedTuple):
+    """One pass of a model over labelled data (``_scored``)."""
+    loss: float
+    accuracy: float | None   # None for regression
+    outputs: np.ndarray      # (n, K): probabilities, or regression values
+    predicted: np.ndarray    # class ids 0..k-1 (classifiers), the outputs (regression)
+    k: int                   # classes: 2 for one sigmoid output, 0 for regression
+
+
+def _scored(net, X, y, batch_size=1024):
+    """``net`` over (X, y) in one forward pass: loss, accuracy, outputs and predictions
+    (P(class 1) > 0.5 for one sigmoid output, the largest output for several)."""
+    X, scale = as_input(net, X)
+    n = X.shape[0]
+    out = np.empty((n, net.n_outputs), net.dtype)
+    loss_sum, correct = passes.totals(net, X, scale, encode_targets(net, runs.targets(net, y), n),
+                                      batch_size, out)
+    if not net.is_classifier:
+        return Scored(loss_sum / n, None, out, out, 0)
+    if net.n_outputs == 1:
+        return Scored(loss_sum / n, correct / n, out, (out[:, 0] > 0.5).astype(np.int64), 2)
+    return Scored(loss_sum / n, correct / n, out, out.argmax(axis=1), net.n_outputs)
+
+
 def evaluate(args):
     net = _load_model(args.model)
     X, y, name = _eval_set(args, net)
-    result = net.evaluate(X, runs.targets(net, y))
+    loss, accuracy, out, pred, k = _scored(net, X, y)
     print(f"{_model_path(args.model)}: {len(y)} {name}")
     if not net.is_classifier:
-        m = metrics.regression(y, net.predict(X))
-        print(f"loss {result['loss']:.4f}   RMSE {m['rmse']:.4g}   MAE {m['mae']:.4g}   "
+        m = metrics.regression(y, out)
+        print(f"loss {loss:.4f}   RMSE {m['rmse']:.4g}   MAE {m['mae']:.4g}   "
               f"R² {m['r2']:.4f}")
         return 0
     if net.n_outputs == 1:
-        m = metrics.binary(y, net.predict_proba(X))
-        print(f"loss {result['loss']:.4f}   accuracy {100 * m['accuracy']:.2f}%   precision "
+        m = metrics.binary(y, out)
+        print(f"loss {loss:.4f}   accuracy {100 * m['accuracy']:.2f}%   precision "
               f"{m['precision']:.4f}   recall {m['recall']:.4f}   F1 {m['f1']:.4f}   "
               f"ROC AUC {m['roc_auc']:.4f}\n")
-        pred, k = net.predict(X), 2
-    else:
-        pred, k = net.predict_proba(X).argmax(axis=1), net.n_outputs
     names = _class_names(net, k)
     cm = metrics.confusion_matrix(y, pred, k)
     if net.n_outputs > 1:
-        # Network.evaluate's accuracy, the one train reports
-        print(f"loss {result['loss']:.4f}   accuracy {100 * result['accuracy']:.2f}%\n")
+        # the kernels' count of correct rows, the accuracy train reports
+        print(f"loss {loss:.4f}   accuracy {100 * accuracy:.2f}%\n")
     w = max(5, *(len(n) for n in names))
     precision, recall, f1, support = metrics.per_class(cm)
     print(f"{'class':>{w}} {'precision':>9} {'recall':>7} {'f1':>6} {'support':>7}")
@@ -327,7 +350,8 @@ LOW_CONFIDENCE = 0.5
 
 def _rows(path, net, show_dir, target=None):
     """The inputs of one FILE: CSV rows (every column a feature, but the run's ``target``
-    column when the file has it), or images/.npy."""
+    column when the file has it), or images/.npy (0..1 floats given as 0..255 pixels to a
+    model whose scaler was fitted on pixels, e.g. centred ones)."""
     if Path(path).suffix.lower() == ".csv":
         with open(path, newline="", encoding="utf-8-sig") as f:
             header = next(csv.reader(f), [])
@@ -338,6 +362,9 @@ def _rows(path, net, show_dir, target=None):
         X = load_inputs(path, net.n_inputs, show_dir=show_dir)
     for w in caught:
         print(f"fastnet: warning: {w.message}", file=sys.stderr)
+    scaler = getattr(net, "scaler", None)
+    if X.dtype != np.uint8 and scaler is not None and scaler.takes_pixels:
+        X = X * np.float32(255)
     return X
 
 
@@ -382,10 +409,8 @@ def plot(args):
     net = _load_model(args.model)
     if net.is_classifier:
         X, y, _ = _eval_set(args, net)
-        if net.n_outputs == 1:
-            pred, k = net.predict(X), 2
-        else:
-            pred, k = net.predict_proba(X).argmax(axis=1), net.n_outputs
+        scored = _scored(net, X, y)
+        pred, k = scored.predicted, scored.k
         written.append(plots.plot_confusion(metrics.confusion_matrix(y, pred, k),
                                             out / "confusion.png", _class_names(net, k)))
         if net.n_inputs == runs.MNIST_PIXELS and not getattr(net, "classes", None):

@@ -245,11 +245,14 @@ def outputs(net, X, scale, batch_size):
     return out
 
 
-def totals(net, X, scale, T, batch_size):
-    """(Σ loss, number correct) over checked inputs X and encoded targets T."""
+def totals(net, X, scale, T, batch_size, out=None):
+    """(Σ loss, number correct) over checked inputs X and encoded targets T; ``out``: an
+    (n, K) array that receives the outputs z_L of the same pass."""
     loss_sum, correct = 0.0, 0
     for s, e, ws in batches(net, X, scale, batch_size):
         forward(net, ws)
+        if out is not None:
+            out[s:e] = ws.z[-1]
         ws.t[...] = T[s:e]
         loss_sum += loss(net, ws)
         correct += count_correct(ws.z[-1], ws.t, net.loss_kind)

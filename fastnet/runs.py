@@ -44,7 +44,7 @@ from .layers import Dense
 from .network import Network
 from .optimizers import make_optimizer
 from .scaling import MODES as SCALE_MODES
-from .scaling import Scaler, warn_unscaled
+from .scaling import DARK_PIXELS, Scaler, warn_unscaled
 from .train import NAN_POLICIES, DivergenceError, TrainingInterrupted
 
 MNIST_PIXELS, MNIST_CLASSES = 784, 10
@@ -187,9 +187,9 @@ TRAIN_OPTIONS = {o.name: o for o in [
            f"{_names(TASK_LOSS)} (default: from the targets: integers 0/1 binary, other "
            "integers or strings classes, fractions regression)", "data", "TASK"),
     Option("scale", one_of("scale", SCALE_MODES), "auto",
-           "input scaling fitted on the training part: auto (uint8 pixels /255, else "
-           "standard), none, unit (min-max to [0, 1]), standard (mean 0, std 1); stored in "
-           "the model", "data", "MODE"),
+           "input scaling fitted on the training part: auto (uint8 pixels /255, centred "
+           "when the background is light; else standard), none, unit (min-max to [0, 1]), "
+           "standard (mean 0, std 1); stored in the model", "data", "MODE"),
     Option("layers", layer_sizes, None,
            "layer sizes, input first, outputs last (default: the data's features, "
            "--hidden, its classes or outputs; MNIST 784,256,10)", "network", "SIZES"),
@@ -498,19 +498,20 @@ def _prepare(cfg, data):
 
 def fit_scaler(cfg, net, data):
     """The scaler of ``scale`` fitted on the training part (the rows ``fit`` keeps after
-    the seeded validation split): None for uint8 pixels under auto (scaled by 1/255 as
-    they are gathered). Also returns the split: (scaler, train_idx, val_idx)."""
+    the seeded validation split): None for dark-background uint8 pixels under auto
+    (scaled by 1/255 as they are gathered; ``scaling.Scaler`` has the rule). Also returns
+    the split: (scaler, train_idx, val_idx)."""
     n = len(data.X)
     labels = None
     if cfg["validation_split"]:
         labels = class_labels(net, encode_targets(net, targets(net, data.y), n))
     train_idx, val_idx = split_indices(n, cfg["validation_split"],
                                        np.random.default_rng(cfg["seed"]), labels)
-    mode = cfg["scale"]
-    if mode == "none" or (mode == "auto" and data.X.dtype == np.uint8):
-        return (Scaler("none") if mode == "none" else None), train_idx, val_idx
-    part = data.X if len(val_idx) == 0 else data.X[train_idx]
-    return Scaler(mode).fit(part), train_idx, val_idx
+    if cfg["scale"] == "none":
+        return Scaler("none"), train_idx, val_idx
+    scaler = Scaler(cfg["scale"]).fit(data.X, None if len(val_idx) == 0 else train_idx)
+    pixels = scaler.is_pixels and cfg["scale"] == "auto"
+    return (None if pixels else scaler), train_idx, val_idx
 
 
 # ---------------------------------------------------------------- run folders
@@ -654,9 +655,7 @@ def _describe(cfg, data, net):
     if cfg["data"] is not None:
         classes = f" ({', '.join(data.classes[:10])}{', ...' if len(data.classes) > 10 else ''})" \
             if data.classes else ""
-        scaling = "pixels / 255" if net.scaler is None else net.scaler.mode
-        if net.scaler is not None and cfg["scale"] == "auto":
-            scaling = f"auto: {'standard' if net.scaler.shift is not None else 'none'}"
+        scaling = DARK_PIXELS if net.scaler is None else net.scaler.describe()
         print(f"task {cfg['task']}{classes}, loss {cfg['loss']}, "
               f"{data.X.shape[1]} features scaled {scaling}")
     if data.test_name and cfg["data"] is not None:

@@ -1,7 +1,12 @@
 """Input scaling fitted on the training set, storable in a model file.
 
 Modes:
-  auto      uint8 features (pixels) × 1/255; anything else as ``standard``
+  auto      uint8 features (pixels): x / 255 when the background is dark (the mean pixel
+            is below ``LIGHT_BACKGROUND`` of 255, as MNIST's 0.13 and Fashion-MNIST's 0.29),
+            else centred, (x - mean) / 255 per feature, so light-background images
+            (inverted digits, scans of paper) reach the first layer as MNIST does, not as
+            inputs near 1 everywhere (pre-activations and first-layer steps several times
+            MNIST's, too large for its learning rate); anything else as ``standard``
   none      unchanged
   unit      min-max to [0, 1]: (x - min) / (max - min), range 0 → 1
   standard  (x - mean) / std per feature, std 0 → 1
@@ -15,6 +20,9 @@ import numpy as np
 
 MODES = ("auto", "none", "unit", "standard")
 UNSCALED_LIMIT = 10.0
+LIGHT_BACKGROUND = 0.5   # auto centres uint8 pixels whose mean is at least this (× 255)
+DARK_PIXELS = f"auto: pixels / 255, dark background (mean pixel < {LIGHT_BACKGROUND})"
+"""What ``auto`` does to uint8 pixels below LIGHT_BACKGROUND, as a run's log line says it."""
 CHUNK_ROWS = 1 << 16   # statistics in chunks, so memory-mapped data streams
 
 
@@ -27,10 +35,17 @@ class Scaler:
         self.mode = mode
         self.shift = self.factor = None   # (n_features,) float32 each, or None: unchanged
 
-    def fit(self, X):
-        """Fit the statistics of the mode on training features X (n, n_features)."""
+    def fit(self, X, rows=None):
+        """Fit the statistics of the mode on training features X (n, n_features), or on
+        its ``rows`` only (indices; read in chunks, so a memory-mapped X is not copied)."""
         X = _two_d(X, "X")
-        if len(X) == 0:
+        if rows is not None:
+            rows = np.asarray(rows)
+            if rows.ndim != 1 or rows.dtype.kind not in "iu" or (
+                    len(rows) and not 0 <= rows.min() <= rows.max() < len(X)):
+                raise ValueError(f"rows must be a 1-D array of row indices of X (0 to "
+                                 f"{len(X) - 1}), got shape {rows.shape} dtype {rows.dtype}")
+        if (len(X) if rows is None else len(rows)) == 0:
             raise ValueError("cannot fit a scaler on no samples (X has 0 rows)")
         n_features = X.shape[1]
         self.shift = self.factor = None
@@ -38,15 +53,17 @@ class Scaler:
         if mode == "auto":
             mode = "pixels" if X.dtype == np.uint8 else "standard"
         if mode == "pixels":
-            self.shift = np.zeros(n_features, np.float32)
+            mean = _mean(X, rows)
+            light = mean.mean() >= LIGHT_BACKGROUND * 255
+            self.shift = (mean if light else np.zeros(n_features)).astype(np.float32)
             self.factor = np.full(n_features, 1 / 255, np.float32)
         elif mode == "unit":
-            low, high = _min_max(X)
+            low, high = _min_max(X, rows)
             span = high - low
             self.shift = low.astype(np.float32)
             self.factor = (1.0 / np.where(span > 0, span, 1.0)).astype(np.float32)
         elif mode == "standard":
-            mean, std = _mean_std(X)
+            mean, std = _mean_std(X, rows)
             self.shift = mean.astype(np.float32)
             self.factor = (1.0 / np.where(std > 0, std, 1.0)).astype(np.float32)
         return self
@@ -65,9 +82,28 @@ class Scaler:
 
     @property
     def is_pixels(self):
-        """True when the scaler is x / 255 on every feature (uint8 pixels under 'auto')."""
+        """True when the scaler is x / 255 on every feature (dark-background uint8 pixels
+        under 'auto')."""
         return self.shift is not None and not self.shift.any() and \
             bool(np.all(self.factor == np.float32(1 / 255)))
+
+    @property
+    def takes_pixels(self):
+        """True when the scaler was fitted on 0..255 pixels under 'auto' (x / 255, or
+        centred): inputs must be given as 0..255 values, not 0..1 images."""
+        return self.mode == "auto" and self.factor is not None and \
+            bool(np.all(self.factor == np.float32(1 / 255)))
+
+    def describe(self):
+        """What the scaler does, for a run's log line: e.g. ``auto: centred pixels``."""
+        if self.shift is None:
+            return self.mode if self.mode == "none" else f"{self.mode} (unfitted)"
+        if self.is_pixels:
+            return DARK_PIXELS if self.mode == "auto" else f"{self.mode}: pixels / 255"
+        if self.takes_pixels:
+            return (f"auto: centred pixels (x - mean) / 255, light background (mean pixel "
+                    f"{self.shift.mean() / 255:.2f} >= {LIGHT_BACKGROUND})")
+        return "auto: standard" if self.mode == "auto" else self.mode
 
     def fit_transform(self, X):
         return self.fit(X).transform(X)
@@ -125,23 +161,38 @@ def _two_d(X, name):
     return X
 
 
-def _min_max(X):
+def _chunks(X, rows=None):
+    """X's rows, or its ``rows`` (ascending), CHUNK_ROWS at a time."""
+    n = len(X) if rows is None else len(rows)
+    for start in range(0, n, CHUNK_ROWS):
+        stop = start + CHUNK_ROWS
+        yield X[start:stop] if rows is None else X[np.sort(rows[start:stop])]
+
+
+def _min_max(X, rows=None):
     low = np.full(X.shape[1], np.inf)
     high = np.full(X.shape[1], -np.inf)
-    for start in range(0, len(X), CHUNK_ROWS):
-        chunk = X[start:start + CHUNK_ROWS]
+    for chunk in _chunks(X, rows):
         low = np.minimum(low, chunk.min(axis=0))
         high = np.maximum(high, chunk.max(axis=0))
     return low, high
 
 
-def _mean_std(X):
+def _mean(X, rows=None):
+    """Per-feature mean in float64, by chunks (no float copy of the data)."""
+    total = np.zeros(X.shape[1])
+    for chunk in _chunks(X, rows):
+        total += chunk.sum(axis=0, dtype=np.float64)
+    return total / (len(X) if rows is None else len(rows))
+
+
+def _mean_std(X, rows=None):
     """Per-feature mean and population std in float64, by chunks (Chan's pairwise update)."""
     n = 0
     mean = np.zeros(X.shape[1])
     m2 = np.zeros(X.shape[1])
-    for start in range(0, len(X), CHUNK_ROWS):
-        chunk = np.asarray(X[start:start + CHUNK_ROWS], np.float64)
+    for chunk in _chunks(X, rows):
+        chunk = np.asarray(chunk, np.float64)
         k = len(chunk)
         c_mean = chunk.mean(axis=0)
         c_m2 = ((chunk - c_mean) ** 2).sum(axis=0)

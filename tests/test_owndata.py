@@ -1,8 +1,7 @@
 """Your own data end to end: `fastnet train --data` on CSV (string labels, regression),
-NPZ and IDX files made here, the honest validation split, the scaler in the model file,
+NPZ files made here, the honest validation split, the scaler in the model file,
 and `evaluate`/`predict` on models that are not MNIST's."""
 import csv
-import gzip
 import json
 
 import numpy as np
@@ -11,7 +10,6 @@ import pytest
 import fastnet as fn
 from fastnet import callbacks, metrics
 from fastnet.cli import main
-from fastnet.datasets import load_mnist
 from fastnet.inputs import split_indices
 from fastnet.scaling import Scaler
 
@@ -218,32 +216,6 @@ def test_five_class_model_evaluates_with_its_names(tmp_path, capsys):
     assert main(["evaluate", str(out / "model.npz"), "--data", str(tmp_path / "five.csv")]) == 0
     text = capsys.readouterr().out
     assert "300 samples" in text and all(f"\n{n:>5} " in text for n in names)
-
-
-def write_idx(path, a):
-    dims = a.shape
-    header = bytes([0, 0, 8, len(dims)]) + b"".join(d.to_bytes(4, "big") for d in dims)
-    with gzip.open(path, "wb") as f:
-        f.write(header + a.astype(np.uint8).tobytes())
-
-
-def test_idx_folder_of_inverted_mnist_trains_above_chance(tmp_path, capsys):
-    (X, y), (Xt, yt) = load_mnist()
-    d = tmp_path / "inverted"
-    d.mkdir()
-    write_idx(d / "train-images-idx3-ubyte.gz", 255 - X[:3000].reshape(-1, 28, 28))
-    write_idx(d / "train-labels-idx1-ubyte.gz", y[:3000])
-    write_idx(d / "t10k-images-idx3-ubyte.gz", 255 - Xt[:500].reshape(-1, 28, 28))
-    write_idx(d / "t10k-labels-idx1-ubyte.gz", yt[:500])
-    out = tmp_path / "run"
-    # inputs near 1 almost everywhere: the MNIST recipe's lr 0.1 is too large for them
-    assert main(["train", "--data", str(d), "--hidden", "32", "--epochs", "2", "--lr", "0.01",
-                 "--out", str(out), *QUICK]) == 0
-    text = capsys.readouterr().out
-    assert "2700 train / 300 validation / 500 test" in text and "pixels / 255" in text
-    test = json.loads((out / "test.json").read_text())
-    assert test["n"] == 500 and test["accuracy"] > 0.5
-    assert fn.load(out / "model.npz").scaler is None    # uint8 pixels: the fast 1/255 path
 
 
 def test_resume_of_a_data_run_equals_the_uninterrupted_run(tmp_path, monkeypatch, capsys):
