@@ -69,7 +69,7 @@ def dense_case(batch, fan_in, fan_out, seed=0, first=False, images=False):
         x=mnist_images(batch) if images else rand(batch, fan_in), w=w, w_stored=w_stored,
         bias=rand(fan_out),
         # the first layer's partial sums of a training batch, as Network's workspace holds
-        partial=np.empty(dense.partial_shape(batch, fan_out, first), FLOAT),
+        partial=np.empty(dense.partial_shape(batch, fan_out), FLOAT),
         slope=np.zeros((1, fan_out), FLOAT), slope_prev=np.zeros((1, fan_in), FLOAT),
         u=np.empty((batch, fan_out), FLOAT), z=np.empty((batch, fan_out), FLOAT),
         delta=rand(batch, fan_out), dw=dw, dbias=dbias,
@@ -88,7 +88,10 @@ def _aligned_arrays(ns):
 
 def forward(c):
     """u = x W^T + bias, z = relu(u)."""
-    dense.dense_forward(c.u, c.z, c.partial, c.x, c.w_stored, c.bias, c.slope, RELU, c.first)
+    if c.first:
+        dense.dense_forward_in_major(c.u, c.z, c.partial, c.x, c.w_stored, c.bias, c.slope, RELU)
+    else:
+        dense.dense_forward(c.u, c.z, c.x, c.w_stored, c.bias, c.slope, RELU)
 
 
 def weight_grad(c):

@@ -18,8 +18,8 @@ from .kernels import activations as A
 from .kernels import losses as L
 from .kernels import optim as O
 from .kernels.data import gather_batch, gather_rows
-from .kernels.dense import (dense_backward_params, dense_forward, dense_gradient, hidden_delta,
-                            partial_shape, prelu_slope_grad)
+from .kernels.dense import (dense_backward_params, dense_forward, dense_forward_in_major,
+                            dense_gradient, hidden_delta, partial_shape, prelu_slope_grad)
 from .kernels.clip import clip_norm, clip_value
 from .kernels.dropout import apply_mask, dropout_mask
 from .kernels.metrics import count_correct
@@ -33,7 +33,8 @@ class Workspace:
 
     x (B, C0) input rows; t (B, K) targets; losses (B,); per layer l:
     u[l], z[l], delta[l], dz[l] (B, OC_l); rrelu[l] (B, OC_l) training slopes;
-    partial[l] the ``dense_forward`` workspace, of shape ``partial_shape(B, OC_l, l == 0)``.
+    partial the first layer's ``dense_forward_in_major`` workspace, of shape
+    ``partial_shape(B, OC_0)``.
     """
 
     def __init__(self, net, B):
@@ -50,8 +51,7 @@ class Workspace:
         self.rrelu = [config.empty(s, dt) if layer.act == A.RRELU else None
                       for layer, s in zip(net.layers, shapes)]
         self.slope = [layer.a for layer in net.layers]  # negative slopes of the last forward
-        self.partial = [config.empty(partial_shape(B, layer.out_features, i == 0), dt)
-                        for i, layer in enumerate(net.layers)]
+        self.partial = config.empty(partial_shape(B, net.layers[0].out_features), dt)
         # sample weights (B,); per layer with dropout: its mask and dropped output (B, OC)
         self.w = config.empty(B, dt)
         self.mask = [config.empty(s, dt) if layer.dropout else None
@@ -94,15 +94,24 @@ def _slope(net, i, ws, training, rng):
     return layer.a
 
 
+def _forward_call(net, ws, i, inp, slope):
+    """(kernel, args) of layer i's forward from ``inp``: the first layer stores Wᵀ and has
+    a kernel of its own (``dense_forward_in_major``), the others ``dense_forward``."""
+    layer = net.layers[i]
+    act = net.output_act if i == len(net.layers) - 1 else layer.act
+    if i == 0:
+        return dense_forward_in_major, (ws.u[0], ws.z[0], ws.partial, inp, layer.W.T,
+                                        layer.b, slope, act)
+    return dense_forward, (ws.u[i], ws.z[i], inp, layer.W, layer.b, slope, act)
+
+
 def forward(net, ws, training=False, rng=None):
     """z_l = f_l(W_l z_{l-1} + b_l) for every layer, from ws.x into ws.u / ws.z."""
     inp = ws.x
-    last = len(net.layers) - 1
     for i, layer in enumerate(net.layers):
-        act = net.output_act if i == last else layer.act
         ws.slope[i] = _slope(net, i, ws, training, rng)
-        w = layer.W.T if i == 0 else layer.W  # as stored
-        dense_forward(ws.u[i], ws.z[i], ws.partial[i], inp, w, layer.b, ws.slope[i], act, i == 0)
+        kernel, args = _forward_call(net, ws, i, inp, ws.slope[i])
+        kernel(*args)
         inp = ws.z[i]
         ws.masked[i] = bool(training and layer.dropout)
         if ws.masked[i]:   # inverted dropout: the next layer reads z ⊙ m
@@ -174,13 +183,8 @@ def planned_calls(net, X, scale, T, update_kind=None, X_eval=None, weighted=Fals
     calls = [(gather_batch, (ws.x, ws.t, X, T, idx, scale))]
     if X_eval is not None:
         calls.append((gather_rows, (ws.x, X_eval, idx, scale)))
-    last = len(net.layers) - 1
     for i, layer in enumerate(net.layers):
-        act = net.output_act if i == last else layer.act
-        w = layer.W.T if i == 0 else layer.W
-        inp = ws.z[i - 1] if i > 0 else ws.x
-        calls.append((dense_forward, (ws.u[i], ws.z[i], ws.partial[i], inp, w, layer.b,
-                                      layer.a, act, i == 0)))
+        calls.append(_forward_call(net, ws, i, ws.z[i - 1] if i > 0 else ws.x, layer.a))
         if layer.dropout:
             calls.append((dropout_mask, (ws.mask[i], layer.dropout)))
             calls.append((apply_mask, (ws.dropped[i], ws.z[i], ws.mask[i])))

@@ -8,7 +8,8 @@ from fastnet.kernels import reference as ref
 from fastnet.kernels import losses as L
 from fastnet.kernels import optim as O
 from fastnet.kernels.data import gather_batch, gather_rows
-from fastnet.kernels.dense import (dense_backward_params, dense_forward, dense_gradient,
+from fastnet.kernels.dense import (dense_backward_params, dense_forward, dense_forward_in_major,
+                                   dense_gradient,
                                    hidden_delta, partial_shape, prelu_slope_grad)
 from fastnet.kernels.metrics import count_correct
 
@@ -45,9 +46,11 @@ def test_dense_forward(rng, B, C, OC, act, in_major):
     x, w, b = sparse(rng, rand(rng, B, C)), rand(rng, OC, C, scale=C ** -0.5), rand(rng, OC)
     a = slopes(rng, kind, B, OC)
     u, z = np.empty((B, OC), F32), np.empty((B, OC), F32)
-    partial = np.full(partial_shape(B, OC, in_major), np.nan, F32)
-    dense_forward(u, z, partial, x, np.ascontiguousarray(w.T) if in_major else w, b, a, kind,
-                  in_major)
+    partial = np.full(partial_shape(B, OC), np.nan, F32)
+    if in_major:
+        dense_forward_in_major(u, z, partial, x, np.ascontiguousarray(w.T), b, a, kind)
+    else:
+        dense_forward(u, z, x, w, b, a, kind)
     u_ref, z_ref = ref.dense_forward_ref(x.astype(float), w.astype(float), b, kind, a)
     assert_close(u, u_ref, what="u")
     assert_close(z, z_ref, what="z")
@@ -164,12 +167,12 @@ def test_results_do_not_depend_on_where_the_arrays_lie(rng, K):
     the softmax and the losses gave other bits when z followed u in memory."""
     B, C = 2, 31
     x, w, b = rand(rng, B, C), rand(rng, K, C, scale=0.3), rand(rng, K)
-    slope, none = np.zeros((1, K), F32), np.zeros((0, 0, 0), F32)
+    slope = np.zeros((1, K), F32)
     d = np.eye(K, dtype=F32)[rng.integers(0, K, B)]
     results = []
     for gap in (0, 4096):
         u, z, delta, dz = _adjacent([(B, K)] * 4, gap)
-        dense_forward(u, z, none, x, w, b, slope, A.SOFTMAX, False)
+        dense_forward(u, z, x, w, b, slope, A.SOFTMAX)
         losses = np.empty(B, F32)
         total = L.batch_loss(losses, delta, dz, u, z, d, slope, L.SOFTMAX_CROSS_ENTROPY,
                              A.SOFTMAX)
@@ -249,20 +252,19 @@ def test_updates_count_the_parameters_they_leave_non_finite(rng, dtype, bad):
         assert dense_backward_params(dwt, db, *slots, delta, x, h, in_major, O.NO_UPDATE) == 0
 
 
-@pytest.mark.parametrize("B,in_major,shape", [
-    (8, True, (0, 0, 0)),            # the first layer's training batch needs its partial sums
-    (8, True, (2, 16, 5)),           # a larger batch's workspace
-    (8, False, (2, 8, 5)),           # a later layer takes none
-    (200, True, (2, 200, 5)),        # nor a batch above CHUNK
+@pytest.mark.parametrize("B,shape", [
+    (8, (0, 0, 0)),            # a training batch needs its partial sums
+    (8, (2, 16, 5)),           # a larger batch's workspace
+    (200, (2, 200, 5)),        # a batch above CHUNK takes none
 ])
-def test_dense_forward_rejects_a_partial_of_the_wrong_shape(B, in_major, shape):
-    """``partial_shape`` is the one shape dense_forward takes; any other raises instead
-    of silently running another schedule."""
+def test_dense_forward_rejects_a_partial_of_the_wrong_shape(B, shape):
+    """``partial_shape`` is the one shape the first layer's forward takes; any other raises
+    instead of silently running another schedule."""
     C, OC = 7, 5
     x, bias, slope = np.zeros((B, C), F32), np.zeros(OC, F32), np.zeros((1, OC), F32)
-    w = np.zeros((C, OC) if in_major else (OC, C), F32)
+    wt = np.zeros((C, OC), F32)
     u, z = np.empty((B, OC), F32), np.empty((B, OC), F32)
-    dense_forward(u, z, np.empty(partial_shape(B, OC, in_major), F32), x, w, bias, slope,
-                  A.RELU, in_major)
+    dense_forward_in_major(u, z, np.empty(partial_shape(B, OC), F32), x, wt, bias, slope,
+                           A.RELU)
     with pytest.raises(ValueError, match="partial_shape"):
-        dense_forward(u, z, np.empty(shape, F32), x, w, bias, slope, A.RELU, in_major)
+        dense_forward_in_major(u, z, np.empty(shape, F32), x, wt, bias, slope, A.RELU)

@@ -23,7 +23,8 @@ from fastnet.kernels import reference as ref
 from fastnet.kernels import losses as L
 from fastnet.kernels import optim as O
 from fastnet.kernels.data import gather_batch, gather_rows
-from fastnet.kernels.dense import (dense_backward_params, dense_forward, dense_gradient,
+from fastnet.kernels.dense import (dense_backward_params, dense_forward, dense_forward_in_major,
+                                   dense_gradient,
                                    hidden_delta, partial_shape, prelu_slope_grad)
 from fastnet.kernels.metrics import count_correct
 
@@ -47,9 +48,11 @@ huge = st.sampled_from([1.0, 30.0, 1e3, 1e4])
 def k_dense_forward(x, w, b, act, slope, in_major=False):
     """w (OC, C) is handed over as stored: Wᵀ when ``in_major`` (the first layer)."""
     u, z = np.empty((x.shape[0], w.shape[0]), F32), np.empty((x.shape[0], w.shape[0]), F32)
-    partial = np.full(partial_shape(x.shape[0], w.shape[0], in_major), np.nan, F32)
-    dense_forward(u, z, partial, x, np.ascontiguousarray(w.T) if in_major else w, b, slope, act,
-                  in_major)
+    partial = np.full(partial_shape(x.shape[0], w.shape[0]), np.nan, F32)
+    if in_major:
+        dense_forward_in_major(u, z, partial, x, np.ascontiguousarray(w.T), b, slope, act)
+    else:
+        dense_forward(u, z, x, w, b, slope, act)
     return u, z
 
 

@@ -68,5 +68,5 @@ def test_network_arrays_are_aligned():
             optimizer=opt, verbose=False)
     ws = passes.workspace(net, 4)
     arrays = [net.params, net.grads, *opt.state.values(), ws.x, ws.t, ws.losses, *ws.u, *ws.z,
-              *ws.delta, *ws.dz, ws.partial[0]]
+              *ws.delta, *ws.dz, ws.partial]
     assert all(a.ctypes.data % config.ALIGN == 0 for a in arrays)

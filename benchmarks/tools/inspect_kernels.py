@@ -59,7 +59,7 @@ def cases(B=128, C=784, OC=256):
     g, dz, u_prev = np.empty((B, C), f32), np.empty((B, C), f32), rng.random((B, C), f32)
     return [
         ("dense_forward", dense_forward,
-         (u, z, np.empty((0, 0, 0), f32), x, w, np.zeros(OC, f32), slope, A.RELU, False)),
+         (u, z, x, w, np.zeros(OC, f32), slope, A.RELU)),
         ("dense_backward_params", dense_backward_params,  # with a momentum step fused in
          (dw, db, (w, np.zeros_like(w), dw), (b, np.zeros_like(b), db), delta, x,
           O.hyper(0.01, 0.0, 0.9), False, O.MOMENTUM)),

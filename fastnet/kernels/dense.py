@@ -63,11 +63,11 @@ ZERO = np.int64(0)
 
 
 @kernel
-def partial_shape(B, OC, w_in_major):
-    """The shape ``dense_forward`` needs of its ``partial`` workspace: (PARTS, B, OC)
-    for the first layer (``w_in_major``) of a training batch (B ≤ CHUNK), else
-    (0, 0, 0) (unused). Every caller allocates it from this function."""
-    if w_in_major and B <= CHUNK:
+def partial_shape(B, OC):
+    """The shape of the first layer's ``partial`` workspace (``dense_forward_in_major``):
+    (PARTS, B, OC) for a training batch (B ≤ CHUNK), else (0, 0, 0) (unused). Every
+    caller allocates it from this function."""
+    if B <= CHUNK:
         return (PARTS, B, OC)
     return (0, 0, 0)
 
@@ -231,55 +231,67 @@ def _part(part, parts, n):
 
 
 @parallel_kernel
-def dense_forward(u, z, partial, x, w, bias, slope, act, w_in_major):
+def dense_forward(u, z, x, w, bias, slope, act):
     """u = x Wᵀ + bias, z = f(u), fused:  u[b, o] = Σ_c x[b, c] W[o, c] + bias[o].
 
-    u, z (B, OC) outputs; partial workspace of shape ``partial_shape(B, OC, w_in_major)``
-    (ValueError otherwise); x (B, C); w (OC, C), or Wᵀ (C, OC) when ``w_in_major``
-    (the first layer's layout, see ``Network``); bias (OC,); slope (S, OC) negative
-    slopes of the ReLU family (S = 1 or B); act int code.
+    u, z (B, OC) outputs; x (B, C); w (OC, C); bias (OC,); slope (S, OC) negative slopes
+    of the ReLU family (S = 1 or B); act int code. (The first layer, which stores Wᵀ, has
+    ``dense_forward_in_major``: a run compiles each only for the layers that use it.)
 
-    A later layer's training batch (B ≤ CHUNK) is parallel over blocks of UNITS
-    output units: a thread reads only its own rows of W, the rows it updated in the
-    last ``dense_backward_params`` (both loops hand the rows out alike), so they are
-    still in its cache; within a block, each 4-sample tile of x is used for all
-    UNITS / 4 tiles of W while it is in L1. A larger batch (inference), and a
-    softmax layer, which needs whole rows of u, are parallel over blocks of 4
-    samples: W streams through the cache once per block.
-
-    With Wᵀ, u = x Wᵀ is the row form ``_ab_rows`` (a = x), whose all-zero blocks of
-    x (blank pixels) are skipped. A training batch is cut by rows of Wᵀ too, into
-    PARTS slices of the pixels: task (part, 4 samples) writes partial[part] = x[:, part]
-    Wᵀ[part], and a second loop sums the parts in order. As the weight-gradient loop
-    also hands out rows of Wᵀ in order, a thread's slice is mostly the rows it has just
-    updated, still in its cache, instead of all of Wᵀ.
+    A training batch (B ≤ CHUNK) is parallel over blocks of UNITS output units: a
+    thread reads only its own rows of W, the rows it updated in the last
+    ``dense_backward_params`` (both loops hand the rows out alike), so they are still in
+    its cache; within a block, each 4-sample tile of x is used for all UNITS / 4 tiles of
+    W while it is in L1. A larger batch (inference), and a softmax layer, which needs
+    whole rows of u, are parallel over blocks of 4 samples: W streams through the cache
+    once per block.
     """
     B, OC = u.shape
-    C = x.shape[1]
-    if partial.shape != partial_shape(B, OC, w_in_major):
-        raise ValueError("dense_forward: partial must have shape partial_shape(B, OC, "
-                         "w_in_major): (PARTS, B, OC) for Wᵀ and B <= CHUNK, else (0, 0, 0)")
-    by_units = act != SOFTMAX and B <= CHUNK and not w_in_major
-    split = partial.shape[0] > 1  # the first layer's training batch: PARTS slices
-    parts = partial.shape[0] if split else 1
-    n_blocks = (B + TILE - 1) // TILE
-    n_tasks = (OC + UNITS - 1) // UNITS if by_units else n_blocks * parts
-    for task in prange(n_tasks):
-        part = task // n_blocks  # task = (part, block of samples), part-major
+    by_units = act != SOFTMAX and B <= CHUNK
+    n_tasks = (OC + UNITS - 1) // UNITS if by_units else (B + TILE - 1) // TILE
+    for t in prange(n_tasks):
+        task = np.int64(t)  # signed (see ZERO)
         if by_units:  # all samples × units o0..o1
             b0, b1 = 0, B
             o0 = task * UNITS
             o1 = min(o0 + UNITS, OC)
         else:  # samples b0..b1 × all units (max: LLVM then knows the index is >= 0)
-            b0, b1 = _block(max(task - part * n_blocks, 0), B)
+            b0, b1 = _block(max(task, 0), B)
             o0, o1 = 0, OC
-        if w_in_major:  # pixels k0..k1 (all of them unless split)
-            k0, k1 = _part(part, parts, C)
-            _ab_rows(partial[part] if split else u, x, w[k0:k1], b0, b1, k0)
-        else:
-            _abt_block(u, x, w, b0, b1, o0, o1)
+        _abt_block(u, x, w, b0, b1, o0, o1)
+        add_bias_activate(u, z, bias, slope, act, b0, b1, o0, o1)
+
+
+@parallel_kernel
+def dense_forward_in_major(u, z, partial, x, wt, bias, slope, act):
+    """``dense_forward`` for the first layer, which stores Wᵀ (C, OC) ("in-major"):
+    u[b, o] = Σ_c x[b, c] Wᵀ[c, o] + bias[o], z = f(u).
+
+    u, z (B, OC) outputs; partial workspace of shape ``partial_shape(B, OC)``
+    (ValueError otherwise); x (B, C); wt (C, OC); bias, slope, act as in ``dense_forward``.
+
+    u = x Wᵀ is the row form ``_ab_rows`` (a = x), whose all-zero blocks of x (blank
+    pixels) are skipped; parallel over blocks of 4 samples. A training batch is cut by
+    rows of Wᵀ too, into PARTS slices of the pixels: task (part, 4 samples) writes
+    partial[part] = x[:, part] Wᵀ[part], and a second loop sums the parts in order. As the
+    weight-gradient loop also hands out rows of Wᵀ in order, a thread's slice is mostly the
+    rows it has just updated, still in its cache, instead of all of Wᵀ.
+    """
+    B, OC = u.shape
+    C = x.shape[1]
+    if partial.shape != partial_shape(B, OC):
+        raise ValueError("dense_forward_in_major: partial must have shape "
+                         "partial_shape(B, OC): (PARTS, B, OC) for B <= CHUNK, else (0, 0, 0)")
+    split = partial.shape[0] > 1  # a training batch: PARTS slices
+    parts = partial.shape[0] if split else 1
+    n_blocks = (B + TILE - 1) // TILE
+    for task in prange(n_blocks * parts):
+        part = task // n_blocks  # task = (part, block of samples), part-major
+        b0, b1 = _block(max(task - part * n_blocks, 0), B)  # max: the index is >= 0
+        k0, k1 = _part(part, parts, C)  # pixels k0..k1 (all of them unless split)
+        _ab_rows(partial[part] if split else u, x, wt[k0:k1], b0, b1, k0)
         if not split:
-            add_bias_activate(u, z, bias, slope, act, b0, b1, o0, o1)
+            add_bias_activate(u, z, bias, slope, act, b0, b1, ZERO, OC)
     if split:
         for blk in prange(n_blocks):
             b0, b1 = _block(blk, B)

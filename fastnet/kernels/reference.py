@@ -10,6 +10,7 @@ are (``matmul_naive``), not handed to BLAS: slow, and plainly the equation.
     activations.times_derivative         derivative_ref
     activations.softmax_row              softmax_ref
     dense.dense_forward                  dense_forward_ref
+    dense.dense_forward_in_major         dense_forward_ref (given Wᵀ)
     dense.dense_gradient                 dense_gradient_ref
     dense.dense_backward_params          dense_backward_params_ref
     dense.hidden_delta                   hidden_delta_ref
