@@ -6,8 +6,10 @@ Modes:
   unit      min-max to [0, 1]: (x - min) / (max - min), range 0 → 1
   standard  (x - mean) / std per feature, std 0 → 1
 
-The statistics come from ``fit`` on the training set only and are applied unchanged
-to validation, test and prediction inputs.
+The statistics come from ``fit`` on the training set only, in one pass over chunks
+of it (a memory-mapped data set is never read whole), and are applied unchanged to
+validation, test and prediction inputs: by the gather kernels, batch by batch, when a
+network trains or predicts (``fastnet.inputs.input_scaling``), or by ``transform``.
 """
 import warnings
 
@@ -15,7 +17,7 @@ import numpy as np
 
 MODES = ("auto", "none", "unit", "standard")
 UNSCALED_LIMIT = 10.0
-CHUNK_ROWS = 1 << 16   # statistics in chunks, so memory-mapped data streams
+CHUNK_BYTES = 1 << 20   # float64 bytes per chunk of the statistics, so memory-mapped data streams
 
 
 class Scaler:
@@ -27,10 +29,13 @@ class Scaler:
         self.mode = mode
         self.shift = self.factor = None   # (n_features,) float32 each, or None: unchanged
 
-    def fit(self, X):
-        """Fit the statistics of the mode on training features X (n, n_features)."""
+    def fit(self, X, rows=None):
+        """Fit the statistics of the mode on training features X (n, n_features), or on
+        its rows ``rows`` (sorted indices: the training part of X) when given."""
         X = _two_d(X, "X")
-        if len(X) == 0:
+        if rows is not None:
+            rows = np.asarray(rows, np.int64)
+        if (len(X) if rows is None else len(rows)) == 0:
             raise ValueError("cannot fit a scaler on no samples (X has 0 rows)")
         n_features = X.shape[1]
         self.shift = self.factor = None
@@ -41,12 +46,12 @@ class Scaler:
             self.shift = np.zeros(n_features, np.float32)
             self.factor = np.full(n_features, 1 / 255, np.float32)
         elif mode == "unit":
-            low, high = _min_max(X)
+            low, high = _min_max(X, rows)
             span = high - low
             self.shift = low.astype(np.float32)
             self.factor = (1.0 / np.where(span > 0, span, 1.0)).astype(np.float32)
         elif mode == "standard":
-            mean, std = _mean_std(X)
+            mean, std = _mean_std(X, rows)
             self.shift = mean.astype(np.float32)
             self.factor = (1.0 / np.where(std > 0, std, 1.0)).astype(np.float32)
         return self
@@ -125,23 +130,30 @@ def _two_d(X, name):
     return X
 
 
-def _min_max(X):
+def _chunks(X, rows=None):
+    """X (or its rows ``rows``) in consecutive chunks of about CHUNK_BYTES as float64."""
+    step = max(CHUNK_BYTES // (8 * max(X.shape[1], 1)), 1)
+    n = len(X) if rows is None else len(rows)
+    for start in range(0, n, step):
+        yield X[start:start + step] if rows is None else X[rows[start:start + step]]
+
+
+def _min_max(X, rows=None):
     low = np.full(X.shape[1], np.inf)
     high = np.full(X.shape[1], -np.inf)
-    for start in range(0, len(X), CHUNK_ROWS):
-        chunk = X[start:start + CHUNK_ROWS]
+    for chunk in _chunks(X, rows):
         low = np.minimum(low, chunk.min(axis=0))
         high = np.maximum(high, chunk.max(axis=0))
     return low, high
 
 
-def _mean_std(X):
+def _mean_std(X, rows=None):
     """Per-feature mean and population std in float64, by chunks (Chan's pairwise update)."""
     n = 0
     mean = np.zeros(X.shape[1])
     m2 = np.zeros(X.shape[1])
-    for start in range(0, len(X), CHUNK_ROWS):
-        chunk = np.asarray(X[start:start + CHUNK_ROWS], np.float64)
+    for chunk in _chunks(X, rows):
+        chunk = np.asarray(chunk, np.float64)
         k = len(chunk)
         c_mean = chunk.mean(axis=0)
         c_m2 = ((chunk - c_mean) ** 2).sum(axis=0)
