@@ -44,6 +44,7 @@ def check_input(net, X, name="X"):
     when X already is C-contiguous of that dtype). Rejects bool, complex, object and
     string dtypes, wrong shapes and NaN / inf.
     """
+    mapped = isinstance(X, np.memmap)
     X = as_array(X, name)
     if X.dtype.kind not in "uif":
         raise TypeError(f"{name} must hold real numbers (float, int or uint8 images), got "
@@ -59,7 +60,7 @@ def check_input(net, X, name="X"):
         raise ValueError(f"{name} has no samples: shape {X.shape}")
     if X.dtype == np.uint8:
         return np.ascontiguousarray(X)
-    if not (isinstance(X, np.memmap) and X.dtype.kind == "f" and X.flags.c_contiguous):
+    if not (mapped and X.dtype.kind == "f" and X.flags.c_contiguous):
         with np.errstate(over="ignore"):  # beyond float32's range becomes inf: caught below
             X = np.ascontiguousarray(X, dtype=net.dtype)
     check_finite(X, name)

@@ -156,7 +156,8 @@ def _mean_std(X, rows=None):
         chunk = np.asarray(chunk, np.float64)
         k = len(chunk)
         c_mean = chunk.mean(axis=0)
-        c_m2 = ((chunk - c_mean) ** 2).sum(axis=0)
+        deviations = chunk - c_mean
+        c_m2 = np.square(deviations, out=deviations).sum(axis=0)
         delta = c_mean - mean
         mean = mean + delta * k / (n + k)
         m2 = m2 + c_m2 + delta ** 2 * n * k / (n + k)
