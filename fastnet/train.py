@@ -277,20 +277,15 @@ def _backward_update(net, opt, ws):
     return optimizer_update(net.params, s1, s2, net.grads, h, kind)
 
 
-def held_out_split(net, T, validation_split, rng):
-    """(training indices, validation indices) of the samples with encoded targets T: the
-    seeded ``validation_split`` (stratified by class for classifiers) that ``fit`` holds
-    out, drawn from ``rng`` (``fit``'s Generator of its seed, before any shuffling)."""
-    labels = inputs.class_labels(net, T) if validation_split else None
-    return inputs.split_indices(T.shape[0], validation_split, rng, labels)
-
-
 def _held_out(net, X, T, validation_split, validation_data, rng):
     """(training indices, validation): validation is (X_val, rows, T_val), the rows
     ``rows`` (None: all) of checked inputs X_val and their encoded targets T_val, split
-    off (X, T) or checked from ``validation_data``; None without one. A split-off
-    validation set stays in X: its rows are gathered from there, never copied."""
-    train_idx, val_idx = held_out_split(net, T, validation_split, rng)
+    off (X, T) (``inputs.split_indices``, stratified by class for classifiers, drawn from
+    ``rng`` before any shuffling: the one split of a run) or checked from
+    ``validation_data``; None without one. A split-off validation set stays in X: its
+    rows are gathered from there, never copied."""
+    labels = inputs.class_labels(net, T) if validation_split else None
+    train_idx, val_idx = inputs.split_indices(T.shape[0], validation_split, rng, labels)
     if validation_data is not None:
         if validation_split:
             raise ValueError("give validation_split or validation_data, not both")
