@@ -110,7 +110,8 @@ def fit(net, X, y, epochs=10, batch_size=32, optimizer=None, validation_split=0.
     _fit_scaler(net, X, train_idx)
     scale = inputs.input_scaling(net, X)
     if validation is not None:   # checked once; scaled as it is gathered, like X
-        validation = (validation[0], inputs.input_scaling(net, validation[0])) + validation[1:]
+        X_val, rows, T_val = validation
+        validation = (X_val, inputs.input_scaling(net, X_val), rows, T_val)
     n = len(train_idx)
     state = TrainState(net, opt, rng, epochs, n, batch_size, seed)
     if resume is not None:
@@ -122,7 +123,7 @@ def fit(net, X, y, epochs=10, batch_size=32, optimizer=None, validation_split=0.
     # compile (or load) every kernel now, so that no epoch's seconds include a compile
     state.history.compile_seconds = compiler.warm(
         passes.planned_calls(net, X, scale, T, opt.kind,
-                             None if validation is None else validation[:2],
+                             None if validation is None else validation[:2],   # X_val, scale
                              weighted=weights is not None, clips=opt.clips), verbose)
     _call(callbacks, "on_train_begin", state)
     with _sigint_flag(handle_sigint) as interrupted:
