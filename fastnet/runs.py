@@ -693,7 +693,7 @@ def _run(cfg, net, opt, state, data, quiet, progress):
     if cfg["scale"] == "none":   # as they are (uint8 too: no 1/255)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            warn_unscaled(X, cfg["data"] or "MNIST")
+            warn_unscaled(X, cfg["data"] or "MNIST", pixels=False)
         for w in caught:
             print(f"fastnet: warning: {w.message}", file=sys.stderr)
     es = None

@@ -105,11 +105,12 @@ class Scaler:
         return f"Scaler({self.mode!r}, {fitted})"
 
 
-def warn_unscaled(X, name="X", limit=UNSCALED_LIMIT):
-    """UserWarning when float features lie far outside [-limit, limit]: unscaled data
-    trains badly (near chance) without an error. Returns True if it warned."""
+def warn_unscaled(X, name="X", limit=UNSCALED_LIMIT, pixels=True):
+    """UserWarning when features lie far outside [-limit, limit]: unscaled data trains
+    badly (near chance) without an error. uint8 features count as pixels scaled by 1/255
+    unless ``pixels`` is False (``--scale none``). Returns True if it warned."""
     X = _two_d(X, name)
-    if X.dtype == np.uint8 or len(X) == 0:
+    if (X.dtype == np.uint8 and pixels) or len(X) == 0:
         return False
     low, high = _min_max(X)
     worst = float(max(-low.min(), high.max()))

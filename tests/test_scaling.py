@@ -78,6 +78,8 @@ def test_warn_unscaled_says_what_to_do():
         warnings.simplefilter("error")
         assert not warn_unscaled(np.array([[0, 255]], np.uint8))   # pixels: scaled anyway
         assert not warn_unscaled(Scaler().fit_transform(data()))
+    with pytest.warns(UserWarning, match=r"up to 255 "):     # --scale none: as they are
+        assert warn_unscaled(np.array([[0, 255]], np.uint8), pixels=False)
 
 
 # ------------------------------------------------------------------ streaming a memory map
