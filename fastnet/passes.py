@@ -171,12 +171,12 @@ def planned_calls(net, X, scale, T, update_kind=None, X_eval=None, weighted=Fals
     rule ``update_kind``; None: gradients only) and, given ``X_eval``, an evaluation of it
     make: what ``compiler.warm`` compiles before a run. X, scale: checked inputs and
     their scaling (``inputs.as_input``); X_eval: the validation inputs, or a pair
-    (X_eval, its scaling) when they were checked on their own; T: encoded targets; ``weighted``: with sample weights
-    (``loss(weighted=True)``); ``clips``: the optimizer clips gradients (the gradient pass
-    alone, then ``Optimizer.clip`` and a flat update, as ``train`` runs it). Layers with
-    dropout add the dropout kernels. The arguments are a one-sample workspace's, of the
-    same types as any batch's. Keep in step with the call sites above, in ``train`` and in
-    ``Optimizer.clip``."""
+    (X_eval, its scaling) when they were checked on their own; T: encoded targets;
+    ``weighted``: with sample weights (``loss(weighted=True)``); ``clips``: the optimizer
+    clips gradients (the gradient pass alone, then ``Optimizer.clip`` and a flat update,
+    as ``train`` runs it). Layers with dropout add the dropout kernels. The arguments are
+    a one-sample workspace's, of the same types as any batch's. Keep in step with the call
+    sites above, in ``train`` and in ``Optimizer.clip``."""
     ws = Workspace(net, 1)
     idx = np.zeros(ws.B, np.int64)
     calls = [(gather_batch, (ws.x, ws.t, X, T, idx, *scaling(scale)))]
