@@ -303,7 +303,7 @@ def _scored(net, X, y, batch_size=1024):
     n = X.shape[0]
     out = np.empty((n, net.n_outputs), net.dtype)
     loss_sum, correct = passes.totals(net, X, scale, encode_targets(net, runs.targets(net, y), n),
-                                      batch_size, out)
+                                      batch_size, out=out)
     if not net.is_classifier:
         return Scored(loss_sum / n, None, out, out, 0)
     if net.n_outputs == 1:

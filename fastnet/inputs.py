@@ -29,15 +29,22 @@ def check_finite(A, name):
 
 
 def as_input(net, X, name="X"):
-    """Return (X, scale): a 2-D C-contiguous uint8 or float array and its scale.
+    """Return (X, scale): ``check_input``'s array and ``input_scaling``'s scale of it,
+    which the gather kernels apply to each batch as they copy it."""
+    X = check_input(net, X, name)
+    return X, input_scaling(net, X)
 
-    With ``net.scaler`` (a fitted ``fastnet.scaling.Scaler``, restored by ``fastnet.load``)
-    X is first scaled by it, except that uint8 pixels under a 1/255 scaler keep the fast
-    path: uint8 data (images) stay uint8 and are scaled by 1/255 when gathered;
-    other real dtypes are converted once to ``net.dtype`` (no copy when X is
-    already C-contiguous of that dtype). Rejects bool, complex, object and
+
+def check_input(net, X, name="X"):
+    """X as a 2-D C-contiguous uint8 or float array, without copying the data set.
+
+    uint8 data (images) stay uint8, and a C-contiguous float ``np.memmap`` (a ``.npy``
+    file loaded with ``mmap_mode``) stays as it is: the gather kernels convert and
+    scale each batch. Other real dtypes are converted once to ``net.dtype`` (no copy
+    when X already is C-contiguous of that dtype). Rejects bool, complex, object and
     string dtypes, wrong shapes and NaN / inf.
     """
+    mapped = isinstance(X, np.memmap)
     X = as_array(X, name)
     if X.dtype.kind not in "uif":
         raise TypeError(f"{name} must hold real numbers (float, int or uint8 images), got "
@@ -51,19 +58,32 @@ def as_input(net, X, name="X"):
                          f"{net.layers[0]!r} expects {net.n_inputs}; got shape {X.shape}")
     if X.shape[0] == 0:
         raise ValueError(f"{name} has no samples: shape {X.shape}")
+    if X.dtype == np.uint8:
+        return np.ascontiguousarray(X)
+    if not (mapped and X.dtype.kind == "f" and X.flags.c_contiguous):
+        with np.errstate(over="ignore"):  # beyond float32's range becomes inf: caught below
+            X = np.ascontiguousarray(X, dtype=net.dtype)
+    check_finite(X, name)
+    return X
+
+
+def input_scaling(net, X):
+    """What the gather kernels apply to checked inputs X: a number (x · scale) or a pair
+    (shift, factor) of (n_features,) float32 vectors ((x - shift) · factor per feature).
+    With ``net.scaler`` (a fitted ``fastnet.scaling.Scaler``, restored by ``fastnet.load``)
+    its statistics, except that uint8 pixels under a 1/255 scaler keep the scalar fast
+    path; without one, uint8 × 1/255 and anything else × 1."""
     scaler = getattr(net, "scaler", None)
     if scaler is not None and not (X.dtype == np.uint8 and scaler.is_pixels):
-        if X.dtype.kind == "f":
-            check_finite(X, name)
-        X = scaler.transform(X)
-        if X.dtype == np.uint8:   # Scaler("none"): the values as they are, not / 255
-            X = X.astype(net.dtype)
-    if X.dtype == np.uint8:
-        return np.ascontiguousarray(X), 1.0 / 255.0
-    with np.errstate(over="ignore"):  # values beyond float32's range become inf: caught below
-        X = np.ascontiguousarray(X, dtype=net.dtype)
-    check_finite(X, name)
-    return X, 1.0
+        if scaler.shift is None:
+            if scaler.mode != "none":
+                raise ValueError(f"{scaler!r} is not fitted: call fit(X_train) first")
+            return 1.0                           # Scaler("none"): uint8 as it is, not / 255
+        if X.shape[1] != len(scaler.shift):
+            raise ValueError(f"X has {X.shape[1]} features; the scaler was fitted on "
+                             f"{len(scaler.shift)}")
+        return scaler.shift, scaler.factor
+    return 1.0 / 255.0 if X.dtype == np.uint8 else 1.0
 
 
 def encode_targets(net, y, n, name="y"):
@@ -167,13 +187,11 @@ def split_indices(n, fraction, rng, labels=None):
 
 
 def validation_data(net, data):
-    """Check (X_val, y_val) once; X_val converted like X (but not scaled: ``evaluate``
-    applies the network's scaler), y_val encoded like y."""
+    """Check (X_val, y_val) once: X_val checked like X (``check_input``; its scaling is
+    ``input_scaling``'s), y_val encoded like y."""
     if not isinstance(data, (tuple, list)) or len(data) != 2:
         raise TypeError(f"validation_data must be a pair (X_val, y_val), got "
                         f"{type(data).__name__}")
-    X_val, _ = as_input(net, data[0], "validation_data X_val")
+    X_val = check_input(net, data[0], "validation_data X_val")
     T_val = encode_targets(net, data[1], X_val.shape[0], "validation_data y_val")
-    if getattr(net, "scaler", None) is not None:
-        X_val = as_array(data[0], "validation_data X_val")
     return X_val, T_val

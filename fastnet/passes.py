@@ -26,6 +26,7 @@ from .kernels.metrics import count_correct
 from .kernels.weights import weigh_rows
 
 MAX_WORKSPACES = 4  # batch sizes whose workspaces a network keeps (per thread)
+NO_SHIFT = np.empty(0, np.float32)  # no per-feature scaling: the scalar scale applies
 
 
 class Workspace:
@@ -76,9 +77,15 @@ def workspace(net, B):
     return ws
 
 
+def scaling(scale):
+    """The (scale, shift, factor) arguments of the gather kernels for the ``scale`` of
+    ``inputs.as_input``: a number, or a pair (shift, factor) of per-feature vectors."""
+    return (1.0, *scale) if isinstance(scale, tuple) else (scale, NO_SHIFT, NO_SHIFT)
+
+
 def gather(ws, X, T, idx, scale):
-    """ws.x, ws.t ← scale · X[idx], T[idx]: a training batch into its workspace."""
-    gather_batch(ws.x, ws.t, X, T, idx, scale)
+    """ws.x, ws.t ← the scaled X[idx], T[idx]: a training batch into its workspace."""
+    gather_batch(ws.x, ws.t, X, T, idx, *scaling(scale))
 
 
 def _slope(net, i, ws, training, rng):
@@ -171,18 +178,20 @@ def planned_calls(net, X, scale, T, update_kind=None, X_eval=None, weighted=Fals
                   clips=False):
     """The (kernel, args) of the calls that a training step (with an optimizer step of
     rule ``update_kind``; None: gradients only) and, given ``X_eval``, an evaluation of it
-    make: what ``compiler.warm`` compiles before a run. X, X_eval: checked inputs
-    (``inputs.as_input``); T: encoded targets; ``weighted``: with sample weights
-    (``loss(weighted=True)``); ``clips``: the optimizer clips gradients (the gradient pass
-    alone, then ``Optimizer.clip`` and a flat update, as ``train`` runs it). Layers with
-    dropout add the dropout kernels. The arguments are a one-sample workspace's, of the
-    same types as any batch's. Keep in step with the call sites above, in ``train`` and in
-    ``Optimizer.clip``."""
+    make: what ``compiler.warm`` compiles before a run. X, scale: checked inputs and
+    their scaling (``inputs.as_input``); X_eval: the validation inputs, or a pair
+    (X_eval, its scaling) when they were checked on their own; T: encoded targets;
+    ``weighted``: with sample weights (``loss(weighted=True)``); ``clips``: the optimizer
+    clips gradients (the gradient pass alone, then ``Optimizer.clip`` and a flat update,
+    as ``train`` runs it). Layers with dropout add the dropout kernels. The arguments are
+    a one-sample workspace's, of the same types as any batch's. Keep in step with the call
+    sites above, in ``train`` and in ``Optimizer.clip``."""
     ws = Workspace(net, 1)
     idx = np.zeros(ws.B, np.int64)
-    calls = [(gather_batch, (ws.x, ws.t, X, T, idx, scale))]
-    if X_eval is not None:
-        calls.append((gather_rows, (ws.x, X_eval, idx, scale)))
+    calls = [(gather_batch, (ws.x, ws.t, X, T, idx, *scaling(scale)))]
+    if X_eval is not None:   # X_eval, eval_scale: what evaluation gathers from
+        X_eval, eval_scale = X_eval if isinstance(X_eval, tuple) else (X_eval, scale)
+        calls.append((gather_rows, (ws.x, X_eval, idx, *scaling(eval_scale))))
     for i, layer in enumerate(net.layers):
         calls.append(_forward_call(net, ws, i, ws.z[i - 1] if i > 0 else ws.x, layer.a))
         if layer.dropout:
@@ -230,18 +239,21 @@ def planned_calls(net, X, scale, T, update_kind=None, X_eval=None, weighted=Fals
     return calls
 
 
-def batches(net, X, scale, batch_size):
-    """Yield (start, stop, workspace) with scale · X[start:stop] gathered into ws.x."""
-    n = X.shape[0]
+def batches(net, X, scale, batch_size, rows=None):
+    """Yield (start, stop, workspace) with the scaled X[rows[start:stop]] (rows None: all
+    of X, in order) gathered into ws.x."""
+    n = X.shape[0] if rows is None else len(rows)
+    args = scaling(scale)
     for s in range(0, n, batch_size):
         e = min(s + batch_size, n)
         ws = workspace(net, e - s)
-        gather_rows(ws.x, X, np.arange(s, e), scale)
+        gather_rows(ws.x, X, np.arange(s, e) if rows is None else rows[s:e], *args)
         yield s, e, ws
 
 
 def outputs(net, X, scale, batch_size):
-    """The network's outputs z_L (n, K) for checked inputs X (see ``inputs.as_input``)."""
+    """The network's outputs z_L (n, K) for checked inputs X and their scaling (see
+    ``inputs.as_input``)."""
     out = np.empty((X.shape[0], net.n_outputs), net.dtype)
     for s, e, ws in batches(net, X, scale, batch_size):
         forward(net, ws)
@@ -249,11 +261,12 @@ def outputs(net, X, scale, batch_size):
     return out
 
 
-def totals(net, X, scale, T, batch_size, out=None):
-    """(Σ loss, number correct) over checked inputs X and encoded targets T; ``out``: an
-    (n, K) array that receives the outputs z_L of the same pass."""
+def totals(net, X, scale, T, batch_size, rows=None, out=None):
+    """(Σ loss, number correct) over checked inputs X (the rows ``rows`` of it, when
+    given) and their encoded targets T; ``out``: an (n, K) array that receives the outputs
+    z_L of the same pass."""
     loss_sum, correct = 0.0, 0
-    for s, e, ws in batches(net, X, scale, batch_size):
+    for s, e, ws in batches(net, X, scale, batch_size, rows):
         forward(net, ws)
         if out is not None:
             out[s:e] = ws.z[-1]

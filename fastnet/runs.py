@@ -39,7 +39,6 @@ from .callbacks import EarlyStopping, RunDirectory, load_checkpoint
 from .catalogue import HIDDEN_ACTIVATIONS, LOSS_NAMES, OPTIMIZERS, SCHEDULES
 from . import datasets, metrics
 from .datasets import load_mnist
-from .inputs import class_labels, encode_targets, split_indices
 from .layers import Dense
 from .network import Network
 from .optimizers import make_optimizer
@@ -496,22 +495,36 @@ def _prepare(cfg, data):
                        f"training data ({cfg['layers'][-1]} outputs)")
 
 
-def fit_scaler(cfg, net, data):
-    """The scaler of ``scale`` fitted on the training part (the rows ``fit`` keeps after
-    the seeded validation split): None for dark-background uint8 pixels under auto
-    (scaled by 1/255 as they are gathered; ``scaling.Scaler`` has the rule). Also returns
-    the split: (scaler, train_idx, val_idx)."""
-    n = len(data.X)
-    labels = None
-    if cfg["validation_split"]:
-        labels = class_labels(net, encode_targets(net, targets(net, data.y), n))
-    train_idx, val_idx = split_indices(n, cfg["validation_split"],
-                                       np.random.default_rng(cfg["seed"]), labels)
-    if cfg["scale"] == "none":
-        return Scaler("none"), train_idx, val_idx
-    scaler = Scaler(cfg["scale"]).fit(data.X, None if len(val_idx) == 0 else train_idx)
-    pixels = scaler.is_pixels and cfg["scale"] == "auto"
-    return (None if pixels else scaler), train_idx, val_idx
+def make_scaler(cfg):
+    """The scaler of ``scale``, unfitted: ``fit`` fits it on the training part (the rows
+    it keeps after its seeded validation split) in one streaming pass, and drops it for
+    dark-background uint8 pixels under auto (scaled by 1/255 as they are gathered;
+    ``scaling.Scaler`` has the rule)."""
+    return Scaler(cfg["scale"])
+
+
+class _FreshRun:
+    """Callback of a fresh run: once ``fit`` has split off the validation set (and fitted
+    the scaler on the rest), record the split in config.json and describe the run."""
+
+    def __init__(self, cfg, data, opt):
+        self.cfg, self.data, self.opt = cfg, data, opt
+
+    def on_train_begin(self, state):
+        cfg, data = self.cfg, self.data
+        cfg["split"] = {"n_train": state.n, "n_validation": len(data.X) - state.n,
+                        "n_test": 0 if data.X_test is None else len(data.X_test),
+                        "validation_split": cfg["validation_split"], "seed": cfg["seed"],
+                        "stratified": cfg["task"] != "regression",
+                        "train_source": data.name, "test_source": data.test_name}
+        fio.write_text(Path(cfg["out"]) / "config.json", json.dumps(cfg, indent=2) + "\n")
+        _describe(cfg, data, state.net)
+        print(f"optimizer {cfg['optimizer']} {self.opt!r}, batch {cfg['batch_size']}, "
+              f"{cfg['epochs']} epochs, seed {cfg['seed']}, run folder {cfg['out']}",
+              flush=True)
+
+    def on_epoch_end(self, net, epoch, logs):
+        return False
 
 
 # ---------------------------------------------------------------- run folders
@@ -585,14 +598,9 @@ def train(options, out=None, threads=None, force=False, quiet=False, progress=Tr
     _check_split(cfg, len(data.X))
     cfg.update(out=str(out), threads=set_threads(threads), fastnet_version=__version__)
     net, opt = build_network(cfg), build_optimizer(cfg)   # checks them before writing
-    net.scaler, train_idx, val_idx = fit_scaler(cfg, net, data)
+    net.scaler = make_scaler(cfg)
     net.task, net.classes = cfg["task"], data.classes
     net.source = {"data": data.name, "test": data.test_name}
-    cfg["split"] = {"n_train": len(train_idx), "n_validation": len(val_idx),
-                    "n_test": 0 if data.X_test is None else len(data.X_test),
-                    "validation_split": cfg["validation_split"], "seed": cfg["seed"],
-                    "stratified": cfg["task"] != "regression",
-                    "train_source": data.name, "test_source": data.test_name}
     with claim(out):
         if not force and _holds_run(out):       # written while we checked
             raise RunError(f"{out} already holds a run; pass --force to overwrite it")
@@ -678,24 +686,20 @@ def _run(cfg, net, opt, state, data, quiet, progress):
     out = Path(cfg["out"])
     X, y = data.X, data.y
     ckpt = out / "checkpoint.npz"
-    if cfg["scale"] == "none":
-        if X.dtype == np.uint8:   # as they are: no 1/255 either
-            X = X.astype(np.float32)
+    if cfg["scale"] == "none":   # as they are (uint8 too: no 1/255)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            warn_unscaled(X, cfg["data"] or "MNIST")
+            warn_unscaled(X, cfg["data"] or "MNIST", pixels=False)
         for w in caught:
             print(f"fastnet: warning: {w.message}", file=sys.stderr)
-    if state is None:
-        _describe(cfg, data, net)
-        print(f"optimizer {cfg['optimizer']} {opt!r}, batch {cfg['batch_size']}, "
-              f"{cfg['epochs']} epochs, seed {cfg['seed']}, run folder {out}")
     es = None
     callbacks = [RunDirectory(out, monitor="val_loss" if cfg.get("early_stopping") else None)]
     if cfg.get("early_stopping"):
         es = EarlyStopping("val_loss", patience=cfg["early_stopping"],
                            restore_best_weights=True)
         callbacks.insert(0, es)
+    if state is None:
+        callbacks.insert(0, _FreshRun(cfg, data, opt))
     try:
         history = net.fit(X, targets(net, y), epochs=cfg["epochs"],
                           batch_size=cfg["batch_size"], optimizer=opt,

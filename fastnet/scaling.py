@@ -11,8 +11,10 @@ Modes:
   unit      min-max to [0, 1]: (x - min) / (max - min), range 0 → 1
   standard  (x - mean) / std per feature, std 0 → 1
 
-The statistics come from ``fit`` on the training set only and are applied unchanged
-to validation, test and prediction inputs.
+The statistics come from ``fit`` on the training set only, in one pass over chunks
+of it (a memory-mapped data set is never read whole), and are applied unchanged to
+validation, test and prediction inputs: by the gather kernels, batch by batch, when a
+network trains or predicts (``fastnet.inputs.input_scaling``), or by ``transform``.
 """
 import warnings
 
@@ -23,7 +25,7 @@ UNSCALED_LIMIT = 10.0
 LIGHT_BACKGROUND = 0.5   # auto centres uint8 pixels whose mean is at least this (× 255)
 DARK_PIXELS = f"auto: pixels / 255, dark background (mean pixel < {LIGHT_BACKGROUND})"
 """What ``auto`` does to uint8 pixels below LIGHT_BACKGROUND, as a run's log line says it."""
-CHUNK_ROWS = 1 << 16   # statistics in chunks, so memory-mapped data streams
+CHUNK_BYTES = 1 << 20   # float64 bytes per chunk of the statistics, so memory-mapped data streams
 
 
 class Scaler:
@@ -45,6 +47,7 @@ class Scaler:
                     len(rows) and not 0 <= rows.min() <= rows.max() < len(X)):
                 raise ValueError(f"rows must be a 1-D array of row indices of X (0 to "
                                  f"{len(X) - 1}), got shape {rows.shape} dtype {rows.dtype}")
+            rows = np.asarray(rows, np.int64)   # no copy when already int64
         if (len(X) if rows is None else len(rows)) == 0:
             raise ValueError("cannot fit a scaler on no samples (X has 0 rows)")
         n_features = X.shape[1]
@@ -136,11 +139,12 @@ class Scaler:
         return f"Scaler({self.mode!r}, {fitted})"
 
 
-def warn_unscaled(X, name="X", limit=UNSCALED_LIMIT):
-    """UserWarning when float features lie far outside [-limit, limit]: unscaled data
-    trains badly (near chance) without an error. Returns True if it warned."""
+def warn_unscaled(X, name="X", limit=UNSCALED_LIMIT, pixels=True):
+    """UserWarning when features lie far outside [-limit, limit]: unscaled data trains
+    badly (near chance) without an error. uint8 features count as pixels scaled by 1/255
+    unless ``pixels`` is False (``--scale none``). Returns True if it warned."""
     X = _two_d(X, name)
-    if X.dtype == np.uint8 or len(X) == 0:
+    if (X.dtype == np.uint8 and pixels) or len(X) == 0:
         return False
     low, high = _min_max(X)
     worst = float(max(-low.min(), high.max()))
@@ -162,11 +166,11 @@ def _two_d(X, name):
 
 
 def _chunks(X, rows=None):
-    """X's rows, or its ``rows`` (ascending), CHUNK_ROWS at a time."""
+    """X (or its rows ``rows``, each chunk read in ascending order) in consecutive chunks of about CHUNK_BYTES as float64."""
+    step = max(CHUNK_BYTES // (8 * max(X.shape[1], 1)), 1)
     n = len(X) if rows is None else len(rows)
-    for start in range(0, n, CHUNK_ROWS):
-        stop = start + CHUNK_ROWS
-        yield X[start:stop] if rows is None else X[np.sort(rows[start:stop])]
+    for start in range(0, n, step):
+        yield X[start:start + step] if rows is None else X[np.sort(rows[start:start + step])]
 
 
 def _min_max(X, rows=None):
@@ -195,7 +199,8 @@ def _mean_std(X, rows=None):
         chunk = np.asarray(chunk, np.float64)
         k = len(chunk)
         c_mean = chunk.mean(axis=0)
-        c_m2 = ((chunk - c_mean) ** 2).sum(axis=0)
+        deviations = chunk - c_mean
+        c_m2 = np.square(deviations, out=deviations).sum(axis=0)
         delta = c_mean - mean
         mean = mean + delta * k / (n + k)
         m2 = m2 + c_m2 + delta ** 2 * n * k / (n + k)

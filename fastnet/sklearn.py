@@ -217,35 +217,13 @@ class _BaseMLP(BaseEstimator):
             mean_weight = 1.0 if sample_weight is None else max(sample_weight.mean(), 1e-12)
             self._optimizer = self._make_optimizer(batch_size, mean_weight)
         opt = self._optimizer
-        for _ in range(self.max_iter):
-            history = self.net_.fit(X, T, epochs=1, batch_size=batch_size, optimizer=opt,
-                                    seed=int(rng.randint(np.iinfo(np.int32).max)),
-                                    shuffle=bool(self.shuffle), verbose=False,
-                                    on_nan=self.on_nan, class_weight=self._class_ids_weights(),
-                                    sample_weight=sample_weight)
-            self.n_iter_ += 1
-            self.t_ += n
-            self.loss_ = self._epoch_loss(history["loss"][0], n, batch_size)
-            self.loss_curve_.append(self.loss_)
-            if self.solver == "sgd" and self.learning_rate == "invscaling":
-                opt.lr = float(self.learning_rate_init) / (self.t_ + 1) ** self.power_t
-            if self.verbose:
-                print(f"Iteration {self.n_iter_}, loss = {self.loss_:.8f}")
-            self._update_no_improvement_count(early, X_val, y_val, w_val)
-            if self._no_improvement_count > self.n_iter_no_change:
-                what = "Validation score" if early else "Training loss"
-                if self._trigger_stopping(opt):
-                    if self.verbose:
-                        print(f"{what} did not improve more than tol={self.tol:f} for "
-                              f"{self.n_iter_no_change} consecutive epochs. Stopping.")
-                    break
-                self._no_improvement_count = 0
-            if incremental:
-                break
-            if self.n_iter_ == self.max_iter:
-                warnings.warn(f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) "
-                              "reached and the optimization hasn't converged yet.",
-                              ConvergenceWarning)
+        # every epoch in one fit: the inputs are checked and the kernels planned once
+        epochs = _Epochs(self, opt, n, batch_size, early, (X_val, y_val, w_val), incremental)
+        self.net_.fit(X, T, epochs=1 if incremental else self.max_iter, batch_size=batch_size,
+                      optimizer=opt, seed=int(rng.randint(np.iinfo(np.int32).max)),
+                      shuffle=bool(self.shuffle), verbose=False, callbacks=[epochs],
+                      on_nan=self.on_nan, class_weight=self._class_ids_weights(),
+                      sample_weight=sample_weight)
         chance = self._chance_loss(T)
         if self.loss_curve_ and not self.loss_curve_[-1] <= 2 * chance + 1e-6:
             warnings.warn(ConvergenceWarning(
@@ -346,6 +324,43 @@ class _BaseMLP(BaseEstimator):
     def summary(self):
         check_is_fitted(self, "net_")
         return self.net_.summary()
+
+
+class _Epochs:
+    """The callback through which one ``Network.fit`` runs scikit-learn's stochastic solver
+    loop (``_fit_stochastic``): after each epoch the reported loss, the 'invscaling'
+    learning rate, the ``tol`` / ``n_iter_no_change`` rule on the training loss or (with
+    ``early_stopping``) on the validation score, and the ConvergenceWarning."""
+
+    def __init__(self, est, opt, n, batch_size, early, validation, incremental):
+        self.est, self.opt, self.n, self.batch_size = est, opt, n, batch_size
+        self.early, self.validation, self.incremental = early, validation, incremental
+
+    def on_epoch_end(self, net, epoch, logs):
+        """True (stop) when the rule says so."""
+        est, opt = self.est, self.opt
+        est.n_iter_ += 1
+        est.t_ += self.n
+        est.loss_ = est._epoch_loss(logs["loss"], self.n, self.batch_size)
+        est.loss_curve_.append(est.loss_)
+        if est.solver == "sgd" and est.learning_rate == "invscaling":
+            opt.lr = float(est.learning_rate_init) / (est.t_ + 1) ** est.power_t
+        if est.verbose:
+            print(f"Iteration {est.n_iter_}, loss = {est.loss_:.8f}")
+        est._update_no_improvement_count(self.early, *self.validation)
+        if est._no_improvement_count > est.n_iter_no_change:
+            what = "Validation score" if self.early else "Training loss"
+            if est._trigger_stopping(opt):
+                if est.verbose:
+                    print(f"{what} did not improve more than tol={est.tol:f} for "
+                          f"{est.n_iter_no_change} consecutive epochs. Stopping.")
+                return True
+            est._no_improvement_count = 0
+        if not self.incremental and est.n_iter_ == est.max_iter:
+            warnings.warn(f"Stochastic Optimizer: Maximum iterations ({est.max_iter}) "
+                          "reached and the optimization hasn't converged yet.",
+                          ConvergenceWarning)
+        return False
 
 
 class MLPClassifier(ClassifierMixin, _BaseMLP):

@@ -59,7 +59,10 @@ def fit(net, X, y, epochs=10, batch_size=32, optimizer=None, validation_split=0.
 
     Parameters
     ----------
-    X : (n, n_inputs) array; uint8 images are scaled by 1/255 as they are gathered.
+    X : (n, n_inputs) array; uint8 images are scaled by 1/255 as they are gathered. With
+        ``net.scaler`` (a ``fastnet.scaling.Scaler``; an unfitted one is fitted here, on
+        the training part) each batch is scaled as it is gathered: X is never copied, and
+        a float ``np.memmap`` (``np.load(path, mmap_mode="r")``) streams from disk.
     y : class ids (n,), one-hot / binary / regression targets (n, K).
     epochs, batch_size : int. The last batch of an epoch may be smaller.
     optimizer : Optimizer, name or dict (default SGD(lr=0.01, momentum=0.9)).
@@ -98,17 +101,17 @@ def fit(net, X, y, epochs=10, batch_size=32, optimizer=None, validation_split=0.
     if on_nan not in NAN_POLICIES:
         raise ValueError(f"on_nan must be one of {NAN_POLICIES}, got {on_nan!r}")
     opt = make_optimizer(optimizer) if optimizer is not None else SGD(0.01, momentum=0.9)
-    X_given = X   # with a scaler, validation rows come from X as given: evaluate scales them
     opt.bind(net.params)
-    X, scale = inputs.as_input(net, X)
-    if getattr(net, "scaler", None) is None:
-        warn_unscaled(X)
-        X_given = X
+    X = inputs.check_input(net, X)
     T = inputs.encode_targets(net, y, X.shape[0])
     weights = sample_weights(net, T, sample_weight, class_weight)
     rng = np.random.default_rng(seed)
-    train_idx, X_val, T_val = _held_out(net, X_given, T, validation_split, validation_data,
-                                        rng)
+    train_idx, validation = _held_out(net, X, T, validation_split, validation_data, rng)
+    _fit_scaler(net, X, train_idx)
+    scale = inputs.input_scaling(net, X)
+    if validation is not None:   # checked once; scaled as it is gathered, like X
+        X_val, rows, T_val = validation
+        validation = (X_val, inputs.input_scaling(net, X_val), rows, T_val)
     n = len(train_idx)
     state = TrainState(net, opt, rng, epochs, n, batch_size, seed)
     if resume is not None:
@@ -119,8 +122,9 @@ def fit(net, X, y, epochs=10, batch_size=32, optimizer=None, validation_split=0.
         backup.save()
     # compile (or load) every kernel now, so that no epoch's seconds include a compile
     state.history.compile_seconds = compiler.warm(
-        passes.planned_calls(net, X, scale, T, opt.kind, X_val, weighted=weights is not None,
-                             clips=opt.clips), verbose)
+        passes.planned_calls(net, X, scale, T, opt.kind,
+                             None if validation is None else validation[:2],   # X_val, scale
+                             weighted=weights is not None, clips=opt.clips), verbose)
     _call(callbacks, "on_train_begin", state)
     with _sigint_flag(handle_sigint) as interrupted:
         while not state.finished:
@@ -150,7 +154,7 @@ def fit(net, X, y, epochs=10, batch_size=32, optimizer=None, validation_split=0.
                     raise TrainingInterrupted(state, interrupted())
             if bar is not None:
                 bar.close()
-            logs = _epoch_logs(state, X_val, T_val, on_nan)
+            logs = _epoch_logs(state, validation, on_nan)
             _check_finite(net, logs)
             state.seconds += time.perf_counter() - t0
             logs["seconds"] = state.seconds
@@ -275,20 +279,49 @@ def _backward_update(net, opt, ws):
 
 
 def _held_out(net, X, T, validation_split, validation_data, rng):
-    """(training indices, X_val, T_val): the validation set split off (X as given, T) or
-    checked from ``validation_data``; X_val = T_val = None without one."""
+    """(training indices, validation): validation is (X_val, rows, T_val), the rows
+    ``rows`` (None: all) of checked inputs X_val and their encoded targets T_val, split
+    off (X, T) (``inputs.split_indices``, stratified by class for classifiers, drawn from
+    ``rng`` before any shuffling: the one split of a run) or checked from
+    ``validation_data``; None without one. A split-off validation set stays in X: its
+    rows are gathered from there, never copied."""
     labels = inputs.class_labels(net, T) if validation_split else None
     train_idx, val_idx = inputs.split_indices(T.shape[0], validation_split, rng, labels)
     if validation_data is not None:
         if validation_split:
             raise ValueError("give validation_split or validation_data, not both")
-        return (train_idx,) + inputs.validation_data(net, validation_data)
+        X_val, T_val = inputs.validation_data(net, validation_data)
+        return train_idx, (X_val, None, T_val)
     if len(val_idx):
-        return train_idx, inputs.as_array(X, "X")[val_idx], T[val_idx]
-    return train_idx, None, None
+        return train_idx, (X, val_idx, T[val_idx])
+    return train_idx, None
 
 
-def _epoch_logs(state, X_val, T_val, on_nan):
+def _fit_scaler(net, X, train_idx):
+    """Fit an unfitted ``net.scaler`` on the training rows of X (all of X without a
+    validation split), in one streaming pass (an 'auto' one that comes out as x / 255 is
+    dropped: uint8 pixels are scaled so as they are gathered); without a scaler, warn if
+    X looks unscaled."""
+    scaler = getattr(net, "scaler", None)
+    if scaler is None:
+        warn_unscaled(X)
+    elif scaler.shift is None and scaler.mode != "none":
+        scaler.fit(X, None if len(train_idx) == X.shape[0] else train_idx)
+        if scaler.mode == "auto" and scaler.is_pixels:   # dark-background pixels: the
+            net.scaler = None                             # kernels' x / 255 path
+
+
+def _evaluate(net, validation, batch_size=1024):
+    """``Network.evaluate``'s metrics on the checked validation rows."""
+    X_val, scale, rows, T_val = validation
+    loss_sum, correct = passes.totals(net, X_val, scale, T_val, batch_size, rows)
+    result = {"loss": loss_sum / T_val.shape[0]}
+    if net.is_classifier:
+        result["accuracy"] = correct / T_val.shape[0]
+    return result
+
+
+def _epoch_logs(state, validation, on_nan):
     """The finished epoch's metrics (all but 'seconds'); raises DivergenceError when
     every batch was skipped."""
     net, n = state.net, state.n
@@ -299,8 +332,8 @@ def _epoch_logs(state, X_val, T_val, on_nan):
     logs = {"epoch": state.epoch + 1, "loss": state.loss_sum / trained}
     if net.is_classifier:
         logs["accuracy"] = state.correct / trained
-    if X_val is not None:
-        for k, v in net.evaluate(X_val, T_val).items():
+    if validation is not None:
+        for k, v in _evaluate(net, validation).items():
             logs["val_" + k] = v
     logs["lr"] = state.optimizer.current_lr
     if on_nan != "stop":   # every epoch, so the history's columns stay aligned

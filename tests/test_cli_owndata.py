@@ -38,7 +38,7 @@ def test_auto_scales_dark_pixels_by_255_and_centres_light_ones():
 @pytest.mark.parametrize("mode", ["auto", "unit", "standard"])
 def test_fit_on_rows_of_a_memory_mapped_array_equals_fit_on_those_rows(tmp_path, mode,
                                                                        monkeypatch):
-    monkeypatch.setattr("fastnet.scaling.CHUNK_ROWS", 64)        # several chunks
+    monkeypatch.setattr("fastnet.scaling.CHUNK_BYTES", 64 * 784 * 8)   # chunks of 64 rows
     (X, _), _ = load_mnist()
     np.save(tmp_path / "X.npy", 255 - X[:500])
     mapped = np.load(tmp_path / "X.npy", mmap_mode="r")

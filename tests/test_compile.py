@@ -11,6 +11,7 @@ import numpy as np
 import fastnet as fn
 from fastnet import compiler, config, inputs, passes, precompile
 from fastnet.cli import build_parser
+from fastnet.scaling import Scaler
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from benchmarks import compile_times  # noqa: E402
@@ -93,6 +94,38 @@ def test_a_planned_run_with_dropout_weights_and_clipping_compiles_nothing_while_
     net.evaluate(X, y)
     assert {k: len(k.overloads) for k in config.KERNELS} == before
     assert history.compile_seconds == 0.0  # all compiled by the warm above
+
+
+class KernelCount:
+    """Callback: the compiled signatures of every kernel after fit's warm-up (at the
+    start of training) and at its end."""
+
+    def on_train_begin(self, state):
+        self.begin = {k: len(k.overloads) for k in config.KERNELS}
+
+    def on_epoch_end(self, net, epoch, logs):
+        return False
+
+    def on_train_end(self, state):
+        self.end = {k: len(k.overloads) for k in config.KERNELS}
+
+
+def test_a_run_with_a_scaler_compiles_nothing_after_its_warm_up():
+    """fit plans the validation gather for what it gathers (the checked inputs, scaled per
+    feature), for a split-off validation set and for validation_data of another dtype."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(50, 20, (60, 6))
+    y = np.arange(60) % 3
+    for X_train, fit_args in [
+            (X.astype(np.int16), {"validation_split": 0.25}),
+            (X, {"validation_split": 0.25}),
+            (X.astype(np.uint8), {"validation_data": (X[:9].astype(np.float16), y[:9])})]:
+        net = fn.Network([fn.Dense(6, 5, activation="tanh"), fn.Dense(5, 3)], seed=0)
+        net.scaler = Scaler("standard").fit(X_train)
+        count = KernelCount()
+        net.fit(X_train, y, epochs=2, batch_size=16, optimizer=fn.Adam(0.01), verbose=False,
+                callbacks=[count], **fit_args)
+        assert count.end == count.begin, X_train.dtype
 
 
 def test_typical_calls_cover_dropout_weights_and_clipping():

@@ -195,13 +195,28 @@ def test_cross_entropy_is_stable_for_huge_logits():
     assert_close(losses, [np.log(2), 1e5 + 1 + np.log1p(np.exp(-1.0))], rtol=1e-6)
 
 
+NO_SHIFT = np.empty(0, F32)
+
+
 @pytest.mark.parametrize("src_dtype,scale", [(np.uint8, 1 / 255), (F32, 1.0)])
 def test_gather_rows(rng, src_dtype, scale):
     src = rng.integers(0, 256, (50, 13)).astype(src_dtype)
     idx = rng.permutation(50)[:7]
     out = np.empty((7, 13), F32)
-    gather_rows(out, src, idx, scale)
+    gather_rows(out, src, idx, scale, NO_SHIFT, NO_SHIFT)
     assert_close(out, ref.gather_rows_ref(src.astype(np.float64), idx, scale), rtol=1e-6)
+
+
+@pytest.mark.parametrize("src_dtype", [np.uint8, F32, np.float64])
+def test_gather_rows_per_feature_shift_and_factor(rng, src_dtype):
+    src = (rng.standard_normal((50, 13)) * 100 + 50).astype(src_dtype)
+    shift = rng.standard_normal(13).astype(F32) * 10
+    factor = rng.uniform(0.01, 2, 13).astype(F32)
+    idx = rng.permutation(50)[:11]
+    out = np.empty((11, 13), F32)
+    gather_rows(out, src, idx, 7.0, shift, factor)      # the scalar is ignored
+    want = ref.gather_rows_ref(src.astype(np.float64), idx, 7.0, shift, factor)
+    assert_close(out, want, rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.parametrize("src_dtype,scale", [(np.uint8, 1 / 255), (F32, 1.0)])
@@ -210,8 +225,11 @@ def test_gather_batch(rng, src_dtype, scale):
     targets = rng.standard_normal((50, 4)).astype(F32)
     idx = rng.permutation(50)[:7]
     x, t = np.empty((7, 13), F32), np.empty((7, 4), F32)
-    gather_batch(x, t, src, targets, idx, scale)
-    want_x, want_t = ref.gather_batch_ref(src.astype(np.float64), scale, targets, idx)
+    shift, factor = (NO_SHIFT, NO_SHIFT) if scale == 1.0 else \
+        (np.full(13, 3, F32), np.full(13, 0.5, F32))
+    gather_batch(x, t, src, targets, idx, scale, shift, factor)
+    want_x, want_t = ref.gather_batch_ref(src.astype(np.float64), scale, targets, idx,
+                                          shift, factor)
     assert_close(x, want_x, rtol=1e-6)
     assert np.array_equal(t, want_t)
 

@@ -133,6 +133,52 @@ def test_fit_warns_on_unscaled_float_data():
         net.fit(X, y, epochs=1, verbose=False)
 
 
+def test_validation_rows_are_checked_and_scaled_once_not_every_epoch(monkeypatch):
+    from fastnet import inputs, scaling
+    X, y = blobs(200, 3, 4)
+    calls = []
+    for name, module in [("check_finite", inputs), ("transform", scaling.Scaler)]:
+        real = getattr(module, name)
+        monkeypatch.setattr(module, name,
+                            lambda *a, real=real, name=name: calls.append(name) or real(*a))
+    counts = []
+    for epochs in (1, 4):
+        net = fn.Network([fn.Dense(4, 8, activation="relu"), fn.Dense(8, 3)], seed=1)
+        net.scaler = Scaler("standard").fit(X)
+        calls.clear()
+        history = net.fit(X, y, epochs=epochs, batch_size=20, validation_split=0.2,
+                          verbose=False)
+        assert len(history["val_loss"]) == epochs
+        counts.append(list(calls))
+    assert counts[0] == counts[1] and "transform" not in counts[0]
+
+
+def test_a_run_splits_its_data_once(tmp_path, monkeypatch, capsys):
+    from fastnet import inputs, runs
+    X, y = blobs(200, 3, 5)
+    write_csv(tmp_path / "train.csv", X, [ANIMALS[i] for i in y])
+    split = inputs.split_indices
+    drawn = []
+
+    def spy(*args, **kwargs):
+        drawn.append(split(*args, **kwargs))
+        return drawn[-1]
+    monkeypatch.setattr(inputs, "split_indices", spy)
+    monkeypatch.setattr(runs, "split_indices", spy, raising=False)
+    assert main(["train", "--data", str(tmp_path / "train.csv"), "--hidden", "8", "--epochs",
+                 "1", "--out", str(tmp_path / "run"), *QUICK]) == 0
+    assert len(drawn) == 1
+    train_idx, val_idx = drawn[0]
+    cfg = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert (cfg["split"]["n_train"], cfg["split"]["n_validation"]) == (180, 20) == \
+        (len(train_idx), len(val_idx))
+    # the scaler was fitted on exactly the rows fit trained on
+    net = fn.load(tmp_path / "run" / "model.npz")
+    np.testing.assert_allclose(net.scaler.shift, X[train_idx].mean(axis=0), rtol=1e-5)
+    out = capsys.readouterr().out
+    assert "180 train / 20 validation" in out and "features scaled auto: standard" in out
+
+
 def test_validation_split_is_stratified_and_seeded():
     y = np.r_[np.zeros(90, int), np.ones(10, int)]
     a = split_indices(100, 0.2, np.random.default_rng(5), y)

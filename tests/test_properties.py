@@ -110,8 +110,9 @@ def k_gather(src, idx, scale, targets):
     """gather_rows of src, and gather_batch of src and targets."""
     out, x = (np.full((len(idx), src.shape[1]), np.nan, F32) for _ in range(2))
     t = np.full((len(idx), targets.shape[1]), np.nan, F32)
-    gather_rows(out, src, idx, scale)
-    gather_batch(x, t, src, targets, idx, scale)
+    none = np.empty(0, F32)
+    gather_rows(out, src, idx, scale, none, none)
+    gather_batch(x, t, src, targets, idx, scale, none, none)
     return out, x, t
 
 

@@ -78,3 +78,83 @@ def test_warn_unscaled_says_what_to_do():
         warnings.simplefilter("error")
         assert not warn_unscaled(np.array([[0, 255]], np.uint8))   # pixels: scaled anyway
         assert not warn_unscaled(Scaler().fit_transform(data()))
+    with pytest.warns(UserWarning, match=r"up to 255 "):     # --scale none: as they are
+        assert warn_unscaled(np.array([[0, 255]], np.uint8), pixels=False)
+
+
+# ------------------------------------------------------------------ streaming a memory map
+def _mapped_blobs(folder, n=80_000, features=64):
+    """A float32 X.npy (n × features, far from standardised) and y.npy written here; X
+    read back memory-mapped."""
+    rng = np.random.default_rng(7)
+    y = rng.integers(0, 3, n)
+    X = (rng.normal(0, 1, (n, features)) + y[:, None]) * 40 + 500
+    np.save(folder / "X.npy", X.astype(np.float32))
+    np.save(folder / "y.npy", y)
+    return np.load(folder / "X.npy", mmap_mode="r"), y
+
+
+def _trained(X, y, scaler):
+    import fastnet as fn
+    net = fn.Network([fn.Dense(X.shape[1], 8, activation="relu"), fn.Dense(8, 3)], seed=3)
+    net.scaler = scaler
+    history = net.fit(X, y, epochs=1, batch_size=1024, optimizer=fn.SGD(0.05, momentum=0.9),
+                      validation_split=0.1, seed=4, verbose=False)
+    del history["seconds"]
+    return net, history
+
+
+def test_a_memory_mapped_float_npy_trains_by_streaming_without_a_copy(tmp_path):
+    import tracemalloc
+
+    from fastnet import inputs
+    mapped, y = _mapped_blobs(tmp_path)
+    _trained(mapped[:64], y[:64], Scaler("standard"))          # compiled before measuring
+    tracemalloc.start()
+    try:
+        net, history = _trained(mapped, y, Scaler("standard"))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert np.shares_memory(inputs.check_input(net, mapped), mapped)   # what is gathered
+    assert peak < mapped.nbytes / 4, f"peak {peak} bytes for a {mapped.nbytes}-byte X"
+    assert history["val_accuracy"][-1] > 0.9
+    # the scaler was fitted on the training part, in chunks, not on the held-out rows
+    in_memory = np.array(mapped)
+    train_idx, _ = inputs.split_indices(len(y), 0.1, np.random.default_rng(4), y)
+    np.testing.assert_allclose(net.scaler.shift, in_memory[train_idx].mean(0), rtol=1e-4)
+    # the same run on the same numbers in memory: equal bit for bit
+    net2, history2 = _trained(in_memory, y, Scaler("standard"))
+    assert np.array_equal(net2.params, net.params) and history2 == history
+    assert np.array_equal(net2.predict_proba(in_memory[:500]), net.predict_proba(mapped[:500]))
+
+
+def test_fastnet_train_streams_a_memory_mapped_npy_as_it_trains_the_same_data_in_memory(
+        tmp_path):
+    import fastnet as fn
+    from fastnet import datasets, inputs
+    from fastnet.cli import main
+    mapped, y = _mapped_blobs(tmp_path, n=6000, features=16)
+    assert isinstance(datasets.load(tmp_path / "X.npy").X, np.memmap)
+    np.savez(tmp_path / "data.npz", X=np.array(mapped), y=y)       # read into memory
+    seen = []
+    check_input = inputs.check_input
+
+    def spy(net, X, name="X"):
+        seen.append((name, type(X), X.shape))
+        return check_input(net, X, name)
+    quick = ["--threads", "1", "--no-progress", "--epochs", "2", "--hidden", "8",
+             "--batch-size", "64"]
+    inputs.check_input = spy
+    try:
+        assert main(["train", "--data", str(tmp_path / "X.npy"), "--out",
+                     str(tmp_path / "mapped"), *quick]) == 0
+    finally:
+        inputs.check_input = check_input
+    assert ("X", np.memmap, (6000, 16)) in seen
+    assert main(["train", "--data", str(tmp_path / "data.npz"), "--out",
+                 str(tmp_path / "memory"), *quick]) == 0
+    a, b = fn.load(tmp_path / "mapped" / "model.npz"), fn.load(tmp_path / "memory" / "model.npz")
+    assert a.scaler.mode == "auto" and a.scaler.shift.mean() > 100     # standardised
+    assert np.array_equal(a.scaler.shift, b.scaler.shift)
+    assert np.array_equal(a.params, b.params)

@@ -115,6 +115,26 @@ def test_convergence_rule_and_warning():
     assert clf.best_loss_ == min(clf.loss_curve_)
 
 
+def test_an_estimator_fit_checks_its_inputs_and_plans_its_kernels_once(monkeypatch):
+    """Not once per epoch: the per-fit work of fastnet.train.fit runs once for all the
+    epochs of an estimator's fit, and the epochs are scikit-learn's (tol rule included)."""
+    from fastnet import compiler, inputs
+    X, y = load_digits(return_X_y=True)
+    calls = []
+    for name, module in [("warm", compiler), ("check_finite", inputs)]:
+        real = getattr(module, name)
+        monkeypatch.setattr(module, name, lambda *a, real=real, name=name, **k:
+                            calls.append(name) or real(*a, **k))
+    with pytest.warns(ConvergenceWarning, match="Maximum iterations \\(7\\)"):
+        clf = MLPClassifier(hidden_layer_sizes=(8,), max_iter=7, random_state=0).fit(X / 16, y)
+    assert clf.n_iter_ == len(clf.loss_curve_) == 7 and clf.t_ == 7 * len(X)
+    assert calls.count("warm") == 1 and calls.count("check_finite") <= 2   # X and T
+    calls.clear()
+    clf = MLPClassifier(hidden_layer_sizes=(8,), tol=100.0, n_iter_no_change=2, max_iter=50,
+                        random_state=0, early_stopping=True).fit(X / 16, y)
+    assert clf.n_iter_ == 4 == len(clf.validation_scores_) and calls.count("warm") == 1
+
+
 def test_adaptive_learning_rate_divides_by_five():
     X, y = load_digits(return_X_y=True)
     clf = MLPClassifier(hidden_layer_sizes=(8,), solver="sgd", learning_rate="adaptive",

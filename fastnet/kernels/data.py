@@ -1,4 +1,5 @@
-"""Minibatch gather kernels: copy the rows of a shuffled batch into a workspace."""
+"""Minibatch gather kernels: copy the rows of a shuffled batch into a workspace, scaling
+them on the way (so the data set itself, memory-mapped or not, is never copied)."""
 from numba import prange
 
 from ..config import helper, parallel_kernel
@@ -8,8 +9,9 @@ LINE = 64  # bytes per cache line
 
 
 @helper
-def _gather_group(out, src, idx, scale, i0, i1):
-    """out[i, :] = scale · src[idx[i], :] for i0 ≤ i < i1 (at most GROUP rows).
+def _gather_group(out, src, idx, scale, shift, factor, i0, i1):
+    """out[i, c] = scale · src[idx[i], c] when shift is empty, else
+    (src[idx[i], c] − shift[c]) · factor[c], for i0 ≤ i < i1 (at most GROUP rows).
 
     The rows of a shuffled batch lie anywhere in the data set, so each starts with a
     wait for memory. One element of every cache line of the group's rows is read
@@ -24,37 +26,46 @@ def _gather_group(out, src, idx, scale, i0, i1):
             touched += src[idx[i], c]
     if touched < 0:  # keeps the loads; the row is overwritten below anyway
         out[i0, 0] = touched
-    for i in range(i0, i1):
-        r = idx[i]
-        for c in range(C):
-            out[i, c] = src[r, c] * scale
+    if shift.shape[0] == 0:
+        for i in range(i0, i1):
+            r = idx[i]
+            for c in range(C):
+                out[i, c] = src[r, c] * scale
+    else:
+        for i in range(i0, i1):
+            r = idx[i]
+            for c in range(C):
+                out[i, c] = (src[r, c] - shift[c]) * factor[c]
 
 
 @parallel_kernel
-def gather_rows(out, src, idx, scale):
-    """out[i, :] = scale · src[idx[i], :], converting dtype on the fly.
+def gather_rows(out, src, idx, scale, shift, factor):
+    """out[i, :] = scale · src[idx[i], :] (shift empty), or per feature
+    out[i, c] = (src[idx[i], c] − shift[c]) · factor[c]; converting dtype on the fly.
 
-    out (B, C) float workspace; src (N, C) the dataset (uint8 images stay uint8
-    in memory and are scaled by 1/255 here); idx (B,) int64 sample indices.
-    Parallel over groups of GROUP rows.
+    out (B, C) float workspace; src (N, C) the dataset, as given (uint8 images stay
+    uint8 and are scaled by 1/255 here; a memory-mapped file is read row by row);
+    idx (B,) int64 sample indices; scale a float; shift, factor (C,) float32 (a fitted
+    ``Scaler``'s statistics) or both (0,). Parallel over groups of GROUP rows.
     """
     B = out.shape[0]
     for g in prange((B + GROUP - 1) // GROUP):
         i0 = g * GROUP
-        _gather_group(out, src, idx, scale, i0, min(i0 + GROUP, B))
+        _gather_group(out, src, idx, scale, shift, factor, i0, min(i0 + GROUP, B))
 
 
 @parallel_kernel
-def gather_batch(x, t, src_x, src_t, idx, scale):
-    """A training batch: x[i] = scale · src_x[idx[i]] and t[i] = src_t[idx[i]].
+def gather_batch(x, t, src_x, src_t, idx, scale, shift, factor):
+    """A training batch: x[i] = the scaled src_x[idx[i]] and t[i] = src_t[idx[i]].
 
-    x (B, C), t (B, K) outputs; src_x (N, C) inputs as in ``gather_rows``;
-    src_t (N, K) float targets; idx (B,) int64 sample indices. One parallel loop for both: the targets are a few
-    hundred numbers, less work than starting the threads for a loop of their own.
+    x (B, C), t (B, K) outputs; src_x (N, C) inputs, scale, shift, factor as in
+    ``gather_rows``; src_t (N, K) float targets; idx (B,) int64 sample indices. One
+    parallel loop for both: the targets are a few hundred numbers, less work than
+    starting the threads for a loop of their own.
     """
     B = x.shape[0]
     for g in prange((B + GROUP - 1) // GROUP):
         i0 = g * GROUP
         i1 = min(i0 + GROUP, B)
-        _gather_group(x, src_x, idx, scale, i0, i1)
-        _gather_group(t, src_t, idx, 1.0, i0, i1)
+        _gather_group(x, src_x, idx, scale, shift, factor, i0, i1)
+        _gather_group(t, src_t, idx, 1.0, shift[:0], shift[:0], i0, i1)

@@ -218,14 +218,17 @@ def optimizer_update_ref(kind, p, g, s1, s2, h):
 
 
 # ------------------------------------------------------------------ data and metrics
-def gather_rows_ref(src, idx, scale):
-    """out[i] = scale · src[idx[i]]."""
+def gather_rows_ref(src, idx, scale, shift=None, factor=None):
+    """out[i] = scale · src[idx[i]]; with a per-feature shift and factor (C,),
+    out[i] = (src[idx[i]] − shift) · factor instead."""
+    if shift is not None and len(shift):
+        return (src[idx] - shift) * factor
     return src[idx] * scale
 
 
-def gather_batch_ref(src_x, scale, src_t, idx):
-    """(x, t): x[i] = scale · src_x[idx[i]], t[i] = src_t[idx[i]]."""
-    return src_x[idx] * scale, src_t[idx]
+def gather_batch_ref(src_x, scale, src_t, idx, shift=None, factor=None):
+    """(x, t): x[i] = the scaled src_x[idx[i]] (as ``gather_rows_ref``), t[i] = src_t[idx[i]]."""
+    return gather_rows_ref(src_x, idx, scale, shift, factor), src_t[idx]
 
 
 def count_correct_ref(y, d, loss):
