@@ -4,19 +4,21 @@ missing from Numba's on-disk cache, and say so.
 A kernel compiles on its first call, one after another (Numba's compiler lock is per
 process). ``warm(calls)`` takes the calls a run is about to make (``passes.planned_calls``)
 and, for the (kernel, signature) pairs neither compiled in this process nor in the cache,
-compiles them in worker processes (fresh interpreters that import only what the kernels
-need; each writes Numba's cache), as many at a time as there are CPUs, the longest first;
-then this process loads them all from the cache.
+compiles them in as many groups at once as there are CPUs: this process compiles one,
+worker processes (fresh interpreters that import only what the kernels need; each writes
+Numba's cache) the others, kernels that call the same helpers in the same group; then
+this process loads the workers' kernels from the cache.
 When the cache cannot be written (a read-only install without NUMBA_CACHE_DIR) or only
 one is missing, they compile here. Either way nothing compiles later, inside the
 training loop.
 """
 import os
 import pickle
-import select
 import subprocess
 import sys
 import time
+
+from . import config
 
 WORKERS_VARIABLE = "FASTNET_COMPILE_WORKERS"  # the default number of worker processes
 COMPILING = "compiling fastnet's kernels for this CPU (first run only) ..."
@@ -66,62 +68,76 @@ def _cache_writable(kernel):
     return os.access(folder, os.W_OK)
 
 
+def _calls(fn):
+    """The cached dispatchers (kernels and helpers, ``config.KERNELS``) that ``fn`` calls,
+    directly or through them: what compiling ``fn`` compiles too, unless cached."""
+    found, todo = set(), [fn]
+    while todo:
+        py_func = todo.pop().py_func
+        for name in py_func.__code__.co_names:
+            obj = py_func.__globals__.get(name)
+            if obj in config.KERNELS and obj not in found:
+                found.add(obj)
+                todo.append(obj)
+    return found
+
+
+def _cost(dispatcher):
+    """A rough compile cost: the size of its own bytecode, doubled for a parallel kernel
+    (each prange loop becomes a function of its own)."""
+    parallel = bool(dispatcher.targetoptions.get("parallel"))
+    return len(dispatcher.py_func.__code__.co_code) * (2 if parallel else 1)
+
+
 def _expected_cost(pair):
-    """A rough order of compile times: parallel kernels (each prange loop becomes a
-    function of its own) before serial ones, then by the size of the kernel's own
-    bytecode. Handing the longest out first keeps the workers finishing together."""
+    """A kernel's cost with the helpers it compiles (the longest are handed out first)."""
     kernel = pair[0]
-    return bool(kernel.targetoptions.get("parallel")), len(kernel.py_func.__code__.co_code)
+    return _cost(kernel) + sum(_cost(h) for h in _calls(kernel))
+
+
+def partition(pairs, groups):
+    """Split (kernel, signature) ``pairs`` into ``groups`` lists of about equal cost, the
+    longest first, each kernel where it adds least: to the group that already compiles
+    most of its helpers (a helper shared by two groups is compiled twice)."""
+    members = [[] for _ in range(groups)]
+    loads, compiled = [0] * groups, [set() for _ in range(groups)]
+    for pair in sorted(pairs, key=_expected_cost, reverse=True):
+        helpers = _calls(pair[0])
+
+        def added(g):
+            return _cost(pair[0]) + sum(_cost(h) for h in helpers - compiled[g])
+        g = min(range(groups), key=lambda g: loads[g] + added(g))
+        loads[g] += added(g)
+        compiled[g] |= helpers
+        members[g].append(pair)
+    return members
 
 
 # A worker: a fresh interpreter (not a multiprocessing child, which would re-run the
-# user's script when it has no ``if __name__ == "__main__"`` guard) that reads the pickled
-# job list, then compiles job i for each line i on stdin and answers with that line.
+# user's script when it has no ``if __name__ == "__main__"`` guard) that reads its pickled
+# job list from stdin and compiles each job (Numba writes the cache); exit status 0 when
+# all compiled.
 WORKER = """
 import importlib, pickle, sys
-jobs = pickle.load(sys.stdin.buffer)
-for line in sys.stdin.buffer:
-    module, name, sig = jobs[int(line)]
+for module, name, sig in pickle.load(sys.stdin.buffer):
     getattr(importlib.import_module(module), name).compile(sig)
-    sys.stdout.buffer.write(line)
-    sys.stdout.flush()
 """
 
 
-def _in_workers(pairs, workers):
-    """Compile ``pairs`` in ``workers`` worker processes, handing the next job to whichever
-    is free first. Raises RuntimeError if a worker fails."""
+def _start_worker(pairs):
+    """A worker process compiling ``pairs``, or None if it could not start."""
     jobs = pickle.dumps([(k.py_func.__module__, k.py_func.__name__, sig) for k, sig in pairs])
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # this fastnet
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(
         [root] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]))
-    procs = [subprocess.Popen([sys.executable, "-c", WORKER], stdin=subprocess.PIPE,
-                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
-             for _ in range(workers)]
     try:
-        for proc in procs:
-            proc.stdin.write(jobs)
-            proc.stdin.flush()
-        todo, busy = list(range(len(pairs))), {}  # busy: {worker: job}
-        while todo or busy:
-            for proc in procs:
-                if proc not in busy and todo:
-                    busy[proc] = todo.pop(0)
-                    proc.stdin.write(b"%d\n" % busy[proc])
-                    proc.stdin.flush()
-            ready = select.select([proc.stdout for proc in busy], [], [])[0]
-            for proc in [proc for proc in busy if proc.stdout in ready]:
-                if proc.stdout.readline() != b"%d\n" % busy[proc]:
-                    raise RuntimeError(f"a worker failed to compile job {busy[proc]}")
-                del busy[proc]
-    finally:
-        for proc in procs:
-            try:
-                proc.stdin.close()  # a worker ends at the end of its input
-            except OSError:
-                pass
-        for proc in procs:
-            proc.wait()
+        proc = subprocess.Popen([sys.executable, "-c", WORKER], stdin=subprocess.PIPE,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+        proc.stdin.write(jobs)
+        proc.stdin.close()
+    except OSError:
+        return None
+    return proc
 
 
 def _default_workers():
@@ -133,17 +149,23 @@ def _default_workers():
 
 
 def compile_all(pairs, workers=None):
-    """Compile (kernel, signature) ``pairs``: in up to ``workers`` worker processes
-    (default: the environment's FASTNET_COMPILE_WORKERS, else one per CPU; 1: none) when
-    there are two or more and the cache is writable, then load them here; else here, one
-    after another."""
+    """Compile (kernel, signature) ``pairs`` in ``workers`` groups at once (default: the
+    environment's FASTNET_COMPILE_WORKERS, else one per CPU; 1: one after another): this
+    process compiles the first group (``partition``) while a worker process compiles each
+    other, when the cache is writable; then this process loads the workers' kernels from
+    the cache. A worker that fails leaves its kernels to be compiled here."""
     workers = min(len(pairs), workers or _default_workers())
-    pairs = sorted(pairs, key=_expected_cost, reverse=True)  # the longest first
+    groups = [pairs]
     if workers > 1 and all(_cache_writable(k) for k, _ in pairs):
-        try:
-            _in_workers(pairs, workers)
-        except (OSError, RuntimeError):  # no processes here, or a worker failed: what is
-            pass                         # missing compiles below, raising any real error
+        groups = partition(pairs, workers)
+    procs = [_start_worker(group) for group in groups[1:]]
+    try:
+        for kernel, sig in groups[0]:
+            kernel.compile(sig)
+    finally:
+        for proc in procs:
+            if proc is not None:
+                proc.wait()
     for kernel, sig in pairs:
         kernel.compile(sig)  # loads what the workers cached (or compiles it here)
 

@@ -49,9 +49,9 @@ def run(folder):
 
 def test_missing_kernels_compile_in_workers_load_from_the_cache_and_say_so(tmp_path):
     (tmp_path / "tiny.py").write_text(KERNELS)
-    # two missing: compiled in two worker processes, then loaded here (no miss here)
+    # two missing: one compiled here, the other in a worker process and loaded here
     out, err = run(tmp_path)
-    assert out == ["True", "0", "0", "0", "2", "2.0"]
+    assert out[0] == "True" and sorted(out[1:3]) == ["0", "1"] and out[3:] == ["0", "2", "2.0"]
     assert err.startswith("fastnet: " + compiler.COMPILING + " done in ") and err.endswith(" s\n")
     # all cached: nothing to compile, 0 seconds, nothing said
     assert run(tmp_path) == (["False", "0", "0", "0", "2", "2.0"], "")
