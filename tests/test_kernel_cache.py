@@ -1,5 +1,6 @@
 """Numba's cache is checked against each kernel's own file only; ``drop_stale_caches``
 flushes it when any kernel source (an inlined helper's file, the flags) changed."""
+import os
 import subprocess
 import sys
 import textwrap
@@ -60,3 +61,16 @@ def test_no_cache_folder_yet(tmp_path):
     assert not flush(tmp_path)                   # a fresh checkout: nothing to flush
     assert run(tmp_path) == (2, False)
     assert run(tmp_path) == (2, True)
+
+
+def test_only_files_other_kernels_import_from_are_in_the_digest(tmp_path):
+    """A kernel file nothing else imports from (gemm.py) is left to Numba's own check, so
+    an edit to it does not flush every kernel's cache."""
+    from fastnet import kernels
+    (tmp_path / "a.py").write_text("from .b import helper\nfrom ..config import kernel\n")
+    (tmp_path / "b.py").write_text("from ..config import helper\n")
+    (tmp_path / "c.py").write_text("from . import a\n")
+    assert kernels._shared_sources(str(tmp_path)) == [str(tmp_path / "b.py")]
+    here = os.path.dirname(kernels.__file__)
+    shared = {os.path.basename(p) for p in kernels._shared_sources(here)}
+    assert {"activations.py", "optim.py"} <= shared and "gemm.py" not in shared

@@ -12,13 +12,24 @@ gives its equation and the shapes of its arrays.
 """
 import glob
 import os
+import re
 
 from .. import config
 from . import (activations, clip, data, dense, dropout, gemm, landscape, losses,  # noqa: F401
                metrics, optim, weights)
 
-# Numba's cache knows each kernel's own file only: flush it when any kernel source changed
-# (reference.py, plain NumPy, compiles nothing).
-_sources = [p for p in glob.glob(os.path.join(os.path.dirname(__file__), "*.py"))
-            if os.path.basename(p) != "reference.py"]
-config.drop_stale_caches(config.KERNELS, _sources + [config.__file__])
+
+def _shared_sources(folder):
+    """The kernel files whose helpers or constants other kernel files import."""
+    names = set()
+    for path in glob.glob(os.path.join(folder, "*.py")):
+        with open(path, encoding="utf-8") as f:
+            names |= set(re.findall(r"^from \.(\w+) import", f.read(), re.M))
+    return [os.path.join(folder, name + ".py") for name in sorted(names)]
+
+
+# Numba checks a cached kernel against its own file only: flush every kernel's cache when
+# a file that others import from (activations.py, optim.py, ...) or the flags changed. A
+# file nothing imports from (gemm.py) is left to Numba's own check.
+config.drop_stale_caches(config.KERNELS,
+                         _shared_sources(os.path.dirname(__file__)) + [config.__file__])
