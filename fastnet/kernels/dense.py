@@ -273,7 +273,9 @@ def dense_forward_in_major(u, z, partial, x, wt, bias, slope, act):
     u = x Wᵀ is the row form ``_ab_rows`` (a = x), whose all-zero blocks of x (blank
     pixels) are skipped; parallel over blocks of 4 samples. A training batch is cut by
     rows of Wᵀ too, into PARTS slices of the pixels: task (part, 4 samples) writes
-    partial[part] = x[:, part] Wᵀ[part], and a second loop sums the parts in order. As the
+    partial[part] = x[:, part] Wᵀ[part]. A second loop sums the parts in order and adds
+    bias and activation (also without parts: one call site of ``add_bias_activate`` is
+    one copy of it to compile). As the
     weight-gradient loop also hands out rows of Wᵀ in order, a thread's slice is mostly the
     rows it has just updated, still in its cache, instead of all of Wᵀ.
     """
@@ -290,19 +292,16 @@ def dense_forward_in_major(u, z, partial, x, wt, bias, slope, act):
         b0, b1 = _block(max(task - part * n_blocks, 0), B)  # max: the index is >= 0
         k0, k1 = _part(part, parts, C)  # pixels k0..k1 (all of them unless split)
         _ab_rows(partial[part] if split else u, x, wt[k0:k1], b0, b1, k0)
-        if not split:
-            add_bias_activate(u, z, bias, slope, act, b0, b1, ZERO, OC)
-    if split:
-        for blk in prange(n_blocks):
-            b0, b1 = _block(blk, B)
-            for i in range(b0, b1):
-                ui = u[i]
-                ui[:] = partial[0, i]
-                for part in range(1, parts):
-                    pi = partial[part, i]
-                    for j in range(OC):
-                        ui[j] += pi[j]
-            add_bias_activate(u, z, bias, slope, act, b0, b1, ZERO, OC)
+    for blk in prange(n_blocks):  # the parts summed in order, then bias and f
+        b0, b1 = _block(blk, B)
+        for i in range(b0, b1 if split else b0):
+            ui = u[i]
+            ui[:] = partial[0, i]
+            for part in range(1, parts):
+                pi = partial[part, i]
+                for j in range(OC):
+                    ui[j] += pi[j]
+        add_bias_activate(u, z, bias, slope, act, b0, b1, ZERO, OC)
 
 
 @inline
