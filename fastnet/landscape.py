@@ -130,15 +130,15 @@ def loss_landscape(net, X, y, steps=51, span=1.0, seed=0, batch_size=16384):
     n, H, K = len(X), first.out_features, net.n_outputs
     T = encode_targets(net, y, n)
     slots = numba.get_num_threads()
-    w = np.empty((slots, tail[0].size), net.dtype)
-    u1, z1 = (np.empty((slots, BLOCK, H), net.dtype) for _ in range(2))
+    wa, w = (np.empty((slots, tail[0].size), net.dtype) for _ in range(2))
+    v, u1, z1 = (np.empty((slots, BLOCK, H), net.dtype) for _ in range(3))
     u, z = (np.empty((slots, tail[3].size), net.dtype) for _ in range(2))
     delta, dz = (np.empty((slots, K), net.dtype) for _ in range(2))
     loss_sum = np.zeros((steps, steps))
     for s in range(0, n, batch_size):
         u0, p1, p2 = _first_layer_products(net, values, X[s:s + batch_size])
         partial = np.empty((-(-len(u0) // BLOCK), steps, steps))
-        landscape_losses(loss_sum, partial, w, u1, z1, u, z, delta, dz, u0, p1, p2, bias, slope,
+        landscape_losses(loss_sum, partial, wa, w, v, u1, z1, u, z, delta, dz, u0, p1, p2, bias, slope,
                          *tail[:5], np.ascontiguousarray(T[s:s + batch_size], net.dtype),
                          alphas, betas, *tail[5:], net.loss_kind, BLOCK)
     return Landscape(alphas, betas, loss_sum / n, directions, time.perf_counter() - start)

@@ -102,8 +102,8 @@ def test_landscape_losses_match_their_reference_for_any_thread_count(acts, width
     acts, widths = np.array(acts, np.int64), np.array(widths, np.int64)
     block = 8
     out = np.full((3, 4), 1.0)
-    scratch = [np.empty((threads, NW), np.float32), *(np.empty((threads, block, H), np.float32)
-                                                      for _ in range(2)),
+    scratch = [*(np.empty((threads, NW), np.float32) for _ in range(2)), *(np.empty((threads, block, H), np.float32)
+                                                      for _ in range(3)),
                *(np.empty((threads, TW), np.float32) for _ in range(2)),
                *(np.empty((threads, K), np.float32) for _ in range(2))]
     partial = np.empty((-(-B // block), 3, 4))

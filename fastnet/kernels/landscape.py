@@ -11,13 +11,44 @@ the first with weights W + α D + β E combined once per block and point, and th
 """
 from numba import prange
 
-from ..config import parallel_kernel
+from ..config import inline, parallel_kernel
 from .activations import IDENTITY, add_bias_activate
 from .losses import SUM_OF_SQUARES, loss_row
 
 
+@inline
+def dot_rows(u, w, x, n_in):
+    """u[o] = Σ_q w[o n_in + q] x[q]: u (OC,) output; w (OC · n_in,) rows of W; x (n_in,).
+
+    Four rows at a time, so that LLVM keeps four independent vector sums in flight
+    instead of waiting on one (a loop that sums and never stores: see activations.py)."""
+    n_out = u.shape[0]
+    zero = u.dtype.type(0)
+    o = 0
+    while o + 4 <= n_out:
+        w0 = w[o * n_in:(o + 1) * n_in]
+        w1 = w[(o + 1) * n_in:(o + 2) * n_in]
+        w2 = w[(o + 2) * n_in:(o + 3) * n_in]
+        w3 = w[(o + 3) * n_in:(o + 4) * n_in]
+        s0 = s1 = s2 = s3 = zero
+        for q in range(n_in):
+            xq = x[q]
+            s0 += w0[q] * xq
+            s1 += w1[q] * xq
+            s2 += w2[q] * xq
+            s3 += w3[q] * xq
+        u[o], u[o + 1], u[o + 2], u[o + 3] = s0, s1, s2, s3
+        o += 4
+    for r in range(o, n_out):
+        wr = w[r * n_in:(r + 1) * n_in]
+        s = zero
+        for q in range(n_in):
+            s += wr[q] * x[q]
+        u[r] = s
+
+
 @parallel_kernel
-def landscape_losses(loss_sum, partial, w, u1, z1, u, z, delta, dz,
+def landscape_losses(loss_sum, partial, wa, w, v, u1, z1, u, z, delta, dz,
                      u0, p1, p2, bias1, slope1, tw0, tw1, tw2, tbias, tslope, targets,
                      alphas, betas, acts, widths, loss_kind, block):
     """loss_sum[i, j] += Σ_b ℓ(f_L(… f₁(U₀ + α_i P₁ + β_j P₂ + b₁) …), d_b), each layer
@@ -26,7 +57,8 @@ def landscape_losses(loss_sum, partial, w, u1, z1, u, z, delta, dz,
     Outputs: loss_sum (NA, NB) float64, added to; scratch partial (NBLK, NA, NB) float64,
     NBLK = ceil(B / block), each block's sums, added into loss_sum block by block in
     order (the result does not depend on the thread count); per slot t (one per thread,
-    T slots): w (T, NW) the combined tail weights, u1, z1 (T, block, H), u, z (T, TW),
+    T slots): wa, w (T, NW) the tail weights at (α, 0) and at (α, β), v (T, block, H)
+    U₀ + α P₁ (the terms of a row of the grid are formed once per row), u1, z1 (T, block, H), u, z (T, TW),
     delta, dz (T, K).
     Inputs: u0, p1, p2 (B, H) the first layer's products; bias1 (H,); slope1 (1, H)
     its negative slopes; tw0, tw1, tw2 (NW,) the weights of layers 2..L (each (OC, IC)
@@ -49,34 +81,36 @@ def landscape_losses(loss_sum, partial, w, u1, z1, u, z, delta, dz,
     out_act = acts[L - 1] if loss_kind == SUM_OF_SQUARES else IDENTITY
     first_act = acts[0] if L > 1 else out_act
     for t in prange(T):
-        wt, ut, zt, u1t, z1t = w[t], u[t], z[t], u1[t], z1[t]
+        wat, wt, vt, ut, zt, u1t, z1t = wa[t], w[t], v[t], u[t], z[t], u1[t], z1[t]
         for k in range(t, n_blocks, T):
             b0 = k * block
             b1 = min(b0 + block, B)
             for i in range(NA):
                 a = dt(alphas[i])
+                for q in range(NW):
+                    wat[q] = tw0[q] + a * tw1[q]
+                for s in range(b0, b1):
+                    vr, u0r, p1r = vt[s - b0], u0[s], p1[s]
+                    for o in range(H):
+                        vr[o] = u0r[o] + a * p1r[o]
                 for j in range(NB):
                     c = dt(betas[j])
                     for q in range(NW):
-                        wt[q] = tw0[q] + a * tw1[q] + c * tw2[q]
+                        wt[q] = wat[q] + c * tw2[q]
                     total = 0.0
                     for s in range(b0, b1):
                         r = s - b0
-                        ur, u0r, p1r, p2r = u1t[r], u0[s], p1[s], p2[s]
+                        ur, vr, p2r = u1t[r], vt[r], p2[s]
                         for o in range(H):
-                            ur[o] = u0r[o] + a * p1r[o] + c * p2r[o]
+                            ur[o] = vr[o] + c * p2r[o]
                         add_bias_activate(u1t, z1t, bias1, slope1, first_act, r, r + 1, 0, H)
                         prev = z1t[r]
                         off_w = 0
                         off = 0
                         for l in range(1, L):
                             n_in, n_out = widths[l - 1], widths[l]
-                            for o in range(n_out):
-                                wo = wt[off_w + o * n_in:off_w + (o + 1) * n_in]
-                                acc = dt(0)
-                                for q in range(n_in):   # a sum only (see activations.py)
-                                    acc += wo[q] * prev[q]
-                                ut[off + o] = acc
+                            dot_rows(ut[off:off + n_out], wt[off_w:off_w + n_out * n_in],
+                                     prev, n_in)
                             add_bias_activate(u[t:t + 1], z[t:t + 1], tbias, tslope,
                                               acts[l] if l < L - 1 else out_act, 0, 1,
                                               off, off + n_out)
