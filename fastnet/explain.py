@@ -22,79 +22,51 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import checks
+from .kernels import activations as A
 from .kernels import losses as L
+from .kernels.reference import activate_ref, batch_loss_ref, derivative_ref, sigmoid_ref
 from .layers import ACTIVATIONS, Dense
 from .network import Network
 
 LOSS_NAMES = tuple(L.NAMES)
 FD_STEP = 1e-6  # central differences in float64: error ~ h² f''' + ε/h ≈ 1e-10
 SUPERSCRIPT = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
+sigmoid = sigmoid_ref   # σ(u) = 1 / (1 + e^-u), never overflowing
 
 
 # ---------------------------------------------------------------- the pieces
-def sigmoid(u):
-    """σ(u) = 1 / (1 + e^-u), written so that e^-u never overflows."""
-    return np.exp(-np.logaddexp(0.0, -u))
-
-
+# The activations, their derivatives and the losses are kernels.reference's (one NumPy
+# definition of each), called by name on one sample.
 def activate(name, u, slope=0.0):
     """z = f(u) along the last axis; ``slope`` is the negative slope of the ReLU family."""
-    if name == "identity":
-        return u.copy()
-    if name == "sigmoid":
-        return sigmoid(u)
-    if name == "tanh":
-        return np.tanh(u)
-    if name == "relu":
-        return np.where(u >= 0, u, 0.0)
-    if name in ("leaky_relu", "prelu", "rrelu"):
-        return np.where(u >= 0, u, slope * u)
-    if name == "swish":
-        return u * sigmoid(u)
-    if name == "softmax":
-        e = np.exp(u - u.max(axis=-1, keepdims=True))
-        return e / e.sum(axis=-1, keepdims=True)
-    raise ValueError(f"activation must be one of {ACTIVATIONS}, got {name!r}")
+    if name not in A.NAMES:
+        raise ValueError(f"activation must be one of {ACTIVATIONS}, got {name!r}")
+    u = np.asarray(u, np.float64)
+    return activate_ref(np.atleast_2d(u), A.NAMES[name], slope).reshape(u.shape)
 
 
 def derivative(name, u, z, slope=0.0):
-    """f'(u) element by element, given z = f(u) (softmax has a Jacobian, not an f')."""
-    if name == "identity":
-        return np.ones_like(u)
-    if name == "sigmoid":
-        return z * (1 - z)
-    if name == "tanh":
-        return 1 - z * z
-    if name == "relu":
-        return np.where(u >= 0, 1.0, 0.0)
-    if name in ("leaky_relu", "prelu", "rrelu"):
-        return np.where(u >= 0, 1.0, slope)
-    if name == "swish":
-        s = sigmoid(u)
-        return s + z * (1 - s)
-    raise ValueError(f"derivative needs an element-wise activation of {ACTIVATIONS[:-1]}, "
-                     f"got {name!r}")
+    """f'(u) element by element (z = f(u) is not needed: kept for the call's symmetry;
+    softmax has a Jacobian, not an f')."""
+    if name not in A.NAMES or name == "softmax":
+        raise ValueError(f"derivative needs an element-wise activation of {ACTIVATIONS[:-1]}, "
+                         f"got {name!r}")
+    return derivative_ref(u, A.NAMES[name], slope)
 
 
 def loss_and_delta(loss, u, y, d, output, slope=0.0):
-    """(ℓ, δ = ∂ℓ/∂u) of one sample: output pre-activation u, output y = f(u), target d.
+    """(ℓ, δ = ∂ℓ/∂u) of one sample: output pre-activation u, output y = f(u), target d
+    (``batch_loss_ref`` on a batch of one; y is recomputed there from u).
 
     The cross-entropies are computed from the logits u (as fastnet's kernels do):
-        softmax CE  ℓ = -Σ_k d_k log y_k = log Σ_k e^{u_k} - Σ_k d_k u_k
+        softmax CE  ℓ = -Σ_k d_k log y_k = log Σ_k e^{u_k} Σ_k d_k - Σ_k d_k u_k
         BCE         ℓ = -Σ_k [d_k log y_k + (1 - d_k) log(1 - y_k)]
                       = Σ_k max(u_k, 0) - u_k d_k + log(1 + e^{-|u_k|})
         squares     ℓ = ½ Σ_k (y_k - d_k)²
     """
-    kind = L.NAMES[loss]
-    if kind == L.SOFTMAX_CROSS_ENTROPY:
-        m = u.max()
-        ell = m + np.log(np.exp(u - m).sum()) - (d * u).sum()
-        return ell, y - d
-    if kind == L.BINARY_CROSS_ENTROPY:
-        ell = (np.maximum(u, 0) - u * d + np.log1p(np.exp(-np.abs(u)))).sum()
-        return ell, y - d
-    ell = 0.5 * ((y - d) ** 2).sum()
-    return ell, (y - d) * derivative(output, u, y, slope)
+    losses, delta = batch_loss_ref(L.NAMES[loss], u[None, :], d[None, :], A.NAMES[output],
+                                   slope)
+    return losses[0], delta[0]
 
 
 def affine(W, b, x):

@@ -208,3 +208,37 @@ def test_plot_monitor_writes_png(tmp_path):
     net.fit(X, y, epochs=2, batch_size=50, verbose=False, callbacks=[mon])
     path = plot_monitor(mon.history, tmp_path / "monitor.png", "tanh")
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 10_000
+
+
+def test_fit_record_keeps_the_monitors_rows_in_history_and_plots_them(tmp_path):
+    net, X, y = small_problem("tanh")
+    h = net.fit(X, y, epochs=2, batch_size=50, verbose=False,
+                record=("grad_norm", "activation_stats"))
+    mon = GradientMonitor(X, y)
+    twin, _, _ = small_problem("tanh")
+    twin.fit(X, y, epochs=2, batch_size=50, verbose=False, callbacks=[mon])
+    assert set(h.records) == {"epoch", "grad_norm", "mean", "std", "dead"}
+    for f, v in mon.history.items():
+        np.testing.assert_array_equal(h.records[f], v)
+    assert h.records["grad_norm"].shape == (3, 3)
+    if pytest.importorskip("matplotlib"):
+        assert h.plot_records(tmp_path / "r.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_fit_record_one_name_and_bad_names():
+    net, X, y = small_problem("relu")
+    h = net.fit(X, y, epochs=1, batch_size=50, verbose=False, record="activation_stats")
+    assert set(h.records) == {"epoch", "mean", "std", "dead"}
+    with pytest.raises(ValueError, match="record"):
+        net.fit(X, y, epochs=1, verbose=False, record=("gradnorm",))
+
+
+def test_monitor_probe_keeps_the_workspace_cache():
+    from fastnet import passes
+    net, X, y = small_problem("relu")
+    net.fit(X, y, epochs=1, batch_size=20, verbose=False)
+    kept = dict(net.workspaces)
+    mon = GradientMonitor(X, y, probe=64)
+    for epoch in range(passes.MAX_WORKSPACES + 1):
+        mon.record(net, epoch)
+    assert net.workspaces == kept
