@@ -201,8 +201,9 @@ def _target(net, d):
     return d
 
 
-def _finite_differences(f, array, idx, h=FD_STEP):
-    """(f(a + h e_i) - f(a - h e_i)) / 2h at the flat indices idx, perturbing in place."""
+def finite_differences(f, array, idx, h=FD_STEP):
+    """(f(a + h e_i) - f(a - h e_i)) / 2h at the flat indices idx of ``array`` (float64),
+    perturbing it in place (restored): f() reads it."""
     flat = array.reshape(-1)
     out = np.empty(len(idx))
     for n, i in enumerate(idx):
@@ -214,6 +215,13 @@ def _finite_differences(f, array, idx, h=FD_STEP):
         flat[i] = keep
         out[n] = (plus - minus) / (2 * h)
     return out
+
+
+def relative_error(value, fd):
+    """‖value - fd‖ / (‖value‖ + ‖fd‖), 0 when both vanish: how far a gradient is from its
+    finite differences."""
+    scale = np.linalg.norm(value) + np.linalg.norm(fd)
+    return float(np.linalg.norm(value - fd) / scale) if scale > 0 else 0.0
 
 
 def explain(net, x, d, lr=0.1, max_checks=50, seed=0):
@@ -280,10 +288,8 @@ def explain(net, x, d, lr=0.1, max_checks=50, seed=0):
     def check(name, value, kernel, array):
         n = value.size
         idx = np.arange(n) if n <= max_checks else np.sort(rng.choice(n, max_checks, False))
-        fd = _finite_differences(lambda: sample_loss(work, xw, d, net.loss), array, idx)
-        v = value.reshape(-1)[idx]
-        scale = np.linalg.norm(v) + np.linalg.norm(fd)
-        err = float(np.linalg.norm(v - fd) / scale) if scale > 0 else 0.0
+        fd = finite_differences(lambda: sample_loss(work, xw, d, net.loss), array, idx)
+        err = relative_error(value.reshape(-1)[idx], fd)
         kern = None if kernel is None else np.array(kernel, np.float64).reshape(value.shape)
         ex.gradients.append(Gradient(name, value, kern, idx, fd, err))
 
