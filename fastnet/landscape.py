@@ -131,8 +131,9 @@ def loss_landscape(net, X, y, steps=51, span=1.0, seed=0, batch_size=16384):
     T = encode_targets(net, y, n)
     slots = numba.get_num_threads()
     wa, w = (np.empty((slots, tail[0].size), net.dtype) for _ in range(2))
-    v, u1, z1 = (np.empty((slots, BLOCK, H), net.dtype) for _ in range(3))
-    u, z = (np.empty((slots, tail[3].size), net.dtype) for _ in range(2))
+    v = np.empty((slots, BLOCK, H), net.dtype)
+    u1, z1 = (np.empty((slots, 2, H), net.dtype) for _ in range(2))
+    u, z = (np.empty((slots, 2, tail[3].size), net.dtype) for _ in range(2))
     delta, dz = (np.empty((slots, K), net.dtype) for _ in range(2))
     loss_sum = np.zeros((steps, steps))
     for s in range(0, n, batch_size):

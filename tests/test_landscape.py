@@ -94,7 +94,8 @@ def test_landscape_losses_match_their_reference_for_any_thread_count(acts, width
     NW = sum(i * o for i, o in zip(widths[:-1], widths[1:]))
     f32 = lambda *shape: rng.standard_normal(shape).astype(np.float32)
     u0, p1, p2 = f32(B, H), f32(B, H), f32(B, H)
-    bias1, slope1, tw0, tw1, tw2 = f32(H), np.full((1, H), 0.2, np.float32), f32(NW), f32(NW), f32(NW)
+    bias1, slope1 = f32(H), np.full((1, H), 0.2, np.float32)
+    tw0, tw1, tw2 = f32(NW), f32(NW), f32(NW)
     tbias, tslope = f32(TW), np.full((1, TW), 0.1, np.float32)
     targets = (np.eye(K, dtype=np.float32)[rng.integers(0, K, B)] if loss != L.SUM_OF_SQUARES
                else f32(B, K))
@@ -102,9 +103,10 @@ def test_landscape_losses_match_their_reference_for_any_thread_count(acts, width
     acts, widths = np.array(acts, np.int64), np.array(widths, np.int64)
     block = 8
     out = np.full((3, 4), 1.0)
-    scratch = [*(np.empty((threads, NW), np.float32) for _ in range(2)), *(np.empty((threads, block, H), np.float32)
-                                                      for _ in range(3)),
-               *(np.empty((threads, TW), np.float32) for _ in range(2)),
+    scratch = [*(np.empty((threads, NW), np.float32) for _ in range(2)),
+               np.empty((threads, block, H), np.float32),
+               *(np.empty((threads, 2, H), np.float32) for _ in range(2)),
+               *(np.empty((threads, 2, TW), np.float32) for _ in range(2)),
                *(np.empty((threads, K), np.float32) for _ in range(2))]
     partial = np.empty((-(-B // block), 3, 4))
     landscape_losses(out, partial, *scratch, u0, p1, p2, bias1, slope1, tw0, tw1, tw2, tbias,

@@ -17,34 +17,42 @@ from .losses import SUM_OF_SQUARES, loss_row
 
 
 @inline
-def dot_rows(u, w, x, n_in):
-    """u[o] = Σ_q w[o n_in + q] x[q]: u (OC,) output; w (OC · n_in,) rows of W; x (n_in,).
+def dot_rows2(ua, ub, w, xa, xb, n_in):
+    """u[o] = Σ_q w[o n_in + q] x[q] for two samples: ua, ub (OC,) outputs; w (OC · n_in,)
+    rows of W; xa, xb (n_in,).
 
-    Four rows at a time, so that LLVM keeps four independent vector sums in flight
-    instead of waiting on one (a loop that sums and never stores: see activations.py)."""
-    n_out = u.shape[0]
-    zero = u.dtype.type(0)
+    Four rows and both samples at a time: eight independent vector sums in flight, and
+    each row of W loaded once for the two samples (a loop that sums and never stores:
+    see activations.py)."""
+    n_out = ua.shape[0]
+    zero = ua.dtype.type(0)
     o = 0
     while o + 4 <= n_out:
         w0 = w[o * n_in:(o + 1) * n_in]
         w1 = w[(o + 1) * n_in:(o + 2) * n_in]
         w2 = w[(o + 2) * n_in:(o + 3) * n_in]
         w3 = w[(o + 3) * n_in:(o + 4) * n_in]
-        s0 = s1 = s2 = s3 = zero
+        a0 = a1 = a2 = a3 = b0 = b1 = b2 = b3 = zero
         for q in range(n_in):
-            xq = x[q]
-            s0 += w0[q] * xq
-            s1 += w1[q] * xq
-            s2 += w2[q] * xq
-            s3 += w3[q] * xq
-        u[o], u[o + 1], u[o + 2], u[o + 3] = s0, s1, s2, s3
+            xaq, xbq = xa[q], xb[q]
+            a0 += w0[q] * xaq
+            a1 += w1[q] * xaq
+            a2 += w2[q] * xaq
+            a3 += w3[q] * xaq
+            b0 += w0[q] * xbq
+            b1 += w1[q] * xbq
+            b2 += w2[q] * xbq
+            b3 += w3[q] * xbq
+        ua[o], ua[o + 1], ua[o + 2], ua[o + 3] = a0, a1, a2, a3
+        ub[o], ub[o + 1], ub[o + 2], ub[o + 3] = b0, b1, b2, b3
         o += 4
     for r in range(o, n_out):
         wr = w[r * n_in:(r + 1) * n_in]
-        s = zero
+        sa = sb = zero
         for q in range(n_in):
-            s += wr[q] * x[q]
-        u[r] = s
+            sa += wr[q] * xa[q]
+            sb += wr[q] * xb[q]
+        ua[r], ub[r] = sa, sb
 
 
 @parallel_kernel
@@ -58,8 +66,9 @@ def landscape_losses(loss_sum, partial, wa, w, v, u1, z1, u, z, delta, dz,
     NBLK = ceil(B / block), each block's sums, added into loss_sum block by block in
     order (the result does not depend on the thread count); per slot t (one per thread,
     T slots): wa, w (T, NW) the tail weights at (α, 0) and at (α, β), v (T, block, H)
-    U₀ + α P₁ (the terms of a row of the grid are formed once per row), u1, z1 (T, block, H), u, z (T, TW),
-    delta, dz (T, K).
+    U₀ + α P₁ (the terms of a row of the grid are formed once per row); for the two
+    samples in flight: u1, z1 (T, 2, H) the first layer, u, z (T, 2, TW) the others
+    (rows that stay in L1); delta, dz (T, K).
     Inputs: u0, p1, p2 (B, H) the first layer's products; bias1 (H,); slope1 (1, H)
     its negative slopes; tw0, tw1, tw2 (NW,) the weights of layers 2..L (each (OC, IC)
     row-major, one after the other) at θ and along the two directions; tbias (TW,),
@@ -98,32 +107,38 @@ def landscape_losses(loss_sum, partial, wa, w, v, u1, z1, u, z, delta, dz,
                     for q in range(NW):
                         wt[q] = wat[q] + c * tw2[q]
                     total = 0.0
-                    for s in range(b0, b1):
-                        r = s - b0
-                        ur, vr, p2r = u1t[r], vt[r], p2[s]
-                        for o in range(H):
-                            ur[o] = vr[o] + c * p2r[o]
-                        add_bias_activate(u1t, z1t, bias1, slope1, first_act, r, r + 1, 0, H)
-                        prev = z1t[r]
+                    for s0 in range(b0, b1, 2):   # two samples at a time, in rows 0, 1
+                        s1 = min(s0 + 1, b1 - 1)     # an odd block's last one: itself twice
+                        for p in range(2):
+                            ur, vr, p2r = u1t[p], vt[s0 + p * (s1 - s0) - b0], p2[s0 + p * (s1 - s0)]
+                            for o in range(H):
+                                ur[o] = vr[o] + c * p2r[o]
+                        add_bias_activate(u1t, z1t, bias1, slope1, first_act, 0, 2, 0, H)
                         off_w = 0
                         off = 0
                         for l in range(1, L):
                             n_in, n_out = widths[l - 1], widths[l]
-                            dot_rows(ut[off:off + n_out], wt[off_w:off_w + n_out * n_in],
-                                     prev, n_in)
-                            add_bias_activate(u[t:t + 1], z[t:t + 1], tbias, tslope,
-                                              acts[l] if l < L - 1 else out_act, 0, 1,
+                            if l == 1:
+                                xa, xb = z1t[0], z1t[1]
+                            else:
+                                xa, xb = zt[0, off - n_in:off], zt[1, off - n_in:off]
+                            dot_rows2(ut[0, off:off + n_out], ut[1, off:off + n_out],
+                                      wt[off_w:off_w + n_out * n_in], xa, xb, n_in)
+                            add_bias_activate(ut, zt, tbias, tslope,
+                                              acts[l] if l < L - 1 else out_act, 0, 2,
                                               off, off + n_out)
-                            prev = zt[off:off + n_out]
                             off_w += n_out * n_in
                             off += n_out
-                        if L == 1:
-                            total += loss_row(delta[t], dz[t], u1t[r], z1t[r], targets[s],
-                                              slope1[0], loss_kind, out_act, 1.0)
-                        else:
-                            total += loss_row(delta[t], dz[t], ut[off - K:off],
-                                              zt[off - K:off], targets[s],
-                                              tslope[0, off - K:off], loss_kind, out_act, 1.0)
+                        for p in range(1 + (s1 > s0)):
+                            if L == 1:
+                                total += loss_row(delta[t], dz[t], u1t[p], z1t[p],
+                                                  targets[s0 + p], slope1[0], loss_kind,
+                                                  out_act, 1.0)
+                            else:
+                                total += loss_row(delta[t], dz[t], ut[p, off - K:off],
+                                                  zt[p, off - K:off], targets[s0 + p],
+                                                  tslope[0, off - K:off], loss_kind, out_act,
+                                                  1.0)
                     partial[k, i, j] = total
     for k in range(n_blocks):
         for i in range(NA):
