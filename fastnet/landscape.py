@@ -111,7 +111,8 @@ def loss_landscape(net, X, y, steps=51, span=1.0, seed=0, batch_size=16384):
 
     The grid is symmetric about the trained weights, so with an odd ``steps`` its centre
     is ``net.evaluate(X, y)['loss']`` (to float rounding: the tail's layers sum in their
-    own order; the result does not depend on the thread count). ``net`` is left as it was, also on error.
+    own order; the result does not depend on the thread count). ``net`` is left as it
+    was, also on error.
     """
     steps = checks.integer("steps", steps, 1)
     span = checks.real("span", span, 0.0)
@@ -123,25 +124,26 @@ def loss_landscape(net, X, y, steps=51, span=1.0, seed=0, batch_size=16384):
     X, _ = as_input(net, X)
     start = time.perf_counter()
     values = [_layer_values(net, flat) for flat in (net.params, *directions)]
-    tail = _tail_arrays(net, values, net.dtype)
+    tw0, tw1, tw2, tbias, tslope, acts, widths = _tail_arrays(net, values, net.dtype)
     first = net.layers[0]
     bias = np.ascontiguousarray(values[0][0][1], net.dtype)
     slope = np.ascontiguousarray(values[0][0][2], net.dtype).reshape(1, -1)
     n, H, K = len(X), first.out_features, net.n_outputs
     T = encode_targets(net, y, n)
     slots = numba.get_num_threads()
-    wa, w = (np.empty((slots, tail[0].size), net.dtype) for _ in range(2))
+    wa, w = (np.empty((slots, tw0.size), net.dtype) for _ in range(2))
     v = np.empty((slots, BLOCK, H), net.dtype)
     u1, z1 = (np.empty((slots, 2, H), net.dtype) for _ in range(2))
-    u, z = (np.empty((slots, 2, tail[3].size), net.dtype) for _ in range(2))
+    u, z = (np.empty((slots, 2, tbias.size), net.dtype) for _ in range(2))
     delta, dz = (np.empty((slots, K), net.dtype) for _ in range(2))
     loss_sum = np.zeros((steps, steps))
     for s in range(0, n, batch_size):
         u0, p1, p2 = _first_layer_products(net, values, X[s:s + batch_size])
         partial = np.empty((-(-len(u0) // BLOCK), steps, steps))
-        landscape_losses(loss_sum, partial, wa, w, v, u1, z1, u, z, delta, dz, u0, p1, p2, bias, slope,
-                         *tail[:5], np.ascontiguousarray(T[s:s + batch_size], net.dtype),
-                         alphas, betas, *tail[5:], net.loss_kind, BLOCK)
+        landscape_losses(loss_sum, partial, wa, w, v, u1, z1, u, z, delta, dz, u0, p1, p2, bias,
+                         slope, tw0, tw1, tw2, tbias, tslope,
+                         np.ascontiguousarray(T[s:s + batch_size], net.dtype), alphas, betas, acts,
+                         widths, net.loss_kind, BLOCK)
     return Landscape(alphas, betas, loss_sum / n, directions, time.perf_counter() - start)
 
 

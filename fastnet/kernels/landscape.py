@@ -110,7 +110,8 @@ def landscape_losses(loss_sum, partial, wa, w, v, u1, z1, u, z, delta, dz,
                     for s0 in range(b0, b1, 2):   # two samples at a time, in rows 0, 1
                         s1 = min(s0 + 1, b1 - 1)     # an odd block's last one: itself twice
                         for p in range(2):
-                            ur, vr, p2r = u1t[p], vt[s0 + p * (s1 - s0) - b0], p2[s0 + p * (s1 - s0)]
+                            sp = s1 if p else s0
+                            ur, vr, p2r = u1t[p], vt[sp - b0], p2[sp]
                             for o in range(H):
                                 ur[o] = vr[o] + c * p2r[o]
                         add_bias_activate(u1t, z1t, bias1, slope1, first_act, 0, 2, 0, H)
