@@ -28,6 +28,7 @@ from .layers import Dense
 from .network import Network
 
 BLOCK = 32  # samples whose first-layer rows (U₀, P₁, P₂, u₁, z₁) a thread sweeps the grid over
+PARTIAL_BYTES = 1 << 26  # at most this much of per-block grid sums per kernel call
 
 
 @dataclass
@@ -106,8 +107,9 @@ def loss_landscape(net, X, y, steps=51, span=1.0, seed=0, batch_size=16384):
     """``Landscape`` of the mean loss of ``net`` on (X, y) over a steps × steps grid.
 
     The first-layer products (U₀, P₁, P₂: batch_size × the first layer's width each) of
-    ``batch_size`` samples are held at once; each batch is one ``landscape_losses`` call
-    over the whole grid.
+    ``batch_size`` samples are held at once (fewer on a grid so fine that their per-block
+    sums would pass PARTIAL_BYTES); each batch is one ``landscape_losses`` call over the
+    whole grid.
 
     The grid is symmetric about the trained weights, so with an odd ``steps`` its centre
     is ``net.evaluate(X, y)['loss']`` (to float rounding: the tail's layers sum in their
@@ -137,6 +139,7 @@ def loss_landscape(net, X, y, steps=51, span=1.0, seed=0, batch_size=16384):
     u, z = (np.empty((slots, 2, tbias.size), net.dtype) for _ in range(2))
     delta, dz = (np.empty((slots, K), net.dtype) for _ in range(2))
     loss_sum = np.zeros((steps, steps))
+    batch_size = min(batch_size, max(1, PARTIAL_BYTES // (8 * steps * steps)) * BLOCK)
     for s in range(0, n, batch_size):
         u0, p1, p2 = _first_layer_products(net, values, X[s:s + batch_size])
         partial = np.empty((-(-len(u0) // BLOCK), steps, steps))

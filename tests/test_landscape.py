@@ -244,3 +244,13 @@ def test_monitor_probe_keeps_the_workspace_cache():
     for epoch in range(passes.MAX_WORKSPACES + 1):
         mon.record(net, epoch)
     assert net.workspaces == kept
+
+
+def test_a_fine_grid_is_summed_in_bounded_batches_to_the_same_loss(monkeypatch):
+    """The same to float32 rounding: the first-layer products of smaller batches come from
+    forward passes of another batch size."""
+    import fastnet.landscape as fl
+    net, X, y = small_problem()
+    whole = loss_landscape(net, X, y, steps=5)
+    monkeypatch.setattr(fl, "PARTIAL_BYTES", 8 * 5 * 5)   # one block per kernel call
+    np.testing.assert_allclose(loss_landscape(net, X, y, steps=5).loss, whole.loss, rtol=1e-6)
