@@ -54,9 +54,9 @@ def derivative(name, u, z, slope=0.0):
     return derivative_ref(u, A.NAMES[name], slope)
 
 
-def loss_and_delta(loss, u, y, d, output, slope=0.0):
-    """(ℓ, δ = ∂ℓ/∂u) of one sample: output pre-activation u, output y = f(u), target d
-    (``batch_loss_ref`` on a batch of one; y is recomputed there from u).
+def loss_and_delta(loss, u, d, output, slope=0.0):
+    """(ℓ, δ = ∂ℓ/∂u) of one sample: output pre-activation u (y = f(u) with f the
+    ``output`` activation), target d (``batch_loss_ref`` on a batch of one).
 
     The cross-entropies are computed from the logits u (as fastnet's kernels do):
         softmax CE  ℓ = -Σ_k d_k log y_k = log Σ_k e^{u_k} Σ_k d_k - Σ_k d_k u_k
@@ -110,8 +110,8 @@ def forward(params, x):
 
 def sample_loss(params, x, d, loss):
     """ℓ of one sample (forward and loss only): what the finite differences differentiate."""
-    u, y = forward(params, x)[-1]
-    return loss_and_delta(loss, u, y, d, params[-1]["activation"], params[-1]["a"])[0]
+    u, _ = forward(params, x)[-1]
+    return loss_and_delta(loss, u, d, params[-1]["activation"], params[-1]["a"])[0]
 
 
 # ---------------------------------------------------------------- the explanation
@@ -249,7 +249,7 @@ def explain(net, x, d, lr=0.1, max_checks=50, seed=0):
     passes = forward(params, x)
     out = params[-1]
     u_out, y = passes[-1]
-    ell, delta = loss_and_delta(net.loss, u_out, y, d, out["activation"], out["a"])
+    ell, delta = loss_and_delta(net.loss, u_out, d, out["activation"], out["a"])
 
     steps = []
     for i in range(len(params) - 1, -1, -1):   # the δ rule, from the output down
