@@ -53,7 +53,7 @@ class GradientMonitor:
         self.fields = tuple(f for name in check_record(record) for f in RECORDS[name])
         self.to_history = to_history
         self.epochs, self.rows = [], {f: [] for f in self.fields}
-        self._ws = self._net = None
+        self._ws = self._net = self._gather = None   # the probe as _probe prepares it
 
     def on_train_begin(self, state):
         if not self.epochs:
