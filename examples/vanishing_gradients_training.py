@@ -6,30 +6,29 @@ norms over the epochs for sigmoid, tanh and ReLU, and the accuracy they lead to.
 
 Three MNIST networks with ``--depth`` hidden layers of ``--width`` units, the same
 except for the hidden activation (default initialisers: Xavier for sigmoid and tanh, He
-for ReLU), trained with plain SGD on the first ``--limit`` training images. A
-``fastnet.monitor.GradientMonitor`` records ‖∂L/∂W_l‖ of every layer on a fixed probe
-batch before training and after every epoch; the test accuracy is recorded per epoch.
+for ReLU), trained with plain SGD on the first ``--limit`` training images.
+``fit(record=("grad_norm",))`` records ‖∂L/∂W_l‖ of every layer on a fixed probe batch
+before training and after every epoch (``fastnet.monitor``); the test accuracy is recorded
+per epoch.
 ``--small`` runs a tiny version in seconds (for the tests).
 """
 import numpy as np
 
 from _common import parser, pyplot, save
 import fastnet as fn  # after _common: found in this checkout even when not installed
-from fastnet.monitor import GradientMonitor
 
 ACTIVATIONS = ("sigmoid", "tanh", "relu")
 
 
 def train(activation, X, y, X_test, y_test, args):
-    """(monitor history, test accuracy per epoch) of one network."""
+    """(per-layer records, test accuracy per epoch) of one network."""
     sizes = [X.shape[1]] + [args.width] * args.depth
     layers = [fn.Dense(sizes[i], sizes[i + 1], activation) for i in range(args.depth)]
     net = fn.Network(layers + [fn.Dense(args.width, 10)], seed=args.seed)
-    monitor = GradientMonitor(X, y, probe=256, seed=args.seed)
     history = net.fit(X, y, epochs=args.epochs, batch_size=32, optimizer=fn.SGD(args.lr),
                       validation_data=(X_test, y_test), seed=args.seed, verbose=False,
-                      callbacks=[monitor])
-    return monitor.history, np.array(history["val_accuracy"])
+                      record=("grad_norm",))
+    return history.records, np.array(history["val_accuracy"])
 
 
 def main(argv=None):

@@ -22,79 +22,51 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import checks
+from .kernels import activations as A
 from .kernels import losses as L
+from .kernels.reference import activate_ref, batch_loss_ref, derivative_ref, sigmoid_ref
 from .layers import ACTIVATIONS, Dense
 from .network import Network
 
 LOSS_NAMES = tuple(L.NAMES)
 FD_STEP = 1e-6  # central differences in float64: error ~ h² f''' + ε/h ≈ 1e-10
 SUPERSCRIPT = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
+sigmoid = sigmoid_ref   # σ(u) = 1 / (1 + e^-u), never overflowing
 
 
 # ---------------------------------------------------------------- the pieces
-def sigmoid(u):
-    """σ(u) = 1 / (1 + e^-u), written so that e^-u never overflows."""
-    return np.exp(-np.logaddexp(0.0, -u))
-
-
+# The activations, their derivatives and the losses are kernels.reference's (one NumPy
+# definition of each), called by name on one sample.
 def activate(name, u, slope=0.0):
     """z = f(u) along the last axis; ``slope`` is the negative slope of the ReLU family."""
-    if name == "identity":
-        return u.copy()
-    if name == "sigmoid":
-        return sigmoid(u)
-    if name == "tanh":
-        return np.tanh(u)
-    if name == "relu":
-        return np.where(u >= 0, u, 0.0)
-    if name in ("leaky_relu", "prelu", "rrelu"):
-        return np.where(u >= 0, u, slope * u)
-    if name == "swish":
-        return u * sigmoid(u)
-    if name == "softmax":
-        e = np.exp(u - u.max(axis=-1, keepdims=True))
-        return e / e.sum(axis=-1, keepdims=True)
-    raise ValueError(f"activation must be one of {ACTIVATIONS}, got {name!r}")
+    if name not in A.NAMES:
+        raise ValueError(f"activation must be one of {ACTIVATIONS}, got {name!r}")
+    u = np.asarray(u, np.float64)
+    return activate_ref(np.atleast_2d(u), A.NAMES[name], slope).reshape(u.shape)
 
 
 def derivative(name, u, z, slope=0.0):
-    """f'(u) element by element, given z = f(u) (softmax has a Jacobian, not an f')."""
-    if name == "identity":
-        return np.ones_like(u)
-    if name == "sigmoid":
-        return z * (1 - z)
-    if name == "tanh":
-        return 1 - z * z
-    if name == "relu":
-        return np.where(u >= 0, 1.0, 0.0)
-    if name in ("leaky_relu", "prelu", "rrelu"):
-        return np.where(u >= 0, 1.0, slope)
-    if name == "swish":
-        s = sigmoid(u)
-        return s + z * (1 - s)
-    raise ValueError(f"derivative needs an element-wise activation of {ACTIVATIONS[:-1]}, "
-                     f"got {name!r}")
+    """f'(u) element by element (z = f(u) is not needed: kept for the call's symmetry;
+    softmax has a Jacobian, not an f')."""
+    if name not in A.NAMES or name == "softmax":
+        raise ValueError(f"derivative needs an element-wise activation of {ACTIVATIONS[:-1]}, "
+                         f"got {name!r}")
+    return derivative_ref(u, A.NAMES[name], slope)
 
 
-def loss_and_delta(loss, u, y, d, output, slope=0.0):
-    """(ℓ, δ = ∂ℓ/∂u) of one sample: output pre-activation u, output y = f(u), target d.
+def loss_and_delta(loss, u, d, output, slope=0.0):
+    """(ℓ, δ = ∂ℓ/∂u) of one sample: output pre-activation u (y = f(u) with f the
+    ``output`` activation), target d (``batch_loss_ref`` on a batch of one).
 
     The cross-entropies are computed from the logits u (as fastnet's kernels do):
-        softmax CE  ℓ = -Σ_k d_k log y_k = log Σ_k e^{u_k} - Σ_k d_k u_k
+        softmax CE  ℓ = -Σ_k d_k log y_k = log Σ_k e^{u_k} Σ_k d_k - Σ_k d_k u_k
         BCE         ℓ = -Σ_k [d_k log y_k + (1 - d_k) log(1 - y_k)]
                       = Σ_k max(u_k, 0) - u_k d_k + log(1 + e^{-|u_k|})
         squares     ℓ = ½ Σ_k (y_k - d_k)²
     """
-    kind = L.NAMES[loss]
-    if kind == L.SOFTMAX_CROSS_ENTROPY:
-        m = u.max()
-        ell = m + np.log(np.exp(u - m).sum()) - (d * u).sum()
-        return ell, y - d
-    if kind == L.BINARY_CROSS_ENTROPY:
-        ell = (np.maximum(u, 0) - u * d + np.log1p(np.exp(-np.abs(u)))).sum()
-        return ell, y - d
-    ell = 0.5 * ((y - d) ** 2).sum()
-    return ell, (y - d) * derivative(output, u, y, slope)
+    losses, delta = batch_loss_ref(L.NAMES[loss], u[None, :], d[None, :], A.NAMES[output],
+                                   slope)
+    return losses[0], delta[0]
 
 
 def affine(W, b, x):
@@ -138,8 +110,8 @@ def forward(params, x):
 
 def sample_loss(params, x, d, loss):
     """ℓ of one sample (forward and loss only): what the finite differences differentiate."""
-    u, y = forward(params, x)[-1]
-    return loss_and_delta(loss, u, y, d, params[-1]["activation"], params[-1]["a"])[0]
+    u, _ = forward(params, x)[-1]
+    return loss_and_delta(loss, u, d, params[-1]["activation"], params[-1]["a"])[0]
 
 
 # ---------------------------------------------------------------- the explanation
@@ -229,8 +201,9 @@ def _target(net, d):
     return d
 
 
-def _finite_differences(f, array, idx, h=FD_STEP):
-    """(f(a + h e_i) - f(a - h e_i)) / 2h at the flat indices idx, perturbing in place."""
+def finite_differences(f, array, idx, h=FD_STEP):
+    """(f(a + h e_i) - f(a - h e_i)) / 2h at the flat indices idx of ``array`` (float64),
+    perturbing it in place (restored): f() reads it."""
     flat = array.reshape(-1)
     out = np.empty(len(idx))
     for n, i in enumerate(idx):
@@ -242,6 +215,13 @@ def _finite_differences(f, array, idx, h=FD_STEP):
         flat[i] = keep
         out[n] = (plus - minus) / (2 * h)
     return out
+
+
+def relative_error(value, fd):
+    """‖value - fd‖ / (‖value‖ + ‖fd‖), 0 when both vanish: how far a gradient is from its
+    finite differences."""
+    scale = np.linalg.norm(value) + np.linalg.norm(fd)
+    return float(np.linalg.norm(value - fd) / scale) if scale > 0 else 0.0
 
 
 def explain(net, x, d, lr=0.1, max_checks=50, seed=0):
@@ -269,7 +249,7 @@ def explain(net, x, d, lr=0.1, max_checks=50, seed=0):
     passes = forward(params, x)
     out = params[-1]
     u_out, y = passes[-1]
-    ell, delta = loss_and_delta(net.loss, u_out, y, d, out["activation"], out["a"])
+    ell, delta = loss_and_delta(net.loss, u_out, d, out["activation"], out["a"])
 
     steps = []
     for i in range(len(params) - 1, -1, -1):   # the δ rule, from the output down
@@ -308,10 +288,8 @@ def explain(net, x, d, lr=0.1, max_checks=50, seed=0):
     def check(name, value, kernel, array):
         n = value.size
         idx = np.arange(n) if n <= max_checks else np.sort(rng.choice(n, max_checks, False))
-        fd = _finite_differences(lambda: sample_loss(work, xw, d, net.loss), array, idx)
-        v = value.reshape(-1)[idx]
-        scale = np.linalg.norm(v) + np.linalg.norm(fd)
-        err = float(np.linalg.norm(v - fd) / scale) if scale > 0 else 0.0
+        fd = finite_differences(lambda: sample_loss(work, xw, d, net.loss), array, idx)
+        err = relative_error(value.reshape(-1)[idx], fd)
         kern = None if kernel is None else np.array(kernel, np.float64).reshape(value.shape)
         ex.gradients.append(Gradient(name, value, kern, idx, fd, err))
 

@@ -8,25 +8,27 @@ weights into one unit) is rescaled to the norm of the same row of W, so that the
 does not depend on the scale of each layer's weights; biases and PReLU slopes stay put
 (their direction is 0).
 
-The first layer is linear in (α, β): u₁ = (W₁ + α D₁ + β D₂) x + b₁ = U₀ + α P₁ + β P₂ + b₁,
-so U₀ = W₁x, P₁ = D₁x, P₂ = D₂x come from one forward pass (fastnet's kernels, through a
-network of one identity layer with W₁, D₁, D₂ stacked), and each grid point costs the
-combination z₁ = f(U₀ + α P₁ + β P₂ + b₁) (``kernels.landscape.combine_activate``) and the
-rest of the network, layers 2..L with their perturbed weights, on z₁ (a "tail" network
-run by ``passes.totals``, as ``evaluate`` does). A one-layer network is linear
-throughout: its tail is one identity-weight layer with the output activation and loss.
+The first layer is linear in (α, β): u₁ = (W₁ + α D₁ + β E₁) x + b₁ = U₀ + α P₁ + β P₂ + b₁,
+so U₀ = W₁x, P₁ = D₁x, P₂ = E₁x come from one forward pass (fastnet's kernels, through a
+network of one identity layer with W₁, D₁, E₁ stacked). ``kernels.landscape.landscape_losses``
+then evaluates every grid point on blocks of samples held in cache, in parallel: the
+combination z₁ = f(U₀ + α P₁ + β P₂ + b₁), the layers 2..L with their weights moved, and
+the loss.
 """
 import time
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 
-from . import checks, passes
+from . import checks
 from .inputs import as_input, encode_targets
-from .kernels import activations as A
-from .kernels.landscape import combine_activate
+from .kernels.landscape import landscape_losses
 from .layers import Dense
 from .network import Network
+
+BLOCK = 32  # samples whose first-layer rows (U₀, P₁, P₂, u₁, z₁) a thread sweeps the grid over
+PARTIAL_BYTES = 1 << 26  # at most this much of per-block grid sums per kernel call
 
 
 @dataclass
@@ -75,28 +77,19 @@ def _layer_values(net, flat):
         net.params[...] = saved
 
 
-def _tail(net, values):
-    """The network after the first layer, and its flat parameters for each entry of
-    ``values`` (per-layer (W, b, a) of the trained weights and of the two directions).
-    For a one-layer network, one K → K layer with weights I (0 along the directions)
-    that applies the output activation and the loss."""
-    first = net.layers[0]
-    if len(net.layers) == 1:
-        K = first.out_features
-        config = dict(first.config(), in_features=K, bias=False)
-        tail = Network([Dense(**config)], loss=net.loss, dtype=net.dtype)
-        rows = [[(np.eye(K) if k == 0 else np.zeros((K, K)), 0, v[0][2])] for k, v in
-                enumerate(values)]
-    else:
-        tail = Network([Dense(**layer.config()) for layer in net.layers[1:]], loss=net.loss,
-                       dtype=net.dtype)
-        rows = [v[1:] for v in values]
-    flats = []
-    for layer_values in rows:
-        for layer, (W, b, a) in zip(tail.layers, layer_values):
-            layer.W[...], layer.b[...], layer.a[...] = W, b, a
-        flats.append(tail.params.copy())
-    return tail, flats
+def _tail_arrays(net, values, dtype):
+    """The layers after the first as ``landscape_losses`` takes them: (tw0, tw1, tw2) their
+    weights at θ and along the two directions, flat; tbias, tslope (1, TW); acts and
+    widths of all layers. ``values``: per-layer (W, b, a) of θ and of the directions."""
+    tail = range(1, len(net.layers))
+    flat = [np.concatenate([np.ravel(v[l][0]) for l in tail] or [np.zeros(0)]).astype(dtype)
+            for v in values]
+    tbias = np.concatenate([np.ravel(values[0][l][1]) for l in tail] or [np.zeros(0)])
+    tslope = np.concatenate([np.ravel(values[0][l][2]) for l in tail] or [np.zeros(0)])
+    acts = [layer.act for layer in net.layers[:-1]] + [net.output_act]
+    widths = [layer.out_features for layer in net.layers]
+    return (*flat, tbias.astype(dtype), tslope.astype(dtype).reshape(1, -1),
+            np.array(acts, np.int64), np.array(widths, np.int64))
 
 
 def _first_layer_products(net, values, X):
@@ -113,13 +106,15 @@ def _first_layer_products(net, values, X):
 def loss_landscape(net, X, y, steps=51, span=1.0, seed=0, batch_size=16384):
     """``Landscape`` of the mean loss of ``net`` on (X, y) over a steps × steps grid.
 
-    ``batch_size`` samples go through each pass of the layers after the first, and their
-    first-layer arrays are held at once (U₀, P₁, P₂, u₁, z₁: batch_size × the first layer's
-    width each): a whole test set in one batch means few kernel calls per grid point.
+    The first-layer products (U₀, P₁, P₂: batch_size × the first layer's width each) of
+    ``batch_size`` samples are held at once (fewer on a grid so fine that their per-block
+    sums would pass PARTIAL_BYTES); each batch is one ``landscape_losses`` call over the
+    whole grid.
 
     The grid is symmetric about the trained weights, so with an odd ``steps`` its centre
     is ``net.evaluate(X, y)['loss']`` (to float rounding: the tail's layers sum in their
-    own order). ``net`` is left as it was, also on error.
+    own order; the result does not depend on the thread count). ``net`` is left as it
+    was, also on error.
     """
     steps = checks.integer("steps", steps, 1)
     span = checks.real("span", span, 0.0)
@@ -131,24 +126,27 @@ def loss_landscape(net, X, y, steps=51, span=1.0, seed=0, batch_size=16384):
     X, _ = as_input(net, X)
     start = time.perf_counter()
     values = [_layer_values(net, flat) for flat in (net.params, *directions)]
-    tail, (t0, t1, t2) = _tail(net, values)
+    tw0, tw1, tw2, tbias, tslope, acts, widths = _tail_arrays(net, values, net.dtype)
     first = net.layers[0]
-    act = A.IDENTITY if len(net.layers) == 1 else first.act
-    bias = np.ascontiguousarray(values[0][0][1])
-    slope = np.ascontiguousarray(values[0][0][2])
-    n = len(X)
+    bias = np.ascontiguousarray(values[0][0][1], net.dtype)
+    slope = np.ascontiguousarray(values[0][0][2], net.dtype).reshape(1, -1)
+    n, H, K = len(X), first.out_features, net.n_outputs
     T = encode_targets(net, y, n)
+    slots = numba.get_num_threads()
+    wa, w = (np.empty((slots, tw0.size), net.dtype) for _ in range(2))
+    v = np.empty((slots, BLOCK, H), net.dtype)
+    u1, z1 = (np.empty((slots, 2, H), net.dtype) for _ in range(2))
+    u, z = (np.empty((slots, 2, tbias.size), net.dtype) for _ in range(2))
+    delta, dz = (np.empty((slots, K), net.dtype) for _ in range(2))
     loss_sum = np.zeros((steps, steps))
-    scalar = net.dtype.type
+    batch_size = min(batch_size, max(1, PARTIAL_BYTES // (8 * steps * steps)) * BLOCK)
     for s in range(0, n, batch_size):
         u0, p1, p2 = _first_layer_products(net, values, X[s:s + batch_size])
-        u, z = np.empty_like(u0), np.empty_like(u0)
-        targets = T[s:s + batch_size]
-        for i, a in enumerate(alphas):
-            for j, b in enumerate(betas):
-                combine_activate(u, z, u0, p1, p2, bias, slope, scalar(a), scalar(b), act)
-                tail.params[...] = t0 + a * t1 + b * t2
-                loss_sum[i, j] += passes.totals(tail, z, 1.0, targets, batch_size)[0]
+        partial = np.empty((-(-len(u0) // BLOCK), steps, steps))
+        landscape_losses(loss_sum, partial, wa, w, v, u1, z1, u, z, delta, dz, u0, p1, p2, bias,
+                         slope, tw0, tw1, tw2, tbias, tslope,
+                         np.ascontiguousarray(T[s:s + batch_size], net.dtype), alphas, betas, acts,
+                         widths, net.loss_kind, BLOCK)
     return Landscape(alphas, betas, loss_sum / n, directions, time.perf_counter() - start)
 
 

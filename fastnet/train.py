@@ -26,6 +26,7 @@ import numpy as np
 from . import checks, compiler, inputs, passes
 from .kernels.metrics import count_correct
 from .kernels.optim import optimizer_update
+from .monitor import GradientMonitor, plot_monitor
 from .optimizers import SGD, make_optimizer
 from .plots import plot_history
 from .scaling import warn_unscaled
@@ -54,7 +55,7 @@ MAX_HALVINGS = 40
 def fit(net, X, y, epochs=10, batch_size=32, optimizer=None, validation_split=0.0,
         validation_data=None, seed=0, shuffle=True, verbose=True, callbacks=(),
         on_nan="stop", progress=False, handle_sigint=False, resume=None, sample_weight=None,
-        class_weight=None):
+        class_weight=None, record=()):
     """Train ``net`` on (X, y) with minibatch gradient descent.
 
     Parameters
@@ -87,6 +88,9 @@ def fit(net, X, y, epochs=10, batch_size=32, optimizer=None, validation_split=0.
         multiplies ``sample_weight``. With weights, a batch's loss and gradient are the
         weighted mean Σ w ℓ / Σ w (PyTorch's ``reduction='mean'`` with class weights), and
         the history's training loss averages those batch means; validation is unweighted.
+    record : names of ``monitor.RECORDS`` ("grad_norm", "activation_stats") to record per
+        layer before training and after each epoch on a probe of (X, y), into
+        ``history.records`` (see ``fastnet.monitor``; ``History.plot_records`` draws them).
 
     Returns a ``History`` with loss, accuracy, val_loss, val_accuracy, lr, seconds (per
     epoch, without compiling) and ``compile_seconds``: the time spent compiling kernels
@@ -104,6 +108,8 @@ def fit(net, X, y, epochs=10, batch_size=32, optimizer=None, validation_split=0.
     opt.bind(net.params)
     X = inputs.check_input(net, X)
     T = inputs.encode_targets(net, y, X.shape[0])
+    if record:   # the monitor scales its probe rows as fit gathers them
+        callbacks = [*callbacks, GradientMonitor(X, y, record=record, to_history=True)]
     weights = sample_weights(net, T, sample_weight, class_weight)
     rng = np.random.default_rng(seed)
     train_idx, validation = _held_out(net, X, T, validation_split, validation_data, rng)
@@ -519,6 +525,7 @@ class History(dict):
     ``compile_seconds``: what ``fit`` spent compiling kernels before the first step."""
 
     compile_seconds = 0.0
+    records = None   # fit(record=...): {"epoch": (E,), field: (E, n_layers)}
 
     @property
     def history(self):
@@ -533,3 +540,9 @@ class History(dict):
         against epoch, training and validation on the same axes; in a notebook it shows
         itself. Needs matplotlib (``pip install "fastnet[plot]"``)."""
         return plot_history(self, metrics)
+
+    def plot_records(self, path, title=""):
+        """A PNG at ``path`` of ``records`` over the epochs (``monitor.plot_monitor``)."""
+        if not self.records:
+            raise ValueError("no records: train with fit(..., record=('grad_norm', ...))")
+        return plot_monitor(self.records, path, title)

@@ -147,3 +147,23 @@ def test_cli_explain_default_and_errors(capsys):
     assert "One SGD step of a 4-3-2 network (sigmoid, softmax)" in out and "CHECKS" in out
     assert main(["explain", "--sample", "99"]) == 1
     assert "--sample must be in [0, 16)" in capsys.readouterr().err
+
+
+def test_computation_graph_in_both_modes_checked_by_explains_finite_differences():
+    from fastnet.explain import finite_differences, relative_error
+    from fastnet.graph import Node, forward_mode, reverse_mode
+
+    def graph(a, b):
+        a, b = Node("a", a), Node("b", b)
+        c, d = a + b, b + 1
+        return a, b, c, d, c * d
+    a, b, c, d, e = graph(2.0, 1.0)
+    assert (c.value, d.value, e.value) == (3, 2, 6)
+    assert forward_mode(e, a)[e] == 2 and forward_mode(e, b)[e] == 5
+    assert forward_mode(e, b)[c] == 1 and forward_mode(e, b)[d] == 1
+    rev = reverse_mode(e)
+    assert (rev[a], rev[b], rev[c], rev[d], rev[e]) == (2, 5, 2, 3, 1)
+    x = np.array([2.0, 1.0])
+    fd = finite_differences(lambda: graph(*x)[-1].value, x, [0, 1])
+    assert relative_error(np.array([rev[a], rev[b]]), fd) < 1e-9
+    assert np.array_equal(x, [2.0, 1.0])   # restored after the differences

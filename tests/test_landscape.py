@@ -4,8 +4,9 @@ import pytest
 
 import fastnet as fn
 from fastnet.kernels import activations as A
-from fastnet.kernels.landscape import combine_activate
-from fastnet.kernels.reference import combine_activate_ref
+from fastnet.kernels import losses as L
+from fastnet.kernels.landscape import landscape_losses
+from fastnet.kernels.reference import landscape_losses_ref
 from fastnet.landscape import filter_normalised_direction, loss_landscape
 from fastnet.monitor import GradientMonitor
 
@@ -78,16 +79,48 @@ def test_landscape_of_uint8_images_in_several_batches():
     np.testing.assert_allclose(land.loss, grid_by_evaluate(net, X, y, land), rtol=1e-5)
 
 
-@pytest.mark.parametrize("act", [A.IDENTITY, A.SIGMOID, A.TANH, A.RELU, A.LEAKY_RELU, A.SWISH])
-def test_combine_activate_matches_its_reference(act):
-    rng = np.random.default_rng(act)
-    u0, p1, p2 = rng.standard_normal((3, 9, 5))
-    bias, slope = rng.standard_normal(5), np.full((1, 5), 0.1)
-    u, z = np.empty_like(u0), np.empty_like(u0)
-    combine_activate(u, z, u0, p1, p2, bias, slope, 0.7, -0.3, act)
-    u_ref, z_ref = combine_activate_ref(u0, p1, p2, bias, slope, 0.7, -0.3, act)
-    np.testing.assert_allclose(u, u_ref, rtol=1e-12, atol=1e-12)
-    np.testing.assert_allclose(z, z_ref, rtol=1e-12, atol=1e-12)
+@pytest.mark.parametrize("acts,widths,loss", [
+    ([A.RELU, A.SOFTMAX], [16, 3], L.SOFTMAX_CROSS_ENTROPY),
+    ([A.PRELU, A.SWISH, A.SIGMOID], [9, 5, 2], L.BINARY_CROSS_ENTROPY),
+    ([A.TANH, A.LEAKY_RELU, A.RRELU, A.SIGMOID], [7, 6, 4, 3], L.SUM_OF_SQUARES),
+    ([A.IDENTITY], [4], L.SUM_OF_SQUARES),
+    ([A.SOFTMAX], [3], L.SOFTMAX_CROSS_ENTROPY),
+])
+@pytest.mark.parametrize("threads", [1, 2])
+def test_landscape_losses_match_their_reference_for_any_thread_count(acts, widths, loss,
+                                                                        threads):
+    rng = np.random.default_rng(len(acts))
+    B, H, K, TW = 37, widths[0], widths[-1], sum(widths[1:])
+    NW = sum(i * o for i, o in zip(widths[:-1], widths[1:]))
+    f32 = lambda *shape: rng.standard_normal(shape).astype(np.float32)
+    u0, p1, p2 = f32(B, H), f32(B, H), f32(B, H)
+    bias1, slope1 = f32(H), np.full((1, H), 0.2, np.float32)
+    tw0, tw1, tw2 = f32(NW), f32(NW), f32(NW)
+    tbias, tslope = f32(TW), np.full((1, TW), 0.1, np.float32)
+    targets = (np.eye(K, dtype=np.float32)[rng.integers(0, K, B)] if loss != L.SUM_OF_SQUARES
+               else f32(B, K))
+    alphas, betas = np.linspace(-1, 1, 3), np.linspace(-0.5, 0.5, 4)
+    acts, widths = np.array(acts, np.int64), np.array(widths, np.int64)
+    block = 8
+    out = np.full((3, 4), 1.0)
+    scratch = [*(np.empty((threads, NW), np.float32) for _ in range(2)),
+               np.empty((threads, block, H), np.float32),
+               *(np.empty((threads, 2, H), np.float32) for _ in range(2)),
+               *(np.empty((threads, 2, TW), np.float32) for _ in range(2)),
+               *(np.empty((threads, K), np.float32) for _ in range(2))]
+    partial = np.empty((-(-B // block), 3, 4))
+    landscape_losses(out, partial, *scratch, u0, p1, p2, bias1, slope1, tw0, tw1, tw2, tbias,
+                     tslope, targets, alphas, betas, acts, widths, loss, block)
+    ref = landscape_losses_ref(*(np.float64(x) for x in (u0, p1, p2, bias1, slope1, tw0, tw1,
+                                                         tw2, tbias, tslope, targets)),
+                               alphas, betas, acts, widths, loss)
+    np.testing.assert_allclose(out, 1.0 + ref, rtol=2e-5)
+    if threads == 2:   # slots share the blocks differently: the same sums, bit for bit
+        one = np.full((3, 4), 1.0)
+        landscape_losses(one, partial, *(x[:1] for x in scratch), u0, p1, p2, bias1, slope1,
+                         tw0, tw1, tw2, tbias, tslope, targets, alphas, betas, acts, widths,
+                         loss, block)
+        assert np.array_equal(one, out)
 
 
 def test_directions_are_filter_normalised_with_zero_biases():
@@ -177,3 +210,47 @@ def test_plot_monitor_writes_png(tmp_path):
     net.fit(X, y, epochs=2, batch_size=50, verbose=False, callbacks=[mon])
     path = plot_monitor(mon.history, tmp_path / "monitor.png", "tanh")
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 10_000
+
+
+def test_fit_record_keeps_the_monitors_rows_in_history_and_plots_them(tmp_path):
+    net, X, y = small_problem("tanh")
+    h = net.fit(X, y, epochs=2, batch_size=50, verbose=False,
+                record=("grad_norm", "activation_stats"))
+    mon = GradientMonitor(X, y)
+    twin, _, _ = small_problem("tanh")
+    twin.fit(X, y, epochs=2, batch_size=50, verbose=False, callbacks=[mon])
+    assert set(h.records) == {"epoch", "grad_norm", "mean", "std", "dead"}
+    for f, v in mon.history.items():
+        np.testing.assert_array_equal(h.records[f], v)
+    assert h.records["grad_norm"].shape == (3, 3)
+    if pytest.importorskip("matplotlib"):
+        assert h.plot_records(tmp_path / "r.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_fit_record_one_name_and_bad_names():
+    net, X, y = small_problem("relu")
+    h = net.fit(X, y, epochs=1, batch_size=50, verbose=False, record="activation_stats")
+    assert set(h.records) == {"epoch", "mean", "std", "dead"}
+    with pytest.raises(ValueError, match="record"):
+        net.fit(X, y, epochs=1, verbose=False, record=("gradnorm",))
+
+
+def test_monitor_probe_keeps_the_workspace_cache():
+    from fastnet import passes
+    net, X, y = small_problem("relu")
+    net.fit(X, y, epochs=1, batch_size=20, verbose=False)
+    kept = dict(net.workspaces)
+    mon = GradientMonitor(X, y, probe=64)
+    for epoch in range(passes.MAX_WORKSPACES + 1):
+        mon.record(net, epoch)
+    assert net.workspaces == kept
+
+
+def test_a_fine_grid_is_summed_in_bounded_batches_to_the_same_loss(monkeypatch):
+    """The same to float32 rounding: the first-layer products of smaller batches come from
+    forward passes of another batch size."""
+    import fastnet.landscape as fl
+    net, X, y = small_problem()
+    whole = loss_landscape(net, X, y, steps=5)
+    monkeypatch.setattr(fl, "PARTIAL_BYTES", 8 * 5 * 5)   # one block per kernel call
+    np.testing.assert_allclose(loss_landscape(net, X, y, steps=5).loss, whole.loss, rtol=1e-6)

@@ -19,7 +19,7 @@ are (``matmul_naive``), not handed to BLAS: slow, and plainly the equation.
     optim.optimizer_update               optimizer_update_ref (sgd_ref, momentum_ref, ...)
     data.gather_rows, data.gather_batch  gather_rows_ref, gather_batch_ref
     metrics.count_correct                count_correct_ref
-    landscape.combine_activate           combine_activate_ref
+    landscape.landscape_losses           landscape_losses_ref
 
 Shapes as in the kernels: x (B, C), W (OC, C), bias (OC,), u, z, δ (B, OC), slope a (S, OC)
 with S = 1 or B (RReLU), targets d (B, K), flat parameters p, g and optimizer state (N,).
@@ -272,7 +272,20 @@ def weigh_rows_ref(losses, delta, dz, w):
 
 
 # ------------------------------------------------------------------ landscape
-def combine_activate_ref(u0, p1, p2, bias, slope, alpha, beta, act):
-    """u = U₀ + α P₁ + β P₂ + bias, z = f(u). Returns (u, z), both (B, OC)."""
-    u = u0 + alpha * p1 + beta * p2 + bias
-    return u, activate_ref(u, act, slope)
+def landscape_losses_ref(u0, p1, p2, bias1, slope1, tw0, tw1, tw2, tbias, tslope, targets,
+                         alphas, betas, acts, widths, loss_kind):
+    """Σ_b ℓ_b at each grid point (NA, NB): the first layer f₁(U₀ + α P₁ + β P₂ + b₁), then
+    layers 2..L with weights tw0 + α tw1 + β tw2 (flat, each (OC, IC) in turn), the loss."""
+    out = np.zeros((len(alphas), len(betas)))
+    for i, a in enumerate(alphas):
+        for j, b in enumerate(betas):
+            u = u0 + a * p1 + b * p2 + bias1
+            z, slope = activate_ref(u, acts[0], slope1), slope1
+            w, off_w, off = tw0 + a * tw1 + b * tw2, 0, 0
+            for n_in, n_out, act in zip(widths[:-1], widths[1:], acts[1:]):
+                slope = tslope[:, off:off + n_out]
+                W = w[off_w:off_w + n_out * n_in].reshape(n_out, n_in)
+                u, z = dense_forward_ref(z, W, tbias[off:off + n_out], act, slope)
+                off_w, off = off_w + n_out * n_in, off + n_out
+            out[i, j] = batch_loss_ref(loss_kind, u, targets, acts[-1], slope)[0].sum()
+    return out
