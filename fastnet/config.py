@@ -85,8 +85,9 @@ def helper(fn):
     """A large helper the kernels call as a function: it compiles once per signature,
     is cached on its own, and is shared by every kernel that calls it; LLVM inlines its
     code into the caller when the caller is optimised. (IR inlining instead would type
-    and lower a copy at every call site: the first run compiled 40 % longer.)"""
-    return _register(njit(**JIT)(fn))
+    and lower a copy at every call site: the first run compiled 40 % longer.) Only
+    kernels call it, so it gets no wrapper for calls from Python."""
+    return _register(njit(no_cpython_wrapper=True, no_cfunc_wrapper=True, **JIT)(fn))
 
 
 DIGEST_FILE = "fastnet-kernels.digest"
