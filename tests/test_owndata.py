@@ -340,6 +340,9 @@ class KernelCount:
         from fastnet import config
         self.begin = {k: len(k.overloads) for k in config.KERNELS}
 
+    def on_epoch_end(self, net, epoch, logs):
+        return False
+
     def on_train_end(self, state):
         from fastnet import config
         self.end = {k: len(k.overloads) for k in config.KERNELS}
