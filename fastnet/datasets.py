@@ -26,7 +26,7 @@ import numpy as np
 
 from . import checks
 from .csvfile import read_csv
-from .inputs import KEPT, STREAMED
+from .inputs import STREAMED
 
 MNIST_DIR = Path(__file__).parent / "data" / "mnist"
 MNIST_FILES = {
@@ -165,9 +165,8 @@ IDX_PATTERNS = {"train": ("*train-images*", "*train-labels*"),
 class Dataset:
     """What ``load`` read: unpacks as ``X, y``.
 
-    X : (n, n_features) uint8 (pixels, scaled by 1/255 in training), float32 or float64
-        (an integer dtype too when memory-mapped: ``inputs.STREAMED``), possibly a
-        read-only memory map; y : (n,) int64 class ids, or float32 targets (regression);
+    X : (n, n_features) uint8 (pixels, scaled by 1/255 in training) or float32, or a
+        read-only memory map of a ``inputs.STREAMED`` dtype (float64, integers); y : (n,) int64 class ids, or float32 targets (regression);
     classes : the class names (sorted) when the labels were strings, else None;
     features : the feature names (a CSV's header), else None; source : what was read.
     """
@@ -312,9 +311,8 @@ def npy_rows(path, n_inputs):
         raise ValueError(f"{path}: expected shape ({n_inputs},) or (n, {n_inputs}) (or n times "
                          f"{n_inputs} values, e.g. (28, 28) for 784), got {a.shape}")
     a = a.reshape(-1, n_inputs)
-    mapped = isinstance(a, np.memmap)   # a C-order file's rows stay a view of it
-    if a.dtype == np.uint8 or (a.dtype in (KEPT + STREAMED if mapped else KEPT)
-                               and a.flags.c_contiguous):
+    if a.dtype == np.uint8 or (isinstance(a, np.memmap) and a.dtype in STREAMED
+                               and a.flags.c_contiguous):   # a C-order file's rows: a view
         return a
     return np.asarray(a).astype(np.float32)   # a plain array, not a memmap
 
@@ -383,8 +381,8 @@ def _features(X, name, pixels):
         raise ValueError(f"{name}: pixels=True but the features are not all integers in 0..255")
     if pixels:
         return np.asarray(X).astype(np.uint8)
-    if X.dtype in (KEPT + STREAMED if mapped else KEPT) and X.flags.c_contiguous:
-        return X   # the gather kernels convert as they read
+    if X.dtype == np.float32 or (mapped and X.dtype in STREAMED and X.flags.c_contiguous):
+        return X   # the gather kernels convert a memory map's batches as they read them
     return np.asarray(X).astype(np.float32)   # in memory: not a np.memmap
 
 

@@ -11,11 +11,10 @@ from . import checks
 from .kernels.losses import BINARY_CROSS_ENTROPY, SOFTMAX_CROSS_ENTROPY
 
 
-KEPT = (np.dtype(np.float32), np.dtype(np.float64))
-"""Dtypes of in-memory inputs the gather kernels read as they are (and uint8 pixels)."""
-STREAMED = tuple(np.dtype(t) for t in (np.int8, np.int16, np.int32, np.int64, np.uint16,
-                                       np.uint32))
-"""Further dtypes of memory-mapped inputs read as they are, so they stream from disk."""
+STREAMED = tuple(np.dtype(t) for t in (np.float32, np.float64, np.int8, np.int16, np.int32,
+                                       np.int64, np.uint16, np.uint32))
+"""Dtypes of memory-mapped inputs (and uint8 pixels) the gather kernels read as they are,
+converting each batch, so a data set larger than memory streams from disk."""
 
 
 def as_array(a, name):
@@ -50,10 +49,10 @@ def check_input(net, X, name="X"):
     """X as a 2-D uint8 or numeric array the gather kernels read as it is, without copying
     the data set.
 
-    uint8 data (images), C-contiguous float32 and float64 arrays and C-contiguous
-    numeric ``np.memmap`` s (a ``.npy`` file loaded with ``mmap_mode``; ``STREAMED``
-    dtypes) stay as they are: the gather kernels convert and scale each batch. Other
-    real dtypes are converted once to ``net.dtype``. Rejects bool, complex, object and
+    uint8 data (images) and a C-contiguous ``np.memmap`` (a ``.npy`` file loaded with
+    ``mmap_mode``) of a ``STREAMED`` dtype stay as they are: the gather kernels convert
+    and scale each batch. Other real dtypes are converted once to ``net.dtype`` (no copy
+    when X already is C-contiguous of that dtype). Rejects bool, complex, object and
     string dtypes, wrong shapes, NaN / inf and values ``net.dtype`` cannot hold; the
     finite check reads a memory map in chunks, once (``checks.nonfinite``).
     """
@@ -73,10 +72,9 @@ def check_input(net, X, name="X"):
         raise ValueError(f"{name} has no samples: shape {X.shape}")
     if X.dtype == np.uint8:
         return np.ascontiguousarray(X)
-    mapped = isinstance(given, np.memmap)
-    if X.dtype in (KEPT + STREAMED if mapped else KEPT) and X.flags.c_contiguous:
+    if isinstance(given, np.memmap) and X.dtype in STREAMED and X.flags.c_contiguous:
         if X.dtype.kind == "f":   # the memmap itself: one found finite before is not reread
-            check_finite(given if mapped else X, name, net.dtype)
+            check_finite(given, name, net.dtype)
         return X
     with np.errstate(over="ignore"):  # beyond float32's range becomes inf: caught below
         X = np.ascontiguousarray(X, dtype=net.dtype)
