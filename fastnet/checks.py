@@ -136,12 +136,12 @@ def nonfinite(A, dtype=None):
     dtype = np.dtype(A.dtype if dtype is None else dtype)
     if A.dtype.kind != "f" or A.size == 0 or getattr(A, FINITE_MARK, None) == dtype.str:
         return None
-    rows = max(CHUNK_BYTES // max(A.nbytes // len(A), 1), 1) if A.ndim else 1
-    A2 = A.reshape(1) if A.ndim == 0 else A
+    table = A.reshape(1) if A.ndim == 0 else A   # a number is checked as one row
+    rows = max(CHUNK_BYTES // max(table.nbytes // len(table), 1), 1)
     count, first = 0, None
     with np.errstate(over="ignore"):
-        for start in range(0, len(A2), rows):
-            chunk = A2[start:start + rows]
+        for start in range(0, len(table), rows):
+            chunk = table[start:start + rows]
             held = chunk if chunk.dtype == dtype else chunk.astype(dtype)
             if np.isfinite(held.min()) and np.isfinite(held.max()):
                 continue

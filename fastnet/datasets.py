@@ -166,7 +166,8 @@ class Dataset:
     """What ``load`` read: unpacks as ``X, y``.
 
     X : (n, n_features) uint8 (pixels, scaled by 1/255 in training) or float32, or a
-        read-only memory map of a ``inputs.STREAMED`` dtype (float64, integers); y : (n,) int64 class ids, or float32 targets (regression);
+        read-only memory map of an ``inputs.STREAMED`` dtype (float64, integers);
+    y : (n,) int64 class ids, or float32 targets (regression);
     classes : the class names (sorted) when the labels were strings, else None;
     features : the feature names (a CSV's header), else None; source : what was read.
     """

@@ -477,3 +477,16 @@ def test_a_loaded_memmap_is_checked_for_nan_once_in_chunks(tmp_path, monkeypatch
     with pytest.raises(ValueError, match=r"X must be finite, but it holds 1 NaN or infinite "
                                          r"values \(first at index \(201, 2\): nan\)"):
         net.fit(mapped, labels, epochs=1, verbose=False)
+
+
+def test_an_integer_npy_streams_too(tmp_path):
+    from fastnet import datasets, inputs
+    X, y = blobs(400, 3, 8)
+    np.save(tmp_path / "X.npy", np.round(X).astype(np.int16))
+    np.save(tmp_path / "y.npy", y)
+    mapped, labels = datasets.load(tmp_path / "X.npy")
+    assert isinstance(mapped, np.memmap) and mapped.dtype == np.int16
+    net, history = fitted(mapped, labels)
+    assert np.shares_memory(inputs.check_input(net, mapped), mapped)
+    net2, history2 = fitted(np.array(mapped), labels)     # in memory: once to float32
+    same_training(net, net2, history, history2)
