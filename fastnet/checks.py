@@ -121,3 +121,38 @@ def fit_arguments(epochs, batch_size, validation_split, seed_, callbacks):
             raise TypeError(f"callbacks[{i}] must have a method on_epoch_end(net, epoch, "
                             f"logs), got {_given(cb)}")
     return epochs, batch_size, validation_split
+
+
+CHUNK_BYTES = 1 << 22   # bytes of rows ``nonfinite`` reads at once
+FINITE_MARK = "fastnet_finite_as"   # set on a read-only memmap found finite: the dtype
+
+
+def nonfinite(A, dtype=None):
+    """None when every value of A is finite, else (count, index, value): how many NaN or
+    infinite values A holds, the index of the first (row-major) and its value. With
+    ``dtype``, a value counts as infinite when that dtype cannot hold it (float64 beyond
+    float32's range). Reads chunks of rows (a memory-mapped A is never loaded whole); a
+    read-only ``np.memmap`` found finite is marked so, and is not read again."""
+    dtype = np.dtype(A.dtype if dtype is None else dtype)
+    if A.dtype.kind != "f" or A.size == 0 or getattr(A, FINITE_MARK, None) == dtype.str:
+        return None
+    table = A.reshape(1) if A.ndim == 0 else A   # a number is checked as one row
+    rows = max(CHUNK_BYTES // max(table.nbytes // len(table), 1), 1)
+    count, first = 0, None
+    with np.errstate(over="ignore"):
+        for start in range(0, len(table), rows):
+            chunk = table[start:start + rows]
+            held = chunk if chunk.dtype == dtype else chunk.astype(dtype)
+            if np.isfinite(held.min()) and np.isfinite(held.max()):
+                continue
+            bad = ~np.isfinite(held)
+            count += int(bad.sum())
+            if first is None:
+                at = tuple(int(i) for i in np.argwhere(bad)[0])
+                first = ((start + at[0],) + at[1:], chunk[at].item())
+    if first is None:
+        if isinstance(A, np.memmap) and not A.flags.writeable:
+            setattr(A, FINITE_MARK, dtype.str)
+        return None
+    index = first[0] if A.ndim else ()
+    return count, index, first[1]

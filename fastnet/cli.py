@@ -235,13 +235,14 @@ def _eval_set(args, net):
     target = target or (cfg or {}).get("target")
     if data is None and cfg is not None and cfg.get("data"):
         data = cfg.get("test_data") or cfg["data"]
-        split = "train" if cfg.get("test_data") or data.lower().endswith(".csv") else "test"
+        split = "train" if cfg.get("test_data") or data.lower().endswith((".csv", ".npy")) \
+            else "test"
         if split == "train":
             print(f"note: evaluating on {data}, the run's "
                   f"{'test' if cfg.get('test_data') else 'training (no test set)'} data",
                   file=sys.stderr)
     elif data is not None:   # an .npz or folder: its test part when it has one
-        split = "train" if data.lower().endswith(".csv") else "test"
+        split = "train" if data.lower().endswith((".csv", ".npy")) else "test"
     if data is None:
         if net.n_inputs != runs.MNIST_PIXELS:
             raise RunError(f"{path}: the model takes {net.n_inputs} inputs and its run's "
@@ -357,11 +358,14 @@ def _rows(path, net, show_dir, target=None):
             header = next(csv.reader(f), [])
         has_target = target is not None and target in [h.strip() for h in header]
         return datasets.load(path, target=target if has_target else None).X
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        X = load_inputs(path, net.n_inputs, show_dir=show_dir)
-    for w in caught:
-        print(f"fastnet: warning: {w.message}", file=sys.stderr)
+    if Path(path).suffix.lower() == ".npy":   # memory-mapped: a large file streams
+        X = datasets.npy_rows(path, net.n_inputs)
+    else:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            X = load_inputs(path, net.n_inputs, show_dir=show_dir)
+        for w in caught:
+            print(f"fastnet: warning: {w.message}", file=sys.stderr)
     scaler = getattr(net, "scaler", None)
     if X.dtype != np.uint8 and scaler is not None and scaler.takes_pixels:
         X = X * np.float32(255)

@@ -24,7 +24,9 @@ from pathlib import Path
 
 import numpy as np
 
+from . import checks
 from .csvfile import read_csv
+from .inputs import STREAMED
 
 MNIST_DIR = Path(__file__).parent / "data" / "mnist"
 MNIST_FILES = {
@@ -163,8 +165,9 @@ IDX_PATTERNS = {"train": ("*train-images*", "*train-labels*"),
 class Dataset:
     """What ``load`` read: unpacks as ``X, y``.
 
-    X : (n, n_features) uint8 (pixels, scaled by 1/255 in training) or float32, possibly a
-        read-only memory map; y : (n,) int64 class ids, or float32 targets (regression);
+    X : (n, n_features) uint8 (pixels, scaled by 1/255 in training) or float32, or a
+        read-only memory map of an ``inputs.STREAMED`` dtype (float64, integers);
+    y : (n,) int64 class ids, or float32 targets (regression);
     classes : the class names (sorted) when the labels were strings, else None;
     features : the feature names (a CSV's header), else None; source : what was read.
     """
@@ -190,8 +193,10 @@ def load(path, target="label", split="train", pixels=None):
       - an ``.npy`` file of features whose labels lie beside it (``X.npy`` + ``y.npy``,
         ``X_test.npy`` + ``y_test.npy``: the last X in the name becomes y), or a folder
         holding ``X.npy``/``y.npy`` (``X_test.npy``/``y_test.npy`` for ``split="test"``).
-        They are memory-mapped read-only, so data larger than memory streams; save them
-        as uint8 or float32 to keep it so (other dtypes are converted in memory);
+        They are memory-mapped read-only, so data larger than memory streams: uint8,
+        float32, float64 and int8..int64, uint16, uint32 features stay mapped (the gather
+        kernels convert each batch); other dtypes, or a Fortran-order array, are
+        converted in memory;
       - a folder of IDX files named like MNIST's (``train-images-idx3-ubyte[.gz]``,
         ``train-labels-...``, ``t10k-...``; EMNIST's ``...-test-images-...`` too), so
         Fashion-MNIST, KMNIST and EMNIST drop in. The shipped MNIST folder is checked
@@ -205,7 +210,9 @@ def load(path, target="label", split="train", pixels=None):
     rule (True raises ValueError if the values do not fit uint8).
 
     Files are checked by their format: ragged rows, a missing target column, a non-numeric
-    feature column, NaN, mismatched lengths raise ValueError naming the file.
+    feature column, NaN, infinity or a value beyond float32's range, mismatched lengths
+    raise ValueError naming the file. The finite check reads a memory map once, in
+    chunks; ``fit`` does not read it again for that.
     """
     path = Path(path)
     if split not in SPLITS:
@@ -222,6 +229,9 @@ def load(path, target="label", split="train", pixels=None):
     elif path.suffix.lower() == ".npz":
         data = _load_npz(path, split)
     elif path.suffix.lower() == ".npy":
+        if split != "train":
+            raise ValueError(f"{path}: an .npy file holds one split; give the test file's "
+                             "path (X_test.npy), or the folder holding both")
         data = _load_npy_pair(path, _labels_beside(path))
     else:
         raise ValueError(f"{path}: unknown data format {path.suffix!r}; expected .csv, .npz, "
@@ -286,6 +296,28 @@ def _npy(path, mmap_mode):
         raise ValueError(f"{path}: cannot read as a .npy array ({e})") from None
 
 
+def npy_rows(path, n_inputs):
+    """The rows to predict of an .npy file of shape (n_inputs,), (n, n_inputs) or any
+    (n, ...) of n · n_inputs values, e.g. (28, 28) or (n, 28, 28) for 784 inputs:
+    memory-mapped read-only, and kept mapped in the dtypes ``load`` keeps (the gather
+    kernels convert each batch), so a file larger than memory streams. ValueError naming
+    the file for a non-numeric array or one of another size."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"array file not found: {path}")
+    a = _npy(path, "r")
+    if a.dtype.kind not in "biuf":
+        raise ValueError(f"{path}: expected a numeric array, got dtype {a.dtype}")
+    if a.size % n_inputs or a.size == 0:
+        raise ValueError(f"{path}: expected shape ({n_inputs},) or (n, {n_inputs}) (or n times "
+                         f"{n_inputs} values, e.g. (28, 28) for 784), got {a.shape}")
+    a = a.reshape(-1, n_inputs)
+    if a.dtype == np.uint8 or (isinstance(a, np.memmap) and a.dtype in STREAMED
+                               and a.flags.c_contiguous):   # a C-order file's rows: a view
+        return a
+    return np.asarray(a).astype(np.float32)   # a plain array, not a memmap
+
+
 def _load_npz(path, split):
     try:
         with np.load(path, allow_pickle=False) as z:
@@ -338,28 +370,33 @@ def _checked(data, pixels):
 def _features(X, name, pixels):
     if X.dtype == np.uint8:
         if pixels is False:
-            return X.astype(np.float32)
+            return np.asarray(X).astype(np.float32)
         return X
     if X.dtype.kind == "f":
         _no_nan(X, name, "features")
+    mapped = isinstance(X, np.memmap)
     if pixels is None:
         pixels = X.dtype.kind in "iuf" and X.shape[1] >= PIXEL_MIN_FEATURES \
-            and not isinstance(X, np.memmap) and _fits_uint8(X) and X.max() >= 128
+            and not mapped and _fits_uint8(X) and X.max() >= 128
     elif pixels and not _fits_uint8(X):
         raise ValueError(f"{name}: pixels=True but the features are not all integers in 0..255")
     if pixels:
-        return X.astype(np.uint8)
-    return X if X.dtype == np.float32 else X.astype(np.float32)
+        return np.asarray(X).astype(np.uint8)
+    if X.dtype == np.float32 or (mapped and X.dtype in STREAMED and X.flags.c_contiguous):
+        return X   # the gather kernels convert a memory map's batches as they read them
+    return np.asarray(X).astype(np.float32)   # in memory: not a np.memmap
 
 
 def _fits_uint8(X):
     return bool(X.min() >= 0 and X.max() <= 255 and np.all(X == np.round(X)))
 
 
-def _no_nan(a, name, what, rows=1 << 16):
-    """ValueError naming the first row holding NaN or inf (in chunks: memory maps stream)."""
-    for start in range(0, len(a), rows):
-        bad = ~np.isfinite(a[start:start + rows])
-        if bad.any():
-            row = start + int(np.argwhere(bad)[0][0])
-            raise ValueError(f"{name}: {what} row {row} holds NaN or infinity")
+def _no_nan(a, name, what):
+    """ValueError naming the first row holding NaN, infinity or a value float32 cannot
+    hold (one pass over chunks: memory maps stream, and one found finite is not reread
+    by ``fit``)."""
+    found = checks.nonfinite(a, np.float32)
+    if found is not None:
+        _, index, value = found
+        beyond = f" ({value!r}, beyond float32's range)" if np.isfinite(value) else ""
+        raise ValueError(f"{name}: {what} row {index[0]} holds NaN or infinity{beyond}")

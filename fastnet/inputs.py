@@ -7,7 +7,14 @@ TypeError naming the argument for anything it cannot use.
 """
 import numpy as np
 
+from . import checks
 from .kernels.losses import BINARY_CROSS_ENTROPY, SOFTMAX_CROSS_ENTROPY
+
+
+STREAMED = tuple(np.dtype(t) for t in (np.float32, np.float64, np.int8, np.int16, np.int32,
+                                       np.int64, np.uint16, np.uint32))
+"""Dtypes of memory-mapped inputs (and uint8 pixels) the gather kernels read as they are,
+converting each batch, so a data set larger than memory streams from disk."""
 
 
 def as_array(a, name):
@@ -19,13 +26,16 @@ def as_array(a, name):
                         f"that NumPy cannot convert ({e})") from None
 
 
-def check_finite(A, name):
-    """ValueError naming the first NaN / inf; min and max avoid a temporary array."""
-    if not (np.isfinite(A.min()) and np.isfinite(A.max())):
-        bad = np.argwhere(~np.isfinite(A))
-        raise ValueError(f"{name} must be finite, but it holds {len(bad)} NaN or infinite "
-                         f"values (first at index {tuple(int(i) for i in bad[0])}: "
-                         f"{A[tuple(bad[0])].item()!r}); remove or impute them")
+def check_finite(A, name, dtype=None):
+    """ValueError naming the first NaN / inf of A, or (with ``dtype``) the first value
+    that dtype cannot hold; one pass over chunks of rows (``checks.nonfinite``)."""
+    found = checks.nonfinite(A, dtype)
+    if found is not None:
+        count, index, value = found
+        beyond = f", beyond {np.dtype(dtype)}'s range" if np.isfinite(value) else ""
+        raise ValueError(f"{name} must be finite, but it holds {count} NaN or infinite "
+                         f"values (first at index {index}: {value!r}{beyond}); remove or "
+                         "impute them")
 
 
 def as_input(net, X, name="X"):
@@ -36,15 +46,17 @@ def as_input(net, X, name="X"):
 
 
 def check_input(net, X, name="X"):
-    """X as a 2-D C-contiguous uint8 or float array, without copying the data set.
+    """X as a 2-D uint8 or numeric array the gather kernels read as it is, without copying
+    the data set.
 
-    uint8 data (images) stay uint8, and a C-contiguous float ``np.memmap`` (a ``.npy``
-    file loaded with ``mmap_mode``) stays as it is: the gather kernels convert and
-    scale each batch. Other real dtypes are converted once to ``net.dtype`` (no copy
+    uint8 data (images) and a C-contiguous ``np.memmap`` (a ``.npy`` file loaded with
+    ``mmap_mode``) of a ``STREAMED`` dtype stay as they are: the gather kernels convert
+    and scale each batch. Other real dtypes are converted once to ``net.dtype`` (no copy
     when X already is C-contiguous of that dtype). Rejects bool, complex, object and
-    string dtypes, wrong shapes and NaN / inf.
+    string dtypes, wrong shapes, NaN / inf and values ``net.dtype`` cannot hold; the
+    finite check reads a memory map in chunks, once (``checks.nonfinite``).
     """
-    mapped = isinstance(X, np.memmap)
+    given = X
     X = as_array(X, name)
     if X.dtype.kind not in "uif":
         raise TypeError(f"{name} must hold real numbers (float, int or uint8 images), got "
@@ -60,9 +72,12 @@ def check_input(net, X, name="X"):
         raise ValueError(f"{name} has no samples: shape {X.shape}")
     if X.dtype == np.uint8:
         return np.ascontiguousarray(X)
-    if not (mapped and X.dtype.kind == "f" and X.flags.c_contiguous):
-        with np.errstate(over="ignore"):  # beyond float32's range becomes inf: caught below
-            X = np.ascontiguousarray(X, dtype=net.dtype)
+    if isinstance(given, np.memmap) and X.dtype in STREAMED and X.flags.c_contiguous:
+        if X.dtype.kind == "f":   # the memmap itself: one found finite before is not reread
+            check_finite(given, name, net.dtype)
+        return X
+    with np.errstate(over="ignore"):  # beyond float32's range becomes inf: caught below
+        X = np.ascontiguousarray(X, dtype=net.dtype)
     check_finite(X, name)
     return X
 

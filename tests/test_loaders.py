@@ -192,3 +192,42 @@ def test_unknown_format_and_bad_split(tmp_path):
         load(tmp_path / "d.txt", split="val")
     with pytest.raises(FileNotFoundError, match="nope.csv"):
         load(tmp_path / "nope.csv")
+
+
+def test_float64_and_integer_npy_stay_memory_mapped_other_dtypes_are_converted(tmp_path):
+    np.save(tmp_path / "y.npy", np.arange(6) % 2)
+    for dtype, mapped in [(np.float64, True), (np.int16, True), (np.float32, True),
+                          (np.float16, False)]:
+        np.save(tmp_path / "X.npy", np.arange(12, dtype=dtype).reshape(6, 2))
+        X, _ = load(tmp_path / "X.npy")
+        assert isinstance(X, np.memmap) == mapped, dtype
+        assert X.dtype == (dtype if mapped else np.float32)
+        assert X.tolist() == np.arange(12).reshape(6, 2).tolist()
+    np.save(tmp_path / "X.npy", np.asfortranarray(np.ones((6, 2))))   # rows not contiguous
+    X, _ = load(tmp_path / "X.npy")
+    assert not isinstance(X, np.memmap) and X.dtype == np.float32
+
+
+def test_float64_beyond_float32_and_an_npy_test_split_are_clear_errors(tmp_path):
+    X = np.ones((4, 2))
+    X[1, 0] = 1e300
+    np.save(tmp_path / "X.npy", X)
+    np.save(tmp_path / "y.npy", np.ones(4))
+    with pytest.raises(ValueError, match=r"X.npy.*features row 1 holds NaN or infinity "
+                                         r"\(1e\+300, beyond float32's range\)"):
+        load(tmp_path / "X.npy")
+    with pytest.raises(ValueError, match="an .npy file holds one split"):
+        load(tmp_path / "X.npy", split="test")
+
+
+def test_npy_rows_to_predict_stay_mapped_in_any_shape_of_n_inputs_values(tmp_path):
+    from fastnet.datasets import npy_rows
+    np.save(tmp_path / "a.npy", np.arange(24.0).reshape(2, 3, 4))
+    rows = npy_rows(tmp_path / "a.npy", 12)
+    assert isinstance(rows, np.memmap) and rows.dtype == np.float64
+    assert rows.tolist() == np.arange(24.0).reshape(2, 12).tolist()
+    with pytest.raises(ValueError, match=r"a.npy: expected shape \(5,\) or \(n, 5\)"):
+        npy_rows(tmp_path / "a.npy", 5)
+    np.save(tmp_path / "s.npy", np.array(["x"] * 12))
+    with pytest.raises(ValueError, match="s.npy: expected a numeric array"):
+        npy_rows(tmp_path / "s.npy", 12)

@@ -330,3 +330,163 @@ def test_predict_shows_inputs_and_warns_on_blank_images(tmp_path, capsys):
     seen = np.asarray(Image.open(tmp_path / "seen" / "one.png"))
     assert seen.shape == (28, 28) and seen.max() == 255
     assert (tmp_path / "seen" / "blank.png").is_file()
+
+
+# ------------------------------------------------ float64 .npy: memory-mapped, streamed
+class KernelCount:
+    """Callback: how many signatures every kernel has at the start and end of training."""
+
+    def on_train_begin(self, state):
+        from fastnet import config
+        self.begin = {k: len(k.overloads) for k in config.KERNELS}
+
+    def on_epoch_end(self, net, epoch, logs):
+        return False
+
+    def on_train_end(self, state):
+        from fastnet import config
+        self.end = {k: len(k.overloads) for k in config.KERNELS}
+
+
+def float64_npy(folder, n=60_000, features=64):
+    """A float64 X.npy (n × features, far from standardised) and y.npy written here."""
+    rng = np.random.default_rng(7)
+    y = rng.integers(0, 3, n)
+    np.save(folder / "X.npy", (rng.normal(0, 1, (n, features)) + y[:, None]) * 40 + 500)
+    np.save(folder / "y.npy", y)
+    return folder / "X.npy"
+
+
+def fitted(X, y, callbacks=()):
+    net = fn.Network([fn.Dense(X.shape[1], 8, activation="relu"), fn.Dense(8, 3)], seed=3)
+    net.scaler = Scaler("standard")
+    history = net.fit(X, y, epochs=1, batch_size=512, optimizer=fn.SGD(0.05, momentum=0.9),
+                      validation_split=0.1, seed=4, verbose=False, callbacks=list(callbacks))
+    del history["seconds"]
+    return net, history
+
+
+def peak_bytes(run):
+    """(run()'s result, the peak of the memory Python allocated while it ran)."""
+    import tracemalloc
+    tracemalloc.start()
+    try:
+        result = run()
+        return result, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def same_training(a, b, history_a=None, history_b=None):
+    """The same run to float32 rounding: a float64 memory map is converted batch by batch,
+    an array in memory once to float32, so the inputs may differ in their last bit."""
+    np.testing.assert_allclose(a.params, b.params, rtol=0, atol=1e-5)
+    np.testing.assert_allclose(a.scaler.shift, b.scaler.shift, rtol=1e-6)
+    if history_a is not None:
+        assert history_a["accuracy"] == history_b["accuracy"]
+        assert history_a["val_accuracy"] == history_b["val_accuracy"]
+        np.testing.assert_allclose(history_a["loss"], history_b["loss"], rtol=1e-5)
+
+
+def test_a_float64_npy_loads_mapped_and_fit_streams_it_equal_to_the_array_in_memory(
+        tmp_path):
+    from fastnet import datasets, inputs
+    path = float64_npy(tmp_path)
+    X, y = datasets.load(path)
+    assert isinstance(X, np.memmap) and X.dtype == np.float64 and not X.flags.writeable
+    fitted(X[:64], y[:64])                                   # compiled before measuring
+    count = KernelCount()
+    X, y = datasets.load(path)
+    (net, history), peak = peak_bytes(lambda: fitted(X, y, [count]))
+    assert peak < X.nbytes / 4, f"peak {peak} bytes for a {X.nbytes}-byte X"
+    assert count.end == count.begin          # the warm-up planned the float64 gathers
+    assert np.shares_memory(inputs.check_input(net, X), X)   # what is gathered
+    assert history["val_accuracy"][-1] > 0.9
+    in_memory = np.load(path)
+    assert type(in_memory) is np.ndarray and in_memory.dtype == np.float64
+    net2, history2 = fitted(in_memory, y)
+    same_training(net, net2, history, history2)
+    np.testing.assert_allclose(net2.predict_proba(in_memory[:500]),
+                               net.predict_proba(X[:500]), atol=1e-5)
+
+
+def test_fastnet_train_and_predict_stream_a_float64_npy_like_the_data_in_memory(
+        tmp_path, capsys):
+    from fastnet import inputs
+    path = float64_npy(tmp_path)
+    quick = [*QUICK, "--epochs", "1", "--hidden", "8", "--batch-size", "512"]
+    assert main(["train", "--data", str(tmp_path / "X.npy"), "--limit", "64", "--out",
+                 str(tmp_path / "warm"), *quick]) == 0            # compiled before measuring
+    code, peak = peak_bytes(lambda: main(["train", "--data", str(path), "--out",
+                                          str(tmp_path / "mapped"), *quick]))
+    assert code == 0
+    assert peak < path.stat().st_size / 4, f"peak {peak} for a {path.stat().st_size}-byte file"
+    assert "no test set (" in capsys.readouterr().err   # X.npy's rows are not a test set
+    in_memory = np.load(path)
+    np.savez(tmp_path / "data.npz", X=in_memory, y=np.load(tmp_path / "y.npy"))
+    assert main(["train", "--data", str(tmp_path / "data.npz"), "--out",
+                 str(tmp_path / "memory"), *quick]) == 0
+    mapped = fn.load(tmp_path / "mapped" / "model.npz")
+    same_training(mapped, fn.load(tmp_path / "memory" / "model.npz"))
+    # predict MODEL X.npy: the rows reach the network memory-mapped, float64
+    np.save(tmp_path / "rows.npy", in_memory[:7])
+    seen = []
+    check_input = inputs.check_input
+
+    def spy(net, X, name="X"):
+        seen.append((type(X), X.dtype))
+        return check_input(net, X, name)
+    capsys.readouterr()
+    inputs.check_input = spy
+    try:
+        assert main(["predict", str(tmp_path / "mapped"), str(tmp_path / "rows.npy")]) == 0
+    finally:
+        inputs.check_input = check_input
+    assert seen == [(np.memmap, np.float64)]
+    predicted = [int(line.split(":")[1].split()[0])
+                 for line in capsys.readouterr().out.splitlines()]
+    assert predicted == mapped.predict(in_memory[:7]).tolist()
+
+
+def test_a_loaded_memmap_is_checked_for_nan_once_in_chunks(tmp_path, monkeypatch):
+    from fastnet import checks, datasets
+    monkeypatch.setattr(checks, "CHUNK_BYTES", 4 * 4 * 8)         # chunks of 4 rows
+    X, y = blobs(300, 3, 5)
+    np.save(tmp_path / "X.npy", X)
+    np.save(tmp_path / "y.npy", y)
+    scans = []
+    nonfinite = checks.nonfinite
+
+    def spy(A, dtype=None):
+        if isinstance(A, np.memmap) and \
+                getattr(A, checks.FINITE_MARK, None) != np.dtype(dtype or A.dtype).str:
+            scans.append(A.shape)                    # a memmap read to check it
+        return nonfinite(A, dtype)
+    monkeypatch.setattr(checks, "nonfinite", spy)
+    mapped, labels = datasets.load(tmp_path / "X.npy")
+    net = fn.Network([fn.Dense(4, 8, activation="relu"), fn.Dense(8, 3)], seed=0)
+    net.scaler = Scaler("standard")
+    net.fit(mapped, labels, epochs=1, batch_size=32, verbose=False)
+    net.predict(mapped)
+    assert scans == [(300, 4)]                       # datasets' check; fit's reuses it
+    X[201, 2] = np.nan                               # past the first chunks
+    np.save(tmp_path / "X.npy", X)
+    with pytest.raises(ValueError, match=r"X.npy.*features row 201 holds NaN"):
+        datasets.load(tmp_path / "X.npy")
+    mapped = np.load(tmp_path / "X.npy", mmap_mode="r")          # not through load
+    with pytest.raises(ValueError, match=r"X must be finite, but it holds 1 NaN or infinite "
+                                         r"values \(first at index \(201, 2\): nan\)"):
+        net.fit(mapped, labels, epochs=1, verbose=False)
+
+
+def test_an_integer_npy_streams_too(tmp_path):
+    from fastnet import datasets, inputs
+    X, y = blobs(400, 3, 8)
+    np.save(tmp_path / "X.npy", np.round(X).astype(np.int16))
+    np.save(tmp_path / "y.npy", y)
+    mapped, labels = datasets.load(tmp_path / "X.npy")
+    assert isinstance(mapped, np.memmap) and mapped.dtype == np.int16
+    net, history = fitted(mapped, labels)
+    assert np.shares_memory(inputs.check_input(net, mapped), mapped)
+    net2, history2 = fitted(np.array(mapped), labels)     # in memory: once to float32
+    same_training(net, net2, history, history2)
