@@ -180,6 +180,13 @@ def mnist_network(hidden=256, seed=0):
                       loss="softmax_cross_entropy", seed=seed)
 
 
+def mlp_network(sizes, seed=0):
+    """ReLU hidden layers of ``sizes`` (e.g. (784, 2048, 2048, 10)), softmax cross-entropy."""
+    layers = [fn.Dense(n_in, n_out, activation="relu") for n_in, n_out in zip(sizes, sizes[1:-1])]
+    layers.append(fn.Dense(sizes[-2], sizes[-1]))
+    return fn.Network(layers, loss="softmax_cross_entropy", seed=seed)
+
+
 def sgd_recipe(epochs, lr=0.1, momentum=0.9, weight_decay=2e-4):
     """fastnet's CLI default: SGD momentum 0.9, lr 0.1, weight decay 2e-4, cosine over
     the epochs."""
