@@ -34,6 +34,9 @@ RELU = activations.NAMES["relu"]
 BATCHES = [1, 32, 128, 512]
 WIDTHS = [256, 1024]
 FAN_IN = 784
+# The wide layers (width -> width, batch WIDE_BATCH) timed beside sgemm of their shape.
+WIDE_WIDTHS = [1024, 2048, 4096]
+WIDE_BATCH = 256
 # One flat parameter vector the size of a 784-1024 layer with its bias.
 N_PARAMS = 784 * 1024 + 1024
 OPTIMIZERS = list(catalogue.OPTIMIZERS)
@@ -117,6 +120,12 @@ MATMUL = {
 def flops(c):
     """Multiply-adds x 2 of any of the three dense kernels on case ``c``."""
     return 2.0 * c.batch * c.fan_in * c.fan_out
+
+
+def gflops(fn, c, repeat=3, min_seconds=0.02):
+    """GFLOP/s of ``fn(c)`` (a KERNELS or MATMUL entry): 2·B·C·OC flops over its best
+    time (``best_times``)."""
+    return flops(c) / best_times((fn,), c, repeat=repeat, min_seconds=min_seconds)[0] / 1e9
 
 
 # ---------------------------------------------------------------- optimizers

@@ -126,7 +126,7 @@ def print_table(rows, names):
         ratio = seconds["fastnet"] / seconds[best]
         slower += ratio > 1.0
         print(f"{layers:<24} {batch:>5} {kind:<8} {samples:>7} "
-              + " ".join(f"{seconds[n]:>10.4f}" for n in names)
+              + " ".join(f"{seconds[n]:>10.5f}" for n in names)
               + f"  {best:<12} {ratio:>15.2f}" + ("  SLOWER" if ratio > 1.0 else ""))
     print(f"(seconds per epoch, medians over the rounds; fastnet/fastest > 1.0 is flagged "
           f"SLOWER: {slower} of {len(rows)} configuration(s))")
