@@ -17,7 +17,7 @@ every configuration alike); the table gives each implementation's median seconds
 epoch over all rounds, the fastest peer and fastnet's time over the fastest peer's, flagged
 ``SLOWER`` when above 1.0. Above the table: date, CPU, threads and versions.
 
-    python benchmarks/tools/grid.py                                   # the default grid
+    python benchmarks/tools/grid.py        # the default grid, 64 configurations: long
     python benchmarks/tools/grid.py --widths 2048,4096 --depths 2 --batches 256 --inputs standard
     python benchmarks/tools/grid.py --widths 256 --depths 1 --batches 8 --limit 256 --rounds 1
 """
@@ -55,13 +55,13 @@ def input_list(text):
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--widths", type=_common.int_list, default=[256, 1024, 4096], metavar="W,W",
-                   help="hidden layer widths (default 256,1024,4096; the issue's range is "
-                        "256-4096)")
+    p.add_argument("--widths", type=_common.int_list, default=[256, 1024, 2048, 4096],
+                   metavar="W,W", help="hidden layer widths (default 256,1024,2048,4096)")
     p.add_argument("--depths", type=_common.int_list, default=[1, 2], metavar="D,D",
-                   help="numbers of hidden layers (default 1,2; up to 4 in the issue)")
-    p.add_argument("--batches", type=_common.int_list, default=[1, 32, 256], metavar="B,B",
-                   help="batch sizes (default 1,32,256; the issue's range is 1-512)")
+                   help="numbers of hidden layers (default 1,2; e.g. 1,2,3,4 for the whole "
+                        "range)")
+    p.add_argument("--batches", type=_common.int_list, default=[1, 32, 128, 512],
+                   metavar="B,B", help="batch sizes (default 1,32,128,512)")
     p.add_argument("--inputs", type=input_list, default=list(INPUTS), metavar="raw,standard",
                    help="raw MNIST pixels and/or standardised (dense) ones (default both)")
     p.add_argument("--limit", type=_common.positive_int, default=2048, metavar="N",
