@@ -1,4 +1,4 @@
-"""Shared set-up of the benchmark tools (compare.py, time_to_98.py): import fastnet and
+"""Shared set-up of the benchmark tools (compare.py, grid.py, time_to_98.py): import fastnet and
 the benchmarks package from this checkout, the --threads handling, the options and
 argument types they share. The tools are scripts, run as ``python benchmarks/tools/NAME.py``;
 this folder has no __init__.py, so asv, which imports every module of the benchmarks
@@ -20,7 +20,9 @@ THREAD_VARS = ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS",
 def limit_threads_from_argv(argv=None):
     """Apply ``--threads N`` from the command line to Numba, the BLAS and OpenMP by
     setting THREAD_VARS. Call it before NumPy or Numba is imported: they read these
-    variables once, at import. (The script's own parser validates the value later.)"""
+    variables once, at import. (The script's own parser validates the value later.)
+    PyTorch's and JAX's threads are set where their peers start (``_peers``): XLA reads
+    no such variable or flag."""
     p = argparse.ArgumentParser(add_help=False)
     p.add_argument("--threads", default="")
     n = p.parse_known_args(argv)[0].threads

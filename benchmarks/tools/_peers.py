@@ -241,13 +241,13 @@ class JaxMLP:
         return [(np.asarray(W), np.asarray(b)) for W, b in self.params]
 
     def accuracy(self, X, y, batch=1000):
-        correct = 0
+        correct, weights = 0, self.weights()
         for s in range(0, len(X), batch):
             idx = np.arange(s, min(s + batch, len(X)))
             z = images(X, idx)
-            for i, (W, b) in enumerate(self.weights()):
+            for i, (W, b) in enumerate(weights):
                 z = z @ W.T + b
-                z = np.maximum(z, 0) if i < len(self.params) - 1 else z
+                z = np.maximum(z, 0) if i < len(weights) - 1 else z
             correct += int((z.argmax(axis=1) == y[idx]).sum())
         return correct / len(X)
 

@@ -25,10 +25,12 @@ untimed BLAS_PAUSE after each np.matmul round so that OpenBLAS's threads, which 
 (the weight gradient is ``dense_gradient``, without the optimizer step); the first
 layer's two kernels also as ``Network`` runs them (W stored transposed), on random x and
 on MNIST images, whose all-zero blocks they skip (GFLOP/s counted for the dense product).
-PyTorch and JAX are optional (pip install -e ".[peers]"): a missing one is left out with
-a one-line note. For other layer sizes, depths and inputs see grid.py. Last: thread counts, CPU, versions, date and peak RSS: of a separate ``fastnet train
---epochs 1`` process (this one also holds PyTorch, ~180 MB for the import alone) and of
-this one.
+Last: thread counts, CPU, versions, date and peak RSS: of a separate ``fastnet train
+--epochs 1`` process (this one also holds PyTorch and JAX, ~180 MB for PyTorch's import
+alone) and of this one.
+
+PyTorch and JAX are optional (pip install -e ".[peers]"): a missing one is left out with a
+one-line note. For other layer sizes, depths and inputs see grid.py.
 
     python benchmarks/tools/compare.py                      # 3 epochs, batches 32 and 128
     python benchmarks/tools/compare.py --threads 1 --skip-torch --skip-jax
