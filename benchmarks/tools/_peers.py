@@ -227,7 +227,8 @@ class JaxMLP:
 
     def __init__(self, weights, recipe, threads):
         jax = self.jax = start_jax(threads)
-        self.params = [(jax.device_put(W), jax.device_put(b)) for W, b in weights]
+        # copies (jnp.array): the step donates its buffers, never the shared NumPy weights
+        self.params = [(jax.numpy.array(W), jax.numpy.array(b)) for W, b in weights]
         self.velocity = jax.tree.map(lambda p: jax.numpy.zeros_like(p), self.params)
         self._step = jax_train_step(recipe.momentum, recipe.weight_decay)
 
