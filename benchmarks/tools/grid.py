@@ -103,7 +103,9 @@ def package_version(name):
 def print_header(args, threads, peers, notes):
     print(f"date: {datetime.datetime.now().astimezone().strftime('%Y-%m-%d %H:%M %Z')}")
     print(f"CPU: {common.cpu_model()} ({common.cores()} cores usable), {platform.machine()}")
-    print(f"threads: {threads} (Numba, PyTorch, JAX/XLA); NumPy BLAS: "
+    users = ["Numba"] + [{"pytorch": "PyTorch", "jax": "JAX/XLA"}[name]
+                         for name, _ in peers if name in ("pytorch", "jax")]
+    print(f"threads: {threads} ({', '.join(users)}); NumPy BLAS: "
           f"{_common.blas_description()}")
     print(f"versions: fastnet {fastnet.__version__} (commit {_common.git_commit()}), python "
           f"{platform.python_version()}, numba {numba.__version__}, numpy {np.__version__}, "
