@@ -12,9 +12,26 @@ import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
-sys.path.insert(0, os.path.join(ROOT, "benchmarks", "tools"))  # the tools' _peers, _common
 
-import _peers  # noqa: E402
+
+def import_peers():
+    """benchmarks/tools/_peers, imported without leaving it or its _common in sys.path and
+    sys.modules: examples/ has a _common module of its own."""
+    tools, names = os.path.join(ROOT, "benchmarks", "tools"), ("_common", "_peers")
+    saved = {name: sys.modules.pop(name) for name in names if name in sys.modules}
+    sys.path.insert(0, tools)
+    try:
+        import _peers
+    finally:
+        sys.path.remove(tools)
+        for name in names:
+            sys.modules.pop(name, None)
+        sys.modules.update(saved)
+    return _peers
+
+
+_peers = import_peers()
+
 from benchmarks import (bench_coldstart, bench_kernels, bench_optim,  # noqa: E402
                         bench_training, common)
 from fastnet.kernels import reference as ref  # noqa: E402
