@@ -1,5 +1,8 @@
 """A full MNIST training epoch through the public API: Network.fit, 784-256-10 ReLU,
-batch 128, SGD momentum 0.9, lr 0.1, weight decay 2e-4 (fastnet's CLI default)."""
+batch 128, SGD momentum 0.9, lr 0.1, weight decay 2e-4 (fastnet's CLI default); and one
+training step of a wide network, 784-2048-2048-10 at batch 256."""
+import numpy as np
+
 import fastnet
 
 from . import common
@@ -54,3 +57,27 @@ class Threads:
 
     def track_numba_threads(self):
         return common.threads()
+
+
+class WideTrainingStep:
+    """One SGD-momentum step of ``layers`` on ``batch`` random dense float32 inputs: a
+    Network.fit of one epoch of one batch (its per-call checks included, a small part of
+    the ~8 GFLOP step). Setup builds the network and fits once, untimed (kernel compile
+    or cache load)."""
+
+    layers = (784, 2048, 2048, 10)
+    batch = 256
+    number = 1
+    repeat = (1, 5, 20.0)
+    timeout = 300
+
+    def setup(self):
+        rng = np.random.default_rng(0)
+        self.X = rng.standard_normal((self.batch, self.layers[0])).astype(np.float32)
+        self.y = rng.integers(0, self.layers[-1], self.batch)
+        self.net = common.mlp_network(self.layers)
+        self.time_train_step()
+
+    def time_train_step(self):
+        self.net.fit(self.X, self.y, epochs=1, batch_size=self.batch,
+                     optimizer=common.sgd_recipe(1), verbose=False)

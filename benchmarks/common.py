@@ -34,6 +34,9 @@ RELU = activations.NAMES["relu"]
 BATCHES = [1, 32, 128, 512]
 WIDTHS = [256, 1024]
 FAN_IN = 784
+# The wide layers (width -> width, batch WIDE_BATCH) timed beside sgemm of their shape.
+WIDE_WIDTHS = [1024, 2048, 4096]
+WIDE_BATCH = 256
 # One flat parameter vector the size of a 784-1024 layer with its bias.
 N_PARAMS = 784 * 1024 + 1024
 OPTIMIZERS = list(catalogue.OPTIMIZERS)
@@ -119,6 +122,12 @@ def flops(c):
     return 2.0 * c.batch * c.fan_in * c.fan_out
 
 
+def gflops(fn, c, repeat=3, min_seconds=0.02):
+    """GFLOP/s of ``fn(c)`` (a KERNELS or MATMUL entry): 2·B·C·OC flops over its best
+    time (``best_times``)."""
+    return flops(c) / best_times((fn,), c, repeat=repeat, min_seconds=min_seconds)[0] / 1e9
+
+
 # ---------------------------------------------------------------- optimizers
 def optimizer_case(name, n=N_PARAMS, seed=0):
     """Parameters, gradient, the optimizer's state vectors (zeros) of length n, and the
@@ -178,6 +187,13 @@ def mnist_network(hidden=256, seed=0):
     """The benchmark network 784-hidden-10, ReLU, softmax cross-entropy."""
     return fn.Network([fn.Dense(784, hidden, activation="relu"), fn.Dense(hidden, 10)],
                       loss="softmax_cross_entropy", seed=seed)
+
+
+def mlp_network(sizes, seed=0):
+    """ReLU hidden layers of ``sizes`` (e.g. (784, 2048, 2048, 10)), softmax cross-entropy."""
+    layers = [fn.Dense(n_in, n_out, activation="relu") for n_in, n_out in zip(sizes, sizes[1:-1])]
+    layers.append(fn.Dense(sizes[-2], sizes[-1]))
+    return fn.Network(layers, loss="softmax_cross_entropy", seed=seed)
 
 
 def sgd_recipe(epochs, lr=0.1, momentum=0.9, weight_decay=2e-4):

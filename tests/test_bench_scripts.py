@@ -13,6 +13,25 @@ import pytest
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
+
+def import_peers():
+    """benchmarks/tools/_peers, imported without leaving it or its _common in sys.path and
+    sys.modules: examples/ has a _common module of its own."""
+    tools, names = os.path.join(ROOT, "benchmarks", "tools"), ("_common", "_peers")
+    saved = {name: sys.modules.pop(name) for name in names if name in sys.modules}
+    sys.path.insert(0, tools)
+    try:
+        import _peers
+    finally:
+        sys.path.remove(tools)
+        for name in names:
+            sys.modules.pop(name, None)
+        sys.modules.update(saved)
+    return _peers
+
+
+_peers = import_peers()
+
 from benchmarks import (bench_coldstart, bench_kernels, bench_optim,  # noqa: E402
                         bench_training, common)
 from fastnet.kernels import reference as ref  # noqa: E402
@@ -30,7 +49,7 @@ def smallest(cls):
 
 
 @pytest.mark.parametrize("cls", [bench_kernels.DenseKernels, bench_kernels.FirstLayerKernels,
-                                 bench_optim.OptimizerUpdate])
+                                 bench_kernels.WideKernels, bench_optim.OptimizerUpdate])
 def test_kernel_benchmarks_run_at_their_smallest_params(cls):
     args = smallest(cls)
     bench = cls()
@@ -72,6 +91,50 @@ def test_kernels_match_their_matmul():
         assert np.allclose(c.dw.T, c.delta.T @ c.x, atol=1e-4)
         common.MATMUL["weight_grad"](c)
         np.testing.assert_allclose(c.dw.T, c.delta.T @ c.x, rtol=1e-6)
+
+
+def test_wide_gflops_track_the_kernel_and_sgemm_of_one_shape(monkeypatch):
+    """Each track_ returns flops(case) over the best time of the function it names: the
+    kernel, or np.matmul of the same shape (_sgemm)."""
+    timed = []
+
+    def best_times(fns, case, **kwargs):
+        timed.append((fns[0], case.batch, case.fan_in, case.fan_out))
+        return [0.5]
+
+    monkeypatch.setattr(common, "best_times", best_times)
+    width = bench_kernels.WideGflops.params[0][0]
+    assert bench_kernels.WideGflops.params == [[1024, 2048, 4096]]
+    bench = bench_kernels.WideGflops()
+    bench.setup(width)
+    for kind, kernel in common.KERNELS.items():
+        for name, fn in ((kind, kernel), (kind + "_sgemm", common.MATMUL[kind])):
+            value = getattr(bench, "track_" + name)(width)
+            assert value == 2 * common.WIDE_BATCH * width * width / 0.5 / 1e9
+            assert timed.pop() == (fn, common.WIDE_BATCH, width, width)
+    assert len(bench_methods(bench_kernels.WideGflops)) == 6
+
+
+def test_wide_training_step_is_one_step_of_its_network(monkeypatch):
+    """time_train_step trains the benchmark's network for exactly one SGD-momentum step on
+    its batch (the network shrunk here from 784-2048-2048-10 to 784-32-32-10): the NumPy
+    peer's one step from the same weights on the same batch lands on the same weights."""
+    assert bench_training.WideTrainingStep.layers == (784, 2048, 2048, 10)
+    monkeypatch.setattr(bench_training.WideTrainingStep, "layers", (784, 32, 32, 10))
+    bench = bench_training.WideTrainingStep()
+    bench.setup()
+    assert [(d.W.shape[0] * d.W.shape[1]) for d in bench.net.layers] == [784 * 32, 32 * 32, 320]
+    assert bench.X.shape == (bench.batch, 784) == (256, 784)  # one epoch is one batch
+    recipe = _peers.Recipe(schedule_epochs=1)
+    peer = _peers.NumpyMLP(_peers.initial_weights(bench.net), recipe)
+    peer.step(bench.X, bench.y, np.arange(bench.batch), recipe.lr_at(0))
+    before = bench.net.params.copy()
+    bench.time_train_step()
+    assert not np.array_equal(bench.net.params, before)
+    for (W, b), (W_peer, b_peer) in zip(_peers.initial_weights(bench.net),
+                                        zip(peer.params[::2], peer.params[1::2])):
+        np.testing.assert_allclose(W, W_peer, rtol=1e-4, atol=1e-6)
+        np.testing.assert_allclose(b, b_peer, rtol=1e-4, atol=1e-6)
 
 
 def test_training_benchmarks_have_their_api(monkeypatch):
@@ -123,16 +186,16 @@ def test_every_benchmark_class_is_collected():
 
 def run_script(name, *args):
     return subprocess.run([sys.executable, os.path.join(ROOT, "benchmarks", "tools", name), *args],
-                          capture_output=True, text=True, timeout=180, cwd=ROOT)
+                          capture_output=True, text=True, timeout=300, cwd=ROOT)
 
 
 def test_compare_quick_mode_prints_the_table():
     proc = run_script("compare.py", "--epochs", "1", "--limit", "2000", "--skip-torch",
-                      "--batches", "128")
+                      "--skip-jax", "--batches", "128")
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout
     assert "implementation" in out and "s/epoch" in out
-    for line in ("  128  fastnet", "  128  numpy-blas", "PyTorch skipped", "GFLOP/s",
+    for line in ("  128  fastnet", "  128  numpy-blas", "PyTorch skipped", "JAX skipped", "GFLOP/s",
                  "weight_grad", "threads: Numba", "CPU:", "peak RSS:", "date:"):
         assert line in out, line
     rss = out.split("peak RSS: ")[1]
@@ -174,3 +237,133 @@ def test_time_to_98_reports_the_median_of_the_rounds():
 def test_tools_reject_a_bad_thread_count():
     proc = run_script("compare.py", "--threads", "0")
     assert proc.returncode == 2 and "--threads" in proc.stderr
+
+
+# ---------------------------------------------------------------- peers and the grid
+def small_batches():
+    """A Recipe of 784-24-24-10 and 40 uint8 images with their labels."""
+    rng = np.random.default_rng(1)
+    X = rng.integers(0, 256, (40, 784), dtype=np.uint8)
+    y = rng.integers(0, 10, 40).astype(np.int64)
+    return _peers.Recipe(hidden=24, depth=2, batch_size=16, schedule_epochs=2), X, y
+
+
+def test_jax_steps_equal_the_numpy_steps():
+    """Two steps (so momentum counts) of the JAX MLP and of the NumPy MLP from the same
+    weights on the same batches give the same weights, to float32 tolerance."""
+    pytest.importorskip("jax")
+    recipe, X, y = small_batches()
+    weights = _peers.initial_weights(recipe.network())
+    ours, theirs = _peers.NumpyMLP(weights, recipe), _peers.JaxMLP(weights, recipe, threads=1)
+    for epoch, idx in enumerate((np.arange(16), np.arange(16, 40, 2))):
+        ours.step(X, y, idx, recipe.lr_at(epoch))
+        theirs.step(X, y, idx, recipe.lr_at(epoch))
+    got = theirs.weights()
+    assert len(got) == 3 and got[1][0].shape == (24, 24)
+    for (W, b), (W_np, b_np), (W0, _) in zip(got, zip(ours.params[::2], ours.params[1::2]),
+                                             weights):
+        assert W.dtype == np.float32 and not np.array_equal(W, W0)
+        np.testing.assert_allclose(W, W_np, rtol=1e-4, atol=1e-6)
+        np.testing.assert_allclose(b, b_np, rtol=1e-4, atol=1e-6)
+
+
+BUSY_THREADS = """import os, sys
+sys.path.insert(0, sys.argv[2])
+import _peers
+cpus = os.sched_getaffinity(0)
+jax = _peers.start_jax(int(sys.argv[1]))
+def ticks():
+    out = {}
+    for tid in os.listdir("/proc/self/task"):
+        with open(f"/proc/self/task/{tid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        out[tid] = int(fields[11]) + int(fields[12])
+    return out
+product = jax.jit(lambda a: (a @ a).sum())
+a = jax.numpy.ones((1024, 1024), jax.numpy.float32)
+product(a).block_until_ready()
+before = ticks()
+while sum(ticks().values()) - sum(before.values()) < 100:
+    product(a).block_until_ready()
+spent = [t - before.get(tid, 0) for tid, t in ticks().items()]
+print(sum(t >= 0.15 * sum(spent) for t in spent), os.sched_getaffinity(0) == cpus)
+"""
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/task"), reason="reads Linux's /proc")
+def test_jax_works_on_as_many_threads_as_asked():
+    """With start_jax(1) one thread does all of JAX's work (with 2, two share it), and the
+    process's CPU affinity is whole again afterwards."""
+    pytest.importorskip("jax")
+    if common.cores() < 2:
+        pytest.skip("needs 2 cores")
+    busy = {}
+    for threads in (1, 2):
+        proc = subprocess.run([sys.executable, "-c", BUSY_THREADS, str(threads),
+                               os.path.join(ROOT, "benchmarks", "tools")],
+                              capture_output=True, text=True, timeout=180, cwd=ROOT)
+        assert proc.returncode == 0, proc.stderr
+        n_busy, restored = proc.stdout.split()
+        busy[threads] = int(n_busy)
+        assert restored == "True"
+    assert busy[1] == 1 and busy[2] >= 2, busy
+
+
+def test_a_missing_peer_is_skipped_with_a_note(monkeypatch):
+    assert _peers.jax_skipped(True) == "JAX skipped (--skip-jax)."
+    assert _peers.torch_skipped(True) == "PyTorch skipped (--skip-torch)."
+    monkeypatch.setattr(_peers.importlib.util, "find_spec", lambda name: None)
+    assert "JAX is not installed: skipped" in _peers.jax_skipped(False)
+    assert "PyTorch is not installed: skipped" in _peers.torch_skipped(False)
+
+
+def grid_rows(out):
+    """The table rows of grid.py's output, split into fields."""
+    return [line.split() for line in out.splitlines() if line.startswith("784-")]
+
+
+def check_grid(proc, names):
+    """grid.py on widths 16,32 x depths 1,2 x batch 8 x raw, --limit 256: one row per
+    configuration with each implementation's seconds, the fastest peer and the ratio."""
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    for line in ("date:", "CPU:", "threads: 1 ", "versions: fastnet", "numba", "jax"):
+        assert line in out, line
+    header = next(line.split() for line in out.splitlines() if line.startswith("layers"))
+    assert header[4:4 + len(names)] == names, header
+    rows = grid_rows(out)
+    assert sorted(r[0] for r in rows) == ["784-16-10", "784-16-16-10", "784-32-10",
+                                          "784-32-32-10"], out
+    for row in rows:
+        assert row[1:4] == ["8", "raw", "256"], row
+        seconds = dict(zip(names, map(float, row[4:4 + len(names)])))
+        fastest, ratio = row[4 + len(names)], float(row[5 + len(names)])
+        assert fastest == min(names[1:], key=seconds.get), row
+        want = seconds["fastnet"] / seconds[fastest]
+        assert abs(ratio - want) <= 0.005 + want * 1e-5 * (1 / seconds["fastnet"]
+                                                           + 1 / seconds[fastest]), row
+        assert (row[-1] == "SLOWER") == (ratio > 1.0) or abs(ratio - 1.0) <= 0.005, row
+    slower = sum(row[-1] == "SLOWER" for row in rows)
+    assert f"SLOWER: {slower} of 4 configuration(s)" in out
+    return out
+
+
+GRID = ("grid.py", "--widths", "16,32", "--depths", "1,2", "--batches", "8", "--inputs", "raw",
+        "--limit", "256", "--rounds", "1", "--threads", "1")
+
+
+def test_grid_without_the_optional_peers():
+    out = check_grid(run_script(*GRID, "--skip-torch", "--skip-jax"), ["fastnet", "numpy-blas"])
+    assert "PyTorch skipped (--skip-torch)." in out and "JAX skipped (--skip-jax)." in out
+
+
+def test_grid_with_pytorch_and_jax():
+    pytest.importorskip("jax")
+    pytest.importorskip("torch")
+    out = check_grid(run_script(*GRID), ["fastnet", "numpy-blas", "pytorch", "jax"])
+    assert "skipped" not in out
+
+
+def test_grid_rejects_an_unknown_input():
+    proc = run_script("grid.py", "--inputs", "raw,scaled")
+    assert proc.returncode == 2 and "--inputs" in proc.stderr and "scaled" in proc.stderr

@@ -1,10 +1,11 @@
-"""Shared set-up of the benchmark tools (compare.py, time_to_98.py): import fastnet and
+"""Shared set-up of the benchmark tools (compare.py, grid.py, time_to_98.py): import fastnet and
 the benchmarks package from this checkout, the --threads handling, the options and
 argument types they share. The tools are scripts, run as ``python benchmarks/tools/NAME.py``;
 this folder has no __init__.py, so asv, which imports every module of the benchmarks
 package, leaves them alone."""
 import argparse
 import os
+import subprocess
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -19,7 +20,9 @@ THREAD_VARS = ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS",
 def limit_threads_from_argv(argv=None):
     """Apply ``--threads N`` from the command line to Numba, the BLAS and OpenMP by
     setting THREAD_VARS. Call it before NumPy or Numba is imported: they read these
-    variables once, at import. (The script's own parser validates the value later.)"""
+    variables once, at import. (The script's own parser validates the value later.)
+    PyTorch's and JAX's threads are set where their peers start (``_peers``): XLA reads
+    no such variable or flag."""
     p = argparse.ArgumentParser(add_help=False)
     p.add_argument("--threads", default="")
     n = p.parse_known_args(argv)[0].threads
@@ -28,9 +31,9 @@ def limit_threads_from_argv(argv=None):
             os.environ[var] = n
 
 
-def peer_arguments(p, hidden=256):
+def peer_arguments(p, hidden=256, jax=False):
     """The options compare.py and time_to_98.py share: --hidden --threads --limit
-    --skip-torch --seed."""
+    --skip-torch --seed (and --skip-jax with ``jax``)."""
     p.add_argument("--hidden", type=positive_int, default=hidden,
                    help=f"hidden layer width (default {hidden})")
     p.add_argument("--threads", type=positive_int, default=None,
@@ -40,6 +43,8 @@ def peer_arguments(p, hidden=256):
                    help="train on the first N MNIST training images only (the test set "
                         "stays whole); for quick checks")
     p.add_argument("--skip-torch", action="store_true", help="leave PyTorch out")
+    if jax:
+        p.add_argument("--skip-jax", action="store_true", help="leave JAX out")
     p.add_argument("--seed", type=int, default=0, help="seeds weights and shuffling (default 0)")
 
 
@@ -57,6 +62,28 @@ def int_list(text):
     return values
 
 
+def git_commit():
+    """``git describe --always --dirty`` of this checkout, or 'unknown'."""
+    try:
+        out = subprocess.run(["git", "describe", "--always", "--dirty"], cwd=HERE,
+                             capture_output=True, text=True, timeout=10)
+        return out.stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def blas_description():
+    """'openblas 0.3.x, N threads' of NumPy's BLAS, via threadpoolctl when installed."""
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return "unknown (pip install threadpoolctl to see it)"
+    blas = [i for i in threadpool_info() if i.get("user_api") == "blas"]
+    blas = [i for i in blas if "numpy" in i.get("filepath", "")] or blas  # NumPy's own
+    return ", ".join(f"{i['internal_api']} {i.get('version')}, {i['num_threads']} threads"
+                     for i in blas) or "none found"
+
+
 def median(xs):
     """The median of a non-empty sequence of numbers."""
     xs = sorted(xs)
@@ -64,7 +91,7 @@ def median(xs):
     return xs[mid] if len(xs) % 2 else 0.5 * (xs[mid - 1] + xs[mid])
 
 
-# Untimed sleep between two implementations' turns in compare.py and time_to_98.py, long
-# enough for the threads of the one that just ran (OpenBLAS's and OpenMP's spin while
-# they wait for work) to be asleep when the next one starts.
+# Untimed sleep between two implementations' turns in compare.py, grid.py and
+# time_to_98.py, long enough for the threads of the one that just ran (OpenBLAS's and
+# OpenMP's spin while they wait for work) to be asleep when the next one starts.
 PAUSE = 0.3

@@ -1,19 +1,24 @@
-"""The same MLP and recipe as fastnet, written with NumPy (BLAS) and with PyTorch, for
-compare.py and time_to_98.py.
+"""The same MLP and recipe as fastnet, written with NumPy (BLAS), PyTorch and JAX, for
+compare.py, grid.py and time_to_98.py.
 
-Both peers start from a fastnet network's initial weights, see the same minibatches in
+Every peer starts from a fastnet network's initial weights, sees the same minibatches in
 the same order as ``Network.fit`` (one ``numpy.random.default_rng(seed)`` permutation
-per epoch), gather each batch from the uint8 images scaled by 1/255 as fastnet does, and
-use fastnet's schedule objects for the per-epoch learning rate. Matrix products (``@``,
-``torch.nn.Linear``) are fine here: only fastnet's kernels must be loop-only.
+per epoch), gathers each batch from the uint8 images scaled by 1/255 as fastnet does (or
+from float32 inputs as they are), and uses fastnet's schedule objects for the per-epoch
+learning rate. Matrix products (``@``, ``torch.nn.Linear``, ``jnp.matmul``) are fine here:
+only fastnet's kernels must be loop-only. PyTorch and JAX are optional (the ``peers``
+extra): a script leaves out whichever is missing, with a one-line note.
 """
+import functools
 import importlib.util
+import os
 import sys
 import time
 from dataclasses import dataclass
 
 import numpy as np
 
+import _common
 import fastnet as fn
 from benchmarks import common
 
@@ -24,6 +29,7 @@ class Recipe:
     (describe() leaves out the batch size, which compare.py varies)."""
 
     hidden: int = 256
+    depth: int = 1              # hidden layers, each ``hidden`` wide
     lr: float = 0.1
     momentum: float = 0.9
     weight_decay: float = 2e-4
@@ -31,13 +37,17 @@ class Recipe:
     batch_size: int = 128
     seed: int = 0
 
+    def layers(self):
+        """Layer sizes, e.g. (784, 256, 10)."""
+        return (784,) + (self.hidden,) * self.depth + (10,)
+
     def describe(self):
-        return (f"784-{self.hidden}-10 ReLU, softmax cross-entropy, SGD momentum "
+        return (f"{'-'.join(map(str, self.layers()))} ReLU, softmax cross-entropy, SGD momentum "
                 f"{self.momentum}, lr {self.lr}, weight decay {self.weight_decay:g}, cosine "
                 f"over {self.schedule_epochs} epochs, seed {self.seed}")
 
     def network(self):
-        return common.mnist_network(self.hidden, self.seed)
+        return common.mlp_network(self.layers(), self.seed)
 
     def optimizer(self):
         return common.sgd_recipe(self.schedule_epochs, self.lr, self.momentum,
@@ -54,8 +64,8 @@ def initial_weights(net):
 
 
 def images(X, idx):
-    """float32 rows X[idx] / 255 from uint8 images."""
-    return X[idx] * np.float32(1 / 255)
+    """float32 rows X[idx] / 255 from uint8 images; rows X[idx] of float32 inputs."""
+    return X[idx] * np.float32(1 / 255) if X.dtype == np.uint8 else X[idx]
 
 
 class NumpyMLP:
@@ -160,8 +170,91 @@ class TorchMLP:
         return correct / len(X)
 
 
+@functools.lru_cache(maxsize=1)
+def start_jax(threads):
+    """Import JAX and start its CPU backend with ``threads`` worker threads; returns jax.
+    XLA sizes its thread pool by the CPUs this thread may run on when the backend starts
+    and has no flag for it (XLA_FLAGS' --xla_cpu_multi_thread_eigen and
+    intra_op_parallelism_threads change nothing in jaxlib 0.10): so this thread is held to
+    its first ``threads`` CPUs while the backend starts, then set free. XLA's workers stay
+    on those CPUs; Numba's, the BLAS's and PyTorch's threads are not affected. The first
+    call decides for the whole process."""
+    os.environ.setdefault("JAX_PLATFORMS", "cpu")
+    import jax
+    cpus = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else set()
+    if threads < len(cpus):
+        os.sched_setaffinity(0, sorted(cpus)[:threads])
+    try:
+        jax.devices("cpu")
+    finally:
+        if threads < len(cpus):
+            os.sched_setaffinity(0, cpus)
+    return jax
+
+
+@functools.lru_cache(maxsize=None)
+def jax_train_step(momentum, weight_decay):
+    """The jitted train step of JaxMLP: (params, velocity, x, y, lr) -> (params, velocity),
+    one per (momentum, weight decay) so that every JaxMLP reuses its compiled code (jit
+    compiles once per shape)."""
+    import jax
+    import jax.numpy as jnp
+
+    def loss(params, x, y):
+        z = x
+        for i, (W, b) in enumerate(params):
+            u = z @ W.T + b
+            z = jnp.where(u >= 0, u, 0) if i < len(params) - 1 else u  # relu'(0) = 1, as NumPy's
+        log_p = jax.nn.log_softmax(z)
+        return -jnp.mean(jnp.take_along_axis(log_p, y[:, None], axis=1))
+
+    def step(params, velocity, x, y, lr):
+        grads = jax.grad(loss)(params, x, y)
+        velocity = jax.tree.map(lambda v, g, p: momentum * v - lr * (g + weight_decay * p),
+                                velocity, grads, params)
+        params = jax.tree.map(lambda p, v: p + v, params, velocity)
+        return params, velocity
+
+    return jax.jit(step, donate_argnums=(0, 1))
+
+
+class JaxMLP:
+    """The same network and update as NumpyMLP in jax.numpy, float32 on the CPU, the whole
+    train step (forward, gradient by ``jax.grad``, momentum update) one ``jax.jit``
+    function; ``threads`` XLA threads (``start_jax``)."""
+
+    name = "jax"
+
+    def __init__(self, weights, recipe, threads):
+        jax = self.jax = start_jax(threads)
+        # copies (jnp.array): the step donates its buffers, never the shared NumPy weights
+        self.params = [(jax.numpy.array(W), jax.numpy.array(b)) for W, b in weights]
+        self.velocity = jax.tree.map(lambda p: jax.numpy.zeros_like(p), self.params)
+        self._step = jax_train_step(recipe.momentum, recipe.weight_decay)
+
+    def step(self, X, y, idx, lr):
+        self.params, self.velocity = self._step(self.params, self.velocity, images(X, idx),
+                                                y[idx].astype(np.int32), np.float32(lr))
+        self.jax.block_until_ready(self.params)  # time the work, not its dispatch
+
+    def weights(self):
+        """[(W, b), ...] as NumPy arrays."""
+        return [(np.asarray(W), np.asarray(b)) for W, b in self.params]
+
+    def accuracy(self, X, y, batch=1000):
+        correct, weights = 0, self.weights()
+        for s in range(0, len(X), batch):
+            idx = np.arange(s, min(s + batch, len(X)))
+            z = images(X, idx)
+            for i, (W, b) in enumerate(weights):
+                z = z @ W.T + b
+                z = np.maximum(z, 0) if i < len(weights) - 1 else z
+            correct += int((z.argmax(axis=1) == y[idx]).sum())
+        return correct / len(X)
+
+
 def epochs(model, X, y, n_epochs, recipe):
-    """Train ``model`` (a NumpyMLP or TorchMLP) like ``Network.fit``, one epoch per
+    """Train ``model`` (a NumpyMLP, TorchMLP or JaxMLP) like ``Network.fit``, one epoch per
     ``next()``: yields each epoch's training seconds. y are int64 class ids."""
     n = len(X)
     rng = np.random.default_rng(recipe.seed)
@@ -175,9 +268,49 @@ def epochs(model, X, y, n_epochs, recipe):
 
 
 def warm_up(model, X, y, recipe):
-    """One untimed step, for the first-call overheads (thread pools, allocator, lazy
-    imports). It changes the weights: give it a throwaway model."""
-    model.step(X, y, np.arange(min(recipe.batch_size, len(X))), recipe.lr_at(0))
+    """Untimed steps of the batch sizes an epoch has (a full batch and the last, shorter
+    one), for the first-call overheads (thread pools, allocator, lazy imports, JAX's
+    compile of each shape). They change the weights: give it a throwaway model."""
+    for size in {min(recipe.batch_size, len(X)), len(X) % recipe.batch_size} - {0}:
+        model.step(X, y, np.arange(size), recipe.lr_at(0))
+
+
+def run_interleaved(recipe, data, n_epochs, peers):
+    """Train fastnet and every peer (name, build(weights, recipe)) from the same initial
+    weights, taking turns epoch by epoch: fastnet's epoch 1, each peer's epoch 1 (called
+    from fastnet's epoch-end callback, outside its timed epoch), fastnet's epoch 2, ...
+    with an untimed ``_common.PAUSE`` between turns. Each implementation first takes
+    untimed warm-up steps on the same kind of inputs (fastnet: a one-epoch fit of a
+    throwaway network, which compiles its kernels or loads them from Numba's cache).
+    Returns {name: (per-epoch seconds, test accuracy or None without a test set)}."""
+    (X, y), test = data
+    n_warm = min(len(X), recipe.batch_size + 1)
+    recipe.network().fit(X[:n_warm], y[:n_warm], epochs=1, batch_size=recipe.batch_size,
+                         optimizer=recipe.optimizer(), verbose=False)
+    net = recipe.network()
+    weights = initial_weights(net)
+    turns = []  # (name, model, generator of its epochs' seconds)
+    for name, build in peers:
+        warm_up(build(weights, recipe), X, y, recipe)
+        model = build(weights, recipe)
+        turns.append((name, model, epochs(model, X, y, n_epochs, recipe)))
+    seconds = {name: [] for name, _ in peers}
+
+    def peers_epoch(net, epoch, logs):
+        for name, _, epoch_seconds in turns:
+            time.sleep(_common.PAUSE)
+            seconds[name].append(next(epoch_seconds))
+        time.sleep(_common.PAUSE)
+
+    time.sleep(_common.PAUSE)
+    history = net.fit(X, y, epochs=n_epochs, batch_size=recipe.batch_size,
+                      optimizer=recipe.optimizer(), seed=recipe.seed, verbose=False,
+                      callbacks=[fn.LambdaCallback(peers_epoch)])
+    result = {"fastnet": (history["seconds"],
+                          net.evaluate(*test)["accuracy"] if test else None)}
+    for name, model, _ in turns:
+        result[name] = (seconds[name], model.accuracy(*test) if test else None)
+    return result
 
 
 def torch_skipped(skip):
@@ -190,6 +323,15 @@ def torch_skipped(skip):
     return None
 
 
+def jax_skipped(skip):
+    """Why JAX is left out (a message), or None when it is used (found without importing)."""
+    if skip:
+        return "JAX skipped (--skip-jax)."
+    if importlib.util.find_spec("jax") is None:
+        return 'JAX is not installed: skipped (pip install "jax[cpu]" to include it).'
+    return None
+
+
 def mnist(limit=None):
     """((X, y), (X_test, y_test)): uint8 images, int64 labels (as torch wants them);
     with ``limit`` only the first ``limit`` training images."""
@@ -199,7 +341,7 @@ def mnist(limit=None):
     return (X, y.astype(np.int64)), (X_test, y_test.astype(np.int64))
 
 
-def torch_version():
-    """The version of the PyTorch already imported by a TorchMLP, or 'not used'."""
-    torch = sys.modules.get("torch")
-    return torch.__version__ if torch is not None else "not used"
+def version(module):
+    """The version of ``module`` ('torch', 'jax') if a peer has imported it, else 'not used'."""
+    imported = sys.modules.get(module)
+    return imported.__version__ if imported is not None else "not used"

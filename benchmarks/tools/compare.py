@@ -1,4 +1,4 @@
-"""Compare fastnet with a NumPy-BLAS MLP and PyTorch on MNIST, in one process.
+"""Compare fastnet with a NumPy-BLAS MLP, PyTorch and JAX on MNIST, in one process.
 
 All implementations train the same network (784-256-10 ReLU, softmax cross-entropy) from
 the same initial weights (fastnet's, copied into the peers) on the same minibatches in the
@@ -8,8 +8,9 @@ fastnet: one small fit, which compiles the kernels or loads them from Numba's ca
 no JIT compile is timed.
 
 The implementations take turns epoch by epoch: fastnet's epoch 1, NumPy's epoch 1,
-PyTorch's epoch 1, fastnet's epoch 2, ... (fastnet calls the peers from its epoch-end
-callback, outside its timed epoch). A shared machine whose speed drifts within seconds
+PyTorch's epoch 1, JAX's epoch 1, fastnet's epoch 2, ... (fastnet calls the peers from its epoch-end
+callback, outside its timed epoch; JAX's whole train step is one ``jax.jit`` function,
+compiled in its warm-up). A shared machine whose speed drifts within seconds
 then weighs on every implementation alike, instead of on whichever ran during a slow
 spell. Between two turns the script sleeps 0.3 s (``_common.PAUSE``), untimed, so that
 the threads of the implementation that just ran (OpenBLAS's and OpenMP's spin while they
@@ -25,11 +26,14 @@ untimed BLAS_PAUSE after each np.matmul round so that OpenBLAS's threads, which 
 layer's two kernels also as ``Network`` runs them (W stored transposed), on random x and
 on MNIST images, whose all-zero blocks they skip (GFLOP/s counted for the dense product).
 Last: thread counts, CPU, versions, date and peak RSS: of a separate ``fastnet train
---epochs 1`` process (this one also holds PyTorch, ~180 MB for the import alone) and of
-this one.
+--epochs 1`` process (this one also holds PyTorch and JAX, ~180 MB for PyTorch's import
+alone) and of this one.
+
+PyTorch and JAX are optional (pip install -e ".[peers]"): a missing one is left out with a
+one-line note. For other layer sizes, depths and inputs see grid.py.
 
     python benchmarks/tools/compare.py                      # 3 epochs, batches 32 and 128
-    python benchmarks/tools/compare.py --threads 1 --skip-torch
+    python benchmarks/tools/compare.py --threads 1 --skip-torch --skip-jax
     python benchmarks/tools/compare.py --epochs 1 --limit 2000 --batches 128   # a quick check
 """
 import argparse
@@ -40,7 +44,6 @@ import resource
 import subprocess
 import sys
 import tempfile
-import time
 
 import _common
 
@@ -53,7 +56,7 @@ import fastnet  # noqa: E402
 from benchmarks import common  # noqa: E402
 
 # Ratio fastnet/peer the issue sets for each (batch, peer): "≤ target" is met.
-TARGETS = {(128, "pytorch"): 0.5, (128, "numpy-blas"): 0.75,
+TARGETS = {(128, "pytorch"): 0.5, (128, "numpy-blas"): 0.75, (128, "jax"): 0.5,
            (32, "pytorch"): 0.3, (32, "numpy-blas"): 0.8}
 GFLOPS_TARGET = 0.7  # forward and weight gradient vs sgemm of the same shape
 RSS_TARGET_MB = 400
@@ -72,10 +75,10 @@ def parse_args(argv=None):
     p.add_argument("--batches", type=_common.int_list, default=[32, 128], metavar="B,B",
                    help="comma-separated batch sizes (default 32,128)")
     p.add_argument("--rounds", type=_common.positive_int, default=2,
-                   help="repeat the fastnet, NumPy, PyTorch sequence this many times and "
+                   help="repeat the fastnet, NumPy, PyTorch, JAX sequence this many times and "
                         "take the medians over all rounds, so that a machine whose speed "
                         "drifts weighs on every implementation alike (default 2)")
-    _common.peer_arguments(p)
+    _common.peer_arguments(p, jax=True)
     return p.parse_args(argv)
 
 
@@ -83,58 +86,6 @@ def peak_rss_mb():
     """This process's peak resident set size so far, in MB."""
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / 2**20 if sys.platform == "darwin" else peak / 2**10  # bytes vs KiB
-
-
-def git_commit():
-    """``git describe --always --dirty`` of this checkout, or 'unknown'."""
-    try:
-        out = subprocess.run(["git", "describe", "--always", "--dirty"], cwd=_common.HERE,
-                             capture_output=True, text=True, timeout=10)
-        return out.stdout.strip() or "unknown"
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-
-
-def blas_description():
-    """'openblas 0.3.x, N threads' of NumPy's BLAS, via threadpoolctl when installed."""
-    try:
-        from threadpoolctl import threadpool_info
-    except ImportError:
-        return "unknown (pip install threadpoolctl to see it)"
-    blas = [i for i in threadpool_info() if i.get("user_api") == "blas"]
-    blas = [i for i in blas if "numpy" in i.get("filepath", "")] or blas  # NumPy's own
-    return ", ".join(f"{i['internal_api']} {i.get('version')}, {i['num_threads']} threads"
-                     for i in blas) or "none found"
-
-
-def run_interleaved(recipe, data, epochs, peers):
-    """Train fastnet and every peer (name, build(weights, recipe)) from the same initial
-    weights, taking turns epoch by epoch. Returns {name: (per-epoch seconds, test accuracy)}."""
-    (X, y), (X_test, y_test) = data
-    common.warm_up(recipe.batch_size, recipe.hidden)
-    net = recipe.network()
-    weights = _peers.initial_weights(net)
-    turns = []  # (name, model, generator of its epochs' seconds)
-    for name, build in peers:
-        _peers.warm_up(build(weights, recipe), X, y, recipe)
-        model = build(weights, recipe)
-        turns.append((name, model, _peers.epochs(model, X, y, epochs, recipe)))
-    seconds = {name: [] for name, _ in peers}
-
-    def peers_epoch(net, epoch, logs):
-        for name, _, epoch_seconds in turns:
-            time.sleep(_common.PAUSE)
-            seconds[name].append(next(epoch_seconds))
-        time.sleep(_common.PAUSE)
-
-    time.sleep(_common.PAUSE)
-    history = net.fit(X, y, epochs=epochs, batch_size=recipe.batch_size,
-                      optimizer=recipe.optimizer(), seed=recipe.seed, verbose=False,
-                      callbacks=[fastnet.LambdaCallback(peers_epoch)])
-    result = {"fastnet": (history["seconds"], net.evaluate(X_test, y_test)["accuracy"])}
-    for name, model, _ in turns:
-        result[name] = (seconds[name], model.accuracy(X_test, y_test))
-    return result
 
 
 # Run `fastnet train` and print the process's own peak RSS: VmHWM of a new process (the
@@ -230,6 +181,7 @@ def main(argv=None):
                   file=sys.stderr)
     threads = common.threads()
     skip_torch = _peers.torch_skipped(args.skip_torch)
+    skip_jax = _peers.jax_skipped(args.skip_jax)
     data = _peers.mnist(args.limit)
     (X, _), (X_test, _) = data
     recipe = _peers.Recipe(hidden=args.hidden, schedule_epochs=args.epochs, seed=args.seed)
@@ -244,25 +196,29 @@ def main(argv=None):
     peers = [("numpy-blas", _peers.NumpyMLP)]
     if not skip_torch:
         peers.append(("pytorch", lambda w, r: _peers.TorchMLP(w, r, threads)))
+    if not skip_jax:
+        peers.append(("jax", lambda w, r: _peers.JaxMLP(w, r, threads)))
     for _ in range(args.rounds):
         for batch in args.batches:
             recipe.batch_size = batch
-            for name, (seconds, acc) in run_interleaved(recipe, data, args.epochs,
-                                                        peers).items():
+            for name, (seconds, acc) in _peers.run_interleaved(recipe, data, args.epochs,
+                                                               peers).items():
                 rows.setdefault((batch, name), ([], acc))[0].extend(seconds)
     print_table(rows, args.batches)
-    if skip_torch:
-        print(skip_torch)
+    for note in (skip_torch, skip_jax):
+        if note:
+            print(note)
 
     print(f"\nGFLOP/s of the kernels of one batch-128 step, best of 7 rounds, {threads} threads:")
     print_gflops(args.hidden)
 
     print(f"\nthreads: Numba {threads}" + ("" if skip_torch else f", PyTorch {threads}")
-          + f", NumPy BLAS: {blas_description()}")
+          + ("" if skip_jax else f", JAX (XLA) {threads}")
+          + f", NumPy BLAS: {_common.blas_description()}")
     print(f"CPU: {common.cpu_model()} ({common.cores()} cores usable), {platform.machine()}")
-    print(f"versions: fastnet {fastnet.__version__} (commit {git_commit()}), python "
+    print(f"versions: fastnet {fastnet.__version__} (commit {_common.git_commit()}), python "
           f"{platform.python_version()}, numba {numba.__version__}, numpy {np.__version__}, "
-          f"torch {_peers.torch_version()}")
+          f"torch {_peers.version('torch')}, jax {_peers.version('jax')}")
     print(f"date: {datetime.datetime.now().astimezone().strftime('%Y-%m-%d %H:%M %Z')}")
     print(f"peak RSS: {fastnet_train_rss(args, threads)} for `fastnet train --epochs 1` in a "
           f"new process (target <= {RSS_TARGET_MB} MB; data included), "

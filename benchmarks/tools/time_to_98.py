@@ -158,7 +158,7 @@ def main(argv=None):
     if len(medians) == 2:
         print(f"  fastnet/pytorch: {medians[0] / medians[1]:.2f}")
     if not skip_torch:
-        print(f"(PyTorch {_peers.torch_version()}, {threads} threads; the two took turns epoch "
+        print(f"(PyTorch {_peers.version('torch')}, {threads} threads; the two took turns epoch "
               "by epoch)")
 
 

@@ -1,0 +1,175 @@
+"""Grid: fastnet against its peers (NumPy-BLAS, PyTorch, JAX) over layer widths, depths,
+batch sizes and inputs, in one process.
+
+A configuration is a width W and depth D (784-W-...-W-10: D hidden ReLU layers of W, softmax
+cross-entropy), a batch size B and an input: ``raw`` MNIST pixels (uint8, scaled by 1/255
+as they are gathered; 81 % zeros, which fastnet's first layer skips) or ``standard``
+(float32, each pixel minus its mean over the training rows, over its standard deviation:
+dense). Each epoch is a pass over the first min(--limit, --steps x B) MNIST training
+images, so that wide configurations take seconds and batch 1 does not take minutes.
+
+For each configuration every implementation trains the same network from the same initial
+weights on the same minibatches with compare.py's recipe (SGD momentum 0.9, lr 0.1, weight
+decay 2e-4, cosine over --epochs), taking turns epoch by epoch with untimed pauses and
+untimed warm-up steps first (``_peers.run_interleaved``, as compare.py does). The grid runs
+--rounds times (each configuration once per round, so a machine whose speed drifts weighs on
+every configuration alike); the table gives each implementation's median seconds per
+epoch over all rounds, the fastest peer and fastnet's time over the fastest peer's, flagged
+``SLOWER`` when above 1.0. Above the table: date, CPU, threads and versions.
+
+    python benchmarks/tools/grid.py        # the default grid, 64 configurations: long
+    python benchmarks/tools/grid.py --widths 2048,4096 --depths 2 --batches 256 --inputs standard
+    python benchmarks/tools/grid.py --widths 256 --depths 1 --batches 8 --limit 256 --rounds 1
+"""
+import argparse
+import datetime
+import importlib.metadata
+import itertools
+import platform
+import sys
+import warnings
+
+import _common
+
+_common.limit_threads_from_argv()  # --threads: before NumPy, Numba and JAX are imported
+import numba  # noqa: E402
+import numpy as np  # noqa: E402
+
+import _peers  # noqa: E402
+import fastnet  # noqa: E402
+from benchmarks import common  # noqa: E402
+
+INPUTS = ("raw", "standard")
+
+
+def input_list(text):
+    """argparse type: comma-separated names from INPUTS, e.g. 'raw,standard'."""
+    names = [s.strip() for s in text.split(",") if s.strip()]
+    bad = [n for n in names if n not in INPUTS]
+    if bad or not names:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated names from {', '.join(INPUTS)}, got {text!r}")
+    return names
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--widths", type=_common.int_list, default=[256, 1024, 2048, 4096],
+                   metavar="W,W", help="hidden layer widths (default 256,1024,2048,4096)")
+    p.add_argument("--depths", type=_common.int_list, default=[1, 2], metavar="D,D",
+                   help="numbers of hidden layers (default 1,2; e.g. 1,2,3,4 for the whole "
+                        "range)")
+    p.add_argument("--batches", type=_common.int_list, default=[1, 32, 128, 512],
+                   metavar="B,B", help="batch sizes (default 1,32,128,512)")
+    p.add_argument("--inputs", type=input_list, default=list(INPUTS), metavar="raw,standard",
+                   help="raw MNIST pixels and/or standardised (dense) ones (default both)")
+    p.add_argument("--limit", type=_common.positive_int, default=2048, metavar="N",
+                   help="at most N training images per epoch (default 2048)")
+    p.add_argument("--steps", type=_common.positive_int, default=256,
+                   help="at most this many steps per epoch: small batches use fewer images "
+                        "(default 256)")
+    p.add_argument("--epochs", type=_common.positive_int, default=1,
+                   help="timed epochs per implementation, configuration and round; also "
+                        "the length of the cosine schedule (default 1)")
+    p.add_argument("--rounds", type=_common.positive_int, default=3,
+                   help="run the whole grid this many times; medians over all rounds "
+                        "(default 3)")
+    p.add_argument("--threads", type=_common.positive_int, default=None,
+                   help="threads for Numba, the BLAS, PyTorch and JAX (default: every core "
+                        "this process may use)")
+    p.add_argument("--skip-torch", action="store_true", help="leave PyTorch out")
+    p.add_argument("--skip-jax", action="store_true", help="leave JAX out")
+    p.add_argument("--seed", type=int, default=0, help="seeds weights and shuffling (default 0)")
+    return p.parse_args(argv)
+
+
+def standardised(X):
+    """float32 (X - mean) / std per pixel over the rows of X (std 1 where a pixel is
+    constant)."""
+    X = X.astype(np.float32)
+    mean, std = X.mean(axis=0), X.std(axis=0)
+    return (X - mean) / np.where(std > 0, std, 1).astype(np.float32)
+
+
+def package_version(name):
+    """The installed version of distribution ``name``, or 'not installed'."""
+    try:
+        return importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def print_header(args, threads, peers, notes):
+    print(f"date: {datetime.datetime.now().astimezone().strftime('%Y-%m-%d %H:%M %Z')}")
+    print(f"CPU: {common.cpu_model()} ({common.cores()} cores usable), {platform.machine()}")
+    users = ["Numba"] + [{"pytorch": "PyTorch", "jax": "JAX/XLA"}[name]
+                         for name, _ in peers if name in ("pytorch", "jax")]
+    print(f"threads: {threads} ({', '.join(users)}); NumPy BLAS: "
+          f"{_common.blas_description()}")
+    print(f"versions: fastnet {fastnet.__version__} (commit {_common.git_commit()}), python "
+          f"{platform.python_version()}, numba {numba.__version__}, numpy {np.__version__}, "
+          f"torch {package_version('torch')}, jax {package_version('jax')}")
+    print(f"implementations: fastnet, {', '.join(name for name, _ in peers)}; "
+          f"{args.epochs} epoch(s) x {args.rounds} round(s), taking turns epoch by epoch")
+    for note in notes:
+        print(note)
+    print(flush=True)
+
+
+def print_table(rows, names):
+    """rows: [(layers, batch, input, samples, {name: median s/epoch})]."""
+    peers = names[1:]
+    print(f"{'layers':<24} {'batch':>5} {'input':<8} {'samples':>7} "
+          + " ".join(f"{n:>10}" for n in names) + f"  {'fastest peer':<12} fastnet/fastest")
+    slower = 0
+    for layers, batch, kind, samples, seconds in rows:
+        best = min(peers, key=seconds.get)
+        ratio = seconds["fastnet"] / seconds[best]
+        slower += ratio > 1.0
+        print(f"{layers:<24} {batch:>5} {kind:<8} {samples:>7} "
+              + " ".join(f"{seconds[n]:>10.5f}" for n in names)
+              + f"  {best:<12} {ratio:>15.2f}" + ("  SLOWER" if ratio > 1.0 else ""))
+    print(f"(seconds per epoch, medians over the rounds; fastnet/fastest > 1.0 is flagged "
+          f"SLOWER: {slower} of {len(rows)} configuration(s))")
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    threads = common.threads()
+    notes = [n for n in (_peers.torch_skipped(args.skip_torch),
+                         _peers.jax_skipped(args.skip_jax)) if n]
+    peers = [("numpy-blas", _peers.NumpyMLP)]
+    if not _peers.torch_skipped(args.skip_torch):
+        peers.append(("pytorch", lambda w, r: _peers.TorchMLP(w, r, threads)))
+    if not _peers.jax_skipped(args.skip_jax):
+        peers.append(("jax", lambda w, r: _peers.JaxMLP(w, r, threads)))
+    print_header(args, threads, peers, notes)
+    # standardised pixels reach |x| ~ 16 (pixels that are almost always 0): by design here
+    warnings.filterwarnings("ignore", message="X has features up to")
+
+    (X, y), _ = _peers.mnist(args.limit)
+    data = {"raw": X, "standard": standardised(X) if "standard" in args.inputs else None}
+    configs = list(itertools.product(args.widths, args.depths, args.batches, args.inputs))
+    seconds = {config: {} for config in configs}
+    for r in range(args.rounds):
+        for i, (width, depth, batch, kind) in enumerate(configs):
+            print(f"round {r + 1}/{args.rounds}, configuration {i + 1}/{len(configs)}",
+                  file=sys.stderr, flush=True)
+            n = min(len(X), args.steps * batch)
+            recipe = _peers.Recipe(hidden=width, depth=depth, batch_size=batch,
+                                   schedule_epochs=args.epochs, seed=args.seed)
+            result = _peers.run_interleaved(recipe, ((data[kind][:n], y[:n]), None),
+                                            args.epochs, peers)
+            for name, (epoch_seconds, _) in result.items():
+                seconds[width, depth, batch, kind].setdefault(name, []).extend(epoch_seconds)
+    rows = []
+    for (width, depth, batch, kind), times in seconds.items():
+        layers = "-".join(map(str, (784,) + (width,) * depth + (10,)))
+        rows.append((layers, batch, kind, min(len(X), args.steps * batch),
+                     {name: _common.median(t) for name, t in times.items()}))
+    print_table(rows, ["fastnet"] + [name for name, _ in peers])
+
+
+if __name__ == "__main__":
+    main()
