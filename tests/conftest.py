@@ -2,12 +2,55 @@ import numpy as np
 import pytest
 
 
+def suite_calls():
+    """(kernel, args) of the kernel signatures the tests call: a float32 run's
+    (``precompile.typical_calls``), the same for float64 networks, and the kernels the
+    tests call directly in other types (the blocked product, the landscape's first layer,
+    the CSV parser, a float32 batch gathered from float64 rows)."""
+    from fastnet import config, passes, precompile
+    from fastnet.csvfile import parse_rows
+    from fastnet.inputs import as_input, encode_targets
+    from fastnet.kernels.data import gather_rows
+    from fastnet.kernels.gemm import gemm_abt, pack_shapes
+    from fastnet.kernels.landscape import combine_activate
+    from fastnet.layers import Dense
+    from fastnet.network import Network
+    from fastnet.optimizers import SGD
+
+    calls = precompile.typical_calls()
+    net = Network([Dense(4, 4, activation="prelu", dropout=0.5), Dense(4, 3)], dtype=np.float64)
+    X, scale = as_input(net, np.zeros((8, 4)))
+    T = encode_targets(net, np.arange(8) % 3, 8)
+    kind = SGD(0.1).kind
+    calls += passes.planned_calls(net, X, scale, T, kind, X)
+    calls += passes.planned_calls(net, X, scale, T, kind, X, weighted=True, clips=True)
+    calls += passes.planned_calls(net, X, scale, T, None, X)
+    for dtype, layouts in ((np.float32, [(False, False), (True, True), (False, True)]),
+                           (np.float64, [(False, False)])):
+        for a_t, b_t in layouts:   # a (M, K), b (N, K), C-contiguous or transposed views
+            a = np.zeros((3, 2), dtype).T if a_t else np.zeros((2, 3), dtype)
+            b = np.zeros((3, 2), dtype).T if b_t else np.zeros((2, 3), dtype)
+            packs = [config.empty(shape, dtype) for shape in pack_shapes(2, 2, 3, 1)]
+            calls.append((gemm_abt, (np.zeros((2, 2), dtype), a, b, *packs)))
+    for dtype in (np.float32, np.float64):
+        u = np.zeros((3, 2, 5), dtype)
+        calls.append((combine_activate, (u[0], u[1], u[0], u[1], u[2], np.zeros(5, dtype),
+                                         np.zeros((1, 5), dtype), dtype(0), dtype(0), 0)))
+    shift = np.zeros(4, np.float32)
+    calls.append((gather_rows, (np.zeros((2, 4), np.float32), np.zeros((2, 4)),
+                                np.zeros(2, np.int64), 1.0, shift, shift)))
+    calls.append((parse_rows, (np.zeros((1, 1), np.float32), np.zeros((1, 2), np.int64),
+                               np.zeros(5, np.int64), np.frombuffer(b"1\n", np.uint8), 0)))
+    return calls
+
+
 def pytest_sessionstart(session):
-    """Compile (or load) the kernels of float32 runs once, before the first test, in
+    """Compile (or load) every kernel the tests call once, before the first test, in
     parallel worker processes when Numba's cache lacks them: the tests would otherwise
-    compile them one after another, and the subprocess tests then find them cached."""
-    from fastnet import compiler, precompile
-    compiler.warm(precompile.typical_calls())
+    compile them one after another, and the subprocess tests then find them cached.
+    (Under pytest-xdist this runs first in the controller, before its workers start.)"""
+    from fastnet import compiler
+    compiler.warm(suite_calls())
 
 
 @pytest.fixture
