@@ -48,7 +48,10 @@ def pytest_sessionstart(session):
     """Compile (or load) every kernel the tests call once, before the first test, in
     parallel worker processes when Numba's cache lacks them: the tests would otherwise
     compile them one after another, and the subprocess tests then find them cached.
-    (Under pytest-xdist this runs first in the controller, before its workers start.)"""
+    Under pytest-xdist this runs in the controller, before its workers start; the
+    workers then load each kernel from the cache as their tests first call it."""
+    if hasattr(session.config, "workerinput"):  # an xdist worker
+        return
     from fastnet import compiler
     compiler.warm(suite_calls())
 
