@@ -1,5 +1,12 @@
+import os
+
 import numpy as np
 import pytest
+
+# Numba's OpenMP threads spin between parallel regions; with two test processes (and their
+# subprocesses) on two cores a spinning thread holds the core its partner waits for, and
+# a tiny network's step takes 20x longer. Sleeping threads cost the tests nothing.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
 def suite_calls():
