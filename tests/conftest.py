@@ -1,13 +1,66 @@
+import os
+import sys
+
 import numpy as np
 import pytest
 
+# Numba's OpenMP threads spin between parallel regions; with two test processes (and their
+# subprocesses) on two cores a spinning thread holds the core its partner waits for, and
+# a tiny network's step takes 20x longer. Sleeping threads cost the tests nothing.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+
+def suite_calls():
+    """(kernel, args) of the kernel signatures the tests call: a float32 run's
+    (``precompile.typical_calls``), the same for float64 networks, and the kernels the
+    tests call directly in other types (the blocked product, the CSV parser, a float32
+    batch gathered from float64 rows)."""
+    from fastnet import config, passes, precompile
+    from fastnet.csvfile import parse_rows
+    from fastnet.inputs import as_input, encode_targets
+    from fastnet.kernels.data import gather_rows
+    from fastnet.kernels.gemm import gemm_abt, pack_shapes
+    from fastnet.layers import Dense
+    from fastnet.network import Network
+    from fastnet.optimizers import SGD
+
+    calls = precompile.typical_calls()
+    net = Network([Dense(4, 4, activation="prelu", dropout=0.5), Dense(4, 3)], dtype=np.float64)
+    X, scale = as_input(net, np.zeros((8, 4)))
+    T = encode_targets(net, np.arange(8) % 3, 8)
+    kind = SGD(0.1).kind
+    calls += passes.planned_calls(net, X, scale, T, kind, X)
+    calls += passes.planned_calls(net, X, scale, T, kind, X, weighted=True, clips=True)
+    calls += passes.planned_calls(net, X, scale, T, None, X)
+    for dtype, layouts in ((np.float32, [(False, False), (True, True), (False, True)]),
+                           (np.float64, [(False, False)])):
+        for a_t, b_t in layouts:   # a (M, K), b (N, K), C-contiguous or transposed views
+            a = np.zeros((3, 2), dtype).T if a_t else np.zeros((2, 3), dtype)
+            b = np.zeros((3, 2), dtype).T if b_t else np.zeros((2, 3), dtype)
+            packs = [config.empty(shape, dtype) for shape in pack_shapes(2, 2, 3, 1)]
+            calls.append((gemm_abt, (np.zeros((2, 2), dtype), a, b, *packs)))
+    shift = np.zeros(4, np.float32)
+    calls.append((gather_rows, (np.zeros((2, 4), np.float32), np.zeros((2, 4)),
+                                np.zeros(2, np.int64), 1.0, shift, shift)))
+    calls.append((parse_rows, (np.zeros((1, 1), np.float32), np.zeros((1, 2), np.int64),
+                               np.zeros(5, np.int64), np.frombuffer(b"1\n", np.uint8), 0)))
+    return calls
+
 
 def pytest_sessionstart(session):
-    """Compile (or load) the kernels of float32 runs once, before the first test, in
+    """Compile (or load) every kernel the tests call once, before the first test, in
     parallel worker processes when Numba's cache lacks them: the tests would otherwise
-    compile them one after another, and the subprocess tests then find them cached."""
-    from fastnet import compiler, precompile
-    compiler.warm(precompile.typical_calls())
+    compile them one after another, and the subprocess tests then find them cached.
+    Under pytest-xdist this runs in the controller, before its workers start; the
+    workers then load each kernel from the cache as their tests first call it."""
+    if hasattr(session.config, "workerinput"):  # an xdist worker
+        return
+    from fastnet import compiler
+    try:
+        compiler.warm(suite_calls())
+    except Exception as error:  # e.g. a kernel's arguments changed: its own tests say how
+        print(f"\ntests/conftest.py: the kernels' warm-up failed ({type(error).__name__}: "
+              f"{error}); each compiles in the first test that calls it", file=sys.stderr)
 
 
 @pytest.fixture
