@@ -66,9 +66,10 @@ def landscape_losses(loss_sum, partial, wa, w, v, u1, z1, u, z, delta, dz,
     NBLK = ceil(B / block), each block's sums, added into loss_sum block by block in
     order (the result does not depend on the thread count); per slot t (one per thread,
     T slots): wa, w (T, NW) the tail weights at (α, 0) and at (α, β), v (T, block, H)
-    U₀ + α P₁ (the terms of a row of the grid are formed once per row); for the two
-    samples in flight: u1, z1 (T, 2, H) the first layer, u, z (T, 2, TW) the others
-    (rows that stay in L1); delta, dz (T, K).
+    U₀ + α P₁ (the terms of a row of the grid are formed once per row); for the block's
+    samples: u1, z1 (T, block, H) the first layer, u, z (T, block, TW) the others (each
+    layer's bias and activation in one call over the block; its products two samples at a
+    time, each row of the tail's weights loaded once for both); delta, dz (T, K).
     Inputs: u0, p1, p2 (B, H) the first layer's products; bias1 (H,); slope1 (1, H)
     its negative slopes; tw0, tw1, tw2 (NW,) the weights of layers 2..L (each (OC, IC)
     row-major, one after the other) at θ and along the two directions; tbias (TW,),
@@ -106,40 +107,38 @@ def landscape_losses(loss_sum, partial, wa, w, v, u1, z1, u, z, delta, dz,
                     c = dt(betas[j])
                     for q in range(NW):
                         wt[q] = wat[q] + c * tw2[q]
-                    total = 0.0
-                    for s0 in range(b0, b1, 2):   # two samples at a time, in rows 0, 1
-                        s1 = min(s0 + 1, b1 - 1)     # an odd block's last one: itself twice
-                        for p in range(2):
-                            sp = s1 if p else s0
-                            ur, vr, p2r = u1t[p], vt[sp - b0], p2[sp]
-                            for o in range(H):
-                                ur[o] = vr[o] + c * p2r[o]
-                        add_bias_activate(u1t, z1t, bias1, slope1, first_act, 0, 2, 0, H)
-                        off_w = 0
-                        off = 0
-                        for l in range(1, L):
-                            n_in, n_out = widths[l - 1], widths[l]
+                    nb = b1 - b0   # the block's samples: rows 0..nb of the scratch
+                    for r in range(nb):
+                        ur, vr, p2r = u1t[r], vt[r], p2[b0 + r]
+                        for o in range(H):
+                            ur[o] = vr[o] + c * p2r[o]
+                    add_bias_activate(u1t, z1t, bias1, slope1, first_act, 0, nb, 0, H)
+                    off_w = 0
+                    off = 0
+                    for l in range(1, L):
+                        n_in, n_out = widths[l - 1], widths[l]
+                        for r0 in range(0, nb, 2):   # two samples at a time
+                            r1 = min(r0 + 1, nb - 1)   # an odd block's last one: itself twice
                             if l == 1:
-                                xa, xb = z1t[0], z1t[1]
+                                xa, xb = z1t[r0], z1t[r1]
                             else:
-                                xa, xb = zt[0, off - n_in:off], zt[1, off - n_in:off]
-                            dot_rows2(ut[0, off:off + n_out], ut[1, off:off + n_out],
+                                xa, xb = zt[r0, off - n_in:off], zt[r1, off - n_in:off]
+                            dot_rows2(ut[r0, off:off + n_out], ut[r1, off:off + n_out],
                                       wt[off_w:off_w + n_out * n_in], xa, xb, n_in)
-                            add_bias_activate(ut, zt, tbias, tslope,
-                                              acts[l] if l < L - 1 else out_act, 0, 2,
-                                              off, off + n_out)
-                            off_w += n_out * n_in
-                            off += n_out
-                        for p in range(1 + (s1 > s0)):
-                            if L == 1:
-                                total += loss_row(delta[t], dz[t], u1t[p], z1t[p],
-                                                  targets[s0 + p], slope1[0], loss_kind,
-                                                  out_act, 1.0)
-                            else:
-                                total += loss_row(delta[t], dz[t], ut[p, off - K:off],
-                                                  zt[p, off - K:off], targets[s0 + p],
-                                                  tslope[0, off - K:off], loss_kind, out_act,
-                                                  1.0)
+                        add_bias_activate(ut, zt, tbias, tslope,
+                                          acts[l] if l < L - 1 else out_act, 0, nb,
+                                          off, off + n_out)
+                        off_w += n_out * n_in
+                        off += n_out
+                    total = 0.0
+                    for r in range(nb):
+                        if L == 1:
+                            total += loss_row(delta[t], dz[t], u1t[r], z1t[r], targets[b0 + r],
+                                              slope1[0], loss_kind, out_act, 1.0)
+                        else:
+                            total += loss_row(delta[t], dz[t], ut[r, off - K:off],
+                                              zt[r, off - K:off], targets[b0 + r],
+                                              tslope[0, off - K:off], loss_kind, out_act, 1.0)
                     partial[k, i, j] = total
     for k in range(n_blocks):
         for i in range(NA):
