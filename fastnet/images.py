@@ -23,6 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .datasets import npy_rows
+
 DIGIT_BOX = 20
 SIDE = 28
 MAX_PIXELS = 50_000_000    # images larger than this are refused before decoding
@@ -246,18 +248,7 @@ def load_inputs(path, n_inputs=SIDE * SIDE, show_dir=None):
     path = Path(path)
     if path.suffix.lower() != ".npy":
         return load_digit(path, show_dir)[None, :]
-    if not path.is_file():
-        raise FileNotFoundError(f"array file not found: {path}")
-    try:
-        a = np.load(path, allow_pickle=False)
-    except (ValueError, OSError, EOFError) as e:
-        raise ValueError(f"{path}: cannot read as a .npy array ({e})") from None
-    if a.dtype.kind not in "biuf":
-        raise ValueError(f"{path}: expected a numeric array, got dtype {a.dtype}")
-    if a.size % n_inputs or a.size == 0:
-        raise ValueError(f"{path}: expected shape (784,), (28, 28), (n, 784) or (n, 28, 28), "
-                         f"got {a.shape}")
-    a = a.reshape(-1, n_inputs)
+    a = npy_rows(path, n_inputs)   # the checks of ``fastnet train --data X.npy``'s rows
     if a.dtype != np.uint8:
         a = a.astype(np.float32)
     return a

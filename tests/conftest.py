@@ -63,6 +63,22 @@ def pytest_sessionstart(session):
               f"{error}); each compiles in the first test that calls it", file=sys.stderr)
 
 
+class KernelCount:
+    """Callback: the compiled signatures of every kernel after fit's warm-up (at the
+    start of training) and at its end."""
+
+    def on_train_begin(self, state):
+        from fastnet import config
+        self.begin = {k: len(k.overloads) for k in config.KERNELS}
+
+    def on_epoch_end(self, net, epoch, logs):
+        return False
+
+    def on_train_end(self, state):
+        from fastnet import config
+        self.end = {k: len(k.overloads) for k in config.KERNELS}
+
+
 @pytest.fixture
 def rng():
     return np.random.default_rng(12345)

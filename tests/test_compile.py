@@ -8,6 +8,7 @@ import textwrap
 
 import numpy as np
 
+from conftest import KernelCount
 import fastnet as fn
 from fastnet import compiler, config, inputs, passes, precompile
 from fastnet.cli import build_parser
@@ -94,20 +95,6 @@ def test_a_planned_run_with_dropout_weights_and_clipping_compiles_nothing_while_
     net.evaluate(X, y)
     assert {k: len(k.overloads) for k in config.KERNELS} == before
     assert history.compile_seconds == 0.0  # all compiled by the warm above
-
-
-class KernelCount:
-    """Callback: the compiled signatures of every kernel after fit's warm-up (at the
-    start of training) and at its end."""
-
-    def on_train_begin(self, state):
-        self.begin = {k: len(k.overloads) for k in config.KERNELS}
-
-    def on_epoch_end(self, net, epoch, logs):
-        return False
-
-    def on_train_end(self, state):
-        self.end = {k: len(k.overloads) for k in config.KERNELS}
 
 
 def test_a_run_with_a_scaler_compiles_nothing_after_its_warm_up():

@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pytest
+from conftest import KernelCount
 
 import fastnet as fn
 from fastnet import callbacks, metrics
@@ -333,21 +334,6 @@ def test_predict_shows_inputs_and_warns_on_blank_images(tmp_path, capsys):
 
 
 # ------------------------------------------------ float64 .npy: memory-mapped, streamed
-class KernelCount:
-    """Callback: how many signatures every kernel has at the start and end of training."""
-
-    def on_train_begin(self, state):
-        from fastnet import config
-        self.begin = {k: len(k.overloads) for k in config.KERNELS}
-
-    def on_epoch_end(self, net, epoch, logs):
-        return False
-
-    def on_train_end(self, state):
-        from fastnet import config
-        self.end = {k: len(k.overloads) for k in config.KERNELS}
-
-
 def float64_npy(folder, n=60_000, features=64):
     """A float64 X.npy (n × features, far from standardised) and y.npy written here."""
     rng = np.random.default_rng(7)

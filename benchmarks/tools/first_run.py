@@ -22,7 +22,6 @@ and prints every round, the medians and the ratio uncached / pytorch:
 import argparse
 import datetime
 import os
-import platform
 import shutil
 import statistics
 import subprocess
@@ -31,6 +30,7 @@ import tempfile
 import time
 
 import _common
+from benchmarks.common import cpu_model
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 MNIST = os.path.join(ROOT, "fastnet", "data", "mnist")
@@ -131,17 +131,6 @@ def main(argv=None):
     print(f"{datetime.date.today()}, {cpu_model()}, {os.cpu_count()} CPUs, "
           f"{args.threads} threads")
 
-
-def cpu_model():
-    """The CPU's model name (/proc/cpuinfo), else the platform's machine name."""
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.machine()
 
 
 def _has_torch():
