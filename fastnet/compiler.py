@@ -133,9 +133,14 @@ def _start_worker(pairs):
     try:
         proc = subprocess.Popen([sys.executable, "-c", WORKER], stdin=subprocess.PIPE,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    except OSError:
+        return None
+    try:
         proc.stdin.write(jobs)
         proc.stdin.close()
-    except OSError:
+    except OSError:   # it died at once: its kernels compile here
+        proc.kill()
+        proc.wait()
         return None
     return proc
 
@@ -158,14 +163,17 @@ def compile_all(pairs, workers=None):
     groups = [pairs]
     if workers > 1 and all(_cache_writable(k) for k, _ in pairs):
         groups = partition(pairs, workers)
-    procs = [_start_worker(group) for group in groups[1:]]
+    procs = [p for p in (_start_worker(group) for group in groups[1:]) if p is not None]
     try:
         for kernel, sig in groups[0]:
             kernel.compile(sig)
+    except BaseException:   # an error or Ctrl-C here: stop the workers too
+        for proc in procs:
+            proc.kill()
+        raise
     finally:
         for proc in procs:
-            if proc is not None:
-                proc.wait()
+            proc.wait()
     for kernel, sig in pairs:
         kernel.compile(sig)  # loads what the workers cached (or compiles it here)
 
