@@ -22,6 +22,10 @@ import os
 import numpy as np
 from numba import njit
 
+from . import codegen
+
+codegen.install()  # a parallel loop's code is optimised and generated once (codegen.py)
+
 FLOAT = np.float32
 FASTMATH = {"reassoc", "contract", "nsz"}
 

@@ -151,3 +151,56 @@ def test_compile_times_reports_each_kernel_signature_seconds_and_size(tmp_path):
     assert (table["f"][0], table["g"][0]) == (2, 1)  # signatures
     assert all(seconds > 0 and size > 0 for _, seconds, size in table.values())
     assert wall >= table["f"][1] + table["g"][1]
+
+
+PARALLEL = textwrap.dedent("""
+    import numpy as np
+    from numba import njit, prange
+    from fastnet import codegen  # noqa: F401 (fastnet installs it on import)
+    import fastnet
+
+    @njit(cache=True, parallel=True, fastmath=True)
+    def rows(out, x):
+        for i in prange(x.shape[0]):
+            if x[i, 0] < 0:
+                raise ValueError("negative")
+            acc = np.float32(0)
+            for j in range(x.shape[1]):
+                acc += x[i, j] * x[i, j]
+            out[i] = acc
+""")
+
+# In a new process: the tiny parallel kernel and fastnet's hidden δ kernel, each result's
+# bytes as hex, then whether link-only compiling is in effect and the error raised in a loop.
+LINK_ONLY_RUN = textwrap.dedent("""
+    import numpy as np, par
+    from fastnet import codegen
+    from fastnet.kernels import activations, dense
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((37, 101)).astype(np.float32)
+    out = np.zeros(37, np.float32)
+    par.rows(out, np.abs(x))
+    d, w = rng.standard_normal((9, 13)).astype(np.float32), rng.standard_normal((13, 29)).astype(np.float32)
+    u = rng.standard_normal((9, 29)).astype(np.float32)
+    dp, dz = np.empty_like(u), np.empty_like(u)
+    dense.hidden_delta(dp, dz, d, w, u, np.maximum(u, 0), np.zeros((1, 29), np.float32),
+                       activations.RELU)
+    try:
+        par.rows(out, x)
+    except ValueError as e:
+        error = str(e)
+    print(out.tobytes().hex(), dp.tobytes().hex(), codegen.installed, error)
+""")
+
+
+def test_parallel_loops_compiled_link_only_give_the_same_bits_and_errors(tmp_path):
+    (tmp_path / "par.py").write_text(PARALLEL)
+    runs = []
+    for link_only in ("1", "1", "0"):  # compile, load from the cache, compile Numba's way
+        env = dict(os.environ, FASTNET_LINK_ONLY=link_only,
+                   NUMBA_CACHE_DIR=str(tmp_path / f"cache{link_only}"))
+        proc = subprocess.run([sys.executable, "-c", LINK_ONLY_RUN], cwd=tmp_path, env=env,
+                              capture_output=True, text=True, check=True, timeout=300)
+        runs.append(proc.stdout.split())
+    assert runs[0][2:] == runs[1][2:] == ["True", "negative"] and runs[2][2:] == ["False", "negative"]
+    assert runs[0][:2] == runs[1][:2] == runs[2][:2]
