@@ -1,4 +1,17 @@
-"""Optimise and generate each parallel loop's machine code once, in the kernel that runs it.
+"""How Numba compiles fastnet's kernels: 512-bit vectors, and each parallel loop's machine
+code optimised and generated once, in the kernel that runs it.
+
+**Vector width.** On Intel's AVX-512 server CPUs (Skylake-SP to Emerald Rapids) LLVM tunes
+for 256-bit vectors ("prefer-256-bit"), so the kernels' vector loops use half of each
+AVX-512 register. ``prefer_512_bit()`` turns that tuning off for the process (the MNIST
+training step ran 1.3-1.5x faster on a 2-vCPU Emerald Rapids; benchmarks/JOURNAL.md).
+It sets NUMBA_CPU_FEATURES to the host's features plus ``-prefer-256-bit``, so compile
+workers and later processes build (and find in the cache) the same code; it must run
+before the first ``@njit`` of the process creates Numba's code generator, and changes
+nothing when that already happened, when the CPU has no AVX-512, when
+NUMBA_CPU_FEATURES is already set, or with FASTNET_VECTOR_BITS=256.
+
+**Link-only loop libraries.**
 
 Numba compiles the body of a ``prange`` loop into a library of its own (a "gufunc"),
 wraps it twice (``_GufuncWrapper``, then ``parallelgufuncwrapper``) and links the three
@@ -22,12 +35,13 @@ been stable since 0.54; if they are missing ``install()`` changes nothing. Set
 """
 import os
 
-from numba.core import codegen
+from numba.core import codegen, config, registry
 
 # Names Numba gives the inner libraries of a parallel loop (numba/parfors, np/ufunc).
 LINK_ONLY = ("__numba_parfor_gufunc", "<numba.np.ufunc.wrappers._GufuncWrapper",
              "parallelgufuncwrapper")
 VARIABLE = "FASTNET_LINK_ONLY"
+VECTOR_VARIABLE = "FASTNET_VECTOR_BITS"
 
 _library = codegen.CPUCodeLibrary
 _jit = codegen.JITCPUCodegen
@@ -71,4 +85,21 @@ def install():
     _library._finalize_final_module = finalize_final_module
     _jit.set_env = set_env_if_defined
     installed = True
+    return True
+
+
+def prefer_512_bit():
+    """Let LLVM use 512-bit vectors on an AVX-512 CPU (module doc). Returns whether the
+    process's kernels compile with them."""
+    features = os.environ.get("NUMBA_CPU_FEATURES")
+    if features is not None:
+        return features.endswith(",-prefer-256-bit")
+    if (os.environ.get(VECTOR_VARIABLE) == "256"
+            or "_toplevel_target_context" in vars(registry.cpu_target)):  # too late
+        return False
+    host = codegen.get_host_cpu_features()
+    if "+avx512f" not in host.split(","):
+        return False
+    features = host + ",-prefer-256-bit"
+    os.environ["NUMBA_CPU_FEATURES"] = config.CPU_FEATURES = features
     return True

@@ -20,11 +20,13 @@ import hashlib
 import os
 
 import numpy as np
-from numba import njit
 
 from . import codegen
 
+codegen.prefer_512_bit()  # before the first @njit: it fixes the code generator's CPU
 codegen.install()  # a parallel loop's code is optimised and generated once (codegen.py)
+
+from numba import njit  # noqa: E402
 
 FLOAT = np.float32
 FASTMATH = {"reassoc", "contract", "nsz"}
