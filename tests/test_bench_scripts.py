@@ -191,7 +191,7 @@ def run_script(name, *args):
 
 def test_compare_quick_mode_prints_the_table():
     proc = run_script("compare.py", "--epochs", "1", "--limit", "2000", "--skip-torch",
-                      "--skip-jax", "--batches", "128")
+                      "--skip-jax", "--batches", "128", "--rounds", "1", "--kernel-rounds", "1")
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout
     assert "implementation" in out and "s/epoch" in out

@@ -195,12 +195,12 @@ LINK_ONLY_RUN = textwrap.dedent("""
 
 def test_parallel_loops_compiled_link_only_give_the_same_bits_and_errors(tmp_path):
     (tmp_path / "par.py").write_text(PARALLEL)
-    runs = []
-    for link_only in ("1", "1", "0"):  # compile, load from the cache, compile Numba's way
+    runs = []  # (the suite's own warm-up loads link-only kernels from the cache)
+    for link_only in ("1", "0"):  # compile link-only, compile Numba's way
         env = dict(os.environ, FASTNET_LINK_ONLY=link_only,
                    NUMBA_CACHE_DIR=str(tmp_path / f"cache{link_only}"))
         proc = subprocess.run([sys.executable, "-c", LINK_ONLY_RUN], cwd=tmp_path, env=env,
                               capture_output=True, text=True, check=True, timeout=300)
         runs.append(proc.stdout.split())
-    assert runs[0][2:] == runs[1][2:] == ["True", "negative"] and runs[2][2:] == ["False", "negative"]
-    assert runs[0][:2] == runs[1][:2] == runs[2][:2]
+    assert runs[0][2:] == ["True", "negative"] and runs[1][2:] == ["False", "negative"]
+    assert runs[0][:2] == runs[1][:2]

@@ -19,9 +19,9 @@ wait for work) are asleep before the next one starts. The whole training runs ``
 over the epochs of all rounds.
 
 Then each dense kernel of one batch-128 step is timed against np.matmul of the same shape
-(float32, best of 7 rounds of at least 50 ms; the two take turns round by round, with an
-untimed BLAS_PAUSE after each np.matmul round so that OpenBLAS's threads, which spin for
-~0.1 s after a call, do not share the cores with ours) and both are printed in GFLOP/s
+(float32, best of ``--kernel-rounds`` (7) rounds of at least 50 ms; the two take turns
+round by round, with an untimed BLAS_PAUSE after each np.matmul round so that OpenBLAS's
+threads, which spin for ~0.1 s after a call, do not share the cores with ours) and both are printed in GFLOP/s
 (the weight gradient is ``dense_gradient``, without the optimizer step); the first
 layer's two kernels also as ``Network`` runs them (W stored transposed), on random x and
 on MNIST images, whose all-zero blocks they skip (GFLOP/s counted for the dense product).
@@ -78,6 +78,8 @@ def parse_args(argv=None):
                    help="repeat the fastnet, NumPy, PyTorch, JAX sequence this many times and "
                         "take the medians over all rounds, so that a machine whose speed "
                         "drifts weighs on every implementation alike (default 2)")
+    p.add_argument("--kernel-rounds", type=_common.positive_int, default=7,
+                   help="rounds of the GFLOP/s table, each kernel's best kept (default 7)")
     _common.peer_arguments(p, jax=True)
     return p.parse_args(argv)
 
@@ -138,7 +140,7 @@ def print_table(rows, batches):
                   f"{ratio:>12}  {target}")
 
 
-def print_gflops(hidden):
+def print_gflops(hidden, repeat=7):
     """Each dense kernel of a batch-128 step next to np.matmul of the same shape."""
     layer1 = common.dense_case(128, 784, hidden)
     layer2 = common.dense_case(128, hidden, 10)
@@ -155,7 +157,7 @@ def print_gflops(hidden):
         shape = {"forward": f"{B}x{C} -> {OC}", "weight_grad": f"{OC}x{B} . {B}x{C}",
                  "hidden_delta": f"{B}x{OC} -> {C}"}[kind]
         t_ours, t_blas = common.best_times((common.KERNELS[kind], common.MATMUL[kind]), c,
-                                           pauses=(0.0, BLAS_PAUSE))
+                                           repeat=repeat, pauses=(0.0, BLAS_PAUSE))
         ours, blas = common.flops(c) / t_ours / 1e9, common.flops(c) / t_blas / 1e9
         goal = ""
         if kind != "hidden_delta" and not note:
@@ -209,8 +211,9 @@ def main(argv=None):
         if note:
             print(note)
 
-    print(f"\nGFLOP/s of the kernels of one batch-128 step, best of 7 rounds, {threads} threads:")
-    print_gflops(args.hidden)
+    print(f"\nGFLOP/s of the kernels of one batch-128 step, best of {args.kernel_rounds} rounds, "
+          f"{threads} threads:")
+    print_gflops(args.hidden, args.kernel_rounds)
 
     print(f"\nthreads: Numba {threads}" + ("" if skip_torch else f", PyTorch {threads}")
           + ("" if skip_jax else f", JAX (XLA) {threads}")
