@@ -286,3 +286,15 @@ def test_dense_forward_rejects_a_partial_of_the_wrong_shape(B, shape):
                            A.RELU)
     with pytest.raises(ValueError, match="partial_shape"):
         dense_forward_in_major(u, z, np.empty(shape, F32), x, wt, bias, slope, A.RELU)
+
+
+def test_a_saturated_float32_softmax_stores_zero_not_a_subnormal():
+    """Subnormal probabilities would slow every product they reach 10-100x (activations.TINY)."""
+    expected = np.exp(-120.0)  # kept in float64, 0 in float32 (subnormal there)
+    for dtype in (np.float32, np.float64):
+        x = np.ones((1, 1), dtype)
+        w = np.array([[0.0], [-120.0], [-60.0]], dtype)  # logits 0, -120, -60
+        u, z = np.empty((1, 3), dtype), np.empty((1, 3), dtype)
+        dense_forward(u, z, x, w, np.zeros(3, dtype), np.zeros((1, 3), dtype), A.SOFTMAX)
+        assert z[0, 1] == 0.0 if dtype == np.float32 else np.isclose(z[0, 1], expected)
+        assert np.isclose(z[0, 2], np.exp(-60.0), rtol=1e-5) and np.isclose(z[0, 0], 1.0)
