@@ -37,7 +37,8 @@ def slopes(rng, kind, B, n):
     return rng.uniform(0.05, 0.3, (1, n)).astype(F32)
 
 
-@pytest.mark.parametrize("B", BATCHES + [130])  # 130 > CHUNK: parallel over samples
+# 130 > CHUNK: the first layer unsplit; 514 > UNITS_BATCH: later layers parallel over samples
+@pytest.mark.parametrize("B", BATCHES + [130, 514])
 @pytest.mark.parametrize("C,OC", SHAPES)
 @pytest.mark.parametrize("act", ACTS + ["softmax"])
 @pytest.mark.parametrize("in_major", [False, True])

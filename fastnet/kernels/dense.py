@@ -54,7 +54,8 @@ from .activations import SOFTMAX, add_bias_activate, times_derivative
 from .optim import NO_UPDATE, update_row
 
 TILE = 4  # rows and columns of the register blocks
-CHUNK = 128  # the largest batch whose forward is parallel over output units
+CHUNK = 128  # the largest batch whose first layer's forward is cut into PARTS slices
+UNITS_BATCH = 512  # the largest batch whose later layers' forward is parallel over units
 UNITS = 16  # output units per forward task (4 register tiles share each x tile)
 PARTS = 2  # slices of the pixels in the first layer's forward of a training batch
 # A 0 typed int64 for helper arguments: a literal 0 (or a prange index, which the
@@ -238,7 +239,7 @@ def dense_forward(u, z, x, w, bias, slope, act):
     of the ReLU family (S = 1 or B); act int code. (The first layer, which stores Wᵀ, has
     ``dense_forward_in_major``: a run compiles each only for the layers that use it.)
 
-    A training batch (B ≤ CHUNK) is parallel over blocks of UNITS output units: a
+    A training batch (B ≤ UNITS_BATCH) is parallel over blocks of UNITS output units: a
     thread reads only its own rows of W, the rows it updated in the last
     ``dense_backward_params`` (both loops hand the rows out alike), so they are still in
     its cache; within a block, each 4-sample tile of x is used for all UNITS / 4 tiles of
@@ -247,7 +248,7 @@ def dense_forward(u, z, x, w, bias, slope, act):
     once per block.
     """
     B, OC = u.shape
-    by_units = act != SOFTMAX and B <= CHUNK
+    by_units = act != SOFTMAX and B <= UNITS_BATCH
     n_tasks = (OC + UNITS - 1) // UNITS if by_units else (B + TILE - 1) // TILE
     for t in prange(n_tasks):
         task = np.int64(t)  # signed (see ZERO)
