@@ -56,6 +56,8 @@ from .optim import NO_UPDATE, update_row
 TILE = 4  # rows and columns of the register blocks
 CHUNK = 128  # the largest batch whose first layer's forward is cut into PARTS slices
 UNITS_BATCH = 512  # the largest batch whose later layers' forward is parallel over units
+DELTA_TASKS = 16  # the hidden δ's tasks at most (each a run of 4-sample blocks)
+PANEL_BYTES = 1 << 19  # rows of W a hidden-δ task reuses from L2 (512 KB)
 UNITS = 16  # output units per forward task (4 register tiles share each x tile)
 PARTS = 2  # slices of the pixels in the first layer's forward of a training batch
 # A 0 typed int64 for helper arguments: a literal 0 (or a prange index, which the
@@ -133,8 +135,9 @@ def _abt_block(out, a, b, i0, i1, j0, j1):
 
 
 @helper
-def _ab_rows(out, a, b, i0, i1, k0):
-    """out[i, j] = Σ_k a[i, k0 + k] b[k, j] for rows i0 ≤ i < i1 (at most 4) and every j.
+def _ab_rows(out, a, b, i0, i1, k0, add):
+    """out[i, j] = Σ_k a[i, k0 + k] b[k, j] for rows i0 ≤ i < i1 (at most 4) and every j;
+    with ``add`` = 1, out[i, j] += that sum (a product taken in panels of b's rows).
 
     out (M, N); a (M, ≥ k0 + K), any strides; b (K, N) (k0: the column of a that
     goes with b's first row). The j loop is the vector loop: a 4 × 4 block of a (4
@@ -147,8 +150,9 @@ def _ab_rows(out, a, b, i0, i1, k0):
     counts from 0: LLVM only vectorises an index it can prove non-negative.)
     """
     K, N = b.shape
-    for i in range(i0, i1):
-        out[i, :] = 0
+    if add == 0:
+        for i in range(i0, i1):
+            out[i, :] = 0
     k_tiled = 0
     if i1 - i0 == TILE:
         k_tiled = K - K % TILE
@@ -292,7 +296,7 @@ def dense_forward_in_major(u, z, partial, x, wt, bias, slope, act):
         part = task // n_blocks  # task = (part, block of samples), part-major
         b0, b1 = _block(max(task - part * n_blocks, 0), B)  # max: the index is >= 0
         k0, k1 = _part(part, parts, C)  # pixels k0..k1 (all of them unless split)
-        _ab_rows(partial[part] if split else u, x, wt[k0:k1], b0, b1, k0)
+        _ab_rows(partial[part] if split else u, x, wt[k0:k1], b0, b1, k0, ZERO)
     for blk in prange(n_blocks):  # the parts summed in order, then bias and f
         b0, b1 = _block(blk, B)
         for i in range(b0, b1 if split else b0):
@@ -334,7 +338,7 @@ def _gradient_task(dw, dbias, delta, x, task, bias_task, n_blocks, w_in_major):
     a = x.T if w_in_major else delta.T
     b = delta if w_in_major else x
     i0, i1 = _task_rows(task, bias_task, n_blocks, dw.shape[0])
-    _ab_rows(dw, a, b, i0, i1, ZERO)
+    _ab_rows(dw, a, b, i0, i1, ZERO, ZERO)
     o0, o1 = _bias_units(task, bias_task, w_in_major, i0, i1, dbias.shape[0])
     db = dbias[o0:o1]  # sliced so that o counts from 0: the loop vectorises
     db[:] = 0
@@ -409,14 +413,26 @@ def hidden_delta(delta_prev, dz_prev, delta, w, u_prev, z_prev, slope_prev, act_
     delta (B, OC) δ of this layer; w (OC, C) its weights; u_prev, z_prev (B, C)
     the pre- and post-activation of the layer below; slope_prev (S, C) its negative
     slopes (S = 1 or B); act_prev its activation code.
-    Parallel over blocks of 4 samples: every thread writes only its own rows.
+    Parallel over up to DELTA_TASKS runs of 4-sample blocks: every thread writes only its
+    own rows. A task takes W in panels of PANEL_BYTES of rows (OC), each used for all the
+    task's blocks while it is in L2, instead of streaming all of W once per 4 samples;
+    each cell sums the panels in order, whatever the thread count.
     """
     B, C = delta_prev.shape
+    OC = w.shape[0]
     last_row = slope_prev.shape[0] - 1
-    for blk in prange((B + TILE - 1) // TILE):
-        i0, i1 = _block(blk, B)
-        _ab_rows(dz_prev, delta, w, i0, i1, ZERO)
-        for b in range(i0, i1):
+    n_blocks = (B + TILE - 1) // TILE
+    n_tasks = min(n_blocks, DELTA_TASKS)
+    per_task = (n_blocks + n_tasks - 1) // n_tasks
+    rows = max(PANEL_BYTES // (w.itemsize * max(C, 1)) // TILE * TILE, TILE)  # of W a panel
+    for t in prange(n_tasks):
+        task = np.int64(t)  # signed (see ZERO)
+        first, last = task * per_task, min((task + 1) * per_task, n_blocks)
+        for k0 in range(0, OC, rows):
+            for blk in range(first, last):
+                i0, i1 = _block(blk, B)
+                _ab_rows(dz_prev, delta, w[k0:min(k0 + rows, OC)], i0, i1, k0, min(k0, 1))
+        for b in range(first * TILE, min(last * TILE, B)):
             times_derivative(delta_prev[b], dz_prev[b], u_prev[b], z_prev[b],
                              slope_prev[min(b, last_row)], act_prev)  # RReLU: row b
 
