@@ -76,9 +76,8 @@ def test_dense_gradient(rng, B, C, OC, in_major):
                                     (O.MOMENTUM, O.hyper(0.05, 0.0, 0.9)),
                                     (O.ADAM, O.hyper(0.01, 0.01, 0.9, 0.999, 1e-8, t=3))],
                          ids=["sgd", "momentum", "adam"])
-def test_dense_backward_params(rng, C, OC, in_major, kind, h):
+def test_dense_backward_params(rng, C, OC, in_major, kind, h, B=7):
     """The fused kernel: dW, db and the optimizer step on W, bias and their state."""
-    B = 7
     delta, x = rand(rng, B, OC), sparse(rng, rand(rng, B, C))
     w, bias = rand(rng, OC, C), rand(rng, OC)
     state_w, state_b = [np.abs(rand(rng, OC, C)) for _ in range(2)], [np.abs(rand(rng, OC))
@@ -102,9 +101,9 @@ def test_dense_backward_params(rng, C, OC, in_major, kind, h):
 @pytest.mark.parametrize("B", BATCHES)
 @pytest.mark.parametrize("C,OC", SHAPES)
 @pytest.mark.parametrize("act", ACTS)
-def test_hidden_delta(rng, B, C, OC, act):
+def test_hidden_delta(rng, B, C, OC, act, w_scale=1.0):
     kind = A.NAMES[act]
-    delta, w, u_prev = rand(rng, B, OC), rand(rng, OC, C), rand(rng, B, C)
+    delta, w, u_prev = rand(rng, B, OC), rand(rng, OC, C, scale=w_scale), rand(rng, B, C)
     a = slopes(rng, kind, B, C)
     z_prev = ref.activate_ref(u_prev, kind, a).astype(F32)
     out, dz = np.empty((B, C), F32), np.empty((B, C), F32)
@@ -112,6 +111,17 @@ def test_hidden_delta(rng, B, C, OC, act):
     out_ref, dz_ref = ref.hidden_delta_ref(delta.astype(float), w.astype(float), u_prev, kind, a)
     assert_close(dz, dz_ref, what="dz")
     assert_close(out, out_ref, what="delta_prev")
+
+
+# W past dense.PANEL_BYTES (512 KB): the hidden δ takes it in panels; larger products
+@pytest.mark.parametrize("C,OC", [(1100, 130), (130, 1100)])
+@pytest.mark.parametrize("in_major", [False, True])
+def test_products_in_panels(rng, C, OC, in_major):
+    B = 130
+    test_dense_gradient(rng, B, C, OC, in_major)
+    test_dense_backward_params(rng, C, OC, in_major, O.ADAM,
+                               O.hyper(0.01, 0.01, 0.9, 0.999, 1e-8, t=3), B=B)
+    test_hidden_delta(rng, B, C, OC, "relu", w_scale=OC ** -0.5)  # sums of OC terms
 
 
 @pytest.mark.parametrize("B", BATCHES)
