@@ -425,6 +425,8 @@ def hidden_delta(delta_prev, dz_prev, delta, w, u_prev, z_prev, slope_prev, act_
     n_tasks = min(n_blocks, DELTA_TASKS)
     per_task = (n_blocks + n_tasks - 1) // n_tasks
     rows = max(PANEL_BYTES // (w.itemsize * max(C, 1)) // TILE * TILE, TILE)  # of W a panel
+    if per_task == 1:  # one block a task: nothing to reuse, one pass over all of W
+        rows = max(OC, 1)
     for t in prange(n_tasks):
         task = np.int64(t)  # signed (see ZERO)
         first, last = task * per_task, min((task + 1) * per_task, n_blocks)
