@@ -3,6 +3,7 @@ least sixteen packed (ymm/zmm) multiply-adds each. Checked in the assembly LLVM
 generates (benchmarks/tools/inspect_kernels.py), not by timing. And the arrays those loops
 stream through start on a cache line (``fastnet.config.ALIGN``)."""
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -44,6 +45,26 @@ def test_dense_kernels_compile_to_packed_fma():
     assert set(counts) == {"dense_forward", "dense_backward_params", "hidden_delta"}
     for name, c in counts.items():
         assert c["zmm"] + c["ymm"] >= 16, f"{name}: hot loop not vectorised: {c}"
+        if "avx512f" in _cpu_flags() and "NUMBA_CPU_FEATURES" not in os.environ:
+            assert c["zmm"] >= 16, f"{name}: 512-bit vectors off (codegen.prefer_512_bit): {c}"
+
+
+def _features_after_import(**env):
+    code = "import os, fastnet; print(os.environ.get('NUMBA_CPU_FEATURES', 'unset'))"
+    env = {k: v for k, v in os.environ.items() if k not in ("NUMBA_CPU_FEATURES",
+                                                             "FASTNET_VECTOR_BITS")} | env
+    return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                          check=True).stdout.strip()
+
+
+def test_512_bit_vectors_on_avx512_unless_asked_not_to():
+    features = _features_after_import()
+    if "avx512f" in _cpu_flags():
+        assert features.endswith(",-prefer-256-bit") and "+avx512f" in features
+    else:
+        assert features == "unset"
+    assert _features_after_import(FASTNET_VECTOR_BITS="256") == "unset"
+    assert _features_after_import(NUMBA_CPU_FEATURES="+sse2") == "+sse2"
 
 
 @pytest.mark.parametrize("shape,dtype", [((3, 5), np.float32), (7, np.float64), ((0, 4), np.float32),
