@@ -56,8 +56,8 @@ from .optim import NO_UPDATE, update_row
 TILE = 4  # rows and columns of the register blocks
 CHUNK = 128  # the largest batch whose first layer's forward is cut into PARTS slices
 UNITS_BATCH = 512  # the largest batch whose later layers' forward is parallel over units
-DELTA_TASKS = 16  # the hidden δ's tasks at most (each a run of 4-sample blocks)
-PANEL_BYTES = 1 << 19  # rows of W a hidden-δ task reuses from L2 (512 KB)
+RUN_TASKS = 16  # tasks (runs of 4-sample blocks) of the hidden δ and large first-layer batches
+PANEL_BYTES = 1 << 19  # rows of W (hidden δ) or Wᵀ (first layer) a task reuses from L2: 512 KB
 UNITS = 16  # output units per forward task (4 register tiles share each x tile)
 PARTS = 2  # slices of the pixels in the first layer's forward of a training batch
 # A 0 typed int64 for helper arguments: a literal 0 (or a prange index, which the
@@ -215,6 +215,12 @@ def _block(blk, n):
 
 
 @inline
+def _panel_rows(b):
+    """Rows of b (K, N) in a panel of about PANEL_BYTES: a multiple of 4, at least 4."""
+    return max(PANEL_BYTES // (b.itemsize * max(b.shape[1], 1)) // TILE * TILE, TILE)
+
+
+@inline
 def _task_rows(task, bias_task, n_blocks, n):
     """Rows [i0, i1) of dW that weight-gradient task ``task`` owns (none for the bias
     task). The short last block (n mod 4 rows) goes first: with few blocks it then
@@ -282,7 +288,9 @@ def dense_forward_in_major(u, z, partial, x, wt, bias, slope, act):
     bias and activation (also without parts: one call site of ``add_bias_activate`` is
     one copy of it to compile). As the
     weight-gradient loop also hands out rows of Wᵀ in order, a thread's slice is mostly the
-    rows it has just updated, still in its cache, instead of all of Wᵀ.
+    rows it has just updated, still in its cache, instead of all of Wᵀ. A larger batch
+    (B > CHUNK) goes in up to RUN_TASKS runs of 4-sample blocks, each taking Wᵀ in panels
+    of PANEL_BYTES of rows used for all its blocks while they are in L2 (as ``hidden_delta``).
     """
     B, OC = u.shape
     C = x.shape[1]
@@ -292,11 +300,19 @@ def dense_forward_in_major(u, z, partial, x, wt, bias, slope, act):
     split = partial.shape[0] > 1  # a training batch: PARTS slices
     parts = partial.shape[0] if split else 1
     n_blocks = (B + TILE - 1) // TILE
-    for task in prange(n_blocks * parts):
-        part = task // n_blocks  # task = (part, block of samples), part-major
-        b0, b1 = _block(max(task - part * n_blocks, 0), B)  # max: the index is >= 0
+    per_task = 1 if split else (n_blocks + RUN_TASKS - 1) // RUN_TASKS  # blocks of a task
+    n_runs = (n_blocks + per_task - 1) // per_task
+    rows = _panel_rows(wt) if per_task > 1 else max(C, 1)  # of Wᵀ in a panel
+    for task in prange(n_runs * parts):
+        part = task // n_runs  # task = (part, run of blocks of samples), part-major
+        run = max(task - part * n_runs, 0)  # max: LLVM then knows the index is >= 0
+        first, last = run * per_task, min((run + 1) * per_task, n_blocks)
         k0, k1 = _part(part, parts, C)  # pixels k0..k1 (all of them unless split)
-        _ab_rows(partial[part] if split else u, x, wt[k0:k1], b0, b1, k0, ZERO)
+        for p0 in range(k0, max(k1, k0 + 1), rows):  # panels of them (an empty part: one)
+            for blk in range(first, last):
+                b0, b1 = _block(blk, B)
+                _ab_rows(partial[part] if split else u, x, wt[p0:min(p0 + rows, k1)], b0, b1,
+                         p0, min(p0 - k0, 1))
     for blk in prange(n_blocks):  # the parts summed in order, then bias and f
         b0, b1 = _block(blk, B)
         for i in range(b0, b1 if split else b0):
@@ -413,7 +429,7 @@ def hidden_delta(delta_prev, dz_prev, delta, w, u_prev, z_prev, slope_prev, act_
     delta (B, OC) δ of this layer; w (OC, C) its weights; u_prev, z_prev (B, C)
     the pre- and post-activation of the layer below; slope_prev (S, C) its negative
     slopes (S = 1 or B); act_prev its activation code.
-    Parallel over up to DELTA_TASKS runs of 4-sample blocks: every thread writes only its
+    Parallel over up to RUN_TASKS runs of 4-sample blocks: every thread writes only its
     own rows. A task takes W in panels of PANEL_BYTES of rows (OC), each used for all the
     task's blocks while it is in L2, instead of streaming all of W once per 4 samples;
     each cell sums the panels in order, whatever the thread count.
@@ -422,11 +438,9 @@ def hidden_delta(delta_prev, dz_prev, delta, w, u_prev, z_prev, slope_prev, act_
     OC = w.shape[0]
     last_row = slope_prev.shape[0] - 1
     n_blocks = (B + TILE - 1) // TILE
-    n_tasks = min(n_blocks, DELTA_TASKS)
+    n_tasks = min(n_blocks, RUN_TASKS)
     per_task = (n_blocks + n_tasks - 1) // n_tasks
-    rows = max(PANEL_BYTES // (w.itemsize * max(C, 1)) // TILE * TILE, TILE)  # of W a panel
-    if per_task == 1:  # one block a task: nothing to reuse, one pass over all of W
-        rows = max(OC, 1)
+    rows = _panel_rows(w) if per_task > 1 else max(OC, 1)  # of W in a panel (one: no reuse)
     for t in prange(n_tasks):
         task = np.int64(t)  # signed (see ZERO)
         first, last = task * per_task, min((task + 1) * per_task, n_blocks)
