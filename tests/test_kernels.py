@@ -113,11 +113,13 @@ def test_hidden_delta(rng, B, C, OC, act, w_scale=1.0):
     assert_close(out, out_ref, what="delta_prev")
 
 
-# W past dense.PANEL_BYTES (512 KB): the hidden δ takes it in panels; larger products
-@pytest.mark.parametrize("C,OC", [(1100, 130), (130, 1100)])
+# W past 2 x dense.PANEL_BYTES (1 MB) and a batch of more than RUN_TASKS blocks: the
+# hidden δ and a first layer's forward take W or Wᵀ in panels (and larger products)
+@pytest.mark.parametrize("C,OC", [(1100, 260), (260, 1100)])
 @pytest.mark.parametrize("in_major", [False, True])
 def test_products_in_panels(rng, C, OC, in_major):
     B = 130
+    test_dense_forward(rng, B, C, OC, "relu", in_major)
     test_dense_gradient(rng, B, C, OC, in_major)
     test_dense_backward_params(rng, C, OC, in_major, O.ADAM,
                                O.hyper(0.01, 0.01, 0.9, 0.999, 1e-8, t=3), B=B)

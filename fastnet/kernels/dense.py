@@ -221,6 +221,19 @@ def _panel_rows(b):
 
 
 @inline
+def _runs(n_blocks, m, panels):
+    """(per_task, n_tasks, rows): n_blocks blocks of 4 samples in runs of per_task, a run
+    per task, multiplied by m (K, N) in panels of ``rows`` of its rows. With ``panels``, an
+    m larger than 2 PANEL_BYTES (not L2-resident) and more than RUN_TASKS blocks: RUN_TASKS
+    runs and panels of PANEL_BYTES, each used for all of a run's blocks while in L2; else
+    a task per block and one panel of all of m."""
+    per_task = (n_blocks + RUN_TASKS - 1) // RUN_TASKS
+    if not panels or per_task == 1 or m.shape[0] * m.shape[1] * m.itemsize <= 2 * PANEL_BYTES:
+        return 1, n_blocks, max(m.shape[0], 1)
+    return per_task, (n_blocks + per_task - 1) // per_task, _panel_rows(m)
+
+
+@inline
 def _task_rows(task, bias_task, n_blocks, n):
     """Rows [i0, i1) of dW that weight-gradient task ``task`` owns (none for the bias
     task). The short last block (n mod 4 rows) goes first: with few blocks it then
@@ -300,9 +313,7 @@ def dense_forward_in_major(u, z, partial, x, wt, bias, slope, act):
     split = partial.shape[0] > 1  # a training batch: PARTS slices
     parts = partial.shape[0] if split else 1
     n_blocks = (B + TILE - 1) // TILE
-    per_task = 1 if split else (n_blocks + RUN_TASKS - 1) // RUN_TASKS  # blocks of a task
-    n_runs = (n_blocks + per_task - 1) // per_task
-    rows = _panel_rows(wt) if per_task > 1 else max(C, 1)  # of Wᵀ in a panel
+    per_task, n_runs, rows = _runs(n_blocks, wt, not split)
     for task in prange(n_runs * parts):
         part = task // n_runs  # task = (part, run of blocks of samples), part-major
         run = max(task - part * n_runs, 0)  # max: LLVM then knows the index is >= 0
@@ -438,9 +449,7 @@ def hidden_delta(delta_prev, dz_prev, delta, w, u_prev, z_prev, slope_prev, act_
     OC = w.shape[0]
     last_row = slope_prev.shape[0] - 1
     n_blocks = (B + TILE - 1) // TILE
-    n_tasks = min(n_blocks, RUN_TASKS)
-    per_task = (n_blocks + n_tasks - 1) // n_tasks
-    rows = _panel_rows(w) if per_task > 1 else max(OC, 1)  # of W in a panel (one: no reuse)
+    per_task, n_tasks, rows = _runs(n_blocks, w, True)
     for t in prange(n_tasks):
         task = np.int64(t)  # signed (see ZERO)
         first, last = task * per_task, min((task + 1) * per_task, n_blocks)
