@@ -233,6 +233,20 @@ def _runs(n_blocks, m, panels):
     return per_task, (n_blocks + per_task - 1) // per_task, _panel_rows(m)
 
 
+@helper
+def _ab_panels(out, a, b, first, last, k0, k1, rows):
+    """out[i] = Σ_{k0 ≤ k < k1} a[i, k] b[k] for the rows of blocks first..last of 4 rows
+    (``_ab_rows``), with b's rows k0..k1 in panels of ``rows``, each used for all the
+    blocks before the next (no rows of b: the blocks' rows of out are zeroed).
+
+    out (M, N); a (M, ≥ k1); b (≥ k1, N)."""
+    M = out.shape[0]
+    for p0 in range(k0, max(k1, k0 + 1), rows):
+        for blk in range(first, last):
+            i0, i1 = _block(blk, M)
+            _ab_rows(out, a, b[p0:min(p0 + rows, k1)], i0, i1, p0, min(p0 - k0, 1))
+
+
 @inline
 def _task_rows(task, bias_task, n_blocks, n):
     """Rows [i0, i1) of dW that weight-gradient task ``task`` owns (none for the bias
@@ -319,11 +333,7 @@ def dense_forward_in_major(u, z, partial, x, wt, bias, slope, act):
         run = max(task - part * n_runs, 0)  # max: LLVM then knows the index is >= 0
         first, last = run * per_task, min((run + 1) * per_task, n_blocks)
         k0, k1 = _part(part, parts, C)  # pixels k0..k1 (all of them unless split)
-        for p0 in range(k0, max(k1, k0 + 1), rows):  # panels of them (an empty part: one)
-            for blk in range(first, last):
-                b0, b1 = _block(blk, B)
-                _ab_rows(partial[part] if split else u, x, wt[p0:min(p0 + rows, k1)], b0, b1,
-                         p0, min(p0 - k0, 1))
+        _ab_panels(partial[part] if split else u, x, wt, first, last, k0, k1, rows)
     for blk in prange(n_blocks):  # the parts summed in order, then bias and f
         b0, b1 = _block(blk, B)
         for i in range(b0, b1 if split else b0):
@@ -440,10 +450,11 @@ def hidden_delta(delta_prev, dz_prev, delta, w, u_prev, z_prev, slope_prev, act_
     delta (B, OC) δ of this layer; w (OC, C) its weights; u_prev, z_prev (B, C)
     the pre- and post-activation of the layer below; slope_prev (S, C) its negative
     slopes (S = 1 or B); act_prev its activation code.
-    Parallel over up to RUN_TASKS runs of 4-sample blocks: every thread writes only its
-    own rows. A task takes W in panels of PANEL_BYTES of rows (OC), each used for all the
-    task's blocks while it is in L2, instead of streaming all of W once per 4 samples;
-    each cell sums the panels in order, whatever the thread count.
+    Parallel over blocks of 4 samples: every thread writes only its own rows. A W past
+    2 PANEL_BYTES (not L2-resident) with more than RUN_TASKS blocks goes in RUN_TASKS runs
+    of blocks, each taking W in panels of PANEL_BYTES of rows (OC) used for all the run's
+    blocks while in L2 (``_runs``), instead of streaming all of W once per 4 samples; each
+    cell sums the panels in order, whatever the thread count.
     """
     B, C = delta_prev.shape
     OC = w.shape[0]
@@ -453,10 +464,7 @@ def hidden_delta(delta_prev, dz_prev, delta, w, u_prev, z_prev, slope_prev, act_
     for t in prange(n_tasks):
         task = np.int64(t)  # signed (see ZERO)
         first, last = task * per_task, min((task + 1) * per_task, n_blocks)
-        for k0 in range(0, OC, rows):
-            for blk in range(first, last):
-                i0, i1 = _block(blk, B)
-                _ab_rows(dz_prev, delta, w[k0:min(k0 + rows, OC)], i0, i1, k0, min(k0, 1))
+        _ab_panels(dz_prev, delta, w, first, last, ZERO, OC, rows)
         for b in range(first * TILE, min(last * TILE, B)):
             times_derivative(delta_prev[b], dz_prev[b], u_prev[b], z_prev[b],
                              slope_prev[min(b, last_row)], act_prev)  # RReLU: row b
