@@ -112,7 +112,7 @@ def one_round(threads, has_torch):
         row["pytorch"] = timed([sys.executable, "-c", TORCH_EPOCH, str(threads), MNIST], env)
         time.sleep(_common.PAUSE)
     row["cached"] = until_printed([sys.executable, "-c", FIRST_STEP],
-                          dict(env, NUMBA_NUM_THREADS=str(threads)))
+                                  dict(env, NUMBA_NUM_THREADS=str(threads)))
     time.sleep(_common.PAUSE)
     return row
 
