@@ -22,9 +22,9 @@ Then each dense kernel of one batch-128 step is timed against np.matmul of the s
 (float32, best of ``--kernel-rounds`` (7) rounds of at least 50 ms; the two take turns
 round by round, with an untimed BLAS_PAUSE after each np.matmul round so that OpenBLAS's
 threads, which spin for ~0.1 s after a call, do not share the cores with ours) and both are
-printed in GFLOP/s (the weight gradient is ``dense_gradient``, without the optimizer step); the first
-layer's two kernels also as ``Network`` runs them (W stored transposed), on random x and
-on MNIST images, whose all-zero blocks they skip (GFLOP/s counted for the dense product).
+printed in GFLOP/s (the weight gradient is ``dense_gradient``, without the optimizer step);
+the first layer's two kernels also as ``Network`` runs them (W stored transposed), on random
+x and on MNIST images, whose all-zero blocks they skip (GFLOP/s counted for the dense product).
 Last: thread counts, CPU, versions, date and peak RSS: of a separate ``fastnet train
 --epochs 1`` process (this one also holds PyTorch and JAX, ~180 MB for PyTorch's import
 alone) and of this one.
