@@ -3,8 +3,9 @@ code optimised and generated once, in the kernel that runs it.
 
 **Vector width.** On Intel's AVX-512 server CPUs (Skylake-SP to Emerald Rapids) LLVM tunes
 for 256-bit vectors ("prefer-256-bit"), so the kernels' vector loops use half of each
-AVX-512 register. ``prefer_512_bit()`` turns that tuning off for the process (the MNIST
-training step ran 1.3-1.5x faster on a 2-vCPU Emerald Rapids; benchmarks/JOURNAL.md).
+AVX-512 register. ``prefer_512_bit()`` turns that tuning off for the process (the dense
+products of a batch-128 MNIST-sized step ran 1.3-1.6x faster on a 2-vCPU Emerald Rapids;
+on MNIST's sparse pixels the epoch moved little; benchmarks/JOURNAL.md).
 It sets NUMBA_CPU_FEATURES to the host's features plus ``-prefer-256-bit``, so compile
 workers and later processes build (and find in the cache) the same code; it must run
 before the first ``@njit`` of the process creates Numba's code generator, and changes
@@ -40,7 +41,7 @@ from numba.core import codegen, config, registry
 # Names Numba gives the inner libraries of a parallel loop (numba/parfors, np/ufunc).
 LINK_ONLY = ("__numba_parfor_gufunc", "<numba.np.ufunc.wrappers._GufuncWrapper",
              "parallelgufuncwrapper")
-VARIABLE = "FASTNET_LINK_ONLY"
+LINK_ONLY_VARIABLE = "FASTNET_LINK_ONLY"
 VECTOR_VARIABLE = "FASTNET_VECTOR_BITS"
 
 _library = codegen.CPUCodeLibrary
@@ -59,7 +60,7 @@ def install():
     """Make the inner libraries of parallel loops link-only (module doc). Idempotent;
     returns whether it is in effect."""
     global installed
-    if installed or os.environ.get(VARIABLE, "1") == "0":
+    if installed or os.environ.get(LINK_ONLY_VARIABLE, "1") == "0":
         return installed
     if not all(hasattr(cls, name) for cls, name in _NEEDED):
         return False
