@@ -4,6 +4,7 @@ import pytest
 
 from conftest import assert_close
 from fastnet.kernels import activations as A
+from fastnet.kernels import dense
 from fastnet.kernels import reference as ref
 from fastnet.kernels import losses as L
 from fastnet.kernels import optim as O
@@ -124,6 +125,18 @@ def test_products_in_panels(rng, C, OC, in_major):
     test_dense_backward_params(rng, C, OC, in_major, O.ADAM,
                                O.hyper(0.01, 0.01, 0.9, 0.999, 1e-8, t=3), B=B)
     test_hidden_delta(rng, B, C, OC, "relu", w_scale=OC ** -0.5)  # sums of OC terms
+
+
+# x (dW layout) or δ (dWᵀ layout) past 4 x dense.PANEL_BYTES (2 MB) and more than
+# RUN_TASKS blocks of 4 rows of dW: the weight gradient takes it in panels of columns (the
+# last one short: 1800 = 3 x 512 + 264), and 70 rows end in a short block
+@pytest.mark.parametrize("C,OC,in_major", [(1800, 70, False), (70, 1800, True)])
+@pytest.mark.parametrize("kind,h", [(O.NO_UPDATE, O.NO_HYPER), (O.MOMENTUM, O.hyper(0.1, 0.01, 0.9))])
+def test_weight_gradient_in_panels(rng, C, OC, in_major, kind, h):
+    B = 300
+    assert B * (C if not in_major else OC) * 4 > 4 * dense.PANEL_BYTES
+    test_dense_gradient(rng, B, C, OC, in_major)
+    test_dense_backward_params(rng, C, OC, in_major, kind, h, B=B)
 
 
 @pytest.mark.parametrize("B", BATCHES)
