@@ -18,7 +18,8 @@ from .kernels import activations as A
 from .kernels import losses as L
 from .kernels import optim as O
 from .kernels.data import gather_batch, gather_rows
-from .kernels.dense import (dense_backward_params, dense_forward, dense_forward_in_major,
+from .kernels.dense import (dense_backward_params, dense_backward_params_panels, dense_forward,
+                            dense_forward_in_major, gradient_in_panels,
                             dense_gradient, hidden_delta, partial_shape, prelu_slope_grad)
 from .kernels.clip import clip_norm, clip_value
 from .kernels.dropout import apply_mask, dropout_mask
@@ -35,7 +36,8 @@ class Workspace:
     x (B, C0) input rows; t (B, K) targets; losses (B,); per layer l:
     u[l], z[l], delta[l], dz[l] (B, OC_l); rrelu[l] (B, OC_l) training slopes;
     partial the first layer's ``dense_forward_in_major`` workspace, of shape
-    ``partial_shape(B, OC_0)``.
+    ``partial_shape(B, OC_0)``; gradient_kernel[l] the layer's fused weight-gradient
+    kernel for batches of B (``gradient_kernel``).
     """
 
     def __init__(self, net, B):
@@ -60,6 +62,7 @@ class Workspace:
         self.dropped = [config.empty(s, dt) if layer.dropout else None
                         for layer, s in zip(net.layers, shapes)]
         self.masked = [False] * len(shapes)   # whether the last forward dropped layer l
+        self.gradient_kernel = [gradient_kernel(net, i, B) for i in range(len(shapes))]
 
 
 def workspace(net, B):
@@ -139,6 +142,16 @@ def loss(net, ws, weighted=False):
     return total
 
 
+def gradient_kernel(net, i, B):
+    """Layer i's fused weight-gradient kernel for a batch of B: ``dense_backward_params``,
+    or its panel form when the batch's input of the product is past L2
+    (``dense.gradient_in_panels``; both give the same bits)."""
+    layer = net.layers[i]
+    panels = gradient_in_panels(B, layer.in_features, layer.out_features, i == 0,
+                                np.dtype(net.dtype).itemsize)
+    return dense_backward_params_panels if panels else dense_backward_params
+
+
 def backward(net, ws, update=None):
     """The δ rule downwards from the output δ left by ``loss``; fills net.grads.
 
@@ -169,13 +182,13 @@ def backward(net, ws, update=None):
         if update is None:
             dense_gradient(dw, layer.db, ws.delta[i], inp, i == 0)
         else:
-            bad += dense_backward_params(dw, layer.db, w_slots, b_slots, ws.delta[i], inp, h,
+            bad += ws.gradient_kernel[i](dw, layer.db, w_slots, b_slots, ws.delta[i], inp, h,
                                          i == 0, kind)
     return bad
 
 
 def planned_calls(net, X, scale, T, update_kind=None, X_eval=None, weighted=False,
-                  clips=False):
+                  clips=False, batch_sizes=(1,)):
     """The (kernel, args) of the calls that a training step (with an optimizer step of
     rule ``update_kind``; None: gradients only) and, given ``X_eval``, an evaluation of it
     make: what ``compiler.warm`` compiles before a run. X, scale: checked inputs and
@@ -183,8 +196,10 @@ def planned_calls(net, X, scale, T, update_kind=None, X_eval=None, weighted=Fals
     (X_eval, its scaling) when they were checked on their own; T: encoded targets;
     ``weighted``: with sample weights (``loss(weighted=True)``); ``clips``: the optimizer
     clips gradients (the gradient pass alone, then ``Optimizer.clip`` and a flat update,
-    as ``train`` runs it). Layers with dropout add the dropout kernels. The arguments are
-    a one-sample workspace's, of the same types as any batch's. Keep in step with the call
+    as ``train`` runs it); ``batch_sizes``: the sizes of the training batches, which pick
+    each layer's weight-gradient kernel (``gradient_kernel``). Layers with dropout add the
+    dropout kernels. The arguments are a one-sample workspace's, of the same types as any
+    batch's. Keep in step with the call
     sites above, in ``train`` and in ``Optimizer.clip``."""
     ws = Workspace(net, 1)
     idx = np.zeros(ws.B, np.int64)
@@ -226,8 +241,9 @@ def planned_calls(net, X, scale, T, update_kind=None, X_eval=None, weighted=Fals
         if not fused:
             calls.append((dense_gradient, (dw, layer.db, ws.delta[i], inp, i == 0)))
         else:
-            calls.append((dense_backward_params, (dw, layer.db, w_slots, b_slots, ws.delta[i],
-                                                  inp, O.NO_HYPER, i == 0, kind)))
+            calls += [(kernel, (dw, layer.db, w_slots, b_slots, ws.delta[i], inp, O.NO_HYPER,
+                                i == 0, kind))
+                      for kernel in {gradient_kernel(net, i, B): 0 for B in batch_sizes}]
     if clips:   # Optimizer.clip, then the flat update of train._backward_update
         g = net.grads
         calls += [(clip_norm, (g[seg[0]], 1.0)) for layer in net._segments for seg in layer

@@ -130,7 +130,9 @@ def fit(net, X, y, epochs=10, batch_size=32, optimizer=None, validation_split=0.
     state.history.compile_seconds = compiler.warm(
         passes.planned_calls(net, X, scale, T, opt.kind,
                              None if validation is None else validation[:2],   # X_val, scale
-                             weighted=weights is not None, clips=opt.clips), verbose)
+                             weighted=weights is not None, clips=opt.clips,
+                             batch_sizes={min(batch_size, n), n % batch_size or batch_size}),
+        verbose)
     _call(callbacks, "on_train_begin", state)
     with _sigint_flag(handle_sigint) as interrupted:
         while not state.finished:

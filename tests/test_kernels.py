@@ -77,7 +77,7 @@ def test_dense_gradient(rng, B, C, OC, in_major):
                                     (O.MOMENTUM, O.hyper(0.05, 0.0, 0.9)),
                                     (O.ADAM, O.hyper(0.01, 0.01, 0.9, 0.999, 1e-8, t=3))],
                          ids=["sgd", "momentum", "adam"])
-def test_dense_backward_params(rng, C, OC, in_major, kind, h, B=7):
+def test_dense_backward_params(rng, C, OC, in_major, kind, h, B=7, kernel=dense_backward_params):
     """The fused kernel: dW, db and the optimizer step on W, bias and their state."""
     delta, x = rand(rng, B, OC), sparse(rng, rand(rng, B, C))
     w, bias = rand(rng, OC, C), rand(rng, OC)
@@ -87,7 +87,7 @@ def test_dense_backward_params(rng, C, OC, in_major, kind, h, B=7):
     w_slots = tuple(stored(a) for a in (w, *state_w))
     bias_slots = tuple(a.copy() for a in (bias, *state_b))
     dw, db = np.full_like(w_slots[0], np.nan), np.full(OC, np.nan, F32)
-    dense_backward_params(dw, db, w_slots, bias_slots, delta, x, h, in_major, kind)
+    kernel(dw, db, w_slots, bias_slots, delta, x, h, in_major, kind)
     f64 = (lambda *arrays: [a.astype(float) for a in arrays])
     dw_ref, db_ref, w_ref, b_ref = ref.dense_backward_params_ref(
         *f64(delta, x), kind, h, f64(w, *state_w), f64(bias, *state_b))
@@ -128,15 +128,30 @@ def test_products_in_panels(rng, C, OC, in_major):
 
 
 # x (dW layout) or δ (dWᵀ layout) past 4 x dense.PANEL_BYTES (2 MB) and more than
-# RUN_TASKS blocks of 4 rows of dW: the weight gradient takes it in panels of columns (the
-# last one short: 1800 = 3 x 512 + 264), and 70 rows end in a short block
+# RUN_TASKS blocks of 4 rows of dW: the panel form of the weight gradient (panels of 512
+# columns, the last one short: 1800 = 3 x 512 + 264; 70 rows end in a short block), against
+# the reference and bit for bit against dense_backward_params
 @pytest.mark.parametrize("C,OC,in_major", [(1800, 70, False), (70, 1800, True)])
-@pytest.mark.parametrize("kind,h", [(O.NO_UPDATE, O.NO_HYPER), (O.MOMENTUM, O.hyper(0.1, 0.01, 0.9))])
+@pytest.mark.parametrize("kind,h", [(O.NO_UPDATE, O.NO_HYPER), (O.MOMENTUM, O.hyper(0.1, 0.01, 0.9)),
+                                    (O.ADAM, O.hyper(0.01, 0.01, 0.9, 0.999, 1e-8, t=3))])
 def test_weight_gradient_in_panels(rng, C, OC, in_major, kind, h):
     B = 300
-    assert B * (C if not in_major else OC) * 4 > 4 * dense.PANEL_BYTES
-    test_dense_gradient(rng, B, C, OC, in_major)
-    test_dense_backward_params(rng, C, OC, in_major, kind, h, B=B)
+    assert dense.gradient_in_panels(B, C, OC, in_major, 4)
+    assert not dense.gradient_in_panels(B // 2, C, OC, in_major, 4)
+    test_dense_backward_params(rng, C, OC, in_major, kind, h, B=B,
+                               kernel=dense.dense_backward_params_panels)
+    delta, x = rand(rng, B, OC), sparse(rng, rand(rng, B, C))
+    shape = (C, OC) if in_major else (OC, C)
+    slots = [(rand(rng, *shape), np.abs(rand(rng, *shape)), np.abs(rand(rng, *shape))),
+             (rand(rng, OC), np.abs(rand(rng, OC)), np.abs(rand(rng, OC)))]
+    results = []
+    for kernel in (dense_backward_params, dense.dense_backward_params_panels):
+        w_slots, bias_slots = (tuple(a.copy() for a in group) for group in slots)
+        dw, db = np.empty(shape, F32), np.empty(OC, F32)
+        kernel(dw, db, w_slots, bias_slots, delta, x, h, in_major, kind)
+        results.append((dw, db, *w_slots, *bias_slots))
+    for want, got in zip(*results):
+        np.testing.assert_array_equal(got, want)
 
 
 @pytest.mark.parametrize("B", BATCHES)

@@ -59,12 +59,11 @@ UNITS_BATCH = 512  # the largest batch whose later layers' forward is parallel o
 RUN_TASKS = 16  # tasks (runs of 4-sample blocks) of the hidden δ and large first-layer batches
 PANEL_BYTES = 1 << 19  # rows of W (hidden δ) or Wᵀ (first layer) a task reuses from L2: 512 KB
 UNITS = 16  # output units per forward task (4 register tiles share each x tile)
-PANEL_VECTORS = 32  # the narrowest panel of the weight gradient, in 64-byte vectors
+PANEL_VECTORS = 32  # the narrowest panel of b in the weight gradient, in 64-byte vectors
 PARTS = 2  # slices of the pixels in the first layer's forward of a training batch
 # A 0 typed int64 for helper arguments: a literal 0 (or a prange index, which the
 # parallel loop makes unsigned) would compile the helper for a second signature.
 ZERO = np.int64(0)
-NO_KIND = np.int64(NO_UPDATE)  # the same for dense_gradient's rule
 
 
 @kernel
@@ -250,12 +249,15 @@ def _ab_panels(out, a, b, first, last, k0, k1, rows):
 
 
 @inline
-def _task_rows(blk, n_blocks, n):
-    """Rows [i0, i1) of dW in weight-gradient block number ``blk``. The short last block
-    (n mod 4 rows) goes first: with few blocks it then shares a thread with a whole one
-    (10 rows over 2 threads: 2 + 4 and 4 rows, not 4 + 4 and 2)."""
+def _task_rows(task, bias_task, n_blocks, n):
+    """Rows [i0, i1) of dW that weight-gradient task ``task`` owns (none for the bias
+    task). The short last block (n mod 4 rows) goes first: with few blocks it then
+    shares a thread with a whole one (10 rows over 2 threads: 2 + 4 and 4 rows, not
+    4 + 4 and 2)."""
+    if task == bias_task:
+        return 0, 0
     shift = 1 if n % TILE else 0
-    return _block((blk + n_blocks - shift) % n_blocks, n)
+    return _block((task + n_blocks - shift) % n_blocks, n)
 
 
 @inline
@@ -346,33 +348,176 @@ def dense_forward_in_major(u, z, partial, x, wt, bias, slope, act):
 
 
 @inline
-def _column_runs(n_blocks, b):
-    """(per_task, n_runs, cols) of the weight gradient, each of whose n_blocks blocks of
-    4 rows of dw streams all of b (K, N): with b past 4 PANEL_BYTES and more than
-    RUN_TASKS blocks, RUN_TASKS runs of blocks, each taking b in panels of ``cols``
-    columns (about PANEL_BYTES, at least PANEL_VECTORS vectors) used for all the run's
-    blocks while in L2; else a task per block and one panel of all columns. (Up to 4
-    PANEL_BYTES, streaming b from L3 was as fast: panels narrower than b's rows cost
-    the block of a's loads and checks more often.)"""
-    K, N = b.shape
-    per_task = (n_blocks + RUN_TASKS - 1) // RUN_TASKS
-    if per_task == 1 or K * N * b.itemsize <= 4 * PANEL_BYTES:
-        return 1, n_blocks, max(N, 1)
-    lanes = 64 // b.itemsize  # one 64-byte vector
-    cols = max(PANEL_BYTES // (b.itemsize * K) // lanes * lanes, PANEL_VECTORS * lanes)
-    return per_task, (n_blocks + per_task - 1) // per_task, cols
+def _bias_units(task, bias_task, w_in_major, i0, i1, n_bias):
+    """The biases [o0, o1) a weight-gradient task owns: units i0..i1 of dW, or, in
+    the dWᵀ layout, all of them for the extra bias task and none for the others;
+    none at all for a layer without bias (n_bias = 0)."""
+    if n_bias == 0 or (w_in_major and task != bias_task):
+        return 0, 0
+    if task == bias_task:
+        return 0, n_bias
+    return i0, i1
 
 
 @inline
-def _gradient_plan(dw, dbias, delta, x, w_in_major):
-    """(n_blocks, per_task, cols, bias_task, n_tasks) of the weight gradient: runs of
-    blocks of 4 rows of dw (``_column_runs``), plus, in the dWᵀ layout of a layer with
-    bias, one task (number n_runs) for the bias gradient (bias_task = -1 when there is
-    none)."""
+def _gradient_tasks(dw, dbias, w_in_major):
+    """(n_blocks, bias_task, n_tasks) of the weight gradient: a task per block of 4 rows
+    of dw, plus, in the dWᵀ layout of a layer with bias, one task (number n_blocks) for
+    the bias gradient (bias_task = -1 when there is none)."""
     n_blocks = (dw.shape[0] + TILE - 1) // TILE
-    per_task, n_runs, cols = _column_runs(n_blocks, delta if w_in_major else x)
-    bias_task = n_runs if dbias.shape[0] > 0 and w_in_major else -1
-    return n_blocks, per_task, cols, bias_task, n_runs + (bias_task >= 0)
+    bias_task = n_blocks if dbias.shape[0] > 0 and w_in_major else -1
+    return n_blocks, bias_task, n_blocks + (bias_task >= 0)
+
+
+@helper
+def _gradient_task(dw, dbias, delta, x, task, bias_task, n_blocks, w_in_major):
+    """Task ``task`` of dW = δᵀ x (or dWᵀ = xᵀ δ): its rows of dw (``_ab_rows``, a = δᵀ,
+    b = x or a = xᵀ, b = δ; the transposes are strided views) and its biases Σ_b δ."""
+    a = x.T if w_in_major else delta.T
+    b = delta if w_in_major else x
+    i0, i1 = _task_rows(task, bias_task, n_blocks, dw.shape[0])
+    _ab_rows(dw, a, b, i0, i1, ZERO, ZERO)
+    o0, o1 = _bias_units(task, bias_task, w_in_major, i0, i1, dbias.shape[0])
+    db = dbias[o0:o1]  # sliced so that o counts from 0: the loop vectorises
+    db[:] = 0
+    for s in range(delta.shape[0]):
+        ds = delta[s, o0:o1]
+        for o in range(o1 - o0):
+            db[o] += ds[o]
+
+
+@parallel_kernel
+def dense_gradient(dw, dbias, delta, x, w_in_major):
+    """dW = δᵀ x and dbias = Σ_b δ (overwriting dw, dbias), with no optimizer step:
+    dW[o, c] = Σ_b δ[b, o] x[b, c], dbias[o] = Σ_b δ[b, o].
+
+    dw (OC, C), or dWᵀ = xᵀ δ (C, OC) when ``w_in_major``; dbias (OC,) outputs (0-length
+    for a layer without bias); delta (B, OC); x (B, C). Both layouts are the row form
+    ``_ab_rows``, parallel over blocks of 4 rows of dw: each thread owns whole rows, so
+    the reduction over the batch has no race and a fixed summation order. In the Wᵀ
+    layout the zero blocks of xᵀ (blank pixels) are skipped and one more task sums the
+    bias gradient. (``dense_backward_params`` without its update, in a kernel of fewer
+    arguments, which is cheaper to call.)
+    """
+    n_blocks, bias_task, n_tasks = _gradient_tasks(dw, dbias, w_in_major)
+    for t in prange(n_tasks):
+        task = np.int64(t)  # signed, as in the typing before the loop went parallel
+        _gradient_task(dw, dbias, delta, x, task, bias_task, n_blocks, w_in_major)
+
+
+@parallel_kernel
+def dense_backward_params(dw, dbias, w_slots, bias_slots, delta, x, h, w_in_major, kind):
+    """``dense_gradient``, then the optimizer step, in one kernel:
+    dW = δᵀ x, dbias = Σ_b δ, then (W, bias) ← update(W, bias; dW, dbias).
+
+    dw (OC, C) or dWᵀ (C, OC), dbias (OC,) outputs; ``w_slots`` = (W, s1, s2), laid
+    out like dw, and ``bias_slots`` = (bias, s1, s2) (OC,), the parameters and the
+    optimizer's state, updated in place; delta (B, OC); x (B, C); h (7,) the
+    hyper-parameters of rule ``kind`` (``optim.update_row``). Each task, right after
+    its rows of dw and its biases, updates the same rows of W and biases. ``kind`` =
+    NO_UPDATE stops after the gradient. A layer without bias passes a 0-length dbias
+    and bias slots.
+    Returns the number of parameters the update left NaN or ±inf.
+    """
+    n_blocks, bias_task, n_tasks = _gradient_tasks(dw, dbias, w_in_major)
+    rows = dw.shape[0]
+    bad = 0
+    for t in prange(n_tasks):
+        task = np.int64(t)  # signed, as in the typing before the loop went parallel
+        _gradient_task(dw, dbias, delta, x, task, bias_task, n_blocks, w_in_major)
+        if kind == NO_UPDATE:
+            continue
+        i0, i1 = _task_rows(task, bias_task, n_blocks, rows)  # the rows just computed
+        o0, o1 = _bias_units(task, bias_task, w_in_major, i0, i1, dbias.shape[0])
+        for part in range(2):  # the block's W rows, then its biases
+            if part == 0:
+                n = (i1 - i0) * dw.shape[1]  # the rows as one flat run of n elements
+                p, g = w_slots[0][i0:i1].reshape(n), dw[i0:i1].reshape(n)
+                s1, s2 = w_slots[1][i0:i1].reshape(n), w_slots[2][i0:i1].reshape(n)
+            else:
+                p, g = bias_slots[0][o0:o1], dbias[o0:o1]
+                s1, s2 = bias_slots[1][o0:o1], bias_slots[2][o0:o1]
+            bad += update_row(p, s1, s2, g, h, kind)
+    return bad
+
+
+def gradient_in_panels(B, C, OC, w_in_major, itemsize):
+    """True when the weight gradient of a layer C -> OC on a batch of B should run as
+    ``dense_backward_params_panels``: b (x (B, C), or δ (B, OC) in the dWᵀ layout) past
+    4 PANEL_BYTES, which every block of 4 rows of dw would stream from L3 (up to that
+    size, streaming was as fast as panels), and more than RUN_TASKS such blocks. Both
+    kernels give the same bits. (Plain Python: the caller picks the kernel.)"""
+    rows, width = (C, OC) if w_in_major else (OC, C)
+    return B * width * itemsize > 4 * PANEL_BYTES and rows > TILE * RUN_TASKS
+
+
+@inline
+def _column_runs(n_blocks, b):
+    """(per_task, n_runs, cols, n_panels): n_blocks blocks of 4 rows of dw in RUN_TASKS
+    runs, each taking b (K, N) in n_panels panels of ``cols`` columns: about PANEL_BYTES,
+    at least PANEL_VECTORS 64-byte vectors (a narrower panel pays the block of a's loads
+    and zero checks of ``_ab_rows`` too often), whole vectors."""
+    K, N = b.shape
+    per_task = (n_blocks + RUN_TASKS - 1) // RUN_TASKS
+    lanes = 64 // b.itemsize
+    cols = max(PANEL_BYTES // (b.itemsize * max(K, 1)) // lanes, PANEL_VECTORS) * lanes
+    return per_task, (n_blocks + per_task - 1) // per_task, cols, (N + cols - 1) // cols
+
+
+@parallel_kernel
+def dense_backward_params_panels(dw, dbias, w_slots, bias_slots, delta, x, h, w_in_major,
+                                 kind):
+    """``dense_backward_params`` (same arguments, same bits) for a b (x, or δ in the dWᵀ
+    layout) too large for L2 (``gradient_in_panels``): b is copied into panels of columns
+    (P, B, cols), zeros past its N columns, and a (δᵀ or xᵀ) into blocks of 4 rows, each
+    (B, 4) contiguous; RUN_TASKS tasks each own a run of blocks of 4 rows of dw and take
+    the panels in turn, using each for all their blocks while it is in L2: a block's sum
+    goes into a (4, cols) buffer, is copied into its rows of dw, and those rows of the
+    panel are updated at once (rule ``kind``); a block's biases with the first panel, or
+    all of them in one more task in the dWᵀ layout. Returns the number of parameters the
+    update left NaN or ±inf.
+    """
+    src = x if w_in_major else delta  # a = srcᵀ
+    b = delta if w_in_major else x
+    M, (K, N) = dw.shape[0], b.shape
+    n_blocks = (M + TILE - 1) // TILE
+    per_task, n_runs, cols, P = _column_runs(n_blocks, b)
+    packed_a = np.empty((n_blocks, K, TILE), dw.dtype)
+    packed_b = np.empty((P, K, cols), dw.dtype)
+    for r in prange(n_blocks + P * K):
+        if r < n_blocks:  # aᵀ of block r
+            i0, i1 = _block(r, M)
+            for k in range(K):
+                for i in range(i1 - i0):
+                    packed_a[r, k, i] = src[k, i0 + i]
+        else:  # row k of panel pnl
+            pnl, k = (r - n_blocks) // K, (r - n_blocks) % K
+            j0 = pnl * cols
+            w = min(cols, N - j0)
+            row = packed_b[pnl, k]
+            row[:w] = b[k, j0:j0 + w]
+            row[w:] = 0
+    bias_task = n_runs if w_in_major and dbias.shape[0] > 0 else -1
+    bad = 0
+    for t in prange(n_runs + (bias_task >= 0)):
+        task = np.int64(t)  # signed (see ZERO)
+        if task == bias_task:
+            bad += _bias_step(dbias, bias_slots, delta, h, kind, ZERO, dbias.shape[0])
+            continue
+        out = np.empty((TILE, cols), dw.dtype)
+        for pnl in range(P):
+            j0 = pnl * cols
+            j1 = min(j0 + cols, N)
+            for blk in range(task * per_task, min((task + 1) * per_task, n_blocks)):
+                i0, i1 = _block(blk, M)
+                _ab_rows(out, packed_a[blk].T, packed_b[pnl], ZERO, i1 - i0, ZERO, ZERO)
+                for i in range(i0, i1):
+                    dw[i, j0:j1] = out[i - i0, :j1 - j0]
+                    bad += update_row(w_slots[0][i, j0:j1], w_slots[1][i, j0:j1],
+                                      w_slots[2][i, j0:j1], dw[i, j0:j1], h, kind)
+                if j0 == 0 and not w_in_major and dbias.shape[0] > 0:
+                    bad += _bias_step(dbias, bias_slots, delta, h, kind, i0, i1)
+    return bad
 
 
 @helper
@@ -387,134 +532,6 @@ def _bias_step(dbias, bias_slots, delta, h, kind, o0, o1):
             db[o] += ds[o]
     return update_row(bias_slots[0][o0:o1], bias_slots[1][o0:o1], bias_slots[2][o0:o1], db,
                       h, kind)
-
-
-@helper
-def _update_block(dw, dbias, w_slots, bias_slots, delta, h, i0, i1, j0, j1, w_in_major, kind):
-    """The update (rule ``kind``) of rows i0..i1, columns j0..j1 of W from their gradient
-    in dw; with the first columns of the dW layout, the same units' biases (gradient and
-    update). Returns how many updated parameters are non-finite."""
-    bad = 0
-    p, s1, s2 = w_slots
-    for i in range(i0, i1 if kind != NO_UPDATE else i0):
-        bad += update_row(p[i, j0:j1], s1[i, j0:j1], s2[i, j0:j1], dw[i, j0:j1], h, kind)
-    if j0 == 0 and not w_in_major and dbias.shape[0] > 0:
-        bad += _bias_step(dbias, bias_slots, delta, h, kind, i0, i1)
-    return bad
-
-
-@helper
-def _gradient_task(dw, dbias, w_slots, bias_slots, delta, x, h, packed, task, plan,
-                   w_in_major, kind):
-    """Task ``task`` of ``dense_backward_params`` (``plan`` from ``_gradient_plan``,
-    ``packed`` from ``_pack_panels``): each of its run's blocks of dW = δᵀ x (or
-    dWᵀ = xᵀ δ) (``_ab_rows``, a = δᵀ, b = x or a = xᵀ, b = δ; the transposes are strided
-    views), then the update of the same rows, still in L1 (``_update_block``), or, in
-    the dWᵀ layout's bias task, all the biases. With panels, the run's rows of a are
-    copied contiguous first, and each panel of b's columns is used for all the run's
-    blocks, each summed into a (4, cols) block then copied into its rows of dw. Returns
-    how many updated parameters are non-finite."""
-    n_blocks, per_task, cols, bias_task = plan
-    if task == bias_task:
-        return _bias_step(dbias, bias_slots, delta, h, kind, ZERO, dbias.shape[0])
-    src = x if w_in_major else delta  # a = srcᵀ
-    b = delta if w_in_major else x
-    M, (K, N) = dw.shape[0], b.shape
-    if packed.shape[0] == 0:  # one block, all columns
-        i0, i1 = _task_rows(task, n_blocks, M)
-        _ab_rows(dw, src.T, b, i0, i1, ZERO, ZERO)
-        return _update_block(dw, dbias, w_slots, bias_slots, delta, h, i0, i1, ZERO, N,
-                             w_in_major, kind)
-    first, last = task * per_task, min((task + 1) * per_task, n_blocks)
-    runs_a = np.empty((last - first, K, TILE), dw.dtype)  # aᵀ of each block, contiguous
-    for blk in range(first, last):
-        i0, i1 = _block(blk, M)
-        for k in range(K):
-            for i in range(i1 - i0):
-                runs_a[blk - first, k, i] = src[k, i0 + i]
-    block = np.empty((TILE, cols), dw.dtype)
-    bad = 0
-    for pnl in range(packed.shape[0]):
-        j0 = pnl * cols
-        j1 = min(j0 + cols, N)
-        for blk in range(first, last):
-            i0, i1 = _block(blk, M)
-            _ab_rows(block, runs_a[blk - first].T, packed[pnl], ZERO, i1 - i0, ZERO, ZERO)
-            for i in range(i0, i1):
-                dw[i, j0:j1] = block[i - i0, :j1 - j0]
-            bad += _update_block(dw, dbias, w_slots, bias_slots, delta, h, i0, i1, j0, j1,
-                                 w_in_major, kind)
-    return bad
-
-
-@inline
-def _pack_panels(delta, x, w_in_major, per_task, cols):
-    """b of the weight gradient (x, or δ in the dWᵀ layout) in panels of ``cols``
-    columns (P, B, cols), zeros past its N columns, when it goes in runs (per_task > 1);
-    else an empty array."""
-    b = delta if w_in_major else x
-    K, N = b.shape
-    P = (N + cols - 1) // cols if per_task > 1 else 0
-    packed = np.empty((P, K, cols), b.dtype)
-    if P > 0:  # no parallel region to start for a small layer
-        for r in prange(P * K):
-            pnl, k = r // K, r % K
-            j0 = pnl * cols
-            w = min(cols, N - j0)
-            row = packed[pnl, k]
-            row[:w] = b[k, j0:j0 + w]
-            row[w:] = 0
-    return packed
-
-
-@parallel_kernel
-def dense_gradient(dw, dbias, delta, x, w_in_major):
-    """dW = δᵀ x and dbias = Σ_b δ (overwriting dw, dbias), with no optimizer step:
-    dW[o, c] = Σ_b δ[b, o] x[b, c], dbias[o] = Σ_b δ[b, o].
-
-    dw (OC, C), or dWᵀ = xᵀ δ (C, OC) when ``w_in_major``; dbias (OC,) outputs (0-length
-    for a layer without bias); delta (B, OC); x (B, C). ``dense_backward_params`` with
-    NO_UPDATE, in a kernel of fewer arguments, which is cheaper to call.
-    """
-    n_blocks, per_task, cols, bias_task, n_tasks = _gradient_plan(dw, dbias, delta, x, w_in_major)
-    plan = (n_blocks, per_task, cols, bias_task)
-    packed = _pack_panels(delta, x, w_in_major, per_task, cols)
-    h = np.zeros(7)  # never read (NO_UPDATE), nor the slots
-    w_slots, bias_slots = (dw, dw, dw), (dbias, dbias, dbias)
-    for t in prange(n_tasks):
-        _gradient_task(dw, dbias, w_slots, bias_slots, delta, x, h, packed, np.int64(t), plan,
-                       w_in_major, NO_KIND)
-
-
-@parallel_kernel
-def dense_backward_params(dw, dbias, w_slots, bias_slots, delta, x, h, w_in_major, kind):
-    """dW = δᵀ x, dbias = Σ_b δ, then the optimizer step, in one kernel:
-    dW[o, c] = Σ_b δ[b, o] x[b, c], dbias[o] = Σ_b δ[b, o], then
-    (W, bias) ← update(W, bias; dW, dbias).
-
-    dw (OC, C), or dWᵀ = xᵀ δ (C, OC) when ``w_in_major``, and dbias (OC,) outputs;
-    ``w_slots`` = (W, s1, s2), laid out like dw, and ``bias_slots`` = (bias, s1, s2) (OC,),
-    the parameters and the optimizer's state, updated in place; delta (B, OC); x (B, C);
-    h (7,) the hyper-parameters of rule ``kind`` (``optim.update_row``). ``kind`` =
-    NO_UPDATE stops after the gradient. A layer without bias passes a 0-length dbias and
-    bias slots. Returns the number of parameters the update left NaN or ±inf.
-
-    Both layouts are the row form ``_ab_rows``, parallel over blocks of 4 rows of dw:
-    each thread owns whole rows, so the reduction over the batch has no race and a fixed
-    summation order, and each task updates the rows of W it has just computed the
-    gradient of while they are in L1. In the Wᵀ layout the zero blocks of xᵀ (blank
-    pixels) are skipped and one more task sums the bias gradient. When b (x, or δ in the
-    Wᵀ layout) is too large for L2, the blocks go in runs that take b in panels of
-    columns (``_column_runs``), as ``hidden_delta`` takes W in panels of rows.
-    """
-    n_blocks, per_task, cols, bias_task, n_tasks = _gradient_plan(dw, dbias, delta, x, w_in_major)
-    plan = (n_blocks, per_task, cols, bias_task)
-    packed = _pack_panels(delta, x, w_in_major, per_task, cols)
-    bad = 0
-    for t in prange(n_tasks):
-        bad += _gradient_task(dw, dbias, w_slots, bias_slots, delta, x, h, packed, np.int64(t),
-                              plan, w_in_major, kind)
-    return bad
 
 
 @parallel_kernel
