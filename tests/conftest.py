@@ -13,13 +13,12 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 def suite_calls():
     """(kernel, args) of the kernel signatures the tests call: a float32 run's
     (``precompile.typical_calls``), the same for float64 networks, and the kernels the
-    tests call directly in other types (the blocked product, the CSV parser, a float32
-    batch gathered from float64 rows)."""
-    from fastnet import config, passes, precompile
+    tests call directly in other types (the CSV parser, a float32 batch gathered from
+    float64 rows) and the panel form of the weight gradient, which only wide layers run."""
+    from fastnet import passes, precompile
     from fastnet.csvfile import parse_rows
     from fastnet.inputs import as_input, encode_targets
     from fastnet.kernels.data import gather_rows
-    from fastnet.kernels.gemm import gemm_abt, pack_shapes
     from fastnet.layers import Dense
     from fastnet.network import Network
     from fastnet.optimizers import SGD
@@ -32,13 +31,12 @@ def suite_calls():
     calls += passes.planned_calls(net, X, scale, T, kind, X)
     calls += passes.planned_calls(net, X, scale, T, kind, X, weighted=True, clips=True)
     calls += passes.planned_calls(net, X, scale, T, None, X)
-    for dtype, layouts in ((np.float32, [(False, False), (True, True), (False, True)]),
-                           (np.float64, [(False, False)])):
-        for a_t, b_t in layouts:   # a (M, K), b (N, K), C-contiguous or transposed views
-            a = np.zeros((3, 2), dtype).T if a_t else np.zeros((2, 3), dtype)
-            b = np.zeros((3, 2), dtype).T if b_t else np.zeros((2, 3), dtype)
-            packs = [config.empty(shape, dtype) for shape in pack_shapes(2, 2, 3, 1)]
-            calls.append((gemm_abt, (np.zeros((2, 2), dtype), a, b, *packs)))
+    wide = Network([Dense(4, 1800), Dense(1800, 70), Dense(70, 3)])
+    X, scale = as_input(wide, np.zeros((8, 4), np.float32))
+    T = encode_targets(wide, np.arange(8) % 3, 8)
+    calls += [(k, args) for k, args in passes.planned_calls(wide, X, scale, T, kind,
+                                                            batch_sizes=(300,))
+              if k is passes.dense_backward_params_panels]
     shift = np.zeros(4, np.float32)
     calls.append((gather_rows, (np.zeros((2, 4), np.float32), np.zeros((2, 4)),
                                 np.zeros(2, np.int64), 1.0, shift, shift)))

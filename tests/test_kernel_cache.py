@@ -64,7 +64,7 @@ def test_no_cache_folder_yet(tmp_path):
 
 
 def test_only_files_other_kernels_import_from_are_in_the_digest(tmp_path):
-    """A kernel file nothing else imports from (gemm.py) is left to Numba's own check, so
+    """A kernel file nothing else imports from (dense.py) is left to Numba's own check, so
     an edit to it does not flush every kernel's cache."""
     from fastnet import kernels
     (tmp_path / "a.py").write_text("from .b import helper\nfrom ..config import kernel\n")
@@ -73,4 +73,4 @@ def test_only_files_other_kernels_import_from_are_in_the_digest(tmp_path):
     assert kernels._shared_sources(str(tmp_path)) == [str(tmp_path / "b.py")]
     here = os.path.dirname(kernels.__file__)
     shared = {os.path.basename(p) for p in kernels._shared_sources(here)}
-    assert {"activations.py", "optim.py"} <= shared and "gemm.py" not in shared
+    assert {"activations.py", "optim.py"} <= shared and "dense.py" not in shared

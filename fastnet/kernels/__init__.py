@@ -15,7 +15,7 @@ import os
 import re
 
 from .. import codegen, config
-from . import (activations, clip, data, dense, dropout, gemm, landscape, losses,  # noqa: F401
+from . import (activations, clip, data, dense, dropout, landscape, losses,  # noqa: F401
                metrics, optim, weights)
 
 
@@ -31,7 +31,7 @@ def _shared_sources(folder):
 # Numba checks a cached kernel against its own file only: flush every kernel's cache when
 # a file that others import from (activations.py, optim.py, ...), the flags or the way
 # they are compiled (codegen.py) changed. A
-# file nothing imports from (gemm.py) is left to Numba's own check.
+# file nothing imports from (dense.py) is left to Numba's own check.
 config.drop_stale_caches(config.KERNELS,
                          _shared_sources(os.path.dirname(__file__))
                          + [config.__file__, codegen.__file__])
