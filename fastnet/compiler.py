@@ -46,11 +46,10 @@ def is_cached(kernel, sig):
         return False
 
 
-def missing(calls):
-    """The distinct (kernel, signature) pairs of ``calls`` (kernel, args) not yet cached."""
+def missing(pairs):
+    """The distinct (kernel, signature) ``pairs`` not yet cached."""
     seen, out = set(), []
-    for kernel, args in calls:
-        sig = signature(kernel, args)
+    for kernel, sig in pairs:
         if (kernel, sig) not in seen and not is_cached(kernel, sig):
             seen.add((kernel, sig))
             out.append((kernel, sig))
@@ -183,14 +182,16 @@ def warm(calls, verbose=False, workers=None):
     it from the cache, or compile the missing ones (in parallel, see ``compile_all``),
     printing a line to stderr before and after when ``verbose``. Returns the seconds
     spent compiling (0.0 when everything was cached)."""
-    todo = missing(calls)
+    pairs = [(kernel, signature(kernel, args)) for kernel, args in calls]  # typed once:
+    todo = missing(pairs)   # typing the arguments is most of a warm call with all compiled
     t0 = time.perf_counter()
     if todo:
         if verbose:
             print(f"fastnet: {COMPILING}", end="", file=sys.stderr, flush=True)
         compile_all(todo, workers)
-    for kernel, args in calls:
-        kernel.compile(signature(kernel, args))  # load from the cache now, not mid-run
+    for kernel, sig in pairs:
+        if sig not in kernel.overloads:
+            kernel.compile(sig)  # load from the cache now, not mid-run
     if not todo:
         return 0.0
     seconds = time.perf_counter() - t0

@@ -37,7 +37,8 @@ RUN = textwrap.dedent("""
     calls = [(tiny.f, (1,)), (tiny.g, (1.0,))]
     seconds = compiler.warm(calls, verbose=True, workers=2)
     print(seconds > 0, sum(tiny.f.stats.cache_misses.values()),
-          sum(tiny.g.stats.cache_misses.values()), len(compiler.missing(calls)),
+          sum(tiny.g.stats.cache_misses.values()),
+          len(compiler.missing([(k, compiler.signature(k, a)) for k, a in calls])),
           tiny.f(1), tiny.g(1.0))
 """)
 
