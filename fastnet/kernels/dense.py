@@ -369,6 +369,17 @@ def _gradient_tasks(dw, dbias, w_in_major):
     return n_blocks, bias_task, n_blocks + (bias_task >= 0)
 
 
+@inline
+def _bias_sum(dbias, delta, o0, o1):
+    """dbias[o] = Σ_b δ[b, o] for o0 ≤ o < o1."""
+    db = dbias[o0:o1]  # sliced so that o counts from 0: the loop vectorises
+    db[:] = 0
+    for s in range(delta.shape[0]):
+        ds = delta[s, o0:o1]
+        for o in range(o1 - o0):
+            db[o] += ds[o]
+
+
 @helper
 def _gradient_task(dw, dbias, delta, x, task, bias_task, n_blocks, w_in_major):
     """Task ``task`` of dW = δᵀ x (or dWᵀ = xᵀ δ): its rows of dw (``_ab_rows``, a = δᵀ,
@@ -378,12 +389,7 @@ def _gradient_task(dw, dbias, delta, x, task, bias_task, n_blocks, w_in_major):
     i0, i1 = _task_rows(task, bias_task, n_blocks, dw.shape[0])
     _ab_rows(dw, a, b, i0, i1, ZERO, ZERO)
     o0, o1 = _bias_units(task, bias_task, w_in_major, i0, i1, dbias.shape[0])
-    db = dbias[o0:o1]  # sliced so that o counts from 0: the loop vectorises
-    db[:] = 0
-    for s in range(delta.shape[0]):
-        ds = delta[s, o0:o1]
-        for o in range(o1 - o0):
-            db[o] += ds[o]
+    _bias_sum(dbias, delta, o0, o1)
 
 
 @parallel_kernel
@@ -524,14 +530,9 @@ def dense_backward_params_panels(dw, dbias, w_slots, bias_slots, delta, x, h, w_
 def _bias_step(dbias, bias_slots, delta, h, kind, o0, o1):
     """dbias[o] = Σ_b δ[b, o] for o0 ≤ o < o1, then the update of those biases (rule
     ``kind``); returns how many it left non-finite."""
-    db = dbias[o0:o1]  # sliced so that o counts from 0: the loop vectorises
-    db[:] = 0
-    for s in range(delta.shape[0]):
-        ds = delta[s, o0:o1]
-        for o in range(o1 - o0):
-            db[o] += ds[o]
-    return update_row(bias_slots[0][o0:o1], bias_slots[1][o0:o1], bias_slots[2][o0:o1], db,
-                      h, kind)
+    _bias_sum(dbias, delta, o0, o1)
+    return update_row(bias_slots[0][o0:o1], bias_slots[1][o0:o1], bias_slots[2][o0:o1],
+                      dbias[o0:o1], h, kind)
 
 
 @parallel_kernel
