@@ -241,9 +241,9 @@ def planned_calls(net, X, scale, T, update_kind=None, X_eval=None, weighted=Fals
         if not fused:
             calls.append((dense_gradient, (dw, layer.db, ws.delta[i], inp, i == 0)))
         else:
+            kernels = dict.fromkeys(gradient_kernel(net, i, B) for B in batch_sizes)
             calls += [(kernel, (dw, layer.db, w_slots, b_slots, ws.delta[i], inp, O.NO_HYPER,
-                                i == 0, kind))
-                      for kernel in {gradient_kernel(net, i, B): 0 for B in batch_sizes}]
+                                i == 0, kind)) for kernel in kernels]
     if clips:   # Optimizer.clip, then the flat update of train._backward_update
         g = net.grads
         calls += [(clip_norm, (g[seg[0]], 1.0)) for layer in net._segments for seg in layer
