@@ -208,11 +208,63 @@ def _ab_rows(out, a, b, i0, i1, k0, add):
                 oi[j] += d * bk[j]
 
 
+@helper
+def _ab_rows8(out, a, b, i0, i1):
+    """``_ab_rows`` (k0 = 0, add = 0) for rows i0 ≤ i < i1, at most 8: a block of 8 rows
+    takes 8 × 4 terms of a a step, 32 multiply-adds for each 4 vectors of b, half the
+    loads of b of two blocks of 4 (b read from L2); leftover terms (K mod 4) are plain
+    loops, and a short block goes to ``_ab_rows``. No zero check: the dense products of a wide layer. Each cell
+    sums its terms in the same groups of 4 as ``_ab_rows``: the same bits."""
+    K, N = b.shape
+    if i1 - i0 < 2 * TILE:
+        _ab_rows(out, a, b, i0, i1, ZERO, ZERO)
+        return
+    k_tiled = K - K % TILE
+    for i in range(i0, i1):
+        out[i, :] = 0
+    o0, o1, o2, o3 = out[i0], out[i0 + 1], out[i0 + 2], out[i0 + 3]
+    o4, o5, o6, o7 = out[i0 + 4], out[i0 + 5], out[i0 + 6], out[i0 + 7]
+    for k in range(0, k_tiled, TILE):
+        a00, a01, a02, a03 = a[i0, k], a[i0, k + 1], a[i0, k + 2], a[i0, k + 3]
+        a10, a11, a12, a13 = a[i0 + 1, k], a[i0 + 1, k + 1], a[i0 + 1, k + 2], a[i0 + 1, k + 3]
+        a20, a21, a22, a23 = a[i0 + 2, k], a[i0 + 2, k + 1], a[i0 + 2, k + 2], a[i0 + 2, k + 3]
+        a30, a31, a32, a33 = a[i0 + 3, k], a[i0 + 3, k + 1], a[i0 + 3, k + 2], a[i0 + 3, k + 3]
+        a40, a41, a42, a43 = a[i0 + 4, k], a[i0 + 4, k + 1], a[i0 + 4, k + 2], a[i0 + 4, k + 3]
+        a50, a51, a52, a53 = a[i0 + 5, k], a[i0 + 5, k + 1], a[i0 + 5, k + 2], a[i0 + 5, k + 3]
+        a60, a61, a62, a63 = a[i0 + 6, k], a[i0 + 6, k + 1], a[i0 + 6, k + 2], a[i0 + 6, k + 3]
+        a70, a71, a72, a73 = a[i0 + 7, k], a[i0 + 7, k + 1], a[i0 + 7, k + 2], a[i0 + 7, k + 3]
+        b0, b1, b2, b3 = b[k], b[k + 1], b[k + 2], b[k + 3]
+        for j in range(N):
+            y0, y1, y2, y3 = b0[j], b1[j], b2[j], b3[j]
+            o0[j] += a00 * y0 + a01 * y1 + a02 * y2 + a03 * y3
+            o1[j] += a10 * y0 + a11 * y1 + a12 * y2 + a13 * y3
+            o2[j] += a20 * y0 + a21 * y1 + a22 * y2 + a23 * y3
+            o3[j] += a30 * y0 + a31 * y1 + a32 * y2 + a33 * y3
+            o4[j] += a40 * y0 + a41 * y1 + a42 * y2 + a43 * y3
+            o5[j] += a50 * y0 + a51 * y1 + a52 * y2 + a53 * y3
+            o6[j] += a60 * y0 + a61 * y1 + a62 * y2 + a63 * y3
+            o7[j] += a70 * y0 + a71 * y1 + a72 * y2 + a73 * y3
+    for i in range(i0, i1):  # the leftover terms (K mod 4), row by row, as _ab_rows
+        oi = out[i]
+        for k in range(k_tiled, K):
+            d = a[i, k]
+            bk = b[k]
+            for j in range(N):
+                oi[j] += d * bk[j]
+
+
 @inline
 def _block(blk, n):
     """Rows [i0, i1) of block number blk when n rows are cut into blocks of TILE."""
     i0 = blk * TILE
     return i0, min(i0 + TILE, n)
+
+
+@inline
+def _block8(blk, n):
+    """Rows [i0, i1) of block number blk when n rows are cut into blocks of 8."""
+    i0 = blk * 2 * TILE
+    return i0, min(i0 + 2 * TILE, n)
 
 
 @inline
@@ -449,17 +501,17 @@ def dense_backward_params(dw, dbias, w_slots, bias_slots, delta, x, h, w_in_majo
 
 def gradient_in_panels(B, C, OC, w_in_major, itemsize):
     """True when the weight gradient of a layer C -> OC on a batch of B should run as
-    ``dense_backward_params_panels``: b (x (B, C), or δ (B, OC) in the dWᵀ layout) past
-    4 PANEL_BYTES, which every block of 4 rows of dw would stream from L3 (up to that
-    size, streaming was as fast as panels), and more than RUN_TASKS such blocks. Both
-    kernels give the same bits. (Plain Python: the caller picks the kernel.)"""
+    ``dense_backward_params_panels``: b (x (B, C), or δ (B, OC) in the dWᵀ layout) of 4
+    PANEL_BYTES (2 MB) or more, which every block of 4 rows of dw would stream from L3,
+    and more than RUN_TASKS such blocks. Both kernels give the same bits. (Plain Python:
+    the caller picks the kernel.)"""
     rows, width = (C, OC) if w_in_major else (OC, C)
-    return B * width * itemsize > 4 * PANEL_BYTES and rows > TILE * RUN_TASKS
+    return B * width * itemsize >= 4 * PANEL_BYTES and rows > TILE * RUN_TASKS
 
 
 @inline
 def _column_runs(n_blocks, b):
-    """(per_task, n_runs, cols, n_panels): n_blocks blocks of 4 rows of dw in RUN_TASKS
+    """(per_task, n_runs, cols, n_panels): n_blocks blocks of rows of dw in RUN_TASKS
     runs, each taking b (K, N) in n_panels panels of ``cols`` columns: about PANEL_BYTES,
     at least PANEL_VECTORS 64-byte vectors (a narrower panel pays the block of a's loads
     and zero checks of ``_ab_rows`` too often), whole vectors."""
@@ -475,24 +527,24 @@ def dense_backward_params_panels(dw, dbias, w_slots, bias_slots, delta, x, h, w_
                                  kind):
     """``dense_backward_params`` (same arguments, same bits) for a b (x, or δ in the dWᵀ
     layout) too large for L2 (``gradient_in_panels``): b is copied into panels of columns
-    (P, B, cols), zeros past its N columns, and a (δᵀ or xᵀ) into blocks of 4 rows, each
-    (B, 4) contiguous; RUN_TASKS tasks each own a run of blocks of 4 rows of dw and take
-    the panels in turn, using each for all their blocks while it is in L2: a block's sum
-    goes into a (4, cols) buffer, is copied into its rows of dw, and those rows of the
-    panel are updated at once (rule ``kind``); a block's biases with the first panel, or
-    all of them in one more task in the dWᵀ layout. Returns the number of parameters the
-    update left NaN or ±inf.
+    (P, B, cols), zeros past its N columns, and a (δᵀ or xᵀ) into blocks of 8 rows, each
+    (B, 8) contiguous; RUN_TASKS tasks each own a run of blocks of 8 rows of dw and take
+    the panels in turn, using each for all their blocks while it is in L2
+    (``_ab_rows8``): a block's sum goes into an (8, cols) buffer, is copied into its rows
+    of dw, and those rows of the panel are updated at once (rule ``kind``); a block's
+    biases with the first panel, or all of them in one more task in the dWᵀ layout.
+    Returns the number of parameters the update left NaN or ±inf.
     """
     src = x if w_in_major else delta  # a = srcᵀ
     b = delta if w_in_major else x
     M, (K, N) = dw.shape[0], b.shape
-    n_blocks = (M + TILE - 1) // TILE
+    n_blocks = (M + 2 * TILE - 1) // (2 * TILE)
     per_task, n_runs, cols, P = _column_runs(n_blocks, b)
-    packed_a = np.empty((n_blocks, K, TILE), dw.dtype)
+    packed_a = np.empty((n_blocks, K, 2 * TILE), dw.dtype)
     packed_b = np.empty((P, K, cols), dw.dtype)
     for r in prange(n_blocks + P * K):
         if r < n_blocks:  # aᵀ of block r
-            i0, i1 = _block(r, M)
+            i0, i1 = _block8(r, M)
             for k in range(K):
                 for i in range(i1 - i0):
                     packed_a[r, k, i] = src[k, i0 + i]
@@ -510,13 +562,13 @@ def dense_backward_params_panels(dw, dbias, w_slots, bias_slots, delta, x, h, w_
         if task == bias_task:
             bad += _bias_step(dbias, bias_slots, delta, h, kind, ZERO, dbias.shape[0])
             continue
-        out = np.empty((TILE, cols), dw.dtype)
+        out = np.empty((2 * TILE, cols), dw.dtype)
         for pnl in range(P):
             j0 = pnl * cols
             j1 = min(j0 + cols, N)
             for blk in range(task * per_task, min((task + 1) * per_task, n_blocks)):
-                i0, i1 = _block(blk, M)
-                _ab_rows(out, packed_a[blk].T, packed_b[pnl], ZERO, i1 - i0, ZERO, ZERO)
+                i0, i1 = _block8(blk, M)
+                _ab_rows8(out, packed_a[blk].T, packed_b[pnl], ZERO, i1 - i0)
                 for i in range(i0, i1):
                     dw[i, j0:j1] = out[i - i0, :j1 - j0]
                     bad += update_row(w_slots[0][i, j0:j1], w_slots[1][i, j0:j1],
