@@ -213,8 +213,11 @@ def _ab_rows8(out, a, b, i0, i1):
     """``_ab_rows`` (k0 = 0, add = 0) for rows i0 ≤ i < i1, at most 8: a block of 8 rows
     takes 8 × 4 terms of a a step, 32 multiply-adds for each 4 vectors of b, half the
     loads of b of two blocks of 4 (b read from L2); leftover terms (K mod 4) are plain
-    loops, and a short block goes to ``_ab_rows``. No zero check: the dense products of a wide layer. Each cell
-    sums its terms in the same groups of 4 as ``_ab_rows``: the same bits."""
+    loops, and a short block goes to ``_ab_rows``. No zero check: the dense products of a
+    wide layer. Each cell sums its terms in the same groups of 4 as ``_ab_rows``: the same
+    bits. (A helper of its own, not a branch of ``_ab_rows``: there the extra loop cost
+    every kernel that calls ``_ab_rows`` 2-4 s more to compile; only the panel kernel
+    calls this one.)"""
     K, N = b.shape
     if i1 - i0 < 2 * TILE:
         _ab_rows(out, a, b, i0, i1, ZERO, ZERO)
