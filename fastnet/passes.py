@@ -19,8 +19,8 @@ from .kernels import losses as L
 from .kernels import optim as O
 from .kernels.data import gather_batch, gather_rows
 from .kernels.dense import (dense_backward_params, dense_backward_params_panels, dense_forward,
-                            dense_forward_in_major, gradient_in_panels,
-                            dense_gradient, hidden_delta, partial_shape, prelu_slope_grad)
+                            dense_forward_in_major, dense_gradient, gradient_in_panels,
+                            hidden_delta, partial_shape, prelu_slope_grad)
 from .kernels.clip import clip_norm, clip_value
 from .kernels.dropout import apply_mask, dropout_mask
 from .kernels.metrics import count_correct
@@ -144,7 +144,7 @@ def loss(net, ws, weighted=False):
 
 def gradient_kernel(net, i, B):
     """Layer i's fused weight-gradient kernel for a batch of B: ``dense_backward_params``,
-    or its panel form when the batch's input of the product is past L2
+    or its panel form when the batch's input of the product is 2 MB or more
     (``dense.gradient_in_panels``; both give the same bits)."""
     layer = net.layers[i]
     panels = gradient_in_panels(B, layer.in_features, layer.out_features, i == 0,
@@ -199,8 +199,8 @@ def planned_calls(net, X, scale, T, update_kind=None, X_eval=None, weighted=Fals
     as ``train`` runs it); ``batch_sizes``: the sizes of the training batches, which pick
     each layer's weight-gradient kernel (``gradient_kernel``). Layers with dropout add the
     dropout kernels. The arguments are a one-sample workspace's, of the same types as any
-    batch's. Keep in step with the call
-    sites above, in ``train`` and in ``Optimizer.clip``."""
+    batch's. Keep in step with the call sites above, in ``train`` and in
+    ``Optimizer.clip``."""
     ws = Workspace(net, 1)
     idx = np.zeros(ws.B, np.int64)
     calls = [(gather_batch, (ws.x, ws.t, X, T, idx, *scaling(scale)))]
