@@ -3,12 +3,15 @@ time (a Docker image, a CI cache, each node of a cluster), compiled in parallel.
 
 Activations, losses and optimizer rules are integer codes, so one signature per kernel
 serves all of them; what changes the signatures is the float dtype (float32 here), the
-input dtype (uint8 images, writable or read-only, or float) and whether a layer has a
+input dtype (uint8 images, writable or read-only, float, or a float64 memory map) and whether a layer has a
 learned slope (PReLU adds two kernels), dropout, sample weights and gradient clipping
 (each adds kernels of its own). A small float32 network with a PReLU layer with dropout,
 fed each kind of input, trained with an optimizer (also with weights and clipping) and
 differentiated without one, makes every such call.
 """
+import os
+import tempfile
+
 import numpy as np
 
 from . import compiler, passes
@@ -19,14 +22,20 @@ from .optimizers import SGD
 
 
 def typical_calls():
-    """The (kernel, args) of the calls of float32 runs (``passes.planned_calls``)."""
+    """The (kernel, args) of the calls of float32 runs (``passes.planned_calls``), fed
+    uint8 images (writable or read-only), float32 rows, or a float64 ``.npy`` file loaded
+    with ``mmap_mode="r"`` (a memory map the gather kernels read as it is)."""
     net = Network([Dense(4, 4, activation="prelu", dropout=0.5), Dense(4, 3)])
     y = np.arange(8) % 3
     images = np.zeros((8, 4), np.uint8)
     read_only = images.copy()
     read_only.flags.writeable = False
+    with tempfile.TemporaryDirectory() as folder:   # the map outlives its file's name
+        path = os.path.join(folder, "X.npy")
+        np.save(path, np.zeros((8, 4)))
+        mapped = np.load(path, mmap_mode="r")
     calls = []
-    for X in (images, read_only, np.zeros((8, 4), np.float32)):
+    for X in (images, read_only, np.zeros((8, 4), np.float32), mapped):
         X, scale = as_input(net, X)
         T = encode_targets(net, y, X.shape[0])
         calls += passes.planned_calls(net, X, scale, T, SGD(0.1).kind, X)

@@ -156,6 +156,17 @@ def test_typical_calls_cover_an_mnist_run():
         assert planned <= signatures(precompile.typical_calls())
 
 
+def test_typical_calls_cover_a_float64_npy_file_loaded_as_a_memory_map(tmp_path):
+    net = fn.Network([fn.Dense(4, 8, activation="relu"), fn.Dense(8, 3)], seed=0)
+    np.save(tmp_path / "X.npy", np.random.default_rng(0).normal(size=(12, 4)))
+    X = np.load(tmp_path / "X.npy", mmap_mode="r")
+    Xc, scale = inputs.as_input(net, X)
+    assert np.shares_memory(Xc, X) and Xc.dtype == np.float64   # read as it is, read-only
+    T = inputs.encode_targets(net, np.arange(12) % 3, 12)
+    planned = signatures(passes.planned_calls(net, Xc, scale, T, fn.SGD(0.1).kind, Xc))
+    assert planned <= signatures(precompile.typical_calls())
+
+
 def test_compile_command_parses():
     args = build_parser().parse_args(["compile", "--workers", "2"])
     assert (args.command, args.workers) == ("compile", 2)
