@@ -257,17 +257,10 @@ def _ab_rows8(out, a, b, i0, i1):
 
 
 @inline
-def _block(blk, n):
-    """Rows [i0, i1) of block number blk when n rows are cut into blocks of TILE."""
-    i0 = blk * TILE
-    return i0, min(i0 + TILE, n)
-
-
-@inline
-def _block8(blk, n):
-    """Rows [i0, i1) of block number blk when n rows are cut into blocks of 8."""
-    i0 = blk * 2 * TILE
-    return i0, min(i0 + 2 * TILE, n)
+def _block(blk, n, size=TILE):
+    """Rows [i0, i1) of block number blk when n rows are cut into blocks of ``size``."""
+    i0 = blk * size
+    return i0, min(i0 + size, n)
 
 
 @inline
@@ -547,7 +540,7 @@ def dense_backward_params_panels(dw, dbias, w_slots, bias_slots, delta, x, h, w_
     packed_b = np.empty((P, K, cols), dw.dtype)
     for r in prange(n_blocks + P * K):
         if r < n_blocks:  # aᵀ of block r
-            i0, i1 = _block8(r, M)
+            i0, i1 = _block(r, M, 2 * TILE)
             for k in range(K):
                 for i in range(i1 - i0):
                     packed_a[r, k, i] = src[k, i0 + i]
@@ -570,7 +563,7 @@ def dense_backward_params_panels(dw, dbias, w_slots, bias_slots, delta, x, h, w_
             j0 = pnl * cols
             j1 = min(j0 + cols, N)
             for blk in range(task * per_task, min((task + 1) * per_task, n_blocks)):
-                i0, i1 = _block8(blk, M)
+                i0, i1 = _block(blk, M, 2 * TILE)
                 _ab_rows8(out, packed_a[blk].T, packed_b[pnl], ZERO, i1 - i0)
                 for i in range(i0, i1):
                     dw[i, j0:j1] = out[i - i0, :j1 - j0]
