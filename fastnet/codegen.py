@@ -12,7 +12,7 @@ before the first ``@njit`` of the process creates Numba's code generator, and ch
 nothing when that already happened, when the CPU has no AVX-512, when
 NUMBA_CPU_FEATURES is already set, or with FASTNET_VECTOR_BITS=256.
 
-**Link-only loop libraries.**
+**Link-only loop libraries and helpers.**
 
 Numba compiles the body of a ``prange`` loop into a library of its own (a "gufunc"),
 wraps it twice (``_GufuncWrapper``, then ``parallelgufuncwrapper``) and links the three
@@ -30,6 +30,12 @@ checks that results are bit-identical with and without it). A loop body's enviro
 pointer, which Numba would set in the inner library's machine code, is left unset, as
 in every kernel loaded from the cache.
 
+The kernels' helpers (``config.helper``) are the same case: a kernel links a helper's
+module in and LLVM inlines it, so the helper's own -O3 and machine code were never run
+either (about 1.3 s of a 12 s first compile). Their libraries are named with
+HELPER_PREFIX and are link-only too; they are not cached (there would be no machine
+code to cache), so a process that compiles a new kernel compiles its helpers' IR again.
+
 It relies on Numba internals (``CPUCodeLibrary``, ``JITCPUCodegen.set_env``) that have
 been stable since 0.54; if they are missing ``install()`` changes nothing. Set
 ``FASTNET_LINK_ONLY=0`` to compile the way Numba does by default.
@@ -41,6 +47,7 @@ from numba.core import codegen, config, registry
 # Names Numba gives the inner libraries of a parallel loop (numba/parfors, np/ufunc).
 LINK_ONLY = ("__numba_parfor_gufunc", "<numba.np.ufunc.wrappers._GufuncWrapper",
              "parallelgufuncwrapper")
+HELPER_PREFIX = "fastnet_link_only."  # config.helper's functions: qualified names start so
 LINK_ONLY_VARIABLE = "FASTNET_LINK_ONLY"
 VECTOR_VARIABLE = "FASTNET_VECTOR_BITS"
 
@@ -53,11 +60,11 @@ installed = False
 
 
 def _link_only(library):
-    return library.name.startswith(LINK_ONLY)
+    return library.name.startswith(LINK_ONLY + (HELPER_PREFIX,))
 
 
 def install():
-    """Make the inner libraries of parallel loops link-only (module doc). Idempotent;
+    """Make the inner libraries of parallel loops and the helpers link-only (module doc). Idempotent;
     returns whether it is in effect."""
     global installed
     if installed or os.environ.get(LINK_ONLY_VARIABLE, "1") == "0":

@@ -5,9 +5,10 @@ A kernel compiles on its first call, one after another (Numba's compiler lock is
 process). ``warm(calls)`` takes the calls a run is about to make (``passes.planned_calls``)
 and, for the (kernel, signature) pairs neither compiled in this process nor in the cache,
 compiles them in as many groups at once as there are CPUs: this process compiles one,
-worker processes (fresh interpreters that import only what the kernels need; each writes
-Numba's cache) the others, kernels that call the same helpers in the same group; then
-this process loads the workers' kernels from the cache.
+worker processes (each writes Numba's cache) the others, kernels that call the same
+helpers in the same group; then this process loads the workers' kernels from the cache.
+A worker is a fork of this process where that is safe (Linux, no other thread), else a
+fresh interpreter that imports only what the kernels need.
 When the cache cannot be written (a read-only install without NUMBA_CACHE_DIR) or only
 one is missing, they compile here. Either way nothing compiles later, inside the
 training loop.
@@ -16,6 +17,7 @@ import os
 import pickle
 import subprocess
 import sys
+import threading
 import time
 
 from . import config
@@ -123,8 +125,58 @@ for module, name, sig in pickle.load(sys.stdin.buffer):
 """
 
 
+class _Fork:
+    """A forked worker, waited for and killed like a ``subprocess.Popen``."""
+
+    def __init__(self, pid):
+        self.pid = pid
+
+    def wait(self):
+        return os.waitstatus_to_exitcode(os.waitpid(self.pid, 0)[1])
+
+    def kill(self):
+        try:
+            os.kill(self.pid, 9)
+        except OSError:   # already gone
+            pass
+
+
+def _can_fork():
+    """Forking is safe here: Linux (macOS's system libraries are not fork-safe), and no
+    thread that could hold a lock at the fork (no other Python thread; Numba's thread
+    pool not started, as it is not before the first parallel kernel runs)."""
+    from numba.np.ufunc import parallel
+    return (sys.platform.startswith("linux") and threading.active_count() == 1
+            and not getattr(parallel, "_is_initialized", True))
+
+
+def _fork_worker(pairs):
+    """A worker compiling ``pairs`` in a fork of this process: Numba already imported
+    and set up, where a fresh interpreter pays about a second for both. None if it could
+    not fork."""
+    try:
+        pid = os.fork()
+    except OSError:
+        return None
+    if pid:
+        return _Fork(pid)
+    status = 1   # the child: compile, then leave without running this process's exit code
+    try:
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, 1)
+        os.dup2(null, 2)
+        for kernel, sig in pairs:
+            kernel.compile(sig)
+        status = 0
+    finally:
+        os._exit(status)
+
+
 def _start_worker(pairs):
-    """A worker process compiling ``pairs``, or None if it could not start."""
+    """A worker process compiling ``pairs`` (a fork where ``_can_fork``, else a new
+    interpreter), or None if it could not start."""
+    if _can_fork():
+        return _fork_worker(pairs)
     jobs = pickle.dumps([(k.py_func.__module__, k.py_func.__name__, sig) for k, sig in pairs])
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # this fastnet
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(

@@ -88,12 +88,15 @@ def inline(fn):
 
 
 def helper(fn):
-    """A large helper the kernels call as a function: it compiles once per signature,
-    is cached on its own, and is shared by every kernel that calls it; LLVM inlines its
-    code into the caller when the caller is optimised. (IR inlining instead would type
-    and lower a copy at every call site: the first run compiled 40 % longer.) Only
-    kernels call it, so it gets no wrapper for calls from Python."""
-    return _register(njit(no_cpython_wrapper=True, no_cfunc_wrapper=True, **JIT)(fn))
+    """A large helper the kernels call as a function: it compiles once per signature
+    and process, and is shared by every kernel that calls it; LLVM inlines its code into
+    the caller when the caller is optimised. (IR inlining instead would type and lower a
+    copy at every call site: the first run compiled 40 % longer.) Only kernels call it,
+    so it gets no wrapper for calls from Python, and no machine code or cache entry of
+    its own: its qualified name marks it link-only (codegen.py)."""
+    fn.__qualname__ = codegen.HELPER_PREFIX + fn.__qualname__
+    options = dict(JIT, cache=False, no_cpython_wrapper=True, no_cfunc_wrapper=True)
+    return _register(njit(**options)(fn))
 
 
 DIGEST_FILE = "fastnet-kernels.digest"

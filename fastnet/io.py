@@ -36,6 +36,7 @@ import io
 import json
 import math
 import os
+import re
 import zipfile
 from pathlib import Path
 
@@ -63,6 +64,19 @@ def _create_temp(folder, name):
         except FileExistsError:
             continue
     raise FileExistsError(f"no free temporary file name for {folder / name}")
+
+
+TEMP_NAME = re.compile(r"\..+\.[0-9a-f]{12}\.tmp")  # _create_temp's names
+
+
+def remove_temps(folder):
+    """Delete the temporary files of ``atomic_write`` in ``folder``: what a writer killed
+    mid-write (SIGKILL, the OOM killer, a power cut) left behind. Only for a folder no
+    other process writes in (``runs.claim``)."""
+    for path in Path(folder).iterdir():
+        if TEMP_NAME.fullmatch(path.name):
+            with contextlib.suppress(OSError):
+                path.unlink()
 
 
 @contextlib.contextmanager

@@ -532,7 +532,8 @@ class _FreshRun:
 def claim(folder, what="run"):
     """Hold ``folder`` (created if missing) for this process: an exclusive ``flock`` on
     ``folder/.lock`` (with our PID in it), released when the block ends or the process
-    dies, so a lock left by a dead process is simply taken over. Raises RunError if another
+    dies, so a lock left by a dead process is simply taken over, with the temporary files
+    its writes left (``io.remove_temps``). Raises RunError if another
     process holds it, or if the folder is not writable (probed with a file created and
     removed: nothing may be trained that could not be saved)."""
     folder = Path(folder)
@@ -562,6 +563,8 @@ def claim(folder, what="run"):
             probe = folder / f".write-test.{os.getpid()}"
             os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
             os.unlink(probe)
+            if fcntl is not None:   # ours alone: temporary files now are a killed writer's
+                fio.remove_temps(folder)
         except OSError as e:
             raise RunError(f"{folder}: cannot write the {what} folder: {e.strerror or e}") \
                 from None

@@ -7,6 +7,7 @@ import sys
 import textwrap
 
 import numpy as np
+import pytest
 
 from conftest import KernelCount
 import fastnet as fn
@@ -29,11 +30,16 @@ KERNELS = textwrap.dedent("""
         return x * 2
 """)
 
-# Warm f and g in a new process; print the compile seconds and, per kernel, whether this
-# process compiled it (a cache miss) rather than loading it.
+# Warm f and g in a new process (with another thread running when asked: the worker is
+# then a new interpreter, not a fork); print the compile seconds and, per kernel, whether
+# this process compiled it (a cache miss) rather than loading it.
 RUN = textwrap.dedent("""
+    import sys, threading
     import tiny
     from fastnet import compiler
+    if sys.argv[1:] == ["thread"]:
+        threading.Thread(target=threading.Event().wait, daemon=True).start()
+    assert compiler._can_fork() == (sys.argv[1:] != ["thread"])
     calls = [(tiny.f, (1,)), (tiny.g, (1.0,))]
     seconds = compiler.warm(calls, verbose=True, workers=2)
     print(seconds > 0, sum(tiny.f.stats.cache_misses.values()),
@@ -43,20 +49,21 @@ RUN = textwrap.dedent("""
 """)
 
 
-def run(folder):
-    proc = subprocess.run([sys.executable, "-c", RUN], cwd=folder, capture_output=True,
-                          text=True, check=True, timeout=300)
+def run(folder, *args):
+    proc = subprocess.run([sys.executable, "-c", RUN, *args], cwd=folder,
+                          capture_output=True, text=True, check=True, timeout=300)
     return proc.stdout.split(), proc.stderr
 
 
-def test_missing_kernels_compile_in_workers_load_from_the_cache_and_say_so(tmp_path):
+@pytest.mark.parametrize("worker", ["fork", "thread"])
+def test_missing_kernels_compile_in_workers_load_from_the_cache_and_say_so(tmp_path, worker):
     (tmp_path / "tiny.py").write_text(KERNELS)
     # two missing: one compiled here, the other in a worker process and loaded here
-    out, err = run(tmp_path)
+    out, err = run(tmp_path, worker)
     assert out[0] == "True" and sorted(out[1:3]) == ["0", "1"] and out[3:] == ["0", "2", "2.0"]
     assert err.startswith("fastnet: " + compiler.COMPILING + " done in ") and err.endswith(" s\n")
     # all cached: nothing to compile, 0 seconds, nothing said
-    assert run(tmp_path) == (["False", "0", "0", "0", "2", "2.0"], "")
+    assert run(tmp_path, worker) == (["False", "0", "0", "0", "2", "2.0"], "")
 
 
 def signatures(calls):

@@ -18,6 +18,7 @@ import pytest
 
 import fastnet as fn
 import test_cli as cli
+from fastnet import io as fio
 from fastnet import runs, sweeps
 from fastnet.callbacks import load_checkpoint
 from fastnet.cli import main
@@ -27,9 +28,10 @@ TINY = ["--limit", "600", "--layers", "784,16,10", "--epochs", "1", "--threads",
 
 
 def files(folder):
-    """{name: bytes} of the files in ``folder`` (the lock file aside)."""
-    return {p.name: p.read_bytes() for p in folder.iterdir()
-            if p.is_file() and p.name != runs.LOCK_FILE}
+    """{name: bytes} of the files in ``folder`` (the lock file and temporary files aside:
+    the SIGKILL of ``killed_run`` may land mid-write)."""
+    return {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()
+            and p.name != runs.LOCK_FILE and not fio.TEMP_NAME.fullmatch(p.name)}
 
 
 @pytest.fixture(scope="module")
@@ -208,6 +210,15 @@ def test_disk_full_reports_an_error_and_keeps_the_last_checkpoint(killed_run, tm
     assert "Traceback" not in proc.stderr
     assert files(out) == before and not list(out.glob(".*.tmp"))
     cli.fastnet("resume", out, "--no-progress")           # space again: the run finishes
+    assert (out / "model.npz").is_file()
+
+
+def test_resume_removes_the_temporary_files_of_a_killed_write(killed_run, tmp_path):
+    out = copy_run(killed_run, tmp_path)
+    (out / ".checkpoint.npz.0123456789ab.tmp").write_bytes(b"half a checkpoint")
+    (out / "notes.0123456789ab.tmp").write_text("not ours")   # not an atomic_write name
+    cli.fastnet("resume", out, "--no-progress")
+    assert not list(out.glob(".*.tmp")) and (out / "notes.0123456789ab.tmp").is_file()
     assert (out / "model.npz").is_file()
 
 
