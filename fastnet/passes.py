@@ -17,7 +17,7 @@ from . import config
 from .kernels import activations as A
 from .kernels import losses as L
 from .kernels import optim as O
-from .kernels.data import gather_batch, gather_rows
+from .kernels.data import gather_batch
 from .kernels.dense import (dense_backward_params, dense_backward_params_panels, dense_forward,
                             dense_forward_in_major, dense_gradient, gradient_in_panels,
                             hidden_delta, partial_shape, prelu_slope_grad)
@@ -206,7 +206,8 @@ def planned_calls(net, X, scale, T, update_kind=None, X_eval=None, weighted=Fals
     calls = [(gather_batch, (ws.x, ws.t, X, T, idx, *scaling(scale)))]
     if X_eval is not None:   # X_eval, eval_scale: what evaluation gathers from
         X_eval, eval_scale = X_eval if isinstance(X_eval, tuple) else (X_eval, scale)
-        calls.append((gather_rows, (ws.x, X_eval, idx, *scaling(eval_scale))))
+        calls.append((gather_batch, (ws.x, ws.t[:, :0], X_eval, no_targets(net, 1), idx,
+                                     *scaling(eval_scale))))
     for i, layer in enumerate(net.layers):
         calls.append(_forward_call(net, ws, i, ws.z[i - 1] if i > 0 else ws.x, layer.a))
         if layer.dropout:
@@ -255,15 +256,22 @@ def planned_calls(net, X, scale, T, update_kind=None, X_eval=None, weighted=Fals
     return calls
 
 
+def no_targets(net, n):
+    """Targets of no columns for n samples: ``gather_batch`` then gathers inputs alone."""
+    return np.empty((n, 0), net.dtype)
+
+
 def batches(net, X, scale, batch_size, rows=None):
     """Yield (start, stop, workspace) with the scaled X[rows[start:stop]] (rows None: all
     of X, in order) gathered into ws.x."""
     n = X.shape[0] if rows is None else len(rows)
     args = scaling(scale)
+    none = no_targets(net, X.shape[0])
     for s in range(0, n, batch_size):
         e = min(s + batch_size, n)
         ws = workspace(net, e - s)
-        gather_rows(ws.x, X, np.arange(s, e) if rows is None else rows[s:e], *args)
+        idx = np.arange(s, e) if rows is None else rows[s:e]
+        gather_batch(ws.x, ws.t[:, :0], X, none, idx, *args)
         yield s, e, ws
 
 

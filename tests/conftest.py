@@ -18,7 +18,7 @@ def suite_calls():
     from fastnet import passes, precompile
     from fastnet.csvfile import parse_rows
     from fastnet.inputs import as_input, encode_targets
-    from fastnet.kernels.data import gather_rows
+    from fastnet.kernels.data import gather_batch
     from fastnet.layers import Dense
     from fastnet.network import Network
     from fastnet.optimizers import SGD
@@ -38,8 +38,9 @@ def suite_calls():
                                                             batch_sizes=(300,))
               if k is passes.dense_backward_params_panels]
     shift = np.zeros(4, np.float32)
-    calls.append((gather_rows, (np.zeros((2, 4), np.float32), np.zeros((2, 4)),
-                                np.zeros(2, np.int64), 1.0, shift, shift)))
+    none = np.zeros((2, 0), np.float32)
+    calls.append((gather_batch, (np.zeros((2, 4), np.float32), none, np.zeros((2, 4)), none,
+                                 np.zeros(2, np.int64), 1.0, shift, shift)))
     calls.append((parse_rows, (np.zeros((1, 1), np.float32), np.zeros((1, 2), np.int64),
                                np.zeros(5, np.int64), np.frombuffer(b"1\n", np.uint8), 0)))
     return calls

@@ -22,7 +22,7 @@ from fastnet.kernels import activations as A
 from fastnet.kernels import reference as ref
 from fastnet.kernels import losses as L
 from fastnet.kernels import optim as O
-from fastnet.kernels.data import gather_batch, gather_rows
+from fastnet.kernels.data import gather_batch
 from fastnet.kernels.dense import (dense_backward_params, dense_forward, dense_forward_in_major,
                                    dense_gradient,
                                    hidden_delta, partial_shape, prelu_slope_grad)
@@ -107,11 +107,11 @@ def k_optim(name, p, state, g, hyper):
 
 
 def k_gather(src, idx, scale, targets):
-    """gather_rows of src, and gather_batch of src and targets."""
+    """gather_batch of src alone (targets of no columns), and of src and targets."""
     out, x = (np.full((len(idx), src.shape[1]), np.nan, F32) for _ in range(2))
     t = np.full((len(idx), targets.shape[1]), np.nan, F32)
     none = np.empty(0, F32)
-    gather_rows(out, src, idx, scale, none, none)
+    gather_batch(out, out[:, :0], src, np.empty((len(src), 0), F32), idx, scale, none, none)
     gather_batch(x, t, src, targets, idx, scale, none, none)
     return out, x, t
 

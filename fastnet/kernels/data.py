@@ -39,28 +39,17 @@ def _gather_group(out, src, idx, scale, shift, factor, i0, i1):
 
 
 @parallel_kernel
-def gather_rows(out, src, idx, scale, shift, factor):
-    """out[i, :] = scale · src[idx[i], :] (shift empty), or per feature
-    out[i, c] = (src[idx[i], c] − shift[c]) · factor[c]; converting dtype on the fly.
-
-    out (B, C) float workspace; src (N, C) the dataset, as given (uint8 images stay
-    uint8 and are scaled by 1/255 here; a memory-mapped file is read row by row);
-    idx (B,) int64 sample indices; scale a float; shift, factor (C,) float32 (a fitted
-    ``Scaler``'s statistics) or both (0,). Parallel over groups of GROUP rows.
-    """
-    B = out.shape[0]
-    for g in prange((B + GROUP - 1) // GROUP):
-        i0 = g * GROUP
-        _gather_group(out, src, idx, scale, shift, factor, i0, min(i0 + GROUP, B))
-
-
-@parallel_kernel
 def gather_batch(x, t, src_x, src_t, idx, scale, shift, factor):
-    """A training batch: x[i] = the scaled src_x[idx[i]] and t[i] = src_t[idx[i]].
+    """A batch: x[i, :] = scale · src_x[idx[i], :] (shift empty), or per feature
+    x[i, c] = (src_x[idx[i], c] − shift[c]) · factor[c], converting dtype on the fly;
+    and t[i] = src_t[idx[i]].
 
-    x (B, C), t (B, K) outputs; src_x (N, C) inputs, scale, shift, factor as in
-    ``gather_rows``; src_t (N, K) float targets; idx (B,) int64 sample indices. One
-    parallel loop for both: the targets are a few hundred numbers, less work than
+    x (B, C), t (B, K) outputs; src_x (N, C) the dataset, as given (uint8 images stay
+    uint8 and are scaled by 1/255 here; a memory-mapped file is read row by row); src_t
+    (N, K) float targets, K = 0 for inputs alone (evaluation, prediction: one kernel
+    to compile, not two); idx (B,) int64 sample indices; scale a float; shift, factor
+    (C,) float32 (a fitted ``Scaler``'s statistics) or both (0,). Parallel over groups
+    of GROUP rows; the targets, a few numbers a row, in the same loop: less work than
     starting the threads for a loop of their own.
     """
     B = x.shape[0]

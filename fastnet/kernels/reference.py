@@ -17,7 +17,7 @@ are (``matmul_naive``), not handed to BLAS: slow, and plainly the equation.
     dense.prelu_slope_grad               prelu_slope_grad_ref
     losses.batch_loss                    batch_loss_ref (softmax_cross_entropy_ref, ...)
     optim.optimizer_update               optimizer_update_ref (sgd_ref, momentum_ref, ...)
-    data.gather_rows, data.gather_batch  gather_rows_ref, gather_batch_ref
+    data.gather_batch                    gather_batch_ref (gather_rows_ref: the inputs)
     metrics.count_correct                count_correct_ref
     landscape.landscape_losses           landscape_losses_ref
 
