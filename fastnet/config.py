@@ -77,7 +77,10 @@ def kernel(fn):
 
 
 def parallel_kernel(fn):
-    """Parallel (prange) nopython kernel with the project's flags."""
+    """Parallel (prange) nopython kernel with the project's flags. Keep a parallel loop's
+    body short, a call of a helper that does one task: Numba copies, analyses and lowers
+    that body several times (the first compile of the MNIST kernels took about 12 % longer
+    with the tasks written out in the loops; benchmarks/JOURNAL.md)."""
     return _register(njit(**PJIT)(fn))
 
 

@@ -9,9 +9,10 @@ LINE = 64  # bytes per cache line
 
 
 @helper
-def _gather_group(out, src, idx, scale, shift, factor, i0, i1):
+def _gather_group(out, t, src, src_t, idx, scale, shift, factor, i0, i1):
     """out[i, c] = scale · src[idx[i], c] when shift is empty, else
-    (src[idx[i], c] − shift[c]) · factor[c], for i0 ≤ i < i1 (at most GROUP rows).
+    (src[idx[i], c] − shift[c]) · factor[c], and t[i] = src_t[idx[i]], for i0 ≤ i < i1
+    (at most GROUP rows).
 
     The rows of a shuffled batch lie anywhere in the data set, so each starts with a
     wait for memory. One element of every cache line of the group's rows is read
@@ -36,6 +37,10 @@ def _gather_group(out, src, idx, scale, shift, factor, i0, i1):
             r = idx[i]
             for c in range(C):
                 out[i, c] = (src[r, c] - shift[c]) * factor[c]
+    for i in range(i0, i1):  # the targets: a few numbers a row (a loop, not a slice
+        ti, si = t[i], src_t[idx[i]]   # assignment, which would compile a shape check)
+        for k in range(t.shape[1]):
+            ti[k] = si[k]
 
 
 @parallel_kernel
@@ -55,7 +60,4 @@ def gather_batch(x, t, src_x, src_t, idx, scale, shift, factor):
     B = x.shape[0]
     for g in prange((B + GROUP - 1) // GROUP):
         i0 = g * GROUP
-        i1 = min(i0 + GROUP, B)
-        _gather_group(x, src_x, idx, scale, shift, factor, i0, i1)
-        for i in range(i0, i1):  # the targets: a few numbers a row, a plain copy
-            t[i, :] = src_t[idx[i]]
+        _gather_group(x, t, src_x, src_t, idx, scale, shift, factor, i0, min(i0 + GROUP, B))

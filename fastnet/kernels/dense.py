@@ -337,16 +337,22 @@ def dense_forward(u, z, x, w, bias, slope, act):
     by_units = act != SOFTMAX and B <= UNITS_BATCH
     n_tasks = (OC + UNITS - 1) // UNITS if by_units else (B + TILE - 1) // TILE
     for t in prange(n_tasks):
-        task = np.int64(t)  # signed (see ZERO)
-        if by_units:  # all samples × units o0..o1
-            b0, b1 = 0, B
-            o0 = task * UNITS
-            o1 = min(o0 + UNITS, OC)
-        else:  # samples b0..b1 × all units (max: LLVM then knows the index is >= 0)
-            b0, b1 = _block(max(task, 0), B)
-            o0, o1 = 0, OC
-        _abt_block(u, x, w, b0, b1, o0, o1)
-        add_bias_activate(u, z, bias, slope, act, b0, b1, o0, o1)
+        _forward_task(u, z, x, w, bias, slope, act, np.int64(t), by_units)
+
+
+@helper
+def _forward_task(u, z, x, w, bias, slope, act, task, by_units):
+    """Task ``task`` of ``dense_forward``: its block of u and z."""
+    B, OC = u.shape
+    if by_units:  # all samples × units o0..o1
+        b0, b1 = 0, B
+        o0 = task * UNITS
+        o1 = min(o0 + UNITS, OC)
+    else:  # samples b0..b1 × all units (max: LLVM then knows the index is >= 0)
+        b0, b1 = _block(max(task, 0), B)
+        o0, o1 = 0, OC
+    _abt_block(u, x, w, b0, b1, o0, o1)
+    add_bias_activate(u, z, bias, slope, act, b0, b1, o0, o1)
 
 
 @parallel_kernel
@@ -384,15 +390,24 @@ def dense_forward_in_major(u, z, partial, x, wt, bias, slope, act):
         k0, k1 = _part(part, parts, C)  # pixels k0..k1 (all of them unless split)
         _ab_panels(partial[part] if split else u, x, wt, first, last, k0, k1, rows)
     for blk in prange(n_blocks):  # the parts summed in order, then bias and f
-        b0, b1 = _block(blk, B)
-        for i in range(b0, b1 if split else b0):
-            ui = u[i]
-            ui[:] = partial[0, i]
-            for part in range(1, parts):
-                pi = partial[part, i]
-                for j in range(OC):
-                    ui[j] += pi[j]
-        add_bias_activate(u, z, bias, slope, act, b0, b1, ZERO, OC)
+        _sum_activate(u, z, partial, bias, slope, act, np.int64(blk), split)
+
+
+@helper
+def _sum_activate(u, z, partial, bias, slope, act, blk, split):
+    """Block ``blk`` of samples of ``dense_forward_in_major``'s second loop: u = the sum
+    of its parts (when ``split``), then u += bias and z = f(u)."""
+    B, OC = u.shape
+    b0, b1 = _block(blk, B)
+    for i in range(b0, b1 if split else b0):
+        ui, p0 = u[i], partial[0, i]
+        for j in range(OC):   # a loop, not ui[:] = p0: that would compile a shape check
+            ui[j] = p0[j]
+        for part in range(1, partial.shape[0]):
+            pi = partial[part, i]
+            for j in range(OC):
+                ui[j] += pi[j]
+    add_bias_activate(u, z, bias, slope, act, b0, b1, ZERO, OC)
 
 
 @inline
@@ -483,15 +498,23 @@ def dense_backward_params(dw, dbias, w_slots, bias_slots, delta, x, h, w_in_majo
             continue
         i0, i1 = _task_rows(task, bias_task, n_blocks, rows)  # the rows just computed
         o0, o1 = _bias_units(task, bias_task, w_in_major, i0, i1, dbias.shape[0])
-        for part in range(2):  # the block's W rows, then its biases
-            if part == 0:
-                n = (i1 - i0) * dw.shape[1]  # the rows as one flat run of n elements
-                p, g = w_slots[0][i0:i1].reshape(n), dw[i0:i1].reshape(n)
-                s1, s2 = w_slots[1][i0:i1].reshape(n), w_slots[2][i0:i1].reshape(n)
-            else:
-                p, g = bias_slots[0][o0:o1], dbias[o0:o1]
-                s1, s2 = bias_slots[1][o0:o1], bias_slots[2][o0:o1]
-            bad += update_row(p, s1, s2, g, h, kind)
+        bad += _update_task(dw, dbias, w_slots, bias_slots, h, kind, i0, i1, o0, o1)
+    return bad
+
+
+@helper
+def _update_task(dw, dbias, w_slots, bias_slots, h, kind, i0, i1, o0, o1):
+    """Rule ``kind`` on rows i0..i1 of W (one flat run) and biases o0..o1."""
+    bad = 0
+    for part in range(2):  # the block's W rows, then its biases
+        if part == 0:
+            n = (i1 - i0) * dw.shape[1]  # the rows as one flat run of n elements
+            p, g = w_slots[0][i0:i1].reshape(n), dw[i0:i1].reshape(n)
+            s1, s2 = w_slots[1][i0:i1].reshape(n), w_slots[2][i0:i1].reshape(n)
+        else:
+            p, g = bias_slots[0][o0:o1], dbias[o0:o1]
+            s1, s2 = bias_slots[1][o0:o1], bias_slots[2][o0:o1]
+        bad += update_row(p, s1, s2, g, h, kind)
     return bad
 
 
@@ -601,16 +624,25 @@ def hidden_delta(delta_prev, dz_prev, delta, w, u_prev, z_prev, slope_prev, act_
     """
     B, C = delta_prev.shape
     OC = w.shape[0]
-    last_row = slope_prev.shape[0] - 1
     n_blocks = (B + TILE - 1) // TILE
     per_task, n_tasks, rows = _runs(n_blocks, w, True)
     for t in prange(n_tasks):
         task = np.int64(t)  # signed (see ZERO)
         first, last = task * per_task, min((task + 1) * per_task, n_blocks)
-        _ab_panels(dz_prev, delta, w, first, last, ZERO, OC, rows)
-        for b in range(first * TILE, min(last * TILE, B)):
-            times_derivative(delta_prev[b], dz_prev[b], u_prev[b], z_prev[b],
-                             slope_prev[min(b, last_row)], act_prev)  # RReLU: row b
+        _delta_task(delta_prev, dz_prev, delta, w, u_prev, z_prev, slope_prev, act_prev,
+                    first, last, rows)
+
+
+@helper
+def _delta_task(delta_prev, dz_prev, delta, w, u_prev, z_prev, slope_prev, act_prev, first,
+                last, rows):
+    """Blocks first..last of samples of ``hidden_delta``."""
+    B = delta_prev.shape[0]
+    last_row = slope_prev.shape[0] - 1
+    _ab_panels(dz_prev, delta, w, first, last, ZERO, w.shape[0], rows)
+    for b in range(first * TILE, min(last * TILE, B)):
+        times_derivative(delta_prev[b], dz_prev[b], u_prev[b], z_prev[b],
+                         slope_prev[min(b, last_row)], act_prev)  # RReLU: row b
 
 
 @parallel_kernel
