@@ -19,11 +19,16 @@ import subprocess
 import sys
 import threading
 import time
+import warnings
 
 from . import config
 
 WORKERS_VARIABLE = "FASTNET_COMPILE_WORKERS"  # the default number of worker processes
 COMPILING = "compiling fastnet's kernels for this CPU (first run only) ..."
+# A new interpreter's start (importing Numba and fastnet, setting up Numba's target: about
+# 1 s on a 2-vCPU VM) in units of _cost: bytecode compiled in about that time.
+SPAWN_COST = 1000
+PARALLEL_COST = 600  # a parallel kernel's fixed cost (0.4-0.5 s; fitted to compile_times.py)
 
 
 def signature(kernel, args):
@@ -70,43 +75,48 @@ def _cache_writable(kernel):
 
 
 def _calls(fn):
-    """The cached dispatchers (kernels and helpers, ``config.KERNELS``) that ``fn`` calls,
-    directly or through them: what compiling ``fn`` compiles too, unless cached."""
+    """What compiling ``fn`` compiles too: the dispatchers (kernels and helpers,
+    ``config.KERNELS``) it calls, directly or through them, each as (helper, None), or
+    (helper, caller) for a helper compiled once per calling function
+    (``config.by_caller``)."""
     found, todo = set(), [fn]
     while todo:
-        py_func = todo.pop().py_func
-        for name in py_func.__code__.co_names:
-            obj = py_func.__globals__.get(name)
-            if obj in config.KERNELS and obj not in found:
-                found.add(obj)
+        caller = todo.pop()
+        for name in caller.py_func.__code__.co_names:
+            obj = caller.py_func.__globals__.get(name)
+            key = (obj, caller if obj in config.BY_CALLER else None)
+            if obj in config.KERNELS and key not in found:
+                found.add(key)
                 todo.append(obj)
     return found
 
 
 def _cost(dispatcher):
-    """A rough compile cost: the size of its own bytecode, doubled for a parallel kernel
-    (each prange loop becomes a function of its own)."""
+    """A rough compile cost: the size of its own bytecode, plus PARALLEL_COST for a
+    parallel kernel (Numba's passes over its loops, the loop functions and their
+    wrappers, and LLVM's pass over the whole nest)."""
     parallel = bool(dispatcher.targetoptions.get("parallel"))
-    return len(dispatcher.py_func.__code__.co_code) * (2 if parallel else 1)
+    return len(dispatcher.py_func.__code__.co_code) + (PARALLEL_COST if parallel else 0)
 
 
 def _expected_cost(pair):
     """A kernel's cost with the helpers it compiles (the longest are handed out first)."""
     kernel = pair[0]
-    return _cost(kernel) + sum(_cost(h) for h in _calls(kernel))
+    return _cost(kernel) + sum(_cost(h) for h, _ in _calls(kernel))
 
 
-def partition(pairs, groups):
+def partition(pairs, groups, startup=0):
     """Split (kernel, signature) ``pairs`` into ``groups`` lists of about equal cost, the
     longest first, each kernel where it adds least: to the group that already compiles
-    most of its helpers (a helper shared by two groups is compiled twice)."""
+    most of its helpers (a helper shared by two groups is compiled twice). Every group
+    but the first starts with the cost ``startup`` (a worker's start)."""
     members = [[] for _ in range(groups)]
-    loads, compiled = [0] * groups, [set() for _ in range(groups)]
+    loads, compiled = [0] + [startup] * (groups - 1), [set() for _ in range(groups)]
     for pair in sorted(pairs, key=_expected_cost, reverse=True):
         helpers = _calls(pair[0])
 
         def added(g):
-            return _cost(pair[0]) + sum(_cost(h) for h in helpers - compiled[g])
+            return _cost(pair[0]) + sum(_cost(h) for h, _ in helpers - compiled[g])
         g = min(range(groups), key=lambda g: loads[g] + added(g))
         loads[g] += added(g)
         compiled[g] |= helpers
@@ -142,12 +152,11 @@ class _Fork:
 
 
 def _can_fork():
-    """Forking is safe here: Linux (macOS's system libraries are not fork-safe), and no
-    thread that could hold a lock at the fork (no other Python thread; Numba's thread
-    pool not started, as it is not before the first parallel kernel runs)."""
-    from numba.np.ufunc import parallel
-    return (sys.platform.startswith("linux") and threading.active_count() == 1
-            and not getattr(parallel, "_is_initialized", True))
+    """Forking is safe enough here: Linux (macOS's system libraries are not fork-safe),
+    and no other Python thread, which could hold a lock the child needs. Native thread
+    pools (OpenBLAS's, Numba's) wait idle between calls; the child only compiles and
+    leaves, and never calls into them."""
+    return sys.platform.startswith("linux") and threading.active_count() == 1
 
 
 def _fork_worker(pairs):
@@ -155,7 +164,9 @@ def _fork_worker(pairs):
     and set up, where a fresh interpreter pays about a second for both. None if it could
     not fork."""
     try:
-        pid = os.fork()
+        with warnings.catch_warnings():   # Python 3.12+ warns of any other (native) thread
+            warnings.simplefilter("ignore", DeprecationWarning)
+            pid = os.fork()
     except OSError:
         return None
     if pid:
@@ -213,7 +224,7 @@ def compile_all(pairs, workers=None):
     workers = min(len(pairs), workers or _default_workers())
     groups = [pairs]
     if workers > 1 and all(_cache_writable(k) for k, _ in pairs):
-        groups = partition(pairs, workers)
+        groups = partition(pairs, workers, 0 if _can_fork() else SPAWN_COST)
     procs = [p for p in (_start_worker(group) for group in groups[1:]) if p is not None]
     try:
         for kernel, sig in groups[0]:

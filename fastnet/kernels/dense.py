@@ -49,7 +49,7 @@ S = 1 (one slope per unit) or S = B (RReLU: one slope per element).
 import numpy as np
 from numba import prange
 
-from ..config import helper, inline, kernel, parallel_kernel
+from ..config import by_caller, helper, inline, kernel, parallel_kernel
 from .activations import SOFTMAX, add_bias_activate, times_derivative
 from .optim import NO_UPDATE, update_row
 
@@ -135,6 +135,7 @@ def _abt_block(out, a, b, i0, i1, j0, j1):
             out[i, j] = _dot(a[i], b[j], K)
 
 
+@by_caller
 @helper
 def _ab_rows(out, a, b, i0, i1, k0, add):
     """out[i, j] = Σ_k a[i, k0 + k] b[k, j] for rows i0 ≤ i < i1 (at most 4) and every j;
