@@ -225,7 +225,7 @@ def compile_all(pairs, workers=None):
     groups = [pairs]
     if workers > 1 and all(_cache_writable(k) for k, _ in pairs):
         groups = partition(pairs, workers, 0 if _can_fork() else SPAWN_COST)
-    procs = [p for p in (_start_worker(group) for group in groups[1:]) if p is not None]
+    procs = [p for p in (_start_worker(group) for group in groups[1:] if group) if p is not None]
     try:
         for kernel, sig in groups[0]:
             kernel.compile(sig)

@@ -39,6 +39,7 @@ RUN = textwrap.dedent("""
     from fastnet import compiler
     if sys.argv[1:] == ["thread"]:
         threading.Thread(target=threading.Event().wait, daemon=True).start()
+        compiler.SPAWN_COST = 0   # else these two tiny kernels are not worth a new process
     assert compiler._can_fork() == (sys.argv[1:] != ["thread"])
     calls = [(tiny.f, (1,)), (tiny.g, (1.0,))]
     seconds = compiler.warm(calls, verbose=True, workers=2)
@@ -151,6 +152,29 @@ def test_typical_calls_cover_dropout_weights_and_clipping():
     names = {name for name, _ in planned}
     assert {"dropout_mask", "apply_mask", "weigh_rows", "clip_norm", "clip_value"} <= names
     assert planned <= signatures(precompile.typical_calls())
+
+
+def test_the_compile_groups_of_an_mnist_run_share_helpers_and_count_a_workers_start():
+    from fastnet.kernels import dense
+    net = fn.Network([fn.Dense(784, 32, activation="relu"), fn.Dense(32, 10)], seed=0)
+    Xc, scale = inputs.as_input(net, np.zeros((8, 784), np.uint8))
+    T = inputs.encode_targets(net, np.arange(8) % 10, 8)
+    calls = passes.planned_calls(net, Xc, scale, T, fn.SGD(0.1, momentum=0.9).kind, Xc)
+    pairs = list(dict.fromkeys((k, compiler.signature(k, a)) for k, a in calls))
+    # _ab_rows of x (through _ab_panels) and of xᵀ (through _gradient_task): two compiles
+    assert (dense._ab_rows, dense._ab_panels) in compiler._calls(dense.dense_forward_in_major)
+    assert (dense._ab_rows, dense._gradient_task) in compiler._calls(
+        dense.dense_backward_params)
+    groups = compiler.partition(pairs, 2)
+    names = [{k.py_func.__name__ for k, _ in g} for g in groups]
+    assert {"dense_forward_in_major", "hidden_delta"} <= names[0] or \
+        {"dense_forward_in_major", "hidden_delta"} <= names[1]   # they share _ab_rows of x
+    assert sorted(map(len, groups)) != [0, len(pairs)]
+    loads = [sum(compiler._expected_cost(p) for p in g) for g in groups]
+    assert max(loads) < 0.75 * sum(loads)
+    # a worker whose start costs more than all the kernels gets none of them
+    assert compiler.partition(pairs, 2, startup=10 ** 6) == [sorted(
+        pairs, key=compiler._expected_cost, reverse=True), []]
 
 
 def test_typical_calls_cover_an_mnist_run():
