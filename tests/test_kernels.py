@@ -1,6 +1,7 @@
 """Every kernel against its NumPy twin, batch sizes 1, 7, 128 and odd widths."""
 import numpy as np
 import pytest
+from test_properties import num_threads
 
 from conftest import assert_close
 from fastnet.kernels import activations as A
@@ -56,6 +57,26 @@ def test_dense_forward(rng, B, C, OC, act, in_major):
     u_ref, z_ref = ref.dense_forward_ref(x.astype(float), w.astype(float), b, kind, a)
     assert_close(u, u_ref, what="u")
     assert_close(z, z_ref, what="z")
+
+
+# Wᵀ of 1100 x 1000 (4.4 MB): each part's slice is larger than L2, so a training batch
+# takes it in panels, in runs of RUN_BLOCKS blocks of samples (_split_runs)
+@pytest.mark.parametrize("B", [7, 32, 128])
+def test_dense_forward_of_a_wide_first_layer_in_panels(rng, B, C=1100, OC=1000):
+    x, w, b = rand(rng, B, C), rand(rng, OC, C, scale=C ** -0.5), rand(rng, OC)
+    wt, a = np.ascontiguousarray(w.T), slopes(rng, A.RELU, B, OC)
+    assert wt.nbytes > dense.PARTS * 4 * dense.PANEL_BYTES and B <= dense.CHUNK
+    outs = []
+    for threads in (1, 2):
+        u, z = np.empty((B, OC), F32), np.empty((B, OC), F32)
+        with num_threads(threads):
+            dense_forward_in_major(u, z, np.empty(partial_shape(B, OC), F32), x, wt, b, a,
+                                   A.RELU)
+        outs.append((u, z))
+    u_ref, z_ref = ref.dense_forward_ref(x.astype(float), w.astype(float), b, A.RELU, a)
+    assert_close(outs[0][0], u_ref, what="u")
+    assert_close(outs[0][1], z_ref, what="z")
+    assert all(np.array_equal(p, q) for p, q in zip(*outs))   # bits: any thread count
 
 
 @pytest.mark.parametrize("B", BATCHES)
