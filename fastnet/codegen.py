@@ -31,8 +31,9 @@ pointer, which Numba would set in the inner library's machine code, is left unse
 in every kernel loaded from the cache.
 
 The kernels' helpers (``config.helper``) are the same case: a kernel links a helper's
-module in and LLVM inlines it, so the helper's own -O3 and machine code were never run
-either (about 1.3 s of a 12 s first compile). Their libraries are named with
+module in (LLVM inlines it where its cost model allows) and optimises and generates it
+with the kernel, so the helper's own -O3 and machine code were never run either (about
+1.3 s of a 12 s first compile). Their libraries are named with
 HELPER_PREFIX and are link-only too; they are not cached (there would be no machine
 code to cache), so a process that compiles a new kernel compiles its helpers' IR again.
 

@@ -92,8 +92,8 @@ def inline(fn):
 
 def helper(fn):
     """A large helper the kernels call as a function: it compiles once per signature
-    and process, and is shared by every kernel that calls it; LLVM inlines its code into
-    the caller when the caller is optimised. (IR inlining instead would type and lower a
+    and process, and is shared by every kernel that calls it; its code is linked into the
+    caller's and optimised with it (LLVM inlines it where its cost model allows). (IR inlining instead would type and lower a
     copy at every call site: the first run compiled 40 % longer.) Only kernels call it,
     so it gets no wrapper for calls from Python, and no machine code or cache entry of
     its own: its qualified name marks it link-only (codegen.py)."""
