@@ -638,9 +638,7 @@ def hidden_delta(delta_prev, dz_prev, delta, w, u_prev, z_prev, slope_prev, act_
     blocks while in L2 (``_runs``), instead of streaming all of W once per 4 samples; each
     cell sums the panels in order, whatever the thread count.
     """
-    B, C = delta_prev.shape
-    OC = w.shape[0]
-    n_blocks = (B + TILE - 1) // TILE
+    n_blocks = (delta_prev.shape[0] + TILE - 1) // TILE
     per_task, n_tasks, rows = _runs(n_blocks, w, True)
     for t in prange(n_tasks):
         task = np.int64(t)  # signed (see ZERO)
