@@ -183,10 +183,10 @@ def _fork_worker(pairs):
         os._exit(status)
 
 
-def _start_worker(pairs):
-    """A worker process compiling ``pairs`` (a fork where ``_can_fork``, else a new
-    interpreter), or None if it could not start."""
-    if _can_fork():
+def _start_worker(pairs, fork):
+    """A worker process compiling ``pairs`` (a fork if ``fork``, else a new interpreter),
+    or None if it could not start."""
+    if fork:
         return _fork_worker(pairs)
     jobs = pickle.dumps([(k.py_func.__module__, k.py_func.__name__, sig) for k, sig in pairs])
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # this fastnet
@@ -223,9 +223,11 @@ def compile_all(pairs, workers=None):
     the cache. A worker that fails leaves its kernels to be compiled here."""
     workers = min(len(pairs), workers or _default_workers())
     groups = [pairs]
+    fork = _can_fork()   # decided once: the partition counts the start of that kind
     if workers > 1 and all(_cache_writable(k) for k, _ in pairs):
-        groups = partition(pairs, workers, 0 if _can_fork() else SPAWN_COST)
-    procs = [p for p in (_start_worker(group) for group in groups[1:] if group) if p is not None]
+        groups = partition(pairs, workers, 0 if fork else SPAWN_COST)
+    procs = [p for p in (_start_worker(group, fork) for group in groups[1:] if group)
+             if p is not None]
     try:
         for kernel, sig in groups[0]:
             kernel.compile(sig)
