@@ -8,6 +8,7 @@ arguments, prints results and dispatches the commands.
 """
 import argparse
 import csv
+import gc
 import json
 import sys
 import warnings
@@ -468,6 +469,15 @@ def main(argv=None):
     except MemoryError:
         print("fastnet: error: out of memory", file=sys.stderr)
         return 1
+
+
+def console():
+    """The ``fastnet`` command and ``python -m fastnet``: ``main``, then ``gc.freeze()``.
+    The interpreter's exit would otherwise collect over every object Numba made (0.1-0.2 s
+    after a run); frozen, they are freed with the process."""
+    code = main()
+    gc.freeze()
+    return code
 
 
 # ---------------------------------------------------------------- learn what it computes

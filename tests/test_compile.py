@@ -1,6 +1,7 @@
 """Kernels compile before a run starts (``fastnet.compiler``), in worker processes when
 several are missing from Numba's cache, and the plan of a run's calls
 (``passes.planned_calls``) covers every kernel call training makes."""
+import gc
 import os
 import subprocess
 import sys
@@ -263,3 +264,26 @@ def test_parallel_loops_compiled_link_only_give_the_same_bits_and_errors(tmp_pat
         runs.append(proc.stdout.split())
     assert runs[0][2:] == ["True", "negative"] and runs[1][2:] == ["False", "negative"]
     assert runs[0][:2] == runs[1][:2]
+
+
+class _Recording:
+    """A stand-in kernel: records the collector's thresholds when it compiles."""
+
+    def __init__(self, fail=False):
+        self.seen, self.fail = [], fail
+
+    def compile(self, sig):
+        self.seen.append(gc.get_threshold())
+        if self.fail:
+            raise RuntimeError("no")
+
+
+def test_the_collector_runs_less_while_kernels_compile_then_as_before():
+    before = gc.get_threshold()
+    kernel = _Recording()
+    compiler.compile_all([(kernel, ())], workers=1)
+    assert kernel.seen == [compiler.COMPILE_GC_THRESHOLDS] * 2   # its compile and its load
+    assert gc.get_threshold() == before
+    with pytest.raises(RuntimeError):
+        compiler.compile_all([(_Recording(fail=True), ())], workers=1)
+    assert gc.get_threshold() == before

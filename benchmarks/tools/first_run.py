@@ -20,6 +20,11 @@ times each process from outside (wall seconds of the whole process):
 and prints every round, the medians and the ratio uncached / pytorch:
 
     python benchmarks/tools/first_run.py --rounds 3 --threads 2
+
+fastnet runs in this interpreter's environment unless ``--fastnet-python`` names another,
+such as a venv made by the README's first command (numba and numpy only). Numba imports
+SciPy's BLAS bindings as it sets up its compiler, about 0.4 s of every fastnet process
+where SciPy is installed (the test extra installs it); the last line says which it was.
 """
 import argparse
 import datetime
@@ -93,17 +98,26 @@ def until_printed(cmd, env):
     return float(out.split()[-1]) - t0
 
 
-def fastnet_cli():
-    """The ``fastnet`` command beside this interpreter (the same environment)."""
-    here = shutil.which("fastnet", path=os.path.dirname(sys.executable))
-    return [here] if here else [sys.executable, "-m", "fastnet"]
+def fastnet_cli(python):
+    """The ``fastnet`` command beside the interpreter ``python`` (its environment)."""
+    here = shutil.which("fastnet", path=os.path.dirname(python))
+    return [here] if here else [python, "-m", "fastnet"]
 
 
-def one_round(threads, has_torch):
+def has_scipy(python):
+    """Whether SciPy is installed beside ``python``. Numba imports SciPy's BLAS bindings
+    when it sets up its compiler (about 0.4 s here), so fastnet's processes pay that in
+    an environment with SciPy (the test extra's) and not in the README's install."""
+    found = subprocess.run([python, "-c", "import importlib.util, sys; "
+                            "sys.exit(importlib.util.find_spec('scipy') is None)"])
+    return found.returncode == 0
+
+
+def one_round(threads, has_torch, python):
     env = dict(os.environ, PYTHONPATH=ROOT)
     row = {}
     with tempfile.TemporaryDirectory(prefix="fastnet-first-run-") as tmp:
-        row["uncached"] = timed(fastnet_cli() + [
+        row["uncached"] = timed(fastnet_cli(python) + [
             "train", "--epochs", "1", "--threads", str(threads), "--out",
             os.path.join(tmp, "run"), "--quiet"], dict(env, NUMBA_CACHE_DIR=os.path.join(
                 tmp, "cache")))
@@ -111,7 +125,7 @@ def one_round(threads, has_torch):
     if has_torch:
         row["pytorch"] = timed([sys.executable, "-c", TORCH_EPOCH, str(threads), MNIST], env)
         time.sleep(_common.PAUSE)
-    row["cached"] = until_printed([sys.executable, "-c", FIRST_STEP],
+    row["cached"] = until_printed([python, "-c", FIRST_STEP],
                                   dict(env, NUMBA_NUM_THREADS=str(threads)))
     time.sleep(_common.PAUSE)
     return row
@@ -123,14 +137,19 @@ def main(argv=None):
     p.add_argument("--rounds", type=_common.positive_int, default=3)
     p.add_argument("--threads", type=_common.positive_int, default=os.cpu_count() or 1)
     p.add_argument("--skip-torch", action="store_true")
+    p.add_argument("--fastnet-python", default=sys.executable, metavar="PYTHON",
+                   help="the interpreter whose environment runs fastnet, e.g. a venv made "
+                   "by the README's first command (default: this one; PyTorch always runs "
+                   "in this one)")
     args = p.parse_args(argv)
     has_torch = not args.skip_torch and _has_torch()
-    subprocess.run([sys.executable, "-c", FIRST_STEP], check=True,
+    python = args.fastnet_python
+    subprocess.run([python, "-c", FIRST_STEP], check=True,
                    env=dict(os.environ, PYTHONPATH=ROOT))  # fills the cached case's cache
     rows = []
     print(f"{'round':>5} {'uncached s':>11} {'pytorch s':>10} {'ratio':>6} {'cached s':>9}")
     for r in range(args.rounds):
-        row = one_round(args.threads, has_torch)
+        row = one_round(args.threads, has_torch, python)
         rows.append(row)
         torch_s = row.get("pytorch", float("nan"))
         print(f"{r + 1:5d} {row['uncached']:11.2f} {torch_s:10.2f} "
@@ -140,7 +159,8 @@ def main(argv=None):
     print(f"{'median':>5} {med['uncached']:11.2f} {torch_s:10.2f} "
           f"{med['uncached'] / torch_s:6.2f} {med['cached']:9.2f}")
     print(f"{datetime.date.today()}, {cpu_model()}, {os.cpu_count()} CPUs, "
-          f"{args.threads} threads")
+          f"{args.threads} threads; fastnet ran in {python} "
+          f"({'with' if has_scipy(python) else 'without'} SciPy)")
 
 
 
