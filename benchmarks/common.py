@@ -189,11 +189,12 @@ def mnist_network(hidden=256, seed=0):
                       loss="softmax_cross_entropy", seed=seed)
 
 
-def mlp_network(sizes, seed=0):
+def mlp_network(sizes, seed=0, sparse_inputs=True):
     """ReLU hidden layers of ``sizes`` (e.g. (784, 2048, 2048, 10)), softmax cross-entropy."""
     layers = [fn.Dense(n_in, n_out, activation="relu") for n_in, n_out in zip(sizes, sizes[1:-1])]
     layers.append(fn.Dense(sizes[-2], sizes[-1]))
-    return fn.Network(layers, loss="softmax_cross_entropy", seed=seed)
+    return fn.Network(layers, loss="softmax_cross_entropy", seed=seed,
+                      sparse_inputs=sparse_inputs)
 
 
 def sgd_recipe(epochs, lr=0.1, momentum=0.9, weight_decay=2e-4):

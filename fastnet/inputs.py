@@ -17,6 +17,23 @@ STREAMED = tuple(np.dtype(t) for t in (np.float32, np.float64, np.int8, np.int16
 converting each batch, so a data set larger than memory streams from disk."""
 
 
+SPARSE_ZEROS = 0.5   # the share of zeros from which inputs count as sparse
+SPARSE_PROBE_ROWS = 1024   # rows looked at (the first ones; a memory map reads only them)
+
+
+def looks_sparse(X, scale="none"):
+    """Whether a network's first layer should treat inputs X as sparse
+    (``Network(sparse_inputs=)``): at least SPARSE_ZEROS of the first SPARSE_PROBE_ROWS
+    rows are 0 (dark-background pixels) and scaling ``scale`` (a ``scaling`` mode)
+    keeps zeros 0. 'standard', and 'auto' on anything but uint8 pixels, centre every
+    feature: dense."""
+    X = np.asarray(X)
+    if scale == "standard" or (scale == "auto" and X.dtype != np.uint8) or X.ndim != 2:
+        return False
+    probe = np.asarray(X[:SPARSE_PROBE_ROWS])
+    return bool(probe.size) and bool(np.count_nonzero(probe) <= (1 - SPARSE_ZEROS) * probe.size)
+
+
 def as_array(a, name):
     """np.asarray with an error naming the argument for ragged or odd inputs."""
     try:

@@ -4,10 +4,12 @@ A model file is an ordinary ``.npz`` (zip) archive:
 
     params.npy          the flat parameter vector (float32/float64): each layer's W, b
                         (and PReLU a); since format version 2 the first W is stored
-                        transposed, (in, out) (version 1 files are converted on load)
+                        transposed, (in, out) (version 1 files are converted on load),
+                        also for a network of dense inputs, which keeps it (out, in)
     opt.<name>.npy      optimizer state vectors (velocity, m, v, ...), if saved
     <extra>.npy         other arrays a checkpoint needs (e.g. the epoch's sample order)
-    meta.json           JSON: format, fastnet version, layers, loss, dtype, optimizer,
+    meta.json           JSON: format, fastnet version, layers, loss, dtype,
+                        ``sparse_inputs`` (only when false), optimizer
                         data (task, class names, input scaler statistics; optional)
                         config and step count, training state (epoch, RNG state, history),
                         ``arrays_sha256``, the digest of every array (name, dtype, shape,
@@ -159,14 +161,16 @@ def save(net, path, optimizer=None, training=None, arrays=None):
     """
     from ._version import __version__
     optimizer = optimizer if optimizer is not None else getattr(net, "optimizer", None)
-    out = {"params": net.params}
+    out = {"params": net.canonical(net.params)}   # the first W in-major, as always
     meta = {"format": FORMAT, "format_version": FORMAT_VERSION, "fastnet_version": __version__,
             "layers": [layer.config() for layer in net.layers], "loss": net.loss,
             "dtype": np.dtype(net.dtype).name, "seed": _jsonable(net.seed)}
+    if not net.sparse_inputs:   # absent when True: files of the default stay as they were
+        meta["sparse_inputs"] = False
     if optimizer is not None:
         opt_meta, state = optimizer.state_dict()
         meta["optimizer"] = opt_meta
-        out.update({f"opt.{k}": v for k, v in state.items()})
+        out.update({f"opt.{k}": net.canonical(v) for k, v in state.items()})
     if training is not None:
         meta["training"] = training
     data = data_meta(net)
@@ -454,15 +458,15 @@ def load(path, return_meta=False):
     try:
         layers = [Dense(**cfg) for cfg in meta["layers"]]
         net = Network(layers, loss=meta["loss"], seed=meta.get("seed", 0),
-                      dtype=np.dtype(meta["dtype"]))
-        params = arrays["params"]
-        old_layout = meta["format_version"] == 1  # every W stored (out, in)
-        net.params[...] = net._from_out_major(params) if old_layout else params
+                      dtype=np.dtype(meta["dtype"]),
+                      sparse_inputs=meta.get("sparse_inputs", True))
+        # in this network's layout: from every W (out, in) (format version 1), else from
+        # the first W in-major (``Network.canonical``)
+        relayout = net._from_out_major if meta["format_version"] == 1 else net.from_canonical
+        net.params[...] = relayout(arrays["params"])
         if "optimizer" in meta:
             opt = make_optimizer(meta["optimizer"]["config"])
-            state = {k[4:]: v for k, v in arrays.items() if k.startswith("opt.")}
-            if old_layout:
-                state = {k: net._from_out_major(v) for k, v in state.items()}
+            state = {k[4:]: relayout(v) for k, v in arrays.items() if k.startswith("opt.")}
             opt.load_state_dict(meta["optimizer"], state)
             net.optimizer = opt
     except (KeyError, TypeError, ValueError, AttributeError) as e:

@@ -3,9 +3,11 @@ gradients, with the public API (fit, predict, evaluate, ...).
 
 All learned scalars live in one flat vector ``params`` (and their gradients in
 ``grads``), so an optimizer step is a single kernel call; each layer's ``W``,
-``b`` and PReLU slope ``a`` are views into it. The first layer stores its weights
-transposed, Wᵀ (in, out), so that its kernels can skip the zeros of the input
-(see ``kernels.dense``); its ``W`` (out, in) is a transposed view of them.
+``b`` and PReLU slope ``a`` are views into it. For sparse inputs (``sparse_inputs``, the
+default: image pixels) the first layer stores its weights transposed, Wᵀ (in, out), so that
+its kernels can skip the zeros of the input (see ``kernels.dense``); its ``W`` (out, in) is
+then a transposed view of them. Model files and pickles hold that layout whatever
+``sparse_inputs`` is (``canonical``).
 
 Input checking and target encoding are in ``inputs``, the forward, loss and
 backward passes in ``passes``, the training loop in ``train``.
@@ -55,6 +57,13 @@ class Network:
         Seeds the initial weights.
     dtype : numpy float dtype
         float32 (default) or float64 (used by the gradient checks).
+    sparse_inputs : bool
+        True (default) when the inputs are mostly zeros, as image pixels are: the first
+        layer then stores Wᵀ and its kernels skip all-zero blocks of inputs. False for
+        dense features (standardised data): the first layer is stored like the others,
+        whose kernels are faster on dense rows of 1024 units or more and one fewer to
+        compile. ``fastnet train`` and the scikit-learn estimators choose it from the data
+        (``inputs.looks_sparse``). It changes the summation order, not the model.
 
     Examples
     --------
@@ -64,7 +73,8 @@ class Network:
     {'loss': 0.07, 'accuracy': 0.978}
     """
 
-    def __init__(self, layers, loss="softmax_cross_entropy", seed=0, dtype=config.FLOAT):
+    def __init__(self, layers, loss="softmax_cross_entropy", seed=0, dtype=config.FLOAT,
+                 sparse_inputs=True):
         if isinstance(layers, Dense) or not isinstance(layers, (list, tuple)):
             raise TypeError(f"layers must be a list of fastnet.Dense, got "
                             f"{type(layers).__name__}; e.g. Network([Dense(784, 10)])")
@@ -104,6 +114,7 @@ class Network:
         self.loss_kind = L.NAMES[loss]
         self.dtype = dtype
         self.seed = seed
+        self.sparse_inputs = checks.boolean("sparse_inputs", sparse_inputs)
         self.output_act = self._output_activation(layers[-1])
         self._place_parameters()
         for layer in layers:
@@ -149,26 +160,46 @@ class Network:
 
         for i, layer in enumerate(self.layers):
             C, OC = layer.in_features, layer.out_features
-            segs = (take(OC * C, (C, OC) if i == 0 else (OC, C)),
+            segs = (take(OC * C, (C, OC) if self.w_in_major(i) else (OC, C)),
                     take(OC, (OC,)) if layer.bias else None,
                     take(OC, (1, OC)) if layer.act == A.PRELU else None)
             self._segments.append(segs)
             layer.W, layer.b, layer.a = self._views(self.params, segs)
             layer.dW, layer.db, layer.da = self._views(self.grads, segs)
-            if i == 0:  # stored Wᵀ (in, out); W, dW are (out, in) views
+            if self.w_in_major(i):  # stored Wᵀ (in, out); W, dW are (out, in) views
                 layer.W, layer.dW = layer.W.T, layer.dW.T
             if not layer.bias:  # constant zero bias; no gradient
                 layer.b, layer.db = np.zeros(OC, self.dtype), np.zeros(0, self.dtype)
             if layer.act != A.PRELU:
                 layer.a = np.full((1, OC), layer.inference_slope(), self.dtype)
 
+    def w_in_major(self, i):
+        """Whether layer i stores Wᵀ (in, out): the first layer of sparse inputs."""
+        return i == 0 and self.sparse_inputs
+
+    def _first_transposed(self, flat, in_major):
+        """A copy of the flat vector ``flat`` with the first W rearranged from the
+        in-major layout (in, out) when ``in_major``, else from (out, in), to the other."""
+        sl = self._segments[0][0][0]
+        C, OC = self.layers[0].in_features, self.layers[0].out_features
+        flat = flat.copy()
+        flat[sl] = flat[sl].reshape((C, OC) if in_major else (OC, C)).T.reshape(-1)
+        return flat
+
     def _from_out_major(self, flat):
         """A flat vector laid out with every W (out, in), as model files of format
-        version 1 hold them, rearranged to this layout (the first W transposed)."""
-        sl, shape = self._segments[0][0]
-        flat = flat.copy()
-        flat[sl] = flat[sl].reshape(shape[::-1]).T.reshape(-1)
-        return flat
+        version 1 hold them, in this network's layout."""
+        return self._first_transposed(flat, False) if self.sparse_inputs else flat.copy()
+
+    def canonical(self, flat):
+        """A flat vector in this network's layout (``params``, an optimizer's state) as
+        model files and pickles hold it: the first W in-major, whatever
+        ``sparse_inputs`` is (so a file does not depend on it)."""
+        return flat.copy() if self.sparse_inputs else self._first_transposed(flat, False)
+
+    def from_canonical(self, flat):
+        """The inverse of ``canonical``: a flat vector of a model file in this layout."""
+        return flat.copy() if self.sparse_inputs else self._first_transposed(flat, True)
 
     @staticmethod
     def _views(flat, segs):

@@ -54,7 +54,8 @@ class Workspace:
         self.rrelu = [config.empty(s, dt) if layer.act == A.RRELU else None
                       for layer, s in zip(net.layers, shapes)]
         self.slope = [layer.a for layer in net.layers]  # negative slopes of the last forward
-        self.partial = config.empty(partial_shape(B, net.layers[0].out_features), dt)
+        self.partial = config.empty(partial_shape(B, net.layers[0].out_features)
+                                    if net.w_in_major(0) else (0, 0, 0), dt)
         # sample weights (B,); per layer with dropout: its mask and dropped output (B, OC)
         self.w = config.empty(B, dt)
         self.mask = [config.empty(s, dt) if layer.dropout else None
@@ -105,11 +106,12 @@ def _slope(net, i, ws, training, rng):
 
 
 def _forward_call(net, ws, i, inp, slope):
-    """(kernel, args) of layer i's forward from ``inp``: the first layer stores Wᵀ and has
-    a kernel of its own (``dense_forward_in_major``), the others ``dense_forward``."""
+    """(kernel, args) of layer i's forward from ``inp``: a layer that stores Wᵀ (the first,
+    of sparse inputs) has a kernel of its own (``dense_forward_in_major``), the others
+    ``dense_forward``."""
     layer = net.layers[i]
     act = net.output_act if i == len(net.layers) - 1 else layer.act
-    if i == 0:
+    if net.w_in_major(i):
         return dense_forward_in_major, (ws.u[0], ws.z[0], ws.partial, inp, layer.W.T,
                                         layer.b, slope, act)
     return dense_forward, (ws.u[i], ws.z[i], inp, layer.W, layer.b, slope, act)
@@ -147,7 +149,7 @@ def gradient_kernel(net, i, B):
     or its panel form when the batch's input of the product is 2 MB or more
     (``dense.gradient_in_panels``; both give the same bits)."""
     layer = net.layers[i]
-    panels = gradient_in_panels(B, layer.in_features, layer.out_features, i == 0,
+    panels = gradient_in_panels(B, layer.in_features, layer.out_features, net.w_in_major(i),
                                 np.dtype(net.dtype).itemsize)
     return dense_backward_params_panels if panels else dense_backward_params
 
@@ -178,12 +180,13 @@ def backward(net, ws, update=None):
             p, sa1, sa2 = (v.reshape(-1) for v in a_slots)
             bad += O.optimizer_update(p, sa1, sa2, layer.da.reshape(-1), h, kind)
         inp = ws.x if i == 0 else ws.dropped[i - 1] if ws.masked[i - 1] else ws.z[i - 1]
-        dw = layer.dW.T if i == 0 else layer.dW  # as stored
+        in_major = net.w_in_major(i)
+        dw = layer.dW.T if in_major else layer.dW  # as stored
         if update is None:
-            dense_gradient(dw, layer.db, ws.delta[i], inp, i == 0)
+            dense_gradient(dw, layer.db, ws.delta[i], inp, in_major)
         else:
             bad += ws.gradient_kernel[i](dw, layer.db, w_slots, b_slots, ws.delta[i], inp, h,
-                                         i == 0, kind)
+                                         in_major, kind)
     return bad
 
 
@@ -238,13 +241,14 @@ def planned_calls(net, X, scale, T, update_kind=None, X_eval=None, weighted=Fals
             calls.append((O.optimizer_update, (flat, flat, flat, layer.da.reshape(-1),
                                                O.NO_HYPER, kind)))
         inp = ws.z[i - 1] if i > 0 else ws.x
-        dw = layer.dW.T if i == 0 else layer.dW
+        in_major = net.w_in_major(i)
+        dw = layer.dW.T if in_major else layer.dW
         if not fused:
-            calls.append((dense_gradient, (dw, layer.db, ws.delta[i], inp, i == 0)))
+            calls.append((dense_gradient, (dw, layer.db, ws.delta[i], inp, in_major)))
         else:
             kernels = dict.fromkeys(gradient_kernel(net, i, B) for B in batch_sizes)
             calls += [(kernel, (dw, layer.db, w_slots, b_slots, ws.delta[i], inp, O.NO_HYPER,
-                                i == 0, kind)) for kernel in kernels]
+                                in_major, kind)) for kernel in kernels]
     if clips:   # Optimizer.clip, then the flat update of train._backward_update
         g = net.grads
         calls += [(clip_norm, (g[seg[0]], 1.0)) for layer in net._segments for seg in layer

@@ -39,6 +39,7 @@ from .callbacks import EarlyStopping, RunDirectory, load_checkpoint
 from .catalogue import HIDDEN_ACTIVATIONS, LOSS_NAMES, OPTIMIZERS, SCHEDULES
 from . import datasets, metrics
 from .datasets import load_mnist
+from .inputs import looks_sparse
 from .layers import Dense
 from .network import Network
 from .optimizers import make_optimizer
@@ -361,14 +362,15 @@ def _check_split(cfg, n):
 
 
 # ---------------------------------------------------------------- building blocks
-def build_network(cfg):
+def build_network(cfg, sparse_inputs=True):
     """The Network of a run's options: Dense layers of ``layers``, ``activation`` on the
-    hidden ones, ``loss``, weights seeded by ``seed``."""
+    hidden ones, ``loss``, weights seeded by ``seed``; ``sparse_inputs`` as the data looks
+    (``inputs.looks_sparse``)."""
     sizes = cfg["layers"]
     layers = [Dense(sizes[i], sizes[i + 1], activation=cfg["activation"],
                     dropout=cfg.get("dropout", 0.0)) for i in range(len(sizes) - 2)]
     layers.append(Dense(sizes[-2], sizes[-1]))
-    return Network(layers, loss=cfg["loss"], seed=cfg["seed"])
+    return Network(layers, loss=cfg["loss"], seed=cfg["seed"], sparse_inputs=sparse_inputs)
 
 
 def build_optimizer(cfg):
@@ -600,7 +602,8 @@ def train(options, out=None, threads=None, force=False, quiet=False, progress=Tr
     _prepare(cfg, data)
     _check_split(cfg, len(data.X))
     cfg.update(out=str(out), threads=set_threads(threads), fastnet_version=__version__)
-    net, opt = build_network(cfg), build_optimizer(cfg)   # checks them before writing
+    net = build_network(cfg, looks_sparse(data.X, cfg["scale"]))
+    opt = build_optimizer(cfg)   # both checked before anything is written
     net.scaler = make_scaler(cfg)
     net.task, net.classes = cfg["task"], data.classes
     net.source = {"data": data.name, "test": data.test_name}

@@ -39,6 +39,7 @@ from sklearn.utils.validation import (_check_sample_weight, check_is_fitted, col
 
 from .catalogue import HIDDEN_ACTIVATIONS, OPTIMIZERS
 from .io import FORMAT_VERSION
+from .inputs import looks_sparse
 from .layers import Dense
 from .network import Network
 from .optimizers import SGD, Adam, make_optimizer
@@ -173,14 +174,14 @@ class _BaseMLP(BaseEstimator):
         return self.net_.n_outputs
 
     # -------------------------------------------------------------- training
-    def _build(self, n_features, n_outputs, loss, seed):
+    def _build(self, n_features, n_outputs, loss, seed, sparse_inputs):
         sizes = self._check_params()
         act = ACTIVATIONS.get(self.activation, self.activation)
         dims = [n_features, *sizes, n_outputs]
         layers = [Dense(dims[i], dims[i + 1], activation=act, dropout=self.dropout)
                   for i in range(len(dims) - 2)]
         layers.append(Dense(dims[-2], dims[-1]))
-        self.net_ = Network(layers, loss=loss, seed=seed)
+        self.net_ = Network(layers, loss=loss, seed=seed, sparse_inputs=sparse_inputs)
         self.loss_curve_, self.t_, self.n_iter_ = [], 0, 0
         self._no_improvement_count = 0
         self.best_loss_, self.best_validation_score_ = np.inf, -np.inf
@@ -193,7 +194,8 @@ class _BaseMLP(BaseEstimator):
         rng = check_random_state(self.random_state)
         fresh = not hasattr(self, "net_") or not (self.warm_start or incremental)
         if fresh:
-            self._build(X.shape[1], n_outputs, loss, int(rng.randint(np.iinfo(np.int32).max)))
+            self._build(X.shape[1], n_outputs, loss, int(rng.randint(np.iinfo(np.int32).max)),
+                        looks_sparse(X))
         elif self.net_.n_outputs != n_outputs or self.net_.loss != loss:
             raise ValueError(f"warm_start/partial_fit: y has {n_outputs} outputs, the fitted "
                              f"network {self.net_.n_outputs}")
@@ -306,7 +308,8 @@ class _BaseMLP(BaseEstimator):
         net = state.pop("net_", None)
         if net is not None:   # layer arrays are views into params: store params + config
             state["_net_state"] = {"layers": [layer.config() for layer in net.layers],
-                                   "loss": net.loss, "params": net.params.copy(),
+                                   "loss": net.loss, "params": net.canonical(net.params),
+                                   "sparse_inputs": net.sparse_inputs,
                                    "format_version": FORMAT_VERSION}
         return state
 
@@ -315,11 +318,13 @@ class _BaseMLP(BaseEstimator):
         super().__setstate__(state)
         if net_state is not None:
             self.net_ = Network([Dense(**cfg) for cfg in net_state["layers"]],
-                                loss=net_state["loss"])
+                                loss=net_state["loss"],
+                                sparse_inputs=net_state.get("sparse_inputs", True))
             params = net_state["params"]
             if net_state.get("format_version", 1) == 1:  # pickled with every W (out, in)
-                params = self.net_._from_out_major(params)
-            self.net_.params[...] = params
+                self.net_.params[...] = self.net_._from_out_major(params)
+            else:   # the first W in-major (``Network.canonical``)
+                self.net_.params[...] = self.net_.from_canonical(params)
 
     def summary(self):
         check_is_fitted(self, "net_")

@@ -283,6 +283,7 @@ def test_resume_of_a_data_run_equals_the_uninterrupted_run(tmp_path, monkeypatch
     monkeypatch.setattr(callbacks.RunDirectory, "on_checkpoint", original)
     assert main(["resume", str(tmp_path / "cut"), *QUICK[:3]]) == 0
     whole, cut = fn.load(tmp_path / "whole" / "model.npz"), fn.load(tmp_path / "cut" / "model.npz")
+    assert not whole.sparse_inputs   # standardised features: the first layer out-major
     np.testing.assert_array_equal(whole.params, cut.params)
     assert cut.classes == ANIMALS
 

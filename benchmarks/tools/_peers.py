@@ -20,6 +20,7 @@ import numpy as np
 
 import _common
 import fastnet as fn
+from fastnet.inputs import looks_sparse
 from benchmarks import common
 
 
@@ -46,8 +47,11 @@ class Recipe:
                 f"{self.momentum}, lr {self.lr}, weight decay {self.weight_decay:g}, cosine "
                 f"over {self.schedule_epochs} epochs, seed {self.seed}")
 
-    def network(self):
-        return common.mlp_network(self.layers(), self.seed)
+    def network(self, X=None):
+        """fastnet's network, its first layer laid out for inputs like X (as ``fastnet
+        train`` does: ``fastnet.inputs.looks_sparse``; sparse without X)."""
+        sparse = X is None or looks_sparse(X)
+        return common.mlp_network(self.layers(), self.seed, sparse_inputs=sparse)
 
     def optimizer(self):
         return common.sgd_recipe(self.schedule_epochs, self.lr, self.momentum,
@@ -285,9 +289,9 @@ def run_interleaved(recipe, data, n_epochs, peers):
     Returns {name: (per-epoch seconds, test accuracy or None without a test set)}."""
     (X, y), test = data
     n_warm = min(len(X), recipe.batch_size + 1)
-    recipe.network().fit(X[:n_warm], y[:n_warm], epochs=1, batch_size=recipe.batch_size,
-                         optimizer=recipe.optimizer(), verbose=False)
-    net = recipe.network()
+    recipe.network(X).fit(X[:n_warm], y[:n_warm], epochs=1, batch_size=recipe.batch_size,
+                          optimizer=recipe.optimizer(), verbose=False)
+    net = recipe.network(X)
     weights = initial_weights(net)
     turns = []  # (name, model, generator of its epochs' seconds)
     for name, build in peers:

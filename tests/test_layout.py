@@ -1,0 +1,124 @@
+"""The first layer's layout follows its inputs (``Network(sparse_inputs=)``): Wᵀ (in, out)
+for sparse inputs, whose zero blocks the kernels skip, W (out, in) like the other layers
+for dense ones. It is the same model either way; model files and pickles do not depend on
+it; ``fastnet train`` and the estimators choose it from the data."""
+import json
+import pickle
+import zipfile
+
+import numpy as np
+import pytest
+from conftest import KernelCount
+
+import fastnet as fn
+from fastnet import compiler, inputs, passes, precompile
+from fastnet.sklearn import MLPClassifier
+
+
+def pair(**kw):
+    """The same network in both layouts: (sparse, dense)."""
+    return [fn.Network([fn.Dense(12, 40, activation="relu"),
+                        fn.Dense(40, 9, activation="tanh"), fn.Dense(9, 3)],
+                       seed=3, sparse_inputs=sparse, **kw) for sparse in (True, False)]
+
+
+def dense_data(n=96):
+    X = np.random.default_rng(0).normal(size=(n, 12)).astype(np.float32)
+    return X, np.arange(n) % 3
+
+
+def test_either_layout_is_the_same_model():
+    sparse, dense = pair(dtype=np.float64)
+    assert sparse.layers[0].W.flags.f_contiguous and dense.layers[0].W.flags.c_contiguous
+    np.testing.assert_array_equal(sparse.layers[0].W, dense.layers[0].W)   # same draw
+    X, y = dense_data()
+    assert sparse.loss_and_gradient(X, y) == pytest.approx(dense.loss_and_gradient(X, y),
+                                                           rel=1e-12)
+    for a, b in zip(sparse.layers, dense.layers):
+        np.testing.assert_allclose(a.dW, b.dW, rtol=1e-10, atol=1e-13)
+    for net in (sparse, dense):
+        net.fit(X, y, epochs=3, batch_size=16, optimizer=fn.Adam(0.01), verbose=False)
+    np.testing.assert_allclose(sparse.predict_proba(X), dense.predict_proba(X), atol=1e-10)
+    np.testing.assert_allclose(sparse.canonical(sparse.params), dense.canonical(dense.params),
+                               atol=1e-10)
+
+
+def test_a_dense_layout_trains_bit_for_bit_again_and_compiles_nothing_mid_run():
+    X, y = dense_data(200)
+    runs = []
+    for _ in range(2):
+        net = pair()[1]
+        count = KernelCount()
+        net.fit(X, y, epochs=2, batch_size=32, optimizer=fn.SGD(0.05, momentum=0.9),
+                validation_split=0.2, verbose=False, callbacks=[count])
+        assert count.end == count.begin
+        runs.append(net.params.copy())
+    np.testing.assert_array_equal(*runs)
+    assert not {k for k, _ in passes.planned_calls(
+        net, X, 1.0, inputs.encode_targets(net, y, len(y)), 0)} & {
+        passes.dense_forward_in_major}   # one kernel fewer to compile
+
+
+def test_typical_calls_cover_a_dense_first_layer():
+    net = pair()[1]
+    X, y = dense_data()
+    Xc, scale = inputs.as_input(net, X)
+    T = inputs.encode_targets(net, y, len(y))
+
+    def signatures(calls):
+        return {(k.py_func.__name__, compiler.signature(k, a)) for k, a in calls}
+    planned = signatures(passes.planned_calls(net, Xc, scale, T, fn.SGD(0.1).kind, Xc))
+    assert planned <= signatures(precompile.typical_calls())
+
+
+def test_model_files_do_not_depend_on_the_layout(tmp_path):
+    sparse, dense = pair()
+    X, y = dense_data()
+    dense.fit(X, y, epochs=2, batch_size=16, optimizer=fn.Adam(0.01), verbose=False)
+    sparse.params[...] = sparse.from_canonical(dense.canonical(dense.params))
+    np.testing.assert_array_equal(sparse.layers[0].W, dense.layers[0].W)
+    fn.save(dense, tmp_path / "dense.npz")
+    fn.save(sparse, tmp_path / "sparse.npz", optimizer=None)
+    archives = [np.load(tmp_path / f"{n}.npz") for n in ("dense", "sparse")]
+    np.testing.assert_array_equal(archives[0]["params"], archives[1]["params"])
+    for name, flag in (("dense", False), ("sparse", None)):
+        with zipfile.ZipFile(tmp_path / f"{name}.npz") as z:
+            assert json.loads(z.read("meta.json")).get("sparse_inputs") is flag
+    back = fn.load(tmp_path / "dense.npz")
+    assert back.sparse_inputs is False
+    np.testing.assert_array_equal(back.params, dense.params)
+    np.testing.assert_array_equal(back.predict_proba(X), dense.predict_proba(X))
+    for k, v in dense.optimizer.state.items():
+        np.testing.assert_array_equal(back.optimizer.state[k], v)
+
+
+@pytest.mark.parametrize("X, scale, sparse", [
+    (np.r_[np.zeros((90, 20)), np.ones((10, 20))].astype(np.uint8), "auto", True),
+    (np.r_[np.zeros((90, 20)), np.ones((10, 20))].astype(np.uint8), "none", True),
+    (np.r_[np.zeros((90, 20)), np.ones((10, 20))].astype(np.uint8), "standard", False),
+    (np.full((100, 20), 200, np.uint8), "auto", False),   # light background: centred
+    (np.r_[np.zeros((90, 20)), np.ones((10, 20))], "none", True),
+    (np.r_[np.zeros((90, 20)), np.ones((10, 20))], "auto", False),   # floats: standardised
+    (np.random.default_rng(0).normal(size=(100, 20)), "none", False),
+    (np.zeros((0, 20)), "none", False),
+])
+def test_looks_sparse(X, scale, sparse):
+    assert inputs.looks_sparse(X, scale) is sparse
+
+
+def test_estimators_choose_the_layout_from_the_data_and_pickle_it():
+    X, y = dense_data(120)
+    clf = MLPClassifier(hidden_layer_sizes=(16,), max_iter=3, random_state=0).fit(X, y)
+    assert clf.net_.sparse_inputs is False
+    back = pickle.loads(pickle.dumps(clf))
+    assert back.net_.sparse_inputs is False
+    np.testing.assert_array_equal(back.predict_proba(X), clf.predict_proba(X))
+    np.testing.assert_array_equal(back.coefs_[0], clf.coefs_[0])
+    mostly_zero = np.where(np.abs(X) > 1.2, X, 0)
+    clf = MLPClassifier(hidden_layer_sizes=(16,), max_iter=3, random_state=0)
+    assert clf.fit(mostly_zero, y).net_.sparse_inputs is True
+
+
+def test_the_argument_is_checked():
+    with pytest.raises((TypeError, ValueError), match="sparse_inputs"):
+        fn.Network([fn.Dense(3, 2)], sparse_inputs="yes")
