@@ -36,7 +36,8 @@ class Workspace:
     x (B, C0) input rows; t (B, K) targets; losses (B,); per layer l:
     u[l], z[l], delta[l], dz[l] (B, OC_l); rrelu[l] (B, OC_l) training slopes;
     partial the first layer's ``dense_forward_in_major`` workspace, of shape
-    ``partial_shape(B, OC_0)``; gradient_kernel[l] the layer's fused weight-gradient
+    ``partial_shape(B, OC_0)`` (empty for dense inputs, which do not run it);
+    gradient_kernel[l] the layer's fused weight-gradient
     kernel for batches of B (``gradient_kernel``).
     """
 

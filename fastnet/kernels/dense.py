@@ -28,15 +28,17 @@ of 4 output units for u and dW, of 4 samples for g and a softmax layer's u), so
 no two threads write the same cell and the summation order does not depend on
 the thread count.
 
-The first layer stores W transposed, Wᵀ (C, OC) ("in-major"; ``w_in_major`` in
-the kernels), because its input is data, and data is often sparse: in the forms
+The first layer of sparse inputs (``Network(sparse_inputs=True)``) stores W transposed,
+Wᵀ (C, OC) ("in-major"; ``w_in_major`` in the kernels), because its input is data, and
+data is often sparse: in the forms
 
     forward   u   = x Wᵀ   (row form)                         a = x (B, C),  b = Wᵀ (C, OC)
     weights   dWᵀ = xᵀ δ   (row form)                         a = xᵀ (C, B), b = δ (B, OC)
 
 x is the register block a, and ``_ab_rows`` skips every 4 × 4 block of a that
 is all zero: on MNIST (81 % of the pixels are 0) the two products of the first
-layer do about half the multiply-adds. The first layer needs no hidden δ.
+layer do about half the multiply-adds. The first layer needs no hidden δ. A first layer
+of dense inputs is stored like the others and runs their kernels.
 
 Training does the optimizer step in the weight-gradient kernel, in the same
 parallel loop: each task updates (``optim.update_row``) the rows of W whose gradient
