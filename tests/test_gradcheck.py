@@ -52,13 +52,14 @@ def test_mnist_shaped_network_gradient(rng):
                                   "sum_of_squares"])
 @pytest.mark.parametrize("depth", [1, 2, 3])
 @pytest.mark.parametrize("bias", [True, False])
-def test_every_activation_loss_depth(rng, act, loss, depth, bias):
+@pytest.mark.parametrize("sparse_inputs", [True, False])   # the first W's two layouts
+def test_every_activation_loss_depth(rng, act, loss, depth, bias, sparse_inputs):
     sizes = [5, 6, 4, 3][:depth] + [3]
     layers = [Dense(sizes[i], sizes[i + 1], activation=act, bias=bias)
               for i in range(depth - 1)]
     out_act = act if loss == "sum_of_squares" else "identity"  # CE losses fuse their own
     layers.append(Dense(sizes[depth - 1], sizes[depth], activation=out_act, bias=bias))
-    net = Network(layers, loss=loss, dtype=np.float64, seed=3)
+    net = Network(layers, loss=loss, dtype=np.float64, seed=3, sparse_inputs=sparse_inputs)
     for layer in layers:  # nonzero biases keep pre-activations off the ReLU kink at u = 0
         layer.b[...] = rng.uniform(0.05, 0.2, layer.b.shape) if bias else 0
     X, y = make_data(rng, 5, sizes[0], sizes[depth], loss)
