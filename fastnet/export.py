@@ -6,12 +6,15 @@ The ONNX graph computes ``predict_proba``: per layer ``Gemm(x, W, b, transB=1)``
 activation as ONNX ops (Sigmoid, Tanh, Relu, LeakyRelu with the layer's slope, PRelu with
 the learned slopes, RReLU as LeakyRelu with its inference slope (lower + upper) / 2,
 swish as x · Sigmoid(x), Softmax on axis 1); the output activation is the one the loss
-implies (softmax / sigmoid for the cross-entropies). With ``input_dtype="uint8"`` the
-graph takes raw 0-255 pixels and applies fastnet's input scaling, Cast then Mul by 1/255.
+implies (softmax / sigmoid for the cross-entropies). Before the first layer the graph
+scales its input as ``predict_proba`` does (``inputs.input_scaling``): a fitted scaler's
+(x - shift) · factor per feature (Sub, Mul), or with ``input_dtype="uint8"`` raw 0-255
+pixels Cast then Mul by 1/255. ``to_torch`` starts with the same scaling of float inputs.
 Dropout does nothing at inference and is not exported.
 """
 import numpy as np
 
+from .inputs import input_scaling
 from .io import atomic_write
 from .kernels import activations as A
 
@@ -42,8 +45,13 @@ def onnx_model(net, input_dtype="float32"):
     x = "input"
     if input_dtype == "uint8":
         nodes.append(helper.make_node("Cast", [x], ["input_float"], to=TensorProto.FLOAT))
-        nodes.append(helper.make_node("Mul", ["input_float", const("input_scale", 1 / 255)],
-                                      ["input_scaled"]))
+        x = "input_float"
+    shift, factor = _scaling(net, np.dtype(input_dtype))
+    if shift is not None:
+        nodes.append(helper.make_node("Sub", [x, const("input_shift", shift)], ["input_shifted"]))
+        x = "input_shifted"
+    if factor is not None:
+        nodes.append(helper.make_node("Mul", [x, const("input_scale", factor)], ["input_scaled"]))
         x = "input_scaled"
     last = len(net.layers) - 1
     for i, layer in enumerate(net.layers):
@@ -64,6 +72,16 @@ def onnx_model(net, input_dtype="float32"):
     model.ir_version = min(model.ir_version, 9)   # readable by older ONNX Runtimes too
     onnx.checker.check_model(model)
     return model
+
+
+def _scaling(net, dtype):
+    """(shift, factor) that ``predict_proba`` applies to inputs of ``dtype`` (the rule of
+    ``inputs.input_scaling``), float32; None for a shift of 0 or a factor of 1."""
+    scale = input_scaling(net, np.zeros((1, net.n_inputs), dtype))
+    if isinstance(scale, tuple):
+        shift, factor = (np.asarray(v, np.float32) for v in scale)
+        return (shift if shift.any() else None), factor
+    return None, (np.float32(scale) if scale != 1 else None)
 
 
 def _activation(helper, nodes, const, act, layer, u, z):
@@ -96,13 +114,29 @@ def export_onnx(net, path, input_dtype="float32"):
 
 def to_torch(net):
     """A ``torch.nn.Sequential`` of Linear and activation modules computing
-    ``predict_proba`` (float32, eval mode); ``.state_dict()`` gives its weights."""
+    ``predict_proba`` of float32 inputs (eval mode), after a module that scales them when
+    the network has a fitted scaler; ``.state_dict()`` gives its weights."""
     try:
         import torch
     except ImportError:
         raise ImportError("to_torch needs PyTorch: pip install torch") from None
     nn = torch.nn
-    modules = []
+
+    class Scale(nn.Module):
+        """(x - shift) · factor: the input scaling of ``predict_proba`` on float inputs."""
+
+        def __init__(self, shift, factor):
+            super().__init__()
+            zero = np.zeros(net.n_inputs, np.float32)
+            self.register_buffer("shift", torch.from_numpy(zero if shift is None else shift))
+            self.register_buffer("factor", torch.as_tensor(factor))
+
+        def forward(self, x):
+            return (x - self.shift) * self.factor
+
+    shift, factor = _scaling(net, np.dtype(np.float32))
+    modules = [] if shift is None and factor is None else [
+        Scale(shift, np.float32(1) if factor is None else factor)]
     last = len(net.layers) - 1
     for i, layer in enumerate(net.layers):
         linear = nn.Linear(layer.in_features, layer.out_features)

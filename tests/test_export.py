@@ -76,3 +76,28 @@ def test_cli_export(tmp_path, capsys):
     out = _session(tmp_path / "m.onnx").run(None, {"input": X})[0]
     np.testing.assert_allclose(out, net.predict_proba(X), atol=1e-5)
     assert "m.onnx" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("input_dtype, mode, sparse", [
+    ("float32", "standard", False), ("uint8", "auto", True), ("uint8", "standard", True)])
+def test_the_exports_scale_their_inputs_as_predict_does(tmp_path, input_dtype, mode, sparse):
+    """A model trained on its own data carries a fitted scaler (``fastnet train``'s default
+    for features, and light-background pixels under 'auto'): both graphs apply it."""
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("onnx")
+    from fastnet.scaling import Scaler
+    rng = np.random.default_rng(4)
+    if input_dtype == "uint8":   # light background: 'auto' centres it
+        X = rng.integers(150, 256, size=(30, 5), dtype=np.uint8)
+    else:
+        X = rng.normal(50, 20, size=(30, 5)).astype(np.float32)
+    net = Network([Dense(5, 7, activation="tanh"), Dense(7, 3)], seed=3, sparse_inputs=sparse)
+    net.scaler = Scaler(mode).fit(X)
+    expected = net.predict_proba(X)
+    out = _session(export_onnx(net, tmp_path / "m.onnx", input_dtype=input_dtype)).run(
+        None, {"input": X})[0]
+    np.testing.assert_allclose(out, expected, atol=1e-5)
+    if input_dtype == "float32":
+        with torch.no_grad():
+            out = to_torch(net)(torch.from_numpy(X)).numpy()
+        np.testing.assert_allclose(out, expected, atol=1e-5)
