@@ -223,16 +223,27 @@ def _default_workers():
         return os.cpu_count() or 1
 
 
+_compiling = [0, None]   # compile_all calls under way (threads), the thresholds before them
+_compiling_lock = threading.Lock()
+
+
 @contextlib.contextmanager
 def _fewer_collections():
     """Raise the garbage collector's thresholds to COMPILE_GC_THRESHOLDS for the
-    duration (forked workers inherit them), then put back the caller's."""
-    before = gc.get_threshold()
-    gc.set_threshold(*COMPILE_GC_THRESHOLDS)
+    duration (forked workers inherit them), then put back the caller's, when the last
+    of the compiles under way in this process's threads ends."""
+    with _compiling_lock:
+        if _compiling[0] == 0:
+            _compiling[1] = gc.get_threshold()
+            gc.set_threshold(*COMPILE_GC_THRESHOLDS)
+        _compiling[0] += 1
     try:
         yield
     finally:
-        gc.set_threshold(*before)
+        with _compiling_lock:
+            _compiling[0] -= 1
+            if _compiling[0] == 0:
+                gc.set_threshold(*_compiling[1])
 
 
 def compile_all(pairs, workers=None):

@@ -79,7 +79,7 @@ def _scaling(net, dtype):
     ``inputs.input_scaling``), float32; None for a shift of 0 or a factor of 1."""
     scale = input_scaling(net, np.zeros((1, net.n_inputs), dtype))
     if isinstance(scale, tuple):
-        shift, factor = (np.asarray(v, np.float32) for v in scale)
+        shift, factor = (np.array(v, np.float32) for v in scale)   # copies: not the scaler's
         return (shift if shift.any() else None), factor
     return None, (np.float32(scale) if scale != 1 else None)
 
@@ -114,8 +114,9 @@ def export_onnx(net, path, input_dtype="float32"):
 
 def to_torch(net):
     """A ``torch.nn.Sequential`` of Linear and activation modules computing
-    ``predict_proba`` of float32 inputs (eval mode), after a module that scales them when
-    the network has a fitted scaler; ``.state_dict()`` gives its weights."""
+    ``predict_proba`` of float32 inputs (eval mode); ``.state_dict()`` gives its weights.
+    A network with a fitted scaler gets a first module that scales the inputs (buffers
+    ``0.shift``, ``0.factor``), so its Linear layers start at index 1."""
     try:
         import torch
     except ImportError:

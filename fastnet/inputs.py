@@ -26,12 +26,15 @@ def looks_sparse(X, scale="none"):
     (``Network(sparse_inputs=)``): at least SPARSE_ZEROS of the first SPARSE_PROBE_ROWS
     rows are 0 (dark-background pixels) and scaling ``scale`` (a ``scaling`` mode)
     keeps zeros 0. 'standard', and 'auto' on anything but uint8 pixels, centre every
-    feature: dense."""
+    feature: dense; 'unit' moves each feature's minimum to 0, so zeros stay 0 only
+    where no value is negative."""
     X = np.asarray(X)
     if scale == "standard" or (scale == "auto" and X.dtype != np.uint8) or X.ndim != 2:
         return False
     probe = np.asarray(X[:SPARSE_PROBE_ROWS])
-    return bool(probe.size) and bool(np.count_nonzero(probe) <= (1 - SPARSE_ZEROS) * probe.size)
+    if not probe.size or (scale == "unit" and probe.min() < 0):
+        return False
+    return bool(np.count_nonzero(probe) <= (1 - SPARSE_ZEROS) * probe.size)
 
 
 def as_array(a, name):

@@ -169,6 +169,11 @@ def save(net, path, optimizer=None, training=None, arrays=None):
         meta["sparse_inputs"] = False
     if optimizer is not None:
         opt_meta, state = optimizer.state_dict()
+        for k, v in state.items():
+            if v.shape != net.params.shape:
+                raise ValueError(f"optimizer {optimizer!r}: its state {k!r} holds {v.size} "
+                                 f"values, the network {net.params.size} parameters (an "
+                                 "optimizer of another network?)")
         meta["optimizer"] = opt_meta
         out.update({f"opt.{k}": net.canonical(v) for k, v in state.items()})
     if training is not None:

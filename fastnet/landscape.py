@@ -34,7 +34,8 @@ PARTIAL_BYTES = 1 << 26  # at most this much of per-block grid sums per kernel c
 @dataclass
 class Landscape:
     """alphas, betas (steps,) the offsets; loss (steps, steps) with loss[i, j] at
-    (alphas[i], betas[j]); directions (2, n_params) in the layout of ``net.params``."""
+    (alphas[i], betas[j]); directions (2, n_params) in the layout of model files
+    (``Network.canonical``: ``net.params``' own, unless the network has dense inputs)."""
     alphas: np.ndarray
     betas: np.ndarray
     loss: np.ndarray
@@ -147,7 +148,8 @@ def loss_landscape(net, X, y, steps=51, span=1.0, seed=0, batch_size=16384):
                          slope, tw0, tw1, tw2, tbias, tslope,
                          np.ascontiguousarray(T[s:s + batch_size], net.dtype), alphas, betas, acts,
                          widths, net.loss_kind, BLOCK)
-    return Landscape(alphas, betas, loss_sum / n, directions, time.perf_counter() - start)
+    return Landscape(alphas, betas, loss_sum / n, np.stack([net.canonical(d) for d in directions]),
+                     time.perf_counter() - start)
 
 
 def plot_landscape(land, path, title="loss landscape"):

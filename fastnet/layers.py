@@ -3,8 +3,9 @@
 A ``Dense`` holds no arrays until a ``Network`` places its parameters in the
 network's flat parameter vector; then ``W`` (out, in), ``b`` (out,) and, for
 PReLU, ``a`` (1, out) are views into it, and ``dW``, ``db``, ``da`` views into
-the flat gradient vector. (The first layer's ``W`` and ``dW`` are transposed views:
-the network stores that layer's weights as Wᵀ, see ``fastnet.network``.)
+the flat gradient vector. (For sparse inputs, the default, the first layer's ``W`` and
+``dW`` are transposed views: the network stores that layer's weights as Wᵀ, see
+``fastnet.network``.)
 """
 import numpy as np
 

@@ -25,6 +25,7 @@ the network's weights), ``loss_curve_``, ``best_loss_``, ``validation_scores_``,
 Both estimators work in ``Pipeline`` and ``GridSearchCV`` and pass
 ``sklearn.utils.estimator_checks.check_estimator`` (tests/test_sklearn.py).
 """
+import copy
 import warnings
 
 import numpy as np
@@ -37,6 +38,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import (_check_sample_weight, check_is_fitted, column_or_1d,
                                       validate_data)
 
+from . import config
 from .catalogue import HIDDEN_ACTIVATIONS, OPTIMIZERS
 from .io import FORMAT_VERSION
 from .inputs import looks_sparse
@@ -308,9 +310,17 @@ class _BaseMLP(BaseEstimator):
         net = state.pop("net_", None)
         if net is not None:   # layer arrays are views into params: store params + config
             state["_net_state"] = {"layers": [layer.config() for layer in net.layers],
-                                   "loss": net.loss, "params": net.canonical(net.params),
+                                   "loss": net.loss, "seed": net.seed,
+                                   "params": net.canonical(net.params),
                                    "sparse_inputs": net.sparse_inputs,
                                    "format_version": FORMAT_VERSION}
+            # the flat vectors in the layout of model files (``Network.canonical``)
+            opt = state.get("_optimizer")
+            if opt is not None and opt.state:
+                state["_optimizer"] = opt = copy.copy(opt)
+                opt.state = {k: net.canonical(v) for k, v in opt.state.items()}
+            if state.get("_best_params") is not None:
+                state["_best_params"] = net.canonical(state["_best_params"])
         return state
 
     def __setstate__(self, state):
@@ -318,13 +328,18 @@ class _BaseMLP(BaseEstimator):
         super().__setstate__(state)
         if net_state is not None:
             self.net_ = Network([Dense(**cfg) for cfg in net_state["layers"]],
-                                loss=net_state["loss"],
+                                loss=net_state["loss"], seed=net_state.get("seed", 0),
                                 sparse_inputs=net_state.get("sparse_inputs", True))
-            params = net_state["params"]
-            if net_state.get("format_version", 1) == 1:  # pickled with every W (out, in)
-                self.net_.params[...] = self.net_._from_out_major(params)
-            else:   # the first W in-major (``Network.canonical``)
-                self.net_.params[...] = self.net_.from_canonical(params)
+            # in this network's layout: from every W (out, in) (pickles of format version
+            # 1), else from the first W in-major (``Network.canonical``)
+            relayout = self.net_._from_out_major if net_state.get("format_version", 1) == 1 \
+                else self.net_.from_canonical
+            self.net_.params[...] = relayout(net_state["params"])
+            opt = getattr(self, "_optimizer", None)
+            if opt is not None and opt.state:
+                opt.state = {k: config.aligned_copy(relayout(v)) for k, v in opt.state.items()}
+            if getattr(self, "_best_params", None) is not None:
+                self._best_params = relayout(self._best_params)
 
     def summary(self):
         check_is_fitted(self, "net_")

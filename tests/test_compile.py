@@ -287,3 +287,24 @@ def test_the_collector_runs_less_while_kernels_compile_then_as_before():
     with pytest.raises(RuntimeError):
         compiler.compile_all([(_Recording(fail=True), ())], workers=1)
     assert gc.get_threshold() == before
+
+
+def test_overlapping_compiles_in_threads_put_the_collector_back_once():
+    import threading
+    before = gc.get_threshold()
+    inside, release = threading.Barrier(3), threading.Event()   # two compiles and this test
+
+    class Waiting:
+        def compile(self, sig):
+            inside.wait(timeout=30)   # both threads are compiling at once
+            release.wait(timeout=30)
+    threads = [threading.Thread(target=compiler.compile_all, args=([(Waiting(), ())],),
+                                kwargs={"workers": 1}) for _ in range(2)]
+    for t in threads:
+        t.start()
+    inside.wait(timeout=30)   # a third party: both are inside their compile now
+    assert gc.get_threshold() == compiler.COMPILE_GC_THRESHOLDS
+    release.set()
+    for t in threads:
+        t.join(timeout=30)
+    assert gc.get_threshold() == before

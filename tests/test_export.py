@@ -101,3 +101,16 @@ def test_the_exports_scale_their_inputs_as_predict_does(tmp_path, input_dtype, m
         with torch.no_grad():
             out = to_torch(net)(torch.from_numpy(X)).numpy()
         np.testing.assert_allclose(out, expected, atol=1e-5)
+
+
+def test_to_torch_copies_the_scaler():
+    torch = pytest.importorskip("torch")
+    from fastnet.scaling import Scaler
+    X = np.random.default_rng(5).normal(3, 2, size=(20, 5)).astype(np.float32)
+    net = Network([Dense(5, 4), Dense(4, 3)], seed=1)
+    net.scaler = Scaler("standard").fit(X)
+    shift = net.scaler.shift.copy()
+    model = to_torch(net)
+    with torch.no_grad():
+        model[0].shift += 1
+    np.testing.assert_array_equal(net.scaler.shift, shift)

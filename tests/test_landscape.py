@@ -42,7 +42,8 @@ def grid_by_evaluate(net, X, y, land):
     loss = np.empty_like(land.loss)
     for i, a in enumerate(land.alphas):
         for j, b in enumerate(land.betas):
-            net.params[...] = saved + a * land.directions[0] + b * land.directions[1]
+            net.params[...] = saved + net.from_canonical(a * land.directions[0]
+                                                         + b * land.directions[1])
             loss[i, j] = net.evaluate(X, y)["loss"]
     net.params[...] = saved
     return loss

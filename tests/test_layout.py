@@ -138,3 +138,42 @@ def test_a_dense_first_layer_with_prelu_dropout_weights_and_clipping():
         trained.append(net)
     np.testing.assert_allclose(trained[0].predict_proba(X), trained[1].predict_proba(X),
                                atol=1e-10)   # the same masks and steps: the same model
+
+
+def test_estimator_pickles_keep_optimizer_state_and_best_weights_in_the_file_layout():
+    X, y = dense_data(120)
+    clf = MLPClassifier(hidden_layer_sizes=(16,), solver="sgd", momentum=0.9, max_iter=2,
+                        random_state=0, early_stopping=True, n_iter_no_change=5).fit(X, y)
+    net, state = clf.net_, clf.__getstate__()
+    assert net.sparse_inputs is False and clf._best_params is not None
+    np.testing.assert_array_equal(state["_best_params"], net.canonical(clf._best_params))
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(clf))._best_params,
+                                  clf._best_params)
+    clf = MLPClassifier(hidden_layer_sizes=(16,), solver="sgd", momentum=0.9, max_iter=2,
+                        random_state=0).fit(X, y)
+    clf.partial_fit(X, y)
+    net, state = clf.net_, clf.__getstate__()
+    assert clf._optimizer.state
+    for k, v in clf._optimizer.state.items():
+        np.testing.assert_array_equal(state["_optimizer"].state[k], net.canonical(v))
+    back = pickle.loads(pickle.dumps(clf))
+    for k, v in clf._optimizer.state.items():
+        np.testing.assert_array_equal(back._optimizer.state[k], v)
+    back.partial_fit(X, y)
+    clf.partial_fit(X, y)
+    np.testing.assert_array_equal(back.net_.params, clf.net_.params)
+
+
+def test_unit_scaling_of_negative_features_is_dense():
+    X = np.where(np.arange(100 * 20).reshape(100, 20) % 4 == 0, -1.0, 0.0)
+    assert inputs.looks_sparse(X, "none") and not inputs.looks_sparse(X, "unit")
+
+
+def test_saving_with_another_networks_optimizer_says_so(tmp_path):
+    sparse, dense = pair()
+    X, y = dense_data()
+    small = fn.Network([fn.Dense(12, 3)], sparse_inputs=False)
+    small.fit(X, y, epochs=1, batch_size=32, optimizer=fn.Adam(0.01), verbose=False)
+    with pytest.raises(ValueError, match="optimizer .* of another network"):
+        fn.save(dense, tmp_path / "m.npz", optimizer=small.optimizer)
+    assert not (tmp_path / "m.npz").exists()
