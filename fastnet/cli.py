@@ -20,7 +20,7 @@ import numpy as np
 from . import catalogue, datasets, metrics, passes, plots, precompile, runs, sweeps
 from .callbacks import read_history_csv
 from .images import load_inputs
-from .inputs import as_input, encode_targets
+from .inputs import as_input, encode_targets, scaled
 from .io import load
 from .runs import RunError
 
@@ -521,7 +521,7 @@ def explain_command(args):
         net = _load_model(args.model, mnist=True)
         _, _, X, y = runs.load_data()
         d = runs.targets(net, y)
-        X = X.astype(np.float64) / 255
+        X = scaled(net, X)   # as the model's first layer sees them (its scaler, or / 255)
     if not 0 <= args.sample < len(X):
         raise RunError(f"--sample must be in [0, {len(X)}), got {args.sample}")
     print(explain(net, X[args.sample], d[args.sample], lr=args.lr))

@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import checks
+from . import passes as _passes
+from .inputs import encode_targets
 from .kernels import activations as A
 from .kernels import losses as L
 from .kernels.reference import activate_ref, batch_loss_ref, derivative_ref, sigmoid_ref
@@ -275,8 +277,9 @@ def explain(net, x, d, lr=0.1, max_checks=50, seed=0):
     steps.reverse()
 
     updated = [dict(p, W=s.W_new, b=s.b_new, a=s.a_new) for p, s in zip(params, steps)]
-    kernel_loss = float(net.loss_and_gradient(x.reshape(1, -1).astype(net.params.dtype),
-                                              d.reshape(1, -1)))
+    X = x.reshape(1, -1).astype(net.params.dtype)   # already the first layer's input: the
+    kernel_loss = float(_passes.loss_and_gradient(      # kernels scale it by 1, not again
+        net, X, 1.0, encode_targets(net, d.reshape(1, -1), 1), None))
     ex = Explanation(loss_name=net.loss, x=x, d=d, y=y, loss=float(ell),
                      loss_after=float(sample_loss(updated, x, d, net.loss)),
                      kernel_loss=kernel_loss, lr=lr, layers=steps)

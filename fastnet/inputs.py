@@ -121,6 +121,17 @@ def input_scaling(net, X):
     return 1.0 / 255.0 if X.dtype == np.uint8 else 1.0
 
 
+def scaled(net, X):
+    """X as the first layer sees it, float64: ``input_scaling``'s x · scale or
+    (x - shift) · factor, as the gather kernels apply it."""
+    X = check_input(net, X)
+    scale = input_scaling(net, X)
+    if isinstance(scale, tuple):
+        shift, factor = scale
+        return (X.astype(np.float64) - shift) * factor
+    return X.astype(np.float64) * scale
+
+
 def encode_targets(net, y, n, name="y"):
     """Targets as a float (n, K) array matching the loss.
 

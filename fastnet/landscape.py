@@ -99,6 +99,7 @@ def _first_layer_products(net, values, X):
     first = net.layers[0]
     C, OC = first.in_features, first.out_features
     stacked = Network([Dense(C, 3 * OC, bias=False)], loss="sum_of_squares", dtype=net.dtype)
+    stacked.scaler = getattr(net, "scaler", None)   # its inputs scaled as net's are
     stacked.layers[0].W[...] = np.concatenate([v[0][0] for v in values])
     out = stacked.predict_proba(X)
     return [np.ascontiguousarray(out[:, k * OC:(k + 1) * OC]) for k in range(3)]

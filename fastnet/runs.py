@@ -593,6 +593,9 @@ def train(options, out=None, threads=None, force=False, quiet=False, progress=Tr
     SIGINT/SIGTERM). Every option is checked before anything in ``out`` is touched; a
     folder holding any run file is only overwritten with ``force``."""
     cfg = resolve(options)
+    for key in ("data", "test_data"):   # config.json's paths work from any folder (resume)
+        if cfg[key] is not None:
+            cfg[key] = os.path.abspath(cfg[key])
     out = check_out(out or Path("runs") / time.strftime("%Y%m%d-%H%M%S"))
     if not force and _holds_run(out):
         raise RunError(f"{out} already holds a run ({', '.join(_holds_run(out))}); continue "

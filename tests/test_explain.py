@@ -167,3 +167,26 @@ def test_computation_graph_in_both_modes_checked_by_explains_finite_differences(
     fd = finite_differences(lambda: graph(*x)[-1].value, x, [0, 1])
     assert relative_error(np.array([rev[a], rev[b]]), fd) < 1e-9
     assert np.array_equal(x, [2.0, 1.0])   # restored after the differences
+
+
+def test_a_model_with_a_scaler_is_explained_on_its_scaled_inputs(tmp_path, capsys):
+    """``fastnet explain MODEL`` feeds the first layer what predict would: the model's
+    scaler applied to the raw pixels, and the kernels' loss is that of the same input."""
+    from fastnet.cli import main
+    from fastnet.datasets import load_mnist
+    from fastnet.inputs import scaled
+    from fastnet.scaling import Scaler
+    (X, y), _ = load_mnist()
+    net = fn.Network([fn.Dense(784, 16, activation="tanh"), fn.Dense(16, 10)], seed=0)
+    net.scaler = Scaler("auto").fit(255 - X[:500])   # light background: centred
+    net.fit(255 - X[:500], y[:500], epochs=1, batch_size=50, optimizer=fn.Adam(0.01),
+            verbose=False)
+    x = scaled(net, (255 - X[:1]))[0]
+    ex = explain(net, x, y[0])
+    assert ex.kernel_loss == pytest.approx(ex.loss, rel=1e-5)
+    model = net.save(tmp_path / "m.npz")
+    assert main(["explain", str(model)]) == 0
+    text = capsys.readouterr().out
+    rows = text[text.index("max |ours - kernel|"):].splitlines()[1:]
+    diffs = [float(r.split()[-1]) for r in rows if r.strip().startswith("∂ℓ/∂W")]
+    assert len(diffs) == 2 and max(diffs) < 1e-4, text   # the kernels saw the same input

@@ -255,3 +255,19 @@ def test_a_fine_grid_is_summed_in_bounded_batches_to_the_same_loss(monkeypatch):
     whole = loss_landscape(net, X, y, steps=5)
     monkeypatch.setattr(fl, "PARTIAL_BYTES", 8 * 5 * 5)   # one block per kernel call
     np.testing.assert_allclose(loss_landscape(net, X, y, steps=5).loss, whole.loss, rtol=1e-6)
+
+
+@pytest.mark.parametrize("sparse_inputs", [True, False])
+def test_a_model_with_a_scaler_has_its_evaluate_loss_at_the_centre(sparse_inputs):
+    """A model of its own data scales its inputs (a fitted scaler): the landscape does too."""
+    from fastnet.scaling import Scaler
+    rng = np.random.default_rng(3)
+    X = rng.normal(50, 20, (120, 6)).astype(np.float32)
+    y = (X[:, 0] > 50).astype(int) + (X[:, 1] > 50)
+    net = fn.Network([fn.Dense(6, 8, activation="tanh"), fn.Dense(8, 3)], seed=0,
+                     sparse_inputs=sparse_inputs)
+    net.scaler = Scaler("standard").fit(X)
+    net.fit(X, y, epochs=2, batch_size=32, optimizer=fn.Adam(0.01), verbose=False)
+    land = loss_landscape(net, X, y, steps=3)
+    assert land.centre == pytest.approx(net.evaluate(X, y)["loss"], rel=1e-6)
+    np.testing.assert_allclose(land.loss, grid_by_evaluate(net, X, y, land), rtol=1e-5)

@@ -477,3 +477,21 @@ def test_an_integer_npy_streams_too(tmp_path):
     assert np.shares_memory(inputs.check_input(net, mapped), mapped)
     net2, history2 = fitted(np.array(mapped), labels)     # in memory: once to float32
     same_training(net, net2, history, history2)
+
+
+def test_a_run_on_a_relative_data_path_resumes_from_another_folder(tmp_path, monkeypatch):
+    """config.json keeps the data's absolute path: `fastnet resume` and `evaluate RUN` work
+    from any folder, and never pick up another file of the same name there."""
+    X, ids = blobs(200, 3, 11)
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    write_csv(tmp_path / "a" / "d.csv", X, [ANIMALS[i] for i in ids])
+    write_csv(tmp_path / "b" / "d.csv", X[:50] * 0, [ANIMALS[0]] * 50)   # a decoy
+    monkeypatch.chdir(tmp_path / "a")
+    assert main(["train", "--data", "d.csv", "--hidden", "8", "--epochs", "1", "--out",
+                 str(tmp_path / "run"), *QUICK]) == 0
+    cfg = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert cfg["data"] == str(tmp_path / "a" / "d.csv")
+    monkeypatch.chdir(tmp_path / "b")
+    assert main(["resume", str(tmp_path / "run"), *QUICK[:3]]) == 0   # finished: nothing to do
+    assert main(["evaluate", str(tmp_path / "run")]) == 0
