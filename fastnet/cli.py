@@ -258,6 +258,7 @@ def _eval_set(args, net):
                 raise
             ds = datasets.load(data, target=target or "label")   # no test part: all of it
         X, y, name = ds.X, ds.y, f"samples of {ds.source}"
+        X = runs.same_features(X, ds.features, getattr(net, "features", None), ds.source)
         classes = getattr(net, "classes", None)
         if ds.classes is not None:
             if classes is None:
@@ -358,7 +359,8 @@ def _rows(path, net, show_dir, target=None):
         with open(path, newline="", encoding="utf-8-sig") as f:
             header = next(csv.reader(f), [])
         has_target = target is not None and target in [h.strip() for h in header]
-        return datasets.load(path, target=target if has_target else None).X
+        ds = datasets.load(path, target=target if has_target else None)
+        return runs.same_features(ds.X, ds.features, getattr(net, "features", None), path)
     if Path(path).suffix.lower() == ".npy":   # memory-mapped: a large file streams
         X = datasets.npy_rows(path, net.n_inputs)
     else:

@@ -189,9 +189,10 @@ def save(net, path, optimizer=None, training=None, arrays=None):
 
 def data_meta(net):
     """meta.json's ``data``: what a model knows of its data beyond the layers: ``task``,
-    class names ``classes``, the input ``scaler`` (mode, shift, factor as lists), and
-    ``source`` (the files it was trained and tested on). Empty for a bare Network."""
-    data = {k: getattr(net, k) for k in ("task", "classes", "source")
+    class names ``classes``, the input ``scaler`` (mode, shift, factor as lists),
+    ``source`` (the files it was trained and tested on) and ``features`` (the training
+    CSV's column names). Empty for a bare Network."""
+    data = {k: getattr(net, k) for k in ("task", "classes", "source", "features")
             if getattr(net, k, None) is not None}
     scaler = getattr(net, "scaler", None)
     if scaler is not None:
@@ -202,7 +203,8 @@ def data_meta(net):
 
 
 def _restore_data(net, data, path):
-    """Set ``net.task``, ``net.classes``, ``net.source``, ``net.scaler`` from meta's data."""
+    """Set ``net.task``, ``net.classes``, ``net.source``, ``net.features``, ``net.scaler``
+    from meta's data."""
     from .scaling import Scaler
     if not isinstance(data, dict):
         raise _bad(path, f"meta.json field 'data' is {data!r:.60}, expected an object")
@@ -212,7 +214,13 @@ def _restore_data(net, data, path):
                                 not all(isinstance(c, str) for c in classes)):
         raise _bad(path, f"meta.json field 'data.classes' is {classes!r:.60}, expected "
                          f"{max(net.n_outputs, 2)} class names")
+    features = data.get("features")
+    if features is not None and (not isinstance(features, list) or len(features) !=
+                                 net.n_inputs or not all(isinstance(f, str) for f in features)):
+        raise _bad(path, f"meta.json field 'data.features' is {features!r:.60}, expected "
+                         f"{net.n_inputs} column names")
     net.task, net.classes, net.source = data.get("task"), classes, data.get("source")
+    net.features = features
     if "scaler" in data:
         state = data["scaler"]
         try:

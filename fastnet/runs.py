@@ -423,6 +423,7 @@ class RunData:
     classes: list
     name: str
     test_name: str
+    features: list = None   # the training data's column names (a CSV's header), else None
 
 
 def load_run_data(cfg):
@@ -448,15 +449,31 @@ def load_run_data(cfg):
     if test is None:
         print(f"note: no test set ({note or 'a CSV holds one split'}); give one with "
               "--test-data", file=sys.stderr)
-        return RunData(X, y, None, None, train.classes, train.source, None)
+        return RunData(X, y, None, None, train.classes, train.source, None, train.features)
     if test.X.shape[1] != X.shape[1]:
         raise RunError(f"{test.source}: {test.X.shape[1]} features, but the training data "
                        f"{train.source} has {X.shape[1]}")
+    X_test = same_features(test.X, test.features, train.features, test.source)
     y_test = _same_classes(test, train.classes)
     if (y_test.dtype.kind == "f") != (y.dtype.kind == "f"):
         raise RunError(f"{test.source}: its targets are {y_test.dtype}, the training data's "
                        f"{y.dtype}")
-    return RunData(X, y, test.X, y_test, train.classes, train.source, test.source)
+    return RunData(X, y, X_test, y_test, train.classes, train.source, test.source,
+                   train.features)
+
+
+def same_features(X, features, expected, source):
+    """X's columns, named ``features``, in the order of the training data's ``expected``
+    names: X itself when they agree (or either has no names), the columns reordered when
+    the names are the same in another order, else a RunError naming the difference."""
+    if features is None or expected is None or list(features) == list(expected):
+        return X
+    missing = [f for f in expected if f not in features]
+    extra = [f for f in features if f not in expected]
+    if missing or extra or len(set(features)) != len(features):
+        raise RunError(f"{source}: its columns are not the training data's (missing "
+                       f"{missing[:5]}, not in the training data {extra[:5]})")
+    return np.ascontiguousarray(X[:, [list(features).index(f) for f in expected]])
 
 
 def _same_classes(test, classes):
@@ -608,7 +625,7 @@ def train(options, out=None, threads=None, force=False, quiet=False, progress=Tr
     net = build_network(cfg, looks_sparse(data.X, cfg["scale"]))
     opt = build_optimizer(cfg)   # both checked before anything is written
     net.scaler = make_scaler(cfg)
-    net.task, net.classes = cfg["task"], data.classes
+    net.task, net.classes, net.features = cfg["task"], data.classes, data.features
     net.source = {"data": data.name, "test": data.test_name}
     with claim(out):
         if not force and _holds_run(out):       # written while we checked

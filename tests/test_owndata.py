@@ -495,3 +495,31 @@ def test_a_run_on_a_relative_data_path_resumes_from_another_folder(tmp_path, mon
     monkeypatch.chdir(tmp_path / "b")
     assert main(["resume", str(tmp_path / "run"), *QUICK[:3]]) == 0   # finished: nothing to do
     assert main(["evaluate", str(tmp_path / "run")]) == 0
+
+
+def test_csv_columns_are_matched_to_the_training_data_by_name(tmp_path, capsys):
+    """A test or evaluation CSV with the columns in another order is read in the training
+    order (the model keeps the names); one that lacks a column is refused, naming it."""
+    X, ids = blobs(240, 3, 12)
+    write_csv(tmp_path / "d.csv", X, [ANIMALS[i] for i in ids])
+    names = [f"f{j}" for j in range(X.shape[1])]   # write_csv's
+    with open(tmp_path / "d.csv", newline="") as f:
+        rows = list(csv.reader(f))
+    header = rows[0]
+    order = [header.index("label")] + [header.index(n) for n in reversed(names)]
+    with open(tmp_path / "shuffled.csv", "w", newline="") as f:
+        csv.writer(f).writerows([[r[i] for i in order] for r in rows])
+    with open(tmp_path / "short.csv", "w", newline="") as f:
+        csv.writer(f).writerows([[r[i] for i in order[:-1]] for r in rows])
+    out = tmp_path / "run"
+    assert main(["train", "--data", str(tmp_path / "d.csv"), "--test-data",
+                 str(tmp_path / "shuffled.csv"), "--hidden", "8", "--epochs", "2",
+                 "--out", str(out), *QUICK]) == 0
+    assert fn.load(out / "model.npz").features == names
+    reordered = json.loads((out / "test.json").read_text())
+    capsys.readouterr()
+    assert main(["evaluate", str(out), "--data", str(tmp_path / "d.csv")]) == 0
+    same = capsys.readouterr().out
+    assert f"accuracy {100 * reordered['accuracy']:.2f}%" in same, same
+    assert main(["evaluate", str(out), "--data", str(tmp_path / "short.csv")]) == 1
+    assert f"missing ['{names[0]}']" in capsys.readouterr().err
