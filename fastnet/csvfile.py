@@ -164,7 +164,8 @@ def read_csv(path, target="label"):
     if target not in names:
         shown = ", ".join(names[:8]) + (", ..." if len(names) > 8 else "")
         raise ValueError(f"{path}: no target column {target!r} in the header "
-                         f"({len(names)} columns: {shown}); name it with target=")
+                         f"({len(names)} columns: {shown}); name it with --target "
+                         "(target= in Python)")
     if names.count(target) > 1:
         raise ValueError(f"{path}: the header has {names.count(target)} columns named {target!r}")
     return _parse(path, raw, end, names, names.index(target), target)
