@@ -9,7 +9,7 @@ Modes:
             MNIST's, too large for its learning rate); anything else as ``standard``
   none      unchanged
   unit      min-max to [0, 1]: (x - min) / (max - min), range 0 → 1
-  standard  (x - mean) / std per feature, std 0 → 1
+  standard  (x - mean) / std per feature, std 0 (or below float32's smallest normal) → 1
 
 The statistics come from ``fit`` on the training set only, in one pass over chunks
 of it (a memory-mapped data set is never read whole), and are applied unchanged to
@@ -25,6 +25,9 @@ UNSCALED_LIMIT = 10.0
 LIGHT_BACKGROUND = 0.5   # auto centres uint8 pixels whose mean is at least this (× 255)
 DARK_PIXELS = f"auto: pixels / 255, dark background (mean pixel < {LIGHT_BACKGROUND})"
 """What ``auto`` does to uint8 pixels below LIGHT_BACKGROUND, as a run's log line says it."""
+# A feature whose spread (std or range) is at most this counts as constant (factor 1): its
+# reciprocal would not fit float32 (a subnormal spread gave an infinite factor).
+SPREAD_FLOOR = float(np.finfo(np.float32).tiny)
 CHUNK_BYTES = 1 << 20   # float64 bytes per chunk of the statistics, so memory-mapped data streams
 
 
@@ -64,11 +67,11 @@ class Scaler:
             low, high = _min_max(X, rows)
             span = high - low
             self.shift = low.astype(np.float32)
-            self.factor = (1.0 / np.where(span > 0, span, 1.0)).astype(np.float32)
+            self.factor = (1.0 / np.where(span > SPREAD_FLOOR, span, 1.0)).astype(np.float32)
         elif mode == "standard":
             mean, std = _mean_std(X, rows)
             self.shift = mean.astype(np.float32)
-            self.factor = (1.0 / np.where(std > 0, std, 1.0)).astype(np.float32)
+            self.factor = (1.0 / np.where(std > SPREAD_FLOOR, std, 1.0)).astype(np.float32)
         return self
 
     def transform(self, X):

@@ -158,3 +158,13 @@ def test_fastnet_train_streams_a_memory_mapped_npy_as_it_trains_the_same_data_in
     assert a.scaler.mode == "auto" and a.scaler.shift.mean() > 100     # standardised
     assert np.array_equal(a.scaler.shift, b.scaler.shift)
     assert np.array_equal(a.params, b.params)
+
+
+@pytest.mark.parametrize("mode", ["standard", "unit"])
+def test_a_subnormal_spread_counts_as_constant(mode):
+    X = np.zeros((10, 3))
+    X[::2, 1] = 1e-39   # a spread float32 cannot invert
+    X[:, 2] = np.arange(10)
+    scaler = Scaler(mode).fit(X)
+    assert np.isfinite(scaler.factor).all() and scaler.factor[1] == 1
+    assert np.isfinite(scaler.transform(X)).all()
