@@ -317,13 +317,26 @@ def shape(cfg, n_inputs, n_outputs, task, inputs_are, outputs_are):
     _check_size(cfg)
 
 
+SPARSE_IDS = 20   # integer targets up to this are class ids however few of them occur
+FEW_PER_CLASS = 5   # past SPARSE_IDS, fewer samples than this per distinct value: a quantity
+
+
 def infer_task(y, classes=None):
     """The task of targets y: strings (``classes``) or integers are classes (0/1 only:
-    binary); anything else is regression."""
+    binary); anything else is regression. Integers past SPARSE_IDS that look like a
+    quantity (a count, a score) are refused, asking for the task: most ids 0..max never
+    occur, or each value occurs fewer than FEW_PER_CLASS times on average."""
     if y.dtype.kind == "f" or y.ndim != 1:
         return "regression"
     if classes is None and y.min() >= 0 and y.max() <= 1:
         return "binary"
+    if classes is None and y.max() >= SPARSE_IDS:
+        distinct = len(np.unique(y))
+        if 2 * distinct < y.max() + 1 or len(y) < FEW_PER_CLASS * distinct:
+            raise RunError(f"the targets are integers {int(y.min())}..{int(y.max())}: "
+                           f"{distinct} distinct values in {len(y)} samples look like a "
+                           "quantity more than class ids; give --task regression for a "
+                           "quantity, or --task classification for class ids")
     return "binary" if classes is not None and len(classes) == 2 else "classification"
 
 

@@ -523,3 +523,20 @@ def test_csv_columns_are_matched_to_the_training_data_by_name(tmp_path, capsys):
     assert f"accuracy {100 * reordered['accuracy']:.2f}%" in same, same
     assert main(["evaluate", str(out), "--data", str(tmp_path / "short.csv")]) == 1
     assert f"missing ['{names[0]}']" in capsys.readouterr().err
+
+
+def test_integer_targets_that_look_like_a_quantity_ask_for_the_task(tmp_path, capsys):
+    """Scores 25..346 (the diabetes set) are not 347 classes: the run asks for --task
+    instead of training a 347-way classifier; with --task regression it trains."""
+    from sklearn.datasets import load_diabetes
+    d = load_diabetes()
+    write_csv(tmp_path / "d.csv", d.data, d.target.astype(int))
+    args = ["train", "--data", str(tmp_path / "d.csv"), "--hidden", "8", "--epochs", "1",
+            "--lr", "1e-5", *QUICK]
+    assert main([*args, "--out", str(tmp_path / "r1")]) == 1
+    assert "give --task regression" in capsys.readouterr().err
+    assert main([*args, "--task", "regression", "--out", str(tmp_path / "r2")]) == 0
+    assert fn.runs.infer_task(np.arange(300) % 30) == "classification"   # 10 of each id
+    assert fn.runs.infer_task(np.repeat([0, 3, 7], 2)) == "classification"   # ids below 20
+    with pytest.raises(fn.runs.RunError, match="give --task"):
+        fn.runs.infer_task(np.arange(60) % 30)   # 2 of each: as likely a quantity
