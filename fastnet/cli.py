@@ -254,9 +254,12 @@ def _eval_set(args, net):
         try:
             ds = datasets.load(data, target=target or "label", split=split)
         except ValueError:
-            if split != "test" or getattr(args, "data", None) is None:
+            if split != "test":
                 raise
             ds = datasets.load(data, target=target or "label")   # no test part: all of it
+            if getattr(args, "data", None) is None:
+                print(f"note: evaluating on {data}, the run's training (no test set) data",
+                      file=sys.stderr)
         X, y, name = ds.X, ds.y, f"samples of {ds.source}"
         X = runs.same_features(X, ds.features, getattr(net, "features", None), ds.source)
         classes = getattr(net, "classes", None)

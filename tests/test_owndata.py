@@ -540,3 +540,16 @@ def test_integer_targets_that_look_like_a_quantity_ask_for_the_task(tmp_path, ca
     assert fn.runs.infer_task(np.repeat([0, 3, 7], 2)) == "classification"   # ids below 20
     with pytest.raises(fn.runs.RunError, match="give --task"):
         fn.runs.infer_task(np.arange(60) % 30)   # 2 of each: as likely a quantity
+
+
+def test_evaluate_a_run_on_an_npz_without_a_test_part(tmp_path, capsys):
+    """As for a CSV run: its training data, with a note saying so."""
+    X, ids = blobs(200, 3, 13)
+    np.savez(tmp_path / "d.npz", X=X.astype(np.float32), y=ids)
+    out = tmp_path / "run"
+    assert main(["train", "--data", str(tmp_path / "d.npz"), "--hidden", "8", "--epochs", "1",
+                 "--out", str(out), *QUICK]) == 0
+    capsys.readouterr()
+    assert main(["evaluate", str(out)]) == 0
+    captured = capsys.readouterr()
+    assert "training (no test set) data" in captured.err and "200 samples" in captured.out
