@@ -10,6 +10,7 @@ import argparse
 import csv
 import gc
 import json
+import os
 import sys
 import warnings
 from pathlib import Path
@@ -467,6 +468,9 @@ def main(argv=None):
     except KeyboardInterrupt:
         print("fastnet: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:   # the reader of stdout left (`| head`): stop quietly, as cat does
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())   # the exit's flush
+        return 141   # 128 + SIGPIPE
     # OSError: a missing file, disk full, read-only folder, permissions
     except (RunError, ValueError, TypeError, OSError, ImportError) as e:
         print(f"fastnet: error: {e}", file=sys.stderr)

@@ -553,3 +553,21 @@ def test_evaluate_a_run_on_an_npz_without_a_test_part(tmp_path, capsys):
     assert main(["evaluate", str(out)]) == 0
     captured = capsys.readouterr()
     assert "training (no test set) data" in captured.err and "200 samples" in captured.out
+
+
+def test_predictions_piped_into_a_reader_that_leaves_stop_quietly(tmp_path):
+    """`fastnet predict ... | head -1`: no "Broken pipe" error when head exits."""
+    import subprocess
+    import sys
+    X, ids = blobs(5000, 3, 14)
+    write_csv(tmp_path / "d.csv", X, [ANIMALS[i] for i in ids])
+    out = tmp_path / "run"
+    assert main(["train", "--data", str(tmp_path / "d.csv"), "--hidden", "8", "--epochs", "1",
+                 "--out", str(out), *QUICK]) == 0
+    proc = subprocess.Popen([sys.executable, "-m", "fastnet", "predict", str(out),
+                             str(tmp_path / "d.csv")], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    assert proc.stdout.readline()
+    proc.stdout.close()   # the reader leaves after one line of about 5000
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=300) == 141 and "Broken pipe" not in err, err
