@@ -228,6 +228,10 @@ def _run_config(model_path):
         return None
 
 
+def _evaluating_on(data, what):
+    print(f"note: evaluating on {data}, the run's {what} data", file=sys.stderr)
+
+
 def _eval_set(args, net):
     """(X, y, name) to evaluate ``net`` on: --data, else the test data its run recorded
     (MNIST's test set for MNIST models); class names mapped to the model's ids."""
@@ -240,9 +244,7 @@ def _eval_set(args, net):
         split = "train" if cfg.get("test_data") or data.lower().endswith((".csv", ".npy")) \
             else "test"
         if split == "train":
-            print(f"note: evaluating on {data}, the run's "
-                  f"{'test' if cfg.get('test_data') else 'training (no test set)'} data",
-                  file=sys.stderr)
+            _evaluating_on(data, "test" if cfg.get("test_data") else "training (no test set)")
     elif data is not None:   # an .npz or folder: its test part when it has one
         split = "train" if data.lower().endswith((".csv", ".npy")) else "test"
     if data is None:
@@ -259,8 +261,7 @@ def _eval_set(args, net):
                 raise
             ds = datasets.load(data, target=target or "label")   # no test part: all of it
             if getattr(args, "data", None) is None:
-                print(f"note: evaluating on {data}, the run's training (no test set) data",
-                      file=sys.stderr)
+                _evaluating_on(data, "training (no test set)")
         X, y, name = ds.X, ds.y, f"samples of {ds.source}"
         X = runs.same_features(X, ds.features, getattr(net, "features", None), ds.source)
         classes = getattr(net, "classes", None)
