@@ -294,10 +294,14 @@ def test_overlapping_compiles_in_threads_put_the_collector_back_once():
     before = gc.get_threshold()
     inside, release = threading.Barrier(3), threading.Event()   # two compiles and this test
 
-    class Waiting:
+    class Waiting:   # its compile, then its load (compile_all's second loop): wait once
+        waited = False
+
         def compile(self, sig):
-            inside.wait(timeout=30)   # both threads are compiling at once
-            release.wait(timeout=30)
+            if not self.waited:
+                self.waited = True
+                inside.wait(timeout=30)   # both threads are compiling at once
+                release.wait(timeout=30)
     threads = [threading.Thread(target=compiler.compile_all, args=([(Waiting(), ())],),
                                 kwargs={"workers": 1}) for _ in range(2)]
     for t in threads:
@@ -306,5 +310,6 @@ def test_overlapping_compiles_in_threads_put_the_collector_back_once():
     assert gc.get_threshold() == compiler.COMPILE_GC_THRESHOLDS
     release.set()
     for t in threads:
-        t.join(timeout=30)
+        t.join(timeout=60)
+        assert not t.is_alive()
     assert gc.get_threshold() == before
