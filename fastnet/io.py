@@ -473,9 +473,8 @@ def load(path, return_meta=False):
         net = Network(layers, loss=meta["loss"], seed=meta.get("seed", 0),
                       dtype=np.dtype(meta["dtype"]),
                       sparse_inputs=meta.get("sparse_inputs", True))
-        # in this network's layout: from every W (out, in) (format version 1), else from
-        # the first W in-major (``Network.canonical``)
-        relayout = net._from_out_major if meta["format_version"] == 1 else net.from_canonical
+        def relayout(flat):
+            return net.from_saved(flat, meta["format_version"])
         net.params[...] = relayout(arrays["params"])
         if "optimizer" in meta:
             opt = make_optimizer(meta["optimizer"]["config"])

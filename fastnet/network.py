@@ -186,11 +186,6 @@ class Network:
         flat[sl] = flat[sl].reshape((C, OC) if in_major else (OC, C)).T.reshape(-1)
         return flat
 
-    def _from_out_major(self, flat):
-        """A flat vector laid out with every W (out, in), as model files of format
-        version 1 hold them, in this network's layout."""
-        return self._first_transposed(flat, False) if self.sparse_inputs else flat.copy()
-
     def canonical(self, flat):
         """A flat vector in this network's layout (``params``, an optimizer's state) as
         model files and pickles hold it: the first W in-major, whatever
@@ -200,6 +195,14 @@ class Network:
     def from_canonical(self, flat):
         """The inverse of ``canonical``: a flat vector of a model file in this layout."""
         return flat.copy() if self.sparse_inputs else self._first_transposed(flat, True)
+
+    def from_saved(self, flat, format_version):
+        """A flat vector as a model file or pickle of ``format_version`` holds it, in this
+        network's layout: version 1 stored every W (out, in), later ones the first W
+        in-major (``canonical``)."""
+        if format_version == 1:
+            return self._first_transposed(flat, False) if self.sparse_inputs else flat.copy()
+        return self.from_canonical(flat)
 
     @staticmethod
     def _views(flat, segs):

@@ -330,10 +330,8 @@ class _BaseMLP(BaseEstimator):
             self.net_ = Network([Dense(**cfg) for cfg in net_state["layers"]],
                                 loss=net_state["loss"], seed=net_state.get("seed", 0),
                                 sparse_inputs=net_state.get("sparse_inputs", True))
-            # in this network's layout: from every W (out, in) (pickles of format version
-            # 1), else from the first W in-major (``Network.canonical``)
-            relayout = self.net_._from_out_major if net_state.get("format_version", 1) == 1 \
-                else self.net_.from_canonical
+            def relayout(flat):
+                return self.net_.from_saved(flat, net_state.get("format_version", 1))
             self.net_.params[...] = relayout(net_state["params"])
             opt = getattr(self, "_optimizer", None)
             if opt is not None and opt.state:
