@@ -189,7 +189,7 @@ def save(net, path, optimizer=None, training=None, arrays=None):
 
 def data_meta(net):
     """meta.json's ``data``: what a model knows of its data beyond the layers: ``task``,
-    class names ``classes``, the input ``scaler`` (mode, shift, factor as lists),
+    class names ``classes``, the input ``scaler`` (mode, shift, factor as lists, pixels),
     ``source`` (the files it was trained and tested on) and ``features`` (the training
     CSV's column names). Empty for a bare Network."""
     data = {k: getattr(net, k) for k in ("task", "classes", "source", "features")
@@ -198,7 +198,8 @@ def data_meta(net):
     if scaler is not None:
         data["scaler"] = {"mode": scaler.mode}
         if scaler.shift is not None:
-            data["scaler"].update(shift=scaler.shift.tolist(), factor=scaler.factor.tolist())
+            data["scaler"].update(shift=scaler.shift.tolist(), factor=scaler.factor.tolist(),
+                                  pixels=bool(scaler.pixels))
     return data
 
 

@@ -39,6 +39,7 @@ class Scaler:
             raise ValueError(f"scale mode must be one of {', '.join(MODES)}; got {mode!r}")
         self.mode = mode
         self.shift = self.factor = None   # (n_features,) float32 each, or None: unchanged
+        self.pixels = False   # fitted on uint8 (0..255) inputs: later ones come in those units
 
     def fit(self, X, rows=None):
         """Fit the statistics of the mode on training features X (n, n_features), or on
@@ -55,6 +56,7 @@ class Scaler:
             raise ValueError("cannot fit a scaler on no samples (X has 0 rows)")
         n_features = X.shape[1]
         self.shift = self.factor = None
+        self.pixels = X.dtype == np.uint8
         mode = self.mode
         if mode == "auto":
             mode = "pixels" if X.dtype == np.uint8 else "standard"
@@ -95,10 +97,9 @@ class Scaler:
 
     @property
     def takes_pixels(self):
-        """True when the scaler was fitted on 0..255 pixels under 'auto' (x / 255, or
-        centred): inputs must be given as 0..255 values, not 0..1 images."""
-        return self.mode == "auto" and self.factor is not None and \
-            bool(np.all(self.factor == np.float32(1 / 255)))
+        """True when the scaler was fitted on uint8 pixels (any mode): inputs must be given
+        as 0..255 values, not 0..1 images."""
+        return self.shift is not None and self.pixels
 
     def describe(self):
         """What the scaler does, for a run's log line: e.g. ``auto: centred pixels``."""
@@ -119,6 +120,7 @@ class Scaler:
         state = {"mode": np.array(self.mode)}
         if self.shift is not None:
             state["shift"], state["factor"] = self.shift, self.factor
+            state["pixels"] = np.array(self.pixels)
         return state
 
     @classmethod
@@ -135,6 +137,12 @@ class Scaler:
                 raise ValueError(f"scaler state: shift {shift.shape} and factor "
                                  f"{factor.shape} must be equal-length finite vectors")
             scaler.shift, scaler.factor = shift, factor
+            # files before "pixels" was stored: only auto's pixel branches had factor 1/255
+            pixels = np.asarray(state.get("pixels", mode == "auto" and bool(np.all(
+                factor == np.float32(1 / 255)))))
+            if pixels.dtype != bool or pixels.ndim:
+                raise ValueError(f"scaler state: pixels must be true or false, got {pixels}")
+            scaler.pixels = bool(pixels)
         return scaler
 
     def __repr__(self):

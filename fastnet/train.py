@@ -307,16 +307,14 @@ def _held_out(net, X, T, validation_split, validation_data, rng):
 
 def _fit_scaler(net, X, train_idx):
     """Fit an unfitted ``net.scaler`` on the training rows of X (all of X without a
-    validation split), in one streaming pass (an 'auto' one that comes out as x / 255 is
-    dropped: uint8 pixels are scaled so as they are gathered); without a scaler, warn if
-    X looks unscaled."""
+    validation split), in one streaming pass; without a scaler, warn if X looks
+    unscaled. (An 'auto' one that comes out as x / 255 stays: it says that later
+    inputs come as 0..255 pixels, and uint8 ones keep the gather kernels' x / 255 path.)"""
     scaler = getattr(net, "scaler", None)
     if scaler is None:
         warn_unscaled(X)
     elif scaler.shift is None and scaler.mode != "none":
         scaler.fit(X, None if len(train_idx) == X.shape[0] else train_idx)
-        if scaler.mode == "auto" and scaler.is_pixels:   # dark-background pixels: the
-            net.scaler = None                             # kernels' x / 255 path
 
 
 def _evaluate(net, validation, batch_size=1024):

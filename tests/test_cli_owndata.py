@@ -107,3 +107,52 @@ def test_evaluate_and_plot_score_a_binary_model_in_one_pass(tmp_path, capsys, mo
     seen.clear()
     assert main(["plot", str(out), "--out", str(tmp_path / "plots")]) == 0
     assert sum(seen) == len(X) and (tmp_path / "plots" / "confusion.png").is_file()
+
+
+def _pixel_csv(path, X, y, fmt):
+    header = ",".join([f"p{i}" for i in range(X.shape[1])] + ["label"])
+    np.savetxt(path, np.c_[X, y], fmt=fmt, delimiter=",", header=header, comments="")
+
+
+def test_a_pixel_csv_model_scales_a_test_csv_of_fractional_pixels_too(tmp_path, capsys):
+    """A run on a CSV of 0..255 integers (uint8 pixels) keeps its x / 255 in the model, so a
+    test CSV holding one non-integer value (read as floats) is scaled the same: it scored
+    a loss of 72 instead of 0.4, unscaled, before."""
+    from sklearn.datasets import load_digits
+    d = load_digits()
+    X, y = (d.data * 16).clip(0, 255).astype(int), d.target
+    _pixel_csv(tmp_path / "train.csv", X[:1400], y[:1400], "%d")
+    _pixel_csv(tmp_path / "test_int.csv", X[1400:], y[1400:], "%d")
+    fractional = X[1400:].astype(float)
+    fractional[0, 5] += 0.5
+    _pixel_csv(tmp_path / "test.csv", fractional, y[1400:], "%g")
+    out = tmp_path / "run"
+    assert main(["train", "--data", str(tmp_path / "train.csv"), "--epochs", "2",
+                 "--out", str(out), *QUICK]) == 0
+    assert "scaled auto: pixels / 255, dark background" in capsys.readouterr().out
+    assert fn.load(out / "model.npz").scaler.is_pixels
+    losses = []
+    for name in ("test_int.csv", "test.csv"):
+        assert main(["evaluate", str(out), "--data", str(tmp_path / name)]) == 0
+        losses.append(float(capsys.readouterr().out.split("loss ")[1].split()[0]))
+    assert losses[0] < 2 and losses[1] == pytest.approx(losses[0], abs=1e-3)
+
+
+def test_predict_gives_0_to_1_images_to_a_standardised_pixel_model_as_pixels(tmp_path, capsys):
+    """A model standardised on uint8 MNIST takes 0..255 pixels; a 0..1 array reaches it as
+    those pixels (it was standardised as if 0..255 before)."""
+    (X, y), (Xt, yt) = load_mnist()
+    np.savez(tmp_path / "small.npz", x_train=X[:1000], y_train=y[:1000])
+    out = tmp_path / "run"
+    assert main(["train", "--data", str(tmp_path / "small.npz"), "--scale", "standard",
+                 "--epochs", "1", "--out", str(out), *QUICK]) == 0
+    capsys.readouterr()
+    np.save(tmp_path / "u8.npy", Xt[:20])
+    np.save(tmp_path / "f01.npy", Xt[:20].astype(np.float32) / 255)
+    said = []
+    for name in ("u8.npy", "f01.npy"):
+        assert main(["predict", str(out), str(tmp_path / name)]) == 0
+        said.append([line.split()[1] for line in capsys.readouterr().out.splitlines()])
+    assert said[0] == said[1]
+    np.testing.assert_array_equal(np.array(said[0], int),
+                                  fn.load(out / "model.npz").predict(Xt[:20]))

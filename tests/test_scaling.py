@@ -168,3 +168,22 @@ def test_a_subnormal_spread_counts_as_constant(mode):
     scaler = Scaler(mode).fit(X)
     assert np.isfinite(scaler.factor).all() and scaler.factor[1] == 1
     assert np.isfinite(scaler.transform(X)).all()
+
+
+def test_a_scaler_remembers_that_it_was_fitted_on_pixels():
+    """Fitted on uint8, any mode takes later inputs as 0..255 pixels (``takes_pixels``);
+    the flag survives the state, and a state from before it was stored infers it."""
+    X = np.random.default_rng(0).integers(0, 256, (50, 6), dtype=np.uint8)
+    for mode in ("auto", "unit", "standard"):
+        scaler = Scaler(mode).fit(X)
+        assert scaler.takes_pixels
+        assert Scaler.from_state(scaler.state()).takes_pixels
+        assert not Scaler(mode).fit(X.astype(np.float32)).takes_pixels
+    legacy = Scaler("auto").fit(X).state()
+    del legacy["pixels"]
+    assert Scaler.from_state(legacy).takes_pixels          # auto's x / 255
+    legacy = Scaler("standard").fit(X).state()
+    del legacy["pixels"]
+    assert not Scaler.from_state(legacy).takes_pixels      # unknown: as before
+    with pytest.raises(ValueError, match="pixels must be true or false"):
+        Scaler.from_state(dict(Scaler("auto").fit(X).state(), pixels="yes"))
