@@ -78,7 +78,7 @@ def parse_rows(values, spans, info, raw, target):
     """Parse CSV data rows into numbers.
 
     raw    : (n_bytes,) uint8, the file after its header line
-    values : (max_rows, n_cols) float32 out, values[r, c] = number in field c of row r
+    values : (max_rows, n_cols) float64 out, values[r, c] = number in field c of row r
     spans  : (max_rows, 2) int64 out, byte range [start, end) in raw of the target field
     info   : (5,) int64 out, (status, row, column, field start, field end) of the first
              problem; status OK, RAGGED, NOT_A_NUMBER (outside the target) or TOO_MANY_ROWS
@@ -141,7 +141,7 @@ def parse_rows(values, spans, info, raw, target):
 def read_csv(path, target="label"):
     """Read a CSV file with a header row.
 
-    Returns (features, labels, names): features (n, n_cols - 1) float32 in file order
+    Returns (features, labels, names): features (n, n_cols - 1) float64 in file order
     without the target column, labels a float64 array (numbers) or a list of str
     (when any label is not a number), names the header's feature column names.
     ``target=None``: every column is a feature and labels is None.
@@ -174,7 +174,7 @@ def read_csv(path, target="label"):
 def _parse(path, raw, end, names, t, target):
     body = np.frombuffer(raw, np.uint8, offset=min(end + 1, len(raw)))
     max_rows = raw.count(b"\n", end) + 1
-    values = np.empty((max_rows, len(names)), np.float32)
+    values = np.empty((max_rows, len(names)), np.float64)
     spans = np.empty((max_rows, 2), np.int64)
     info = np.zeros(5, np.int64)
     rows = parse_rows(values, spans, info, body, t)
@@ -201,7 +201,7 @@ def _parse(path, raw, end, names, t, target):
             raise ValueError(f"{path}: data row {empty[0] + 1} (line {empty[0] + 2}) has a "
                              f"missing {target!r} value")
     features = np.delete(values, t, axis=1) if t >= 0 else values
-    bad = np.isinf(features)
+    bad = ~(np.abs(features) <= np.finfo(np.float32).max)   # inf, or beyond float32
     if bad.any():
         r, c = np.argwhere(bad)[0]
         raise ValueError(f"{path}: data row {r + 1} (line {r + 2}), column "

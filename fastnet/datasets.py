@@ -157,6 +157,7 @@ def load_mnist(directory=None, flatten=True):
 
 SPLITS = ("train", "test")
 PIXEL_MIN_FEATURES = 64
+FLOAT32_ROUNDING = 1e-4   # of a feature's range: more, and it stays float64 (_float32_rounds)
 IDX_PATTERNS = {"train": ("*train-images*", "*train-labels*"),
                 "test": ("*t10k-images*", "*t10k-labels*", "*test-images*", "*test-labels*")}
 
@@ -165,8 +166,9 @@ IDX_PATTERNS = {"train": ("*train-images*", "*train-labels*"),
 class Dataset:
     """What ``load`` read: unpacks as ``X, y``.
 
-    X : (n, n_features) uint8 (pixels, scaled by 1/255 in training) or float32, or a
-        read-only memory map of an ``inputs.STREAMED`` dtype (float64, integers);
+    X : (n, n_features) uint8 (pixels, scaled by 1/255 in training) or float32 (float64
+        where float32 would round a feature, ``_float32_rounds``), or a read-only memory
+        map of an ``inputs.STREAMED`` dtype (float64, integers);
     y : (n,) int64 class ids, or float32 targets (regression);
     classes : the class names (sorted) when the labels were strings, else None;
     features : the feature names (a CSV's header), else None; source : what was read.
@@ -206,7 +208,8 @@ def load(path, target="label", split="train", pixels=None):
     by 1/255 in training like MNIST, when every value is an integer in 0..255, the largest
     is at least 128 and there are at least 64 features: the shape of 8-bit images such as
     Kaggle's digit-recognizer CSV. Anything else (0/1 flags, counts, sklearn's 0..16 digits,
-    measurements) stays float32 to be standardised. ``pixels=True``/``False`` overrides the
+    measurements) becomes float32 to be standardised, or stays float64 where float32 would
+    round a feature by more than FLOAT32_ROUNDING of its range (timestamps, large ids). ``pixels=True``/``False`` overrides the
     rule (True raises ValueError if the values do not fit uint8).
 
     Files are checked by their format: ragged rows, a missing target column, a non-numeric
@@ -335,7 +338,7 @@ def _load_npz(path, split):
 
 
 def _checked(data, pixels):
-    """Validate shapes and values; labels to class ids; features to uint8 or float32."""
+    """Validate shapes and values; labels to class ids; features to uint8 or float32 (or 64)."""
     X, y, name = data.X, data.y, data.source
     if X.dtype.kind not in "biuf":
         raise ValueError(f"{name}: features must be numbers, got dtype {X.dtype}")
@@ -384,7 +387,17 @@ def _features(X, name, pixels):
         return np.asarray(X).astype(np.uint8)
     if X.dtype == np.float32 or (mapped and X.dtype in STREAMED and X.flags.c_contiguous):
         return X   # the gather kernels convert a memory map's batches as they read them
-    return np.asarray(X).astype(np.float32)   # in memory: not a np.memmap
+    X = np.asarray(X)   # in memory: not a np.memmap
+    return X.astype(np.float64 if _float32_rounds(X) else np.float32)
+
+
+def _float32_rounds(X):
+    """Whether float32 would round some (non-constant) feature of X by more than
+    FLOAT32_ROUNDING of its range: a timestamp column of 1.7e9 s varying by minutes (float32 steps of 128 s there),
+    large ids. Such data stays float64, and is standardised from it."""
+    low, high = X.min(axis=0).astype(np.float64), X.max(axis=0).astype(np.float64)
+    step = np.maximum(np.abs(low), np.abs(high)) * 2.0 ** -24   # float32's rounding there
+    return bool(np.any((step > FLOAT32_ROUNDING * (high - low)) & (high > low)))
 
 
 def _fits_uint8(X):

@@ -71,8 +71,10 @@ def check_input(net, X, name="X"):
 
     uint8 data (images) and a C-contiguous ``np.memmap`` (a ``.npy`` file loaded with
     ``mmap_mode``) of a ``STREAMED`` dtype stay as they are: the gather kernels convert
-    and scale each batch. Other real dtypes are converted once to ``net.dtype`` (no copy
-    when X already is C-contiguous of that dtype). Rejects bool, complex, object and
+    and scale each batch. So does float64 data under a scaler that shifts it: the gather
+    kernels subtract the shift in float64 (converted first, a timestamp of 1.7e9 s would
+    be rounded to 128 s before standardising). Other real dtypes are converted once to
+    ``net.dtype`` (no copy when X already is C-contiguous of that dtype). Rejects bool, complex, object and
     string dtypes, wrong shapes, NaN / inf and values ``net.dtype`` cannot hold; the
     finite check reads a memory map in chunks, once (``checks.nonfinite``).
     """
@@ -96,10 +98,20 @@ def check_input(net, X, name="X"):
         if X.dtype.kind == "f":   # the memmap itself: one found finite before is not reread
             check_finite(given, name, net.dtype)
         return X
+    if X.dtype == np.float64 and _shifts(getattr(net, "scaler", None)):
+        X = np.ascontiguousarray(X)
+        check_finite(X, name, net.dtype)
+        return X
     with np.errstate(over="ignore"):  # beyond float32's range becomes inf: caught below
         X = np.ascontiguousarray(X, dtype=net.dtype)
     check_finite(X, name)
     return X
+
+
+def _shifts(scaler):
+    """Whether ``scaler`` (a ``Scaler`` or None) subtracts a shift once fitted."""
+    return scaler is not None and scaler.mode != "none" and (
+        scaler.shift is None or bool(scaler.shift.any()))
 
 
 def input_scaling(net, X):
