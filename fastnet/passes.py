@@ -19,8 +19,9 @@ from .kernels import losses as L
 from .kernels import optim as O
 from .kernels.data import gather_batch
 from .kernels.dense import (dense_backward_params, dense_backward_params_panels, dense_forward,
-                            dense_forward_in_major, dense_gradient, gradient_in_panels,
-                            hidden_delta, partial_shape, prelu_slope_grad)
+                            dense_forward_in_major, dense_gradient, delta_packed,
+                            gradient_in_panels, hidden_delta, hidden_delta_packed,
+                            partial_shape, prelu_slope_grad)
 from .kernels.clip import clip_norm, clip_value
 from .kernels.dropout import apply_mask, dropout_mask
 from .kernels.metrics import count_correct
@@ -38,7 +39,8 @@ class Workspace:
     partial the first layer's ``dense_forward_in_major`` workspace, of shape
     ``partial_shape(B, OC_0)`` (empty for dense inputs, which do not run it);
     gradient_kernel[l] the layer's fused weight-gradient
-    kernel for batches of B (``gradient_kernel``).
+    kernel for batches of B (``gradient_kernel``), delta_kernel[l] the kernel of the δ
+    it sends to layer l - 1 (``delta_kernel``).
     """
 
     def __init__(self, net, B):
@@ -65,6 +67,7 @@ class Workspace:
                         for layer, s in zip(net.layers, shapes)]
         self.masked = [False] * len(shapes)   # whether the last forward dropped layer l
         self.gradient_kernel = [gradient_kernel(net, i, B) for i in range(len(shapes))]
+        self.delta_kernel = [delta_kernel(net, i, B) for i in range(len(shapes))]
 
 
 def workspace(net, B):
@@ -155,6 +158,15 @@ def gradient_kernel(net, i, B):
     return dense_backward_params_panels if panels else dense_backward_params
 
 
+def delta_kernel(net, i, B):
+    """The kernel of the δ that layer i sends down, for a batch of B: ``hidden_delta``, or
+    ``hidden_delta_packed`` for a wide W and a large batch (``dense.delta_packed``)."""
+    layer = net.layers[i]
+    packed = delta_packed(B, layer.in_features, layer.out_features,
+                          np.dtype(net.dtype).itemsize)
+    return hidden_delta_packed if packed else hidden_delta
+
+
 def backward(net, ws, update=None):
     """The δ rule downwards from the output δ left by ``loss``; fills net.grads.
 
@@ -170,7 +182,7 @@ def backward(net, ws, update=None):
         layer = net.layers[i]
         if i > 0:
             below = net.layers[i - 1]
-            hidden_delta(ws.delta[i - 1], ws.dz[i - 1], ws.delta[i], layer.W,
+            ws.delta_kernel[i](ws.delta[i - 1], ws.dz[i - 1], ws.delta[i], layer.W,
                          ws.u[i - 1], ws.z[i - 1], ws.slope[i - 1], below.act)
             if ws.masked[i - 1]:   # ∂L/∂z and δ through the dropout mask
                 apply_mask(ws.delta[i - 1], ws.delta[i - 1], ws.mask[i - 1])
@@ -201,8 +213,8 @@ def planned_calls(net, X, scale, T, update_kind=None, X_eval=None, weighted=Fals
     ``weighted``: with sample weights (``loss(weighted=True)``); ``clips``: the optimizer
     clips gradients (the gradient pass alone, then ``Optimizer.clip`` and a flat update,
     as ``train`` runs it); ``batch_sizes``: the sizes of the training batches, which pick
-    each layer's weight-gradient kernel (``gradient_kernel``). Layers with dropout add the
-    dropout kernels. The arguments are a one-sample workspace's, of the same types as any
+    each layer's weight-gradient and δ kernels (``gradient_kernel``, ``delta_kernel``).
+    Layers with dropout add the dropout kernels. The arguments are a one-sample workspace's, of the same types as any
     batch's. Keep in step with the call sites above, in ``train`` and in
     ``Optimizer.clip``."""
     ws = Workspace(net, 1)
@@ -230,8 +242,9 @@ def planned_calls(net, X, scale, T, update_kind=None, X_eval=None, weighted=Fals
         layer = net.layers[i]
         if i > 0:
             below = net.layers[i - 1]
-            calls.append((hidden_delta, (ws.delta[i - 1], ws.dz[i - 1], ws.delta[i], layer.W,
-                                         ws.u[i - 1], ws.z[i - 1], below.a, below.act)))
+            calls += [(kernel, (ws.delta[i - 1], ws.dz[i - 1], ws.delta[i], layer.W,
+                                ws.u[i - 1], ws.z[i - 1], below.a, below.act))
+                      for kernel in dict.fromkeys(delta_kernel(net, i, B) for B in batch_sizes)]
             if below.dropout:
                 calls.append((apply_mask, (ws.delta[i - 1], ws.delta[i - 1], ws.mask[i - 1])))
                 calls.append((apply_mask, (ws.dz[i - 1], ws.dz[i - 1], ws.mask[i - 1])))

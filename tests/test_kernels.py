@@ -175,6 +175,43 @@ def test_weight_gradient_in_panels(rng, C, OC, in_major, kind, h):
         np.testing.assert_array_equal(got, want)
 
 
+# The register-blocked hidden δ of wide layers: tiles of 8 samples × NR columns (32
+# float32, 16 float64); batches and widths on both sides of every edge of a tile
+@pytest.mark.parametrize("B,C,OC", [(1, 1, 1), (7, 31, 5), (8, 32, 300), (9, 33, 1),
+                                    (17, 100, 64), (130, 1001, 13), (256, 97, 1024)])
+@pytest.mark.parametrize("act", ACTS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_hidden_delta_packed_gives_the_bits_of_hidden_delta(rng, B, C, OC, act, dtype):
+    """Each cell sums its OC terms in order, one multiply-add at a time, in both kernels:
+    the same bits, at 1 and 2 threads (so the choice between them changes no number)."""
+    kind = A.NAMES[act]
+    delta, w = rand(rng, B, OC).astype(dtype), rand(rng, OC, C, scale=OC ** -0.5).astype(dtype)
+    u_prev = rand(rng, B, C).astype(dtype)
+    a = slopes(rng, kind, B, C).astype(dtype)
+    z_prev = ref.activate_ref(u_prev, kind, a).astype(dtype)
+    results = []
+    for kernel in (hidden_delta, dense.hidden_delta_packed):
+        for threads in (1, 2):
+            out, dz = np.full((B, C), np.nan, dtype), np.full((B, C), np.nan, dtype)
+            with num_threads(threads):
+                kernel(out, dz, delta, w, u_prev, z_prev, a, kind)
+            results.append((out, dz))
+    for out, dz in results[1:]:
+        np.testing.assert_array_equal(dz, results[0][1])
+        np.testing.assert_array_equal(out, results[0][0])
+    out_ref, dz_ref = ref.hidden_delta_ref(delta.astype(float), w.astype(float),
+                                           u_prev.astype(float), kind, a.astype(float))
+    if dtype == np.float32:
+        assert_close(results[0][1], dz_ref, what="dz")
+        assert_close(results[0][0], out_ref, what="delta_prev")
+
+
+def test_the_hidden_delta_is_packed_for_wide_layers_and_large_batches():
+    assert dense.delta_packed(128, 1024, 1024, 4) and dense.delta_packed(256, 4096, 2048, 4)
+    assert not dense.delta_packed(64, 1024, 1024, 4)       # too few samples to share W
+    assert not dense.delta_packed(256, 1024, 512, 4)       # W of 2 MB: the row form's L2
+
+
 @pytest.mark.parametrize("B", BATCHES)
 def test_prelu_slope_grad(rng, B):
     C = 19

@@ -1,0 +1,108 @@
+"""The register-blocked product of packed operands, for the products of wide layers.
+
+    out[i, j] = Σ_k a[i, k] b[k, j]
+
+in tiles of ROWS rows × 2 vectors of columns (8 × 32 float32, 8 × 16 float64). ``tile``
+keeps a tile's sixteen vectors of sums in registers for the whole walk over k: each k
+loads two vectors of b and multiplies them by ROWS numbers of a (fused multiply-adds
+with the number broadcast from memory), and nothing is stored until the end. The
+operands are packed first so that the walk reads memory in order:
+
+    ap  (K, ROWS)   ``pack_rows``: a block of ROWS rows of a, column by column
+    bp  (K, width)  ``pack_columns``: a panel of columns of b, row by row
+
+so a step over k reads ROWS consecutive numbers of ap and 2 vectors of a bp row. (Read
+from a and b themselves, rows thousands of bytes apart, the same tile ran at a third
+of the speed.) Every sum is taken over k in order, one k at a time: a tile's result
+does not depend on how the caller splits the work among threads.
+
+Shapes: ap, bp, out flat (1-D) arrays with offsets and row strides (``ld*``), so one
+buffer holds many blocks; lanes L = simd.BYTES / itemsize, NR = 2 L columns a tile.
+"""
+from ..config import helper, inline
+from .simd import BYTES, vfma, vload, vstore, vzero
+
+ROWS = 8  # rows of a tile (of a and of out)
+
+
+@inline
+def tile_columns(a):
+    """NR: the columns of a tile for arrays of a's dtype, two vectors."""
+    return 2 * (BYTES // a.itemsize)
+
+
+@helper
+def pack_rows(ap, a0, a, i0, i1, k0, k1):
+    """ap[a0 + (k - k0) ROWS + r] = a[i0 + r, k] for k0 ≤ k < k1, r < ROWS; 0 for the rows
+    past i1 (a short last block). a (M, K), any strides (δ, or the view δᵀ)."""
+    n = i1 - i0
+    for k in range(k0, k1):
+        q = a0 + (k - k0) * ROWS
+        for r in range(n):
+            ap[q + r] = a[i0 + r, k]
+        for r in range(n, ROWS):
+            ap[q + r] = 0
+
+
+@helper
+def pack_columns(bp, b0, width, b, k0, k1, j0, j1):
+    """bp[b0 + (k - k0) width + l] = b[k, j0 + l] for k0 ≤ k < k1, l < width; 0 for the
+    columns past j1 (a short last panel). b (K, N) with contiguous rows. (Packing several
+    panels at once, each row of b read in one run, measured slower: 1.1-1.4 × the time
+    of the hidden δ.)"""
+    n = j1 - j0
+    for k in range(k0, k1):
+        row, q = b[k], b0 + (k - k0) * width
+        for l in range(n):
+            bp[q + l] = row[j0 + l]
+        for l in range(n, width):
+            bp[q + l] = 0
+
+
+@helper
+def tile(out, o, ldo, ap, a0, bp, b0, ldb, K):
+    """out[o + r ldo + l] = Σ_{k < K} ap[a0 + k ROWS + r] · bp[b0 + k ldb + l], for r < ROWS
+    and l < NR (``tile_columns``): one tile of the product, its sums in 16 vector
+    registers from the first k to the last.
+
+    out, ap, bp flat arrays of one float dtype; bp's rows (ldb apart) hold at least NR
+    numbers from b0 + k ldb; the tile's out rows ldo apart."""
+    L = BYTES // bp.itemsize
+    c00 = c01 = c10 = c11 = c20 = c21 = c30 = c31 = vzero(bp)
+    c40 = c41 = c50 = c51 = c60 = c61 = c70 = c71 = vzero(bp)
+    for k in range(K):
+        q, p = b0 + k * ldb, a0 + k * ROWS
+        y0, y1 = vload(bp, q), vload(bp, q + L)
+        x = ap[p]
+        c00, c01 = vfma(x, y0, c00), vfma(x, y1, c01)
+        x = ap[p + 1]
+        c10, c11 = vfma(x, y0, c10), vfma(x, y1, c11)
+        x = ap[p + 2]
+        c20, c21 = vfma(x, y0, c20), vfma(x, y1, c21)
+        x = ap[p + 3]
+        c30, c31 = vfma(x, y0, c30), vfma(x, y1, c31)
+        x = ap[p + 4]
+        c40, c41 = vfma(x, y0, c40), vfma(x, y1, c41)
+        x = ap[p + 5]
+        c50, c51 = vfma(x, y0, c50), vfma(x, y1, c51)
+        x = ap[p + 6]
+        c60, c61 = vfma(x, y0, c60), vfma(x, y1, c61)
+        x = ap[p + 7]
+        c70, c71 = vfma(x, y0, c70), vfma(x, y1, c71)
+    vstore(out, o, c00)
+    vstore(out, o + L, c01)
+    vstore(out, o + ldo, c10)
+    vstore(out, o + ldo + L, c11)
+    vstore(out, o + 2 * ldo, c20)
+    vstore(out, o + 2 * ldo + L, c21)
+    vstore(out, o + 3 * ldo, c30)
+    vstore(out, o + 3 * ldo + L, c31)
+    vstore(out, o + 4 * ldo, c40)
+    vstore(out, o + 4 * ldo + L, c41)
+    vstore(out, o + 5 * ldo, c50)
+    vstore(out, o + 5 * ldo + L, c51)
+    vstore(out, o + 6 * ldo, c60)
+    vstore(out, o + 6 * ldo + L, c61)
+    vstore(out, o + 7 * ldo, c70)
+    vstore(out, o + 7 * ldo + L, c71)
+

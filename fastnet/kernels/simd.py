@@ -1,0 +1,115 @@
+"""A 64-byte vector value for register-blocked loops: 16 float32 or 8 float64 lanes, one
+AVX-512 register (two AVX2 ones, four NEON ones: LLVM splits it where the CPU is narrower).
+
+LLVM vectorises a loop's innermost index, and keeps nothing in registers across the loop
+around it: a sum over k of rows of b into rows of out (``dense._ab_rows``) loads and stores
+its rows of out once per few k. With these values a loop over k keeps a whole tile of out
+in registers (``gemm.tile``), as the micro-kernels of BLIS and llm.c do:
+
+    acc = vzero(b)                   a vector of 0s, of b's dtype
+    y = vload(b, i)                  b[i:i + LANES] (b a C-contiguous 1-D array)
+    acc = vfma(x, y, acc)            x · y + acc, lane by lane, one fused multiply-add
+    vstore(out, i, acc)              out[i:i + LANES] = acc
+
+(x a scalar, broadcast to every lane, or a vector.) They are Numba intrinsics: each call is
+a few LLVM instructions inlined into the kernel, no function call. Bounds are not checked:
+the caller keeps i + LANES within the array.
+"""
+from llvmlite import ir
+from numba import types
+from numba.core import cgutils
+from numba.extending import intrinsic, models, register_model
+
+BYTES = 64   # one vector: a cache line
+
+
+class Vector(types.Type):
+    """The Numba type of a BYTES-byte vector of ``dtype`` (float32 or float64)."""
+
+    def __init__(self, dtype):
+        self.dtype = dtype
+        self.lanes = BYTES * 8 // dtype.bitwidth
+        super().__init__(name=f"Vector({dtype} x {self.lanes})")
+
+
+@register_model(Vector)
+class _VectorModel(models.PrimitiveModel):
+    def __init__(self, dmm, fe_type):
+        lane = dmm.lookup(fe_type.dtype).get_value_type()
+        super().__init__(dmm, fe_type, ir.VectorType(lane, fe_type.lanes))
+
+
+def _pointer(context, builder, array_type, array, index, vector_type):
+    """A pointer to element ``index`` of a 1-D array, as a pointer to a vector."""
+    data = context.make_array(array_type)(context, builder, array).data
+    return builder.bitcast(builder.gep(data, [index]), vector_type.as_pointer())
+
+
+def _broadcast(builder, value, vector_type):
+    """A vector of ``value`` in every lane."""
+    undef = ir.Constant(vector_type, None)
+    first = builder.insert_element(undef, value, ir.Constant(ir.IntType(32), 0))
+    lanes = ir.Constant(ir.VectorType(ir.IntType(32), vector_type.count), [0] * vector_type.count)
+    return builder.shuffle_vector(first, undef, lanes)
+
+
+def _floats(array):
+    if not (isinstance(array, types.Array) and array.ndim == 1
+            and isinstance(array.dtype, types.Float)):
+        raise TypeError(f"a vector needs a 1-D float array, got {array}")
+    return Vector(array.dtype)
+
+
+@intrinsic
+def vzero(typingctx, like):
+    """A vector of 0s of 1-D float array ``like``'s dtype."""
+    vector = _floats(like)
+
+    def codegen(context, builder, sig, args):
+        return ir.Constant(context.get_value_type(vector), None)
+    return vector(like), codegen
+
+
+@intrinsic
+def vload(typingctx, array, index):
+    """array[index:index + LANES] as a vector (1-D C-contiguous float array)."""
+    vector = _floats(array)
+
+    def codegen(context, builder, sig, args):
+        ty = context.get_value_type(vector)
+        return builder.load(_pointer(context, builder, sig.args[0], args[0], args[1], ty),
+                            align=vector.dtype.bitwidth // 8)
+    return vector(array, index), codegen
+
+
+@intrinsic
+def vstore(typingctx, array, index, value):
+    """array[index:index + LANES] = value (a vector of the array's dtype)."""
+    if _floats(array) != value:
+        raise TypeError(f"cannot store {value} into {array}")
+
+    def codegen(context, builder, sig, args):
+        ty = context.get_value_type(sig.args[2])
+        builder.store(args[2], _pointer(context, builder, sig.args[0], args[0], args[1], ty),
+                      align=value.dtype.bitwidth // 8)
+        return context.get_dummy_value()
+    return types.none(array, index, value), codegen
+
+
+@intrinsic
+def vfma(typingctx, x, y, acc):
+    """x · y + acc in every lane, one rounding (x a scalar, broadcast, or a vector)."""
+    if not isinstance(acc, Vector) or y != acc or not (x == acc or isinstance(x, types.Number)):
+        raise TypeError(f"vfma needs vectors y, acc of one type and x a number or such a "
+                        f"vector, got {x}, {y}, {acc}")
+
+    def codegen(context, builder, sig, args):
+        ty = context.get_value_type(acc)
+        xv = args[0]
+        if not isinstance(sig.args[0], Vector):
+            xv = _broadcast(builder, context.cast(builder, args[0], sig.args[0], acc.dtype), ty)
+        fma = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(ty, [ty, ty, ty]),
+            f"llvm.fma.v{acc.lanes}f{acc.dtype.bitwidth}")
+        return builder.call(fma, [xv, args[1], args[2]])
+    return acc(x, y, acc), codegen
