@@ -54,6 +54,7 @@ from numba import prange
 from ..config import by_caller, helper, inline, kernel, parallel_kernel
 from .activations import SOFTMAX, add_bias_activate, times_derivative
 from .gemm import ROWS, pack_columns, pack_rows, tile, tile_columns
+from .simd import BYTES, load, vload, vstore
 from .optim import NO_UPDATE, update_row
 
 TILE = 4  # rows and columns of the register blocks
@@ -64,6 +65,7 @@ PANEL_BYTES = 1 << 19  # rows of W (hidden δ) or Wᵀ (first layer) a task reus
 UNITS = 16  # output units per forward task (4 register tiles share each x tile)
 PANEL_VECTORS = 32  # the narrowest panel of b in the weight gradient, in 64-byte vectors
 DELTA_PACKED_BATCH = 128  # the smallest batch whose hidden δ of a wide layer is packed
+DELTA_KC = 256  # terms (units) per block of the packed hidden δ: its panel of W fills half of L1
 PARTS = 2  # slices of the pixels in the first layer's forward of a training batch
 RUN_BLOCKS = 4  # blocks of samples per run of such a forward when a slice of Wᵀ exceeds L2
 # A 0 typed int64 for helper arguments: a literal 0 (or a prange index, which the
@@ -678,58 +680,73 @@ def hidden_delta_packed(delta_prev, dz_prev, delta, w, u_prev, z_prev, slope_pre
     batch (``delta_packed``): dz = δ W as the register-blocked product of ``gemm``, then
     δ_prev = f'(u_prev) ⊙ dz.
 
-    A first parallel loop packs δ in blocks of ROWS samples (``pack_rows``); then each
-    task owns a run of panels of NR columns (``tile_columns``) of dz: for each it packs
-    that panel of W (OC, NR) and computes every block of samples' tile of it, each cell's
-    sum over the OC units in registers from the first to the last; then f' on its
-    columns of every sample. A cell's sum runs over o in order, one multiply-add at a
-    time, whatever the thread count: the bits of ``hidden_delta``, which sums the same way.
+    A first parallel loop packs δ by blocks of DELTA_KC units and ROWS samples
+    (``pack_rows``). Then each task owns a run of panels of NR columns (``tile_columns``)
+    of dz and walks the units in blocks of DELTA_KC: it packs the block's rows of each of
+    its panels of W (``pack_columns``, DELTA_KC × NR: in L1) and adds the block's terms
+    to every tile of samples of that panel (``tile``, the sums in registers; the block's
+    packed δ, in L2, serves all the task's panels), in a buffer padded to whole tiles;
+    then copies its columns into dz and applies f' (``_delta_rows``). A cell's sum runs
+    over o in order, one multiply-add at a time, whatever the thread count: the bits of
+    ``hidden_delta``, which sums the same way.
     """
     B, C = dz_prev.shape
     OC = w.shape[0]
     NR = tile_columns(w)
-    n_blocks = (B + ROWS - 1) // ROWS
-    n_panels = (C + NR - 1) // NR
+    n_blocks, n_panels = (B + ROWS - 1) // ROWS, (C + NR - 1) // NR
+    n_kb = (OC + DELTA_KC - 1) // DELTA_KC
     per_task = (n_panels + RUN_TASKS - 1) // RUN_TASKS
-    packed = np.empty(n_blocks * OC * ROWS, w.dtype)
-    for b in prange(n_blocks):
-        blk = np.int64(b)  # signed (see ZERO)
+    packed = np.empty(n_blocks * ROWS * OC, w.dtype)   # [k block][sample block][k][row]
+    for t in prange(n_kb * n_blocks):
+        task = np.int64(t)  # signed (see ZERO)
+        kb, blk = task // n_blocks, task % n_blocks
+        k0, k1 = _block(kb, OC, DELTA_KC)
         i0, i1 = _block(blk, B, ROWS)
-        pack_rows(packed, blk * OC * ROWS, delta, i0, i1, ZERO, OC)
+        pack_rows(packed, k0 * n_blocks * ROWS + blk * (k1 - k0) * ROWS, delta, i0, i1, k0, k1)
+    sums = np.empty(n_blocks * ROWS * n_panels * NR, w.dtype)   # dz, padded to whole tiles
     for t in prange((n_panels + per_task - 1) // per_task):
         task = np.int64(t)
-        _delta_panels(delta_prev, dz_prev, packed, w, u_prev, z_prev, slope_prev, act_prev,
-                      task * per_task, min((task + 1) * per_task, n_panels))
+        first, last = task * per_task, min((task + 1) * per_task, n_panels)
+        _delta_panels(sums, packed, w, n_blocks, first, last)
+        _delta_rows(delta_prev, dz_prev, sums, u_prev, z_prev, slope_prev, act_prev,
+                    first * NR, min(last * NR, C))
 
 
 @helper
-def _delta_panels(delta_prev, dz_prev, packed, w, u_prev, z_prev, slope_prev, act_prev,
-                  first, last):
-    """Panels first..last of columns of ``hidden_delta_packed``: whole tiles straight
-    into dz, the short ones (past B or C) through a buffer; then f' on the panels'
-    columns of every sample."""
-    B, C = dz_prev.shape
-    OC = w.shape[0]
+def _delta_panels(sums, packed, w, n_blocks, first, last):
+    """Panels first..last of NR columns of ``hidden_delta_packed``'s padded sums = δ W:
+    by blocks of DELTA_KC terms (units o), each block's panel of W packed and used for all
+    the blocks of samples, whose packed δ (n_blocks · ROWS · DELTA_KC numbers) stays in L2
+    from panel to panel."""
+    OC, C = w.shape
     NR = tile_columns(w)
-    dz_flat = dz_prev.reshape(B * C)
-    panel = np.empty(OC * NR, w.dtype)
-    out = np.empty(ROWS * NR, w.dtype)
-    for pnl in range(first, last):
-        j0, j1 = _block(pnl, C, NR)
-        pack_columns(panel, ZERO, NR, w, ZERO, OC, j0, j1)
-        for blk in range((B + ROWS - 1) // ROWS):
-            i0, i1 = _block(blk, B, ROWS)
-            if i1 - i0 == ROWS and j1 - j0 == NR:
-                tile(dz_flat, i0 * C + j0, C, packed, blk * OC * ROWS, panel, ZERO, NR, OC)
-                continue
-            tile(out, ZERO, NR, packed, blk * OC * ROWS, panel, ZERO, NR, OC)
-            for i in range(i0, i1):
-                dz, q = dz_prev[i], (i - i0) * NR - j0
-                for j in range(j0, j1):
-                    dz[j] = out[q + j]
-    j0, j1 = first * NR, min(last * NR, C)
+    width = ((C + NR - 1) // NR) * NR
+    panel = np.empty(DELTA_KC * NR, w.dtype)
+    for kb in range((OC + DELTA_KC - 1) // DELTA_KC):
+        k0, k1 = _block(kb, OC, DELTA_KC)
+        for pnl in range(first, last):
+            j0, j1 = _block(pnl, C, NR)
+            pack_columns(panel, ZERO, NR, w, k0, k1, j0, j1)
+            for blk in range(n_blocks):
+                tile(sums, blk * ROWS * width + j0, width, packed,
+                     (k0 * n_blocks + blk * (k1 - k0)) * ROWS, panel, ZERO, NR, k1 - k0, kb > 0)
+
+
+@helper
+def _delta_rows(delta_prev, dz_prev, sums, u_prev, z_prev, slope_prev, act_prev, j0, j1):
+    """Columns j0..j1 of every sample of ``hidden_delta_packed``: dz from the padded sums,
+    then δ_prev = f'(u_prev) ⊙ dz."""
+    B, C = dz_prev.shape
+    width = sums.shape[0] // (((B + ROWS - 1) // ROWS) * ROWS)
     last_row = slope_prev.shape[0] - 1
+    dz_flat = dz_prev.reshape(B * C)
+    L = BYTES // sums.itemsize
+    whole = j0 + (j1 - j0) // L * L
     for i in range(B):
+        for j in range(j0, whole, L):   # whole vectors as vectors
+            vstore(dz_flat, i * C + j, vload(sums, i * width + j))
+        for j in range(whole, j1):
+            dz_flat[i * C + j] = load(sums, i * width + j)
         times_derivative(delta_prev[i, j0:j1], dz_prev[i, j0:j1], u_prev[i, j0:j1],
                          z_prev[i, j0:j1], slope_prev[min(i, last_row), j0:j1], act_prev)
 

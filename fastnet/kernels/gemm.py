@@ -20,9 +20,10 @@ Shapes: ap, bp, out flat (1-D) arrays with offsets and row strides (``ld*``), so
 buffer holds many blocks; lanes L = simd.BYTES / itemsize, NR = 2 L columns a tile.
 """
 from ..config import helper, inline
-from .simd import BYTES, vfma, vload, vstore, vzero
+from .simd import BYTES, load, prefetch, vfma, vload, vstore, vzero
 
 ROWS = 8  # rows of a tile (of a and of out)
+PREFETCH_ROWS = 8  # rows of b ahead that ``pack_columns`` prefetches
 
 
 @inline
@@ -47,47 +48,68 @@ def pack_rows(ap, a0, a, i0, i1, k0, k1):
 @helper
 def pack_columns(bp, b0, width, b, k0, k1, j0, j1):
     """bp[b0 + (k - k0) width + l] = b[k, j0 + l] for k0 ≤ k < k1, l < width; 0 for the
-    columns past j1 (a short last panel). b (K, N) with contiguous rows. (Packing several
-    panels at once, each row of b read in one run, measured slower: 1.1-1.4 × the time
-    of the hidden δ.)"""
+    columns past j1 (a short last panel). b (K, N) C-contiguous. Whole vectors are copied
+    as vectors, and the row PREFETCH_ROWS ahead is prefetched: rows thousands of bytes
+    apart defeat the hardware prefetcher (scalar copies waiting on each row took 3 ns a
+    number, a third of the packed hidden δ's time). (Packing several panels at once, each
+    row of b read in one run, measured slower: 1.1-1.4 × the time of the hidden δ.)"""
+    N = b.shape[1]
+    flat = b.reshape(b.shape[0] * N)
+    L = BYTES // b.itemsize
     n = j1 - j0
+    whole = n - n % L
     for k in range(k0, k1):
-        row, q = b[k], b0 + (k - k0) * width
-        for l in range(n):
-            bp[q + l] = row[j0 + l]
+        src, q = k * N + j0, b0 + (k - k0) * width
+        if k + PREFETCH_ROWS < k1:
+            prefetch(flat, src + PREFETCH_ROWS * N)
+            prefetch(flat, src + PREFETCH_ROWS * N + n - 1)
+        for l in range(0, whole, L):
+            vstore(bp, q + l, vload(flat, src + l))
+        for l in range(whole, n):
+            bp[q + l] = flat[src + l]
         for l in range(n, width):
             bp[q + l] = 0
 
 
 @helper
-def tile(out, o, ldo, ap, a0, bp, b0, ldb, K):
+def tile(out, o, ldo, ap, a0, bp, b0, ldb, K, add):
     """out[o + r ldo + l] = Σ_{k < K} ap[a0 + k ROWS + r] · bp[b0 + k ldb + l], for r < ROWS
     and l < NR (``tile_columns``): one tile of the product, its sums in 16 vector
-    registers from the first k to the last.
+    registers from the first k to the last; with ``add``, the sums start from the tile's
+    values in out (the next block of terms: the same bits as one longer walk).
 
     out, ap, bp flat arrays of one float dtype; bp's rows (ldb apart) hold at least NR
     numbers from b0 + k ldb; the tile's out rows ldo apart."""
     L = BYTES // bp.itemsize
     c00 = c01 = c10 = c11 = c20 = c21 = c30 = c31 = vzero(bp)
     c40 = c41 = c50 = c51 = c60 = c61 = c70 = c71 = vzero(bp)
+    if add:
+        c00, c01 = vload(out, o), vload(out, o + L)
+        c10, c11 = vload(out, o + ldo), vload(out, o + ldo + L)
+        c20, c21 = vload(out, o + 2 * ldo), vload(out, o + 2 * ldo + L)
+        c30, c31 = vload(out, o + 3 * ldo), vload(out, o + 3 * ldo + L)
+        c40, c41 = vload(out, o + 4 * ldo), vload(out, o + 4 * ldo + L)
+        c50, c51 = vload(out, o + 5 * ldo), vload(out, o + 5 * ldo + L)
+        c60, c61 = vload(out, o + 6 * ldo), vload(out, o + 6 * ldo + L)
+        c70, c71 = vload(out, o + 7 * ldo), vload(out, o + 7 * ldo + L)
     for k in range(K):
         q, p = b0 + k * ldb, a0 + k * ROWS
         y0, y1 = vload(bp, q), vload(bp, q + L)
-        x = ap[p]
+        x = load(ap, p)
         c00, c01 = vfma(x, y0, c00), vfma(x, y1, c01)
-        x = ap[p + 1]
+        x = load(ap, p + 1)
         c10, c11 = vfma(x, y0, c10), vfma(x, y1, c11)
-        x = ap[p + 2]
+        x = load(ap, p + 2)
         c20, c21 = vfma(x, y0, c20), vfma(x, y1, c21)
-        x = ap[p + 3]
+        x = load(ap, p + 3)
         c30, c31 = vfma(x, y0, c30), vfma(x, y1, c31)
-        x = ap[p + 4]
+        x = load(ap, p + 4)
         c40, c41 = vfma(x, y0, c40), vfma(x, y1, c41)
-        x = ap[p + 5]
+        x = load(ap, p + 5)
         c50, c51 = vfma(x, y0, c50), vfma(x, y1, c51)
-        x = ap[p + 6]
+        x = load(ap, p + 6)
         c60, c61 = vfma(x, y0, c60), vfma(x, y1, c61)
-        x = ap[p + 7]
+        x = load(ap, p + 7)
         c70, c71 = vfma(x, y0, c70), vfma(x, y1, c71)
     vstore(out, o, c00)
     vstore(out, o + L, c01)

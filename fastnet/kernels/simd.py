@@ -10,6 +10,8 @@ in registers (``gemm.tile``), as the micro-kernels of BLIS and llm.c do:
     y = vload(b, i)                  b[i:i + LANES] (b a C-contiguous 1-D array)
     acc = vfma(x, y, acc)            x · y + acc, lane by lane, one fused multiply-add
     vstore(out, i, acc)              out[i:i + LANES] = acc
+    x = load(a, i)                   a[i], a number (no wrap-around of negative i)
+    prefetch(a, i)                   ask for a[i]'s cache line ahead of its use
 
 (x a scalar, broadcast to every lane, or a vector.) They are Numba intrinsics: each call is
 a few LLVM instructions inlined into the kernel, no function call. Bounds are not checked:
@@ -80,6 +82,38 @@ def vload(typingctx, array, index):
         return builder.load(_pointer(context, builder, sig.args[0], args[0], args[1], ty),
                             align=vector.dtype.bitwidth // 8)
     return vector(array, index), codegen
+
+
+@intrinsic
+def load(typingctx, array, index):
+    """array[index] (a 1-D float array), as a plain load: Numba's own indexing adds a
+    test for a negative index, which LLVM cannot drop when the index is computed, a
+    compare and a conditional move before each number a tile reads."""
+    _floats(array)
+
+    def codegen(context, builder, sig, args):
+        data = context.make_array(sig.args[0])(context, builder, args[0]).data
+        return builder.load(builder.gep(data, [args[1]]))
+    return array.dtype(array, index), codegen
+
+
+@intrinsic
+def prefetch(typingctx, array, index):
+    """Start loading the cache line of array[index] (a 1-D float array) into L1, a hint
+    that does not wait: for reads the hardware prefetcher does not foresee (rows of a
+    matrix thousands of bytes apart)."""
+    _floats(array)
+
+    def codegen(context, builder, sig, args):
+        data = context.make_array(sig.args[0])(context, builder, args[0]).data
+        i8p = ir.IntType(8).as_pointer()
+        i32 = ir.IntType(32)
+        fn = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32]), "llvm.prefetch.p0i8")
+        builder.call(fn, [builder.bitcast(builder.gep(data, [args[1]]), i8p),
+                          ir.Constant(i32, 0), ir.Constant(i32, 3), ir.Constant(i32, 1)])
+        return context.get_dummy_value()
+    return types.none(array, index), codegen
 
 
 @intrinsic
