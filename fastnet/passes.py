@@ -18,9 +18,9 @@ from .kernels import activations as A
 from .kernels import losses as L
 from .kernels import optim as O
 from .kernels.data import gather_batch
-from .kernels.dense import (dense_backward_params, dense_backward_params_panels, dense_forward,
+from .kernels.dense import (dense_backward_params, dense_backward_params_packed, dense_forward,
                             dense_forward_in_major, dense_gradient, delta_packed,
-                            gradient_in_panels, hidden_delta, hidden_delta_packed,
+                            gradient_packed, hidden_delta, hidden_delta_packed,
                             partial_shape, prelu_slope_grad)
 from .kernels.clip import clip_norm, clip_value
 from .kernels.dropout import apply_mask, dropout_mask
@@ -150,12 +150,11 @@ def loss(net, ws, weighted=False):
 
 def gradient_kernel(net, i, B):
     """Layer i's fused weight-gradient kernel for a batch of B: ``dense_backward_params``,
-    or its panel form when the batch's input of the product is 2 MB or more
-    (``dense.gradient_in_panels``; both give the same bits)."""
+    or its register-blocked form (``dense.gradient_packed``; both give the same bits)."""
     layer = net.layers[i]
-    panels = gradient_in_panels(B, layer.in_features, layer.out_features, net.w_in_major(i),
-                                np.dtype(net.dtype).itemsize)
-    return dense_backward_params_panels if panels else dense_backward_params
+    packed = gradient_packed(B, layer.in_features, layer.out_features, net.w_in_major(i),
+                             np.dtype(net.dtype).itemsize)
+    return dense_backward_params_packed if packed else dense_backward_params
 
 
 def delta_kernel(net, i, B):

@@ -125,16 +125,16 @@ def test_a_run_with_a_scaler_compiles_nothing_after_its_warm_up():
         assert count.end == count.begin, X_train.dtype
 
 
-def test_a_wide_layer_plans_the_weight_gradient_in_panels():
-    """A hidden layer whose input batch is past 2 MB runs the panel form of the weight
-    gradient; a shorter last batch runs the other form; fit plans both, so nothing
-    compiles after its warm-up. (The two give the same bits: test_kernels.py.)"""
+def test_a_wide_layer_plans_the_weight_gradient_packed():
+    """A wide layer's weight gradient runs the register-blocked form; a last batch of
+    fewer than 16 samples runs the row form; fit plans both, so nothing compiles after
+    its warm-up. (The two give the same bits: test_kernels.py.)"""
     net = fn.Network([fn.Dense(20, 1800, activation="relu"), fn.Dense(1800, 70, activation="relu"),
                       fn.Dense(70, 3)], seed=0)
-    kernels = [passes.gradient_kernel(net, 1, B).py_func.__name__ for B in (300, 150)]
-    assert kernels == ["dense_backward_params_panels", "dense_backward_params"]
-    X = np.random.default_rng(0).normal(size=(450, 20)).astype(np.float32)
-    y = np.arange(450) % 3
+    kernels = [passes.gradient_kernel(net, 1, B).py_func.__name__ for B in (300, 5)]
+    assert kernels == ["dense_backward_params_packed", "dense_backward_params"]
+    X = np.random.default_rng(0).normal(size=(305, 20)).astype(np.float32)
+    y = np.arange(305) % 3
     count = KernelCount()
     history = net.fit(X, y, epochs=1, batch_size=300, optimizer=fn.SGD(0.01, momentum=0.9),
                       verbose=False, callbacks=[count])

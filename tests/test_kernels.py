@@ -148,25 +148,25 @@ def test_products_in_panels(rng, C, OC, in_major):
     test_hidden_delta(rng, B, C, OC, "relu", w_scale=OC ** -0.5)  # sums of OC terms
 
 
-# x (dW layout) or δ (dWᵀ layout) past 4 x dense.PANEL_BYTES (2 MB) and more than
-# RUN_TASKS blocks of 4 rows of dW: the panel form of the weight gradient (panels of 512
-# columns, the last one short: 1800 = 3 x 512 + 264; 70 rows end in a short block), against
-# the reference and bit for bit against dense_backward_params
+# The register-blocked weight gradient (dW layout: 256² cells and a batch of 16 or more;
+# dWᵀ layout of sparse inputs: δ past 4 x dense.PANEL_BYTES (2 MB)), against the reference
+# and bit for bit against dense_backward_params (1800 = 56 strips of 32 + 8; 70 rows end in
+# a short block of 6)
 @pytest.mark.parametrize("C,OC,in_major", [(1800, 70, False), (70, 1800, True)])
 @pytest.mark.parametrize("kind,h", [(O.NO_UPDATE, O.NO_HYPER), (O.MOMENTUM, O.hyper(0.1, 0.01, 0.9)),
                                     (O.ADAM, O.hyper(0.01, 0.01, 0.9, 0.999, 1e-8, t=3))])
-def test_weight_gradient_in_panels(rng, C, OC, in_major, kind, h):
+def test_weight_gradient_packed(rng, C, OC, in_major, kind, h):
     B = 300
-    assert dense.gradient_in_panels(B, C, OC, in_major, 4)
-    assert not dense.gradient_in_panels(B // 2, C, OC, in_major, 4)
+    assert dense.gradient_packed(B, C, OC, in_major, 4)
+    assert not dense.gradient_packed(B // 2 if in_major else 8, C, OC, in_major, 4)
     test_dense_backward_params(rng, C, OC, in_major, kind, h, B=B,
-                               kernel=dense.dense_backward_params_panels)
+                               kernel=dense.dense_backward_params_packed)
     delta, x = rand(rng, B, OC), sparse(rng, rand(rng, B, C))
     shape = (C, OC) if in_major else (OC, C)
     slots = [(rand(rng, *shape), np.abs(rand(rng, *shape)), np.abs(rand(rng, *shape))),
              (rand(rng, OC), np.abs(rand(rng, OC)), np.abs(rand(rng, OC)))]
     results = []
-    for kernel in (dense_backward_params, dense.dense_backward_params_panels):
+    for kernel in (dense_backward_params, dense.dense_backward_params_packed):
         w_slots, bias_slots = (tuple(a.copy() for a in group) for group in slots)
         dw, db = np.empty(shape, F32), np.empty(OC, F32)
         kernel(dw, db, w_slots, bias_slots, delta, x, h, in_major, kind)
@@ -210,6 +210,32 @@ def test_the_hidden_delta_is_packed_for_wide_layers_and_large_batches():
     assert dense.delta_packed(128, 1024, 1024, 4) and dense.delta_packed(256, 4096, 2048, 4)
     assert not dense.delta_packed(64, 1024, 1024, 4)       # too few samples to share W
     assert not dense.delta_packed(256, 1024, 512, 4)       # W of 2 MB: the row form's L2
+
+
+# Tiles of 8 rows × NR columns (32 float32, 16 float64) of dW: rows, columns and batches
+# on both sides of every edge
+@pytest.mark.parametrize("B,C,OC", [(1, 1, 1), (7, 31, 9), (16, 32, 8), (17, 33, 17),
+                                    (64, 100, 300)])
+@pytest.mark.parametrize("in_major", [False, True])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_dense_backward_params_packed_gives_the_bits_of_the_row_form(rng, B, C, OC, in_major,
+                                                                     dtype):
+    delta, x = rand(rng, B, OC).astype(dtype), sparse(rng, rand(rng, B, C)).astype(dtype)
+    shape = (C, OC) if in_major else (OC, C)
+    slots = [tuple(np.abs(rand(rng, *shape)).astype(dtype) for _ in range(3)),
+             tuple(np.abs(rand(rng, OC)).astype(dtype) for _ in range(3))]
+    h = O.hyper(0.01, 0.01, 0.9, 0.999, 1e-8, t=3)
+    results = []
+    for kernel in (dense_backward_params, dense.dense_backward_params_packed):
+        for threads in (1, 2):
+            w_slots, bias_slots = (tuple(a.copy() for a in group) for group in slots)
+            dw, db = np.full(shape, np.nan, dtype), np.full(OC, np.nan, dtype)
+            with num_threads(threads):
+                kernel(dw, db, w_slots, bias_slots, delta, x, h, in_major, O.ADAM)
+            results.append((dw, db, *w_slots, *bias_slots))
+    for result in results[1:]:
+        for want, got in zip(results[0], result):
+            np.testing.assert_array_equal(got, want)
 
 
 @pytest.mark.parametrize("B", BATCHES)

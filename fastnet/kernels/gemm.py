@@ -72,6 +72,28 @@ def pack_columns(bp, b0, width, b, k0, k1, j0, j1):
 
 
 @helper
+def pack_strips(bp, b, k):
+    """Row k of b (K, N), C-contiguous, into strips of NR columns (``tile_columns``), strip
+    s a (K, NR) panel: bp[s K NR + k NR + l] = b[k, s NR + l], 0 past N. One contiguous
+    read of the row, whole vectors copied as vectors: the packing of a b whose rows a
+    parallel loop hands out."""
+    K, N = b.shape
+    flat = b.reshape(K * N)
+    L = BYTES // b.itemsize
+    NR = 2 * L
+    for s in range((N + NR - 1) // NR):
+        q, j = s * K * NR + k * NR, s * NR
+        if j + NR <= N:
+            vstore(bp, q, vload(flat, k * N + j))
+            vstore(bp, q + L, vload(flat, k * N + j + L))
+            continue
+        for l in range(N - j):
+            bp[q + l] = flat[k * N + j + l]
+        for l in range(N - j, NR):
+            bp[q + l] = 0
+
+
+@helper
 def tile(out, o, ldo, ap, a0, bp, b0, ldb, K, add):
     """out[o + r ldo + l] = Σ_{k < K} ap[a0 + k ROWS + r] · bp[b0 + k ldb + l], for r < ROWS
     and l < NR (``tile_columns``): one tile of the product, its sums in 16 vector
