@@ -31,7 +31,7 @@ def suite_calls():
     calls += passes.planned_calls(net, X, scale, T, kind, X)
     calls += passes.planned_calls(net, X, scale, T, kind, X, weighted=True, clips=True)
     calls += passes.planned_calls(net, X, scale, T, None, X)
-    wide = Network([Dense(4, 1800), Dense(1800, 70), Dense(70, 3)])
+    wide = Network([Dense(4, 1800), Dense(1800, 150), Dense(150, 3)])
     X, scale = as_input(wide, np.zeros((8, 4), np.float32))
     T = encode_targets(wide, np.arange(8) % 3, 8)
     calls += [(k, args) for k, args in passes.planned_calls(wide, X, scale, T, kind,

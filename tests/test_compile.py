@@ -129,8 +129,8 @@ def test_a_wide_layer_plans_the_weight_gradient_packed():
     """A wide layer's weight gradient runs the register-blocked form; a last batch of
     fewer than 16 samples runs the row form; fit plans both, so nothing compiles after
     its warm-up. (The two give the same bits: test_kernels.py.)"""
-    net = fn.Network([fn.Dense(20, 1800, activation="relu"), fn.Dense(1800, 70, activation="relu"),
-                      fn.Dense(70, 3)], seed=0)
+    net = fn.Network([fn.Dense(20, 1800, activation="relu"), fn.Dense(1800, 150, activation="relu"),
+                      fn.Dense(150, 3)], seed=0)
     kernels = [passes.gradient_kernel(net, 1, B).py_func.__name__ for B in (300, 5)]
     assert kernels == ["dense_backward_params_packed", "dense_backward_params"]
     X = np.random.default_rng(0).normal(size=(305, 20)).astype(np.float32)

@@ -148,11 +148,11 @@ def test_products_in_panels(rng, C, OC, in_major):
     test_hidden_delta(rng, B, C, OC, "relu", w_scale=OC ** -0.5)  # sums of OC terms
 
 
-# The register-blocked weight gradient (dW layout: 256² cells and a batch of 16 or more;
+# The register-blocked weight gradient (dW layout: 512² cells and a batch of 16 or more;
 # dWᵀ layout of sparse inputs: δ past 4 x dense.PANEL_BYTES (2 MB)), against the reference
-# and bit for bit against dense_backward_params (1800 = 56 strips of 32 + 8; 70 rows end in
-# a short block of 6)
-@pytest.mark.parametrize("C,OC,in_major", [(1800, 70, False), (70, 1800, True)])
+# and bit for bit against dense_backward_params (1800 = 56 strips of 32 + 8; 150 and 70
+# rows end in a short block of 6)
+@pytest.mark.parametrize("C,OC,in_major", [(1800, 150, False), (70, 1800, True)])
 @pytest.mark.parametrize("kind,h", [(O.NO_UPDATE, O.NO_HYPER), (O.MOMENTUM, O.hyper(0.1, 0.01, 0.9)),
                                     (O.ADAM, O.hyper(0.01, 0.01, 0.9, 0.999, 1e-8, t=3))])
 def test_weight_gradient_packed(rng, C, OC, in_major, kind, h):

@@ -64,7 +64,7 @@ RUN_TASKS = 16  # tasks (runs of 4-sample blocks) of the hidden δ and large fir
 PANEL_BYTES = 1 << 19  # rows of W (hidden δ) or Wᵀ (first layer) a task reuses from L2: 512 KB
 UNITS = 16  # output units per forward task (4 register tiles share each x tile)
 DELTA_PACKED_BATCH = 128  # the smallest batch whose hidden δ of a wide layer is packed
-PACKED_GRADIENT_CELLS = 256 * 256  # the smallest dW (W layout) whose gradient is packed
+PACKED_GRADIENT_CELLS = 512 * 512  # the smallest dW (W layout) whose gradient is packed
 PACKED_GRADIENT_BATCH = 16  # and the smallest batch
 DELTA_KC = 256  # terms (units) per block of the packed hidden δ: its panel of W fills half of L1
 PARTS = 2  # slices of the pixels in the first layer's forward of a training batch
@@ -500,9 +500,9 @@ def gradient_packed(B, C, OC, w_in_major, itemsize):
     PACKED_GRADIENT_BATCH; in the dWᵀ layout of sparse inputs, whose zeros only the row
     form skips, for a δ of 4 PANEL_BYTES (2 MB) or more and more than RUN_TASKS blocks of
     4 rows of dWᵀ. (Measured, kernels alone taking turns: 0.53-0.90 × the time of the row
-    form from 256² and batch 32 up; 0.8-1.1 × on MNIST's pixels, 1.05-1.25 × for layers
-    of 64² and less.) Both give the same bits. (Plain Python: the caller picks the
-    kernel.)"""
+    form from 256² and batch 32 up, 0.8-1.1 × on MNIST's pixels; whole epochs 0.74-0.94 ×
+    from 1024² up, 0.99-1.00 at 512², 1.03-1.06 at 784 × 256.) Both give the same bits.
+    (Plain Python: the caller picks the kernel.)"""
     if w_in_major:
         return B * OC * itemsize >= 4 * PANEL_BYTES and C > TILE * RUN_TASKS
     return OC * C >= PACKED_GRADIENT_CELLS and B >= PACKED_GRADIENT_BATCH

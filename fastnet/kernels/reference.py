@@ -12,8 +12,8 @@ are (``matmul_naive``), not handed to BLAS: slow, and plainly the equation.
     dense.dense_forward                  dense_forward_ref
     dense.dense_forward_in_major         dense_forward_ref (given Wᵀ)
     dense.dense_gradient                 dense_gradient_ref
-    dense.dense_backward_params          dense_backward_params_ref
-    dense.hidden_delta                   hidden_delta_ref
+    dense.dense_backward_params          dense_backward_params_ref (and its _packed form)
+    dense.hidden_delta                   hidden_delta_ref (and hidden_delta_packed)
     dense.prelu_slope_grad               prelu_slope_grad_ref
     losses.batch_loss                    batch_loss_ref (softmax_cross_entropy_ref, ...)
     optim.optimizer_update               optimizer_update_ref (sgd_ref, momentum_ref, ...)
