@@ -19,9 +19,9 @@ from .kernels import losses as L
 from .kernels import optim as O
 from .kernels.data import gather_batch
 from .kernels.dense import (dense_backward_params, dense_backward_params_packed, dense_forward,
-                            dense_forward_in_major, dense_gradient, delta_packed,
-                            gradient_packed, hidden_delta, hidden_delta_packed,
-                            partial_shape, prelu_slope_grad)
+                            dense_forward_in_major, dense_forward_packed, dense_gradient,
+                            delta_packed, forward_packed, gradient_packed, hidden_delta,
+                            hidden_delta_packed, partial_shape, prelu_slope_grad, UNITS_BATCH)
 from .kernels.clip import clip_norm, clip_value
 from .kernels.dropout import apply_mask, dropout_mask
 from .kernels.metrics import count_correct
@@ -109,16 +109,39 @@ def _slope(net, i, ws, training, rng):
     return layer.a
 
 
-def _forward_call(net, ws, i, inp, slope):
+def _forward_call(net, ws, i, inp, slope, kernel=None):
     """(kernel, args) of layer i's forward from ``inp``: a layer that stores Wᵀ (the first,
     of sparse inputs) has a kernel of its own (``dense_forward_in_major``), the others
-    ``dense_forward``."""
+    ``dense_forward``, or ``dense_forward_packed`` for a wide layer and a large batch
+    (``forward_kernels``); ``kernel``: that one of them."""
     layer = net.layers[i]
     act = net.output_act if i == len(net.layers) - 1 else layer.act
     if net.w_in_major(i):
         return dense_forward_in_major, (ws.u[0], ws.z[0], ws.partial, inp, layer.W.T,
                                         layer.b, slope, act)
-    return dense_forward, (ws.u[i], ws.z[i], inp, layer.W, layer.b, slope, act)
+    if kernel is None:
+        kernel = dense_forward_packed if (dense_forward_packed in forward_kernels(net, i) and
+                                          forward_packed(ws.B, layer.in_features,
+                                                         layer.out_features, _itemsize(net))) \
+            else dense_forward
+    return kernel, (ws.u[i], ws.z[i], inp, layer.W, layer.b, slope, act)
+
+
+def forward_kernels(net, i):
+    """The kernels layer i's forward may run: ``dense_forward_in_major`` for a layer that
+    stores Wᵀ; else ``dense_forward``, and ``dense_forward_packed`` too for a layer wide
+    enough (``dense.forward_packed`` at some batch) that is not a softmax."""
+    layer = net.layers[i]
+    act = net.output_act if i == len(net.layers) - 1 else layer.act
+    if net.w_in_major(i):
+        return (dense_forward_in_major,)
+    wide = forward_packed(UNITS_BATCH, layer.in_features, layer.out_features, _itemsize(net))
+    return (dense_forward, dense_forward_packed) if wide and act != A.SOFTMAX else \
+        (dense_forward,)
+
+
+def _itemsize(net):
+    return np.dtype(net.dtype).itemsize
 
 
 def forward(net, ws, training=False, rng=None):
@@ -224,7 +247,9 @@ def planned_calls(net, X, scale, T, update_kind=None, X_eval=None, weighted=Fals
         calls.append((gather_batch, (ws.x, ws.t[:, :0], X_eval, no_targets(net, 1), idx,
                                      *scaling(eval_scale))))
     for i, layer in enumerate(net.layers):
-        calls.append(_forward_call(net, ws, i, ws.z[i - 1] if i > 0 else ws.x, layer.a))
+        inp = ws.z[i - 1] if i > 0 else ws.x   # every forward kernel: any batch may pick it
+        calls += [_forward_call(net, ws, i, inp, layer.a, kernel)
+                  for kernel in forward_kernels(net, i)]
         if layer.dropout:
             calls.append((dropout_mask, (ws.mask[i], layer.dropout)))
             calls.append((apply_mask, (ws.dropped[i], ws.z[i], ws.mask[i])))

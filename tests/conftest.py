@@ -40,7 +40,7 @@ def suite_calls():
     wide = Network([Dense(4, 1100), Dense(1100, 600), Dense(600, 3)])
     calls += [(k, args) for k, args in passes.planned_calls(wide, X, scale, T, kind,
                                                             batch_sizes=(300,))
-              if k is passes.hidden_delta_packed]
+              if k in (passes.hidden_delta_packed, passes.dense_forward_packed)]
     shift = np.zeros(4, np.float32)
     none = np.zeros((2, 0), np.float32)
     calls.append((gather_batch, (np.zeros((2, 4), np.float32), none, np.zeros((2, 4)), none,

@@ -238,6 +238,44 @@ def test_dense_backward_params_packed_gives_the_bits_of_the_row_form(rng, B, C, 
             np.testing.assert_array_equal(got, want)
 
 
+# The register-blocked forward of wide layers: tiles of 8 samples × NR units, blocks of
+# DELTA_KC (256) inputs; batches, widths and inputs on both sides of every edge
+@pytest.mark.parametrize("B,C,OC", [(1, 1, 1), (7, 15, 31), (8, 16, 32), (9, 17, 33),
+                                    (17, 300, 64), (130, 513, 100)])
+@pytest.mark.parametrize("act", [a for a in ACTS])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_dense_forward_packed(rng, B, C, OC, act, dtype):
+    """Against the reference, and the same bits at 1 and 2 threads."""
+    kind = A.NAMES[act]
+    x, w = rand(rng, B, C).astype(dtype), rand(rng, OC, C, scale=C ** -0.5).astype(dtype)
+    b, a = rand(rng, OC).astype(dtype), slopes(rng, kind, B, OC).astype(dtype)
+    results = []
+    for threads in (1, 2):
+        u, z = np.full((B, OC), np.nan, dtype), np.full((B, OC), np.nan, dtype)
+        with num_threads(threads):
+            dense.dense_forward_packed(u, z, x, w, b, a, kind)
+        results.append((u, z))
+    np.testing.assert_array_equal(results[1][0], results[0][0])
+    np.testing.assert_array_equal(results[1][1], results[0][1])
+    u_ref, z_ref = ref.dense_forward_ref(x.astype(float), w.astype(float), b.astype(float),
+                                         kind, a.astype(float))
+    tol = dict(rtol=1e-4, atol=1e-5) if dtype == np.float32 else dict(rtol=1e-11, atol=1e-12)
+    np.testing.assert_allclose(results[0][0], u_ref, **tol)
+    np.testing.assert_allclose(results[0][1], z_ref, **tol)
+
+
+def test_wide_layers_plan_the_packed_forward_but_not_for_softmax():
+    import fastnet as fn
+    from fastnet import passes
+    net = fn.Network([fn.Dense(20, 1100, activation="relu"), fn.Dense(1100, 600, activation="relu"),
+                      fn.Dense(600, 600)], sparse_inputs=False, loss="sum_of_squares")
+    assert [k.py_func.__name__ for k in passes.forward_kernels(net, 1)] == [
+        "dense_forward", "dense_forward_packed"]
+    assert [k.py_func.__name__ for k in passes.forward_kernels(net, 0)] == ["dense_forward"]
+    soft = fn.Network([fn.Dense(20, 1100), fn.Dense(1100, 600)], sparse_inputs=False)
+    assert [k.py_func.__name__ for k in passes.forward_kernels(soft, 1)] == ["dense_forward"]
+
+
 @pytest.mark.parametrize("B", BATCHES)
 def test_prelu_slope_grad(rng, B):
     C = 19

@@ -53,7 +53,8 @@ from numba import prange
 
 from ..config import by_caller, helper, inline, kernel, parallel_kernel
 from .activations import SOFTMAX, add_bias_activate, times_derivative
-from .gemm import ROWS, pack_columns, pack_rows, pack_strips, tile, tile_columns
+from .gemm import (ROWS, pack_columns, pack_rows, pack_strips, pack_transposed, tile,
+                   tile_columns)
 from .simd import BYTES, load, vload, vstore
 from .optim import NO_UPDATE, update_row
 
@@ -325,6 +326,85 @@ def _forward_task(u, z, x, w, bias, slope, act, task, by_units):
         o0, o1 = 0, OC
     _abt_block(u, x, w, b0, b1, o0, o1)
     add_bias_activate(u, z, bias, slope, act, b0, b1, o0, o1)
+
+
+def forward_packed(B, C, OC, itemsize):
+    """True when the forward of a layer C -> OC (W (OC, C), not softmax) on a batch of B
+    should run as ``dense_forward_packed``: the rule of ``delta_packed`` (a W past L2,
+    enough samples to share each packed strip of it)."""
+    return delta_packed(B, C, OC, itemsize)
+
+
+@parallel_kernel
+def dense_forward_packed(u, z, x, w, bias, slope, act):
+    """``dense_forward`` (same arguments, same equation; not softmax, which needs whole
+    rows) for a wide layer on a large batch (``forward_packed``), as the register-blocked
+    product of ``gemm``: u = x Wᵀ + bias, z = f(u).
+
+    A first parallel loop packs x by blocks of DELTA_KC inputs and ROWS samples
+    (``pack_transposed``); then each task owns a run of strips of NR units and walks the
+    inputs in blocks of DELTA_KC: it packs the block of each of its strips of Wᵀ
+    (``pack_transposed`` of W's rows) and adds the block's terms to every tile of samples
+    of that strip (``tile``), in a buffer padded to whole tiles; then copies its columns
+    into u and adds bias and activation (``_forward_rows``). Each cell sums its inputs in
+    order, one multiply-add at a time, whatever the thread count.
+    """
+    B, OC = u.shape
+    C = x.shape[1]
+    NR = tile_columns(w)
+    n_blocks, n_strips = (B + ROWS - 1) // ROWS, (OC + NR - 1) // NR
+    n_kb = (C + DELTA_KC - 1) // DELTA_KC
+    per_task = (n_strips + RUN_TASKS - 1) // RUN_TASKS
+    packed = np.empty(n_blocks * ROWS * C, w.dtype)   # [input block][sample block][c][row]
+    for t in prange(n_kb * n_blocks):
+        task = np.int64(t)  # signed (see ZERO)
+        kb, blk = task // n_blocks, task % n_blocks
+        k0, k1 = _block(kb, C, DELTA_KC)
+        i0, i1 = _block(blk, B, ROWS)
+        pack_transposed(packed, k0 * n_blocks * ROWS + blk * (k1 - k0) * ROWS, ROWS, ROWS,
+                        x, i0, i1, k0, k1)
+    sums = np.empty(n_blocks * ROWS * n_strips * NR, w.dtype)   # u, padded to whole tiles
+    for t in prange((n_strips + per_task - 1) // per_task):
+        task = np.int64(t)
+        first, last = task * per_task, min((task + 1) * per_task, n_strips)
+        _forward_strips(sums, packed, w, n_blocks, first, last)
+        _forward_rows(u, z, sums, bias, slope, act, first * NR, min(last * NR, OC))
+
+
+@helper
+def _forward_strips(sums, packed, w, n_blocks, first, last):
+    """Strips first..last of NR units of ``dense_forward_packed``'s padded sums = x Wᵀ: by
+    blocks of DELTA_KC inputs, each block's strip of Wᵀ packed (in L1) and used for all the
+    blocks of samples, whose packed x stays in L2 from strip to strip."""
+    OC, C = w.shape
+    NR = tile_columns(w)
+    width = ((OC + NR - 1) // NR) * NR
+    strip = np.empty(DELTA_KC * NR, w.dtype)
+    for kb in range((C + DELTA_KC - 1) // DELTA_KC):
+        k0, k1 = _block(kb, C, DELTA_KC)
+        for s in range(first, last):
+            j0, j1 = _block(s, OC, NR)
+            pack_transposed(strip, ZERO, NR, NR, w, j0, j1, k0, k1)
+            for blk in range(n_blocks):
+                tile(sums, blk * ROWS * width + j0, width, packed,
+                     (k0 * n_blocks + blk * (k1 - k0)) * ROWS, strip, ZERO, NR, k1 - k0, kb > 0)
+
+
+@helper
+def _forward_rows(u, z, sums, bias, slope, act, j0, j1):
+    """Units j0..j1 of every sample of ``dense_forward_packed``: u from the padded sums,
+    then u += bias and z = f(u)."""
+    B, OC = u.shape
+    width = sums.shape[0] // (((B + ROWS - 1) // ROWS) * ROWS)
+    u_flat = u.reshape(B * OC)
+    L = BYTES // sums.itemsize
+    whole = j0 + (j1 - j0) // L * L
+    for i in range(B):
+        for j in range(j0, whole, L):   # whole vectors as vectors
+            vstore(u_flat, i * OC + j, vload(sums, i * width + j))
+        for j in range(whole, j1):
+            u_flat[i * OC + j] = load(sums, i * width + j)
+    add_bias_activate(u, z, bias, slope, act, ZERO, B, j0, j1)
 
 
 @parallel_kernel
@@ -660,7 +740,8 @@ def hidden_delta_packed(delta_prev, dz_prev, delta, w, u_prev, z_prev, slope_pre
         kb, blk = task // n_blocks, task % n_blocks
         k0, k1 = _block(kb, OC, DELTA_KC)
         i0, i1 = _block(blk, B, ROWS)
-        pack_rows(packed, k0 * n_blocks * ROWS + blk * (k1 - k0) * ROWS, delta, i0, i1, k0, k1)
+        pack_transposed(packed, k0 * n_blocks * ROWS + blk * (k1 - k0) * ROWS, ROWS, ROWS,
+                        delta, i0, i1, k0, k1)
     sums = np.empty(n_blocks * ROWS * n_panels * NR, w.dtype)   # dz, padded to whole tiles
     for t in prange((n_panels + per_task - 1) // per_task):
         task = np.int64(t)

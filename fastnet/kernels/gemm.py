@@ -8,7 +8,8 @@ loads two vectors of b and multiplies them by ROWS numbers of a (fused multiply-
 with the number broadcast from memory), and nothing is stored until the end. The
 operands are packed first so that the walk reads memory in order:
 
-    ap  (K, ROWS)   ``pack_rows``: a block of ROWS rows of a, column by column
+    ap  (K, ROWS)   ``pack_rows``, ``pack_transposed``: a block of ROWS rows of a, column
+                    by column
     bp  (K, width)  ``pack_columns``: a panel of columns of b, row by row
 
 so a step over k reads ROWS consecutive numbers of ap and 2 vectors of a bp row. (Read
@@ -20,7 +21,7 @@ Shapes: ap, bp, out flat (1-D) arrays with offsets and row strides (``ld*``), so
 buffer holds many blocks; lanes L = simd.BYTES / itemsize, NR = 2 L columns a tile.
 """
 from ..config import helper, inline
-from .simd import BYTES, load, prefetch, vfma, vload, vstore, vzero
+from .simd import BYTES, load, prefetch, transpose8, vfma, vload, vstore, vzero
 
 ROWS = 8  # rows of a tile (of a and of out)
 PREFETCH_ROWS = 8  # rows of b ahead that ``pack_columns`` prefetches
@@ -43,6 +44,32 @@ def pack_rows(ap, a0, a, i0, i1, k0, k1):
             ap[q + r] = a[i0 + r, k]
         for r in range(n, ROWS):
             ap[q + r] = 0
+
+
+@helper
+def pack_transposed(dst, d0, ldd, width, a, i0, i1, k0, k1):
+    """dst[d0 + (k - k0) ldd + (i - i0)] = a[i, k] for i0 ≤ i < i1 and k0 ≤ k < k1, and 0
+    for i - i0 from i1 - i0 to ``width``: rows i0..i1 of a, C-contiguous (M, K), column by
+    column (a block of ROWS rows of a with ldd = width = ROWS, as ``pack_rows``; a strip of
+    columns of aᵀ with ldd = width = NR). Groups of 8 rows go LANES columns at a time
+    through ``simd.transpose8``; the rest number by number."""
+    K = a.shape[1]
+    flat = a.reshape(a.shape[0] * K)
+    L = BYTES // a.itemsize
+    n = i1 - i0
+    grouped, k_whole = n - n % 8, k0 + (k1 - k0) // L * L
+    for g in range(0, grouped, 8):
+        for k in range(k0, k_whole, L):
+            transpose8(dst, d0 + (k - k0) * ldd + g, ldd, flat, (i0 + g) * K + k, K)
+        for k in range(k_whole, k1):
+            for r in range(g, g + 8):
+                dst[d0 + (k - k0) * ldd + r] = flat[(i0 + r) * K + k]
+    for r in range(grouped, n):
+        for k in range(k0, k1):
+            dst[d0 + (k - k0) * ldd + r] = flat[(i0 + r) * K + k]
+    for r in range(n, width):
+        for k in range(k0, k1):
+            dst[d0 + (k - k0) * ldd + r] = 0
 
 
 @helper
