@@ -7,7 +7,8 @@ input dtype (uint8 images, writable or read-only, float, or a float64 memory map
 learned slope (PReLU adds two kernels), dropout, sample weights and gradient clipping
 (each adds kernels of its own). A small float32 network with a PReLU layer with dropout,
 fed each kind of input, trained with an optimizer (also with weights and clipping) and
-differentiated without one, makes every such call.
+differentiated without one, makes every such call; the register-blocked kernels of wide
+layers are added with the same arguments.
 """
 import os
 import tempfile
@@ -42,7 +43,13 @@ def typical_calls():
         calls += passes.planned_calls(net, X, scale, T, SGD(0.1).kind, X, weighted=True,
                                       clips=True)
         calls += passes.planned_calls(net, X, scale, T, None, X)
-    return calls
+    return calls + [(PACKED[k], args) for k, args in calls if k in PACKED]
+
+
+# The register-blocked forms of wide layers' kernels take their row forms' arguments.
+PACKED = {passes.dense_forward: passes.dense_forward_packed,
+          passes.dense_backward_params: passes.dense_backward_params_packed,
+          passes.hidden_delta: passes.hidden_delta_packed}
 
 
 def compile_typical(workers=None):

@@ -313,3 +313,15 @@ def test_overlapping_compiles_in_threads_put_the_collector_back_once():
         t.join(timeout=60)
         assert not t.is_alive()
     assert gc.get_threshold() == before
+
+
+def test_typical_calls_cover_a_wide_dense_run():
+    """``fastnet compile`` puts the register-blocked kernels of wide layers in the cache too."""
+    net = fn.Network([fn.Dense(784, 1024, activation="relu"), fn.Dense(1024, 1024, activation="relu"),
+                      fn.Dense(1024, 10)], seed=0, sparse_inputs=False)
+    Xc, scale = inputs.as_input(net, np.zeros((8, 784), np.float32))
+    T = inputs.encode_targets(net, np.arange(8) % 10, 8)
+    calls = passes.planned_calls(net, Xc, scale, T, fn.SGD(0.1).kind, batch_sizes=(256, 8))
+    assert {passes.dense_forward_packed, passes.dense_backward_params_packed,
+            passes.hidden_delta_packed} <= {k for k, _ in calls}
+    assert signatures(calls) <= signatures(precompile.typical_calls())
