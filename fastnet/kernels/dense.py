@@ -345,49 +345,70 @@ def dense_forward_packed(u, z, x, w, bias, slope, act):
     product of ``gemm``: u = x Wᵀ + bias, z = f(u).
 
     A first parallel loop packs x by blocks of DELTA_KC inputs and ROWS samples
-    (``pack_transposed``); then each task owns a run of strips of NR units and walks the
+    (``_pack_block``); then each task owns a run of strips of NR units and walks the
     inputs in blocks of DELTA_KC: it packs the block of each of its strips of Wᵀ
     (``pack_transposed`` of W's rows) and adds the block's terms to every tile of samples
-    of that strip (``tile``), in a buffer padded to whole tiles; then copies its columns
-    into u and adds bias and activation (``_forward_rows``). Each cell sums its inputs in
+    of that strip (``_packed_strips``), in a buffer padded to whole tiles; then copies its
+    columns into u and adds bias and activation (``_forward_rows``). Each cell sums its inputs in
     order, one multiply-add at a time, whatever the thread count.
     """
     B, OC = u.shape
-    C = x.shape[1]
     NR = tile_columns(w)
-    n_blocks, n_strips = (B + ROWS - 1) // ROWS, (OC + NR - 1) // NR
-    n_kb = (C + DELTA_KC - 1) // DELTA_KC
-    per_task = (n_strips + RUN_TASKS - 1) // RUN_TASKS
-    packed = np.empty(n_blocks * ROWS * C, w.dtype)   # [input block][sample block][c][row]
+    n_blocks, n_kb, per_task, n_tasks = _packed_layout(B, x.shape[1], OC, NR)
+    packed = np.empty(n_blocks * ROWS * x.shape[1], w.dtype)   # [k block][sample block][k][row]
     for t in prange(n_kb * n_blocks):
+        _pack_block(packed, x, np.int64(t), n_blocks)
+    sums = np.empty(n_blocks * ROWS * ((OC + NR - 1) // NR * NR), w.dtype)   # u, whole tiles
+    for t in prange(n_tasks):
         task = np.int64(t)  # signed (see ZERO)
-        kb, blk = task // n_blocks, task % n_blocks
-        k0, k1 = _block(kb, C, DELTA_KC)
-        i0, i1 = _block(blk, B, ROWS)
-        pack_transposed(packed, k0 * n_blocks * ROWS + blk * (k1 - k0) * ROWS, ROWS, ROWS,
-                        x, i0, i1, k0, k1)
-    sums = np.empty(n_blocks * ROWS * n_strips * NR, w.dtype)   # u, padded to whole tiles
-    for t in prange((n_strips + per_task - 1) // per_task):
-        task = np.int64(t)
-        first, last = task * per_task, min((task + 1) * per_task, n_strips)
-        _forward_strips(sums, packed, w, n_blocks, first, last)
+        first, last = task * per_task, min((task + 1) * per_task, (OC + NR - 1) // NR)
+        _packed_strips(sums, packed, w, True, n_blocks, first, last)
         _forward_rows(u, z, sums, bias, slope, act, first * NR, min(last * NR, OC))
 
 
+@inline
+def _packed_layout(M, K, N, NR):
+    """(n_blocks, n_kb, per_task, n_tasks) of a packed product of M rows, K terms and N
+    columns: blocks of ROWS rows, blocks of DELTA_KC terms, and strips of NR columns in
+    runs of per_task, one run a task (RUN_TASKS at most)."""
+    n_strips = (N + NR - 1) // NR
+    per_task = (n_strips + RUN_TASKS - 1) // RUN_TASKS
+    return ((M + ROWS - 1) // ROWS, (K + DELTA_KC - 1) // DELTA_KC, per_task,
+            (n_strips + per_task - 1) // per_task)
+
+
 @helper
-def _forward_strips(sums, packed, w, n_blocks, first, last):
-    """Strips first..last of NR units of ``dense_forward_packed``'s padded sums = x Wᵀ: by
-    blocks of DELTA_KC inputs, each block's strip of Wᵀ packed (in L1) and used for all the
-    blocks of samples, whose packed x stays in L2 from strip to strip."""
-    OC, C = w.shape
+def _pack_block(packed, a, task, n_blocks):
+    """Block ``task`` (block of DELTA_KC terms kb, block of ROWS rows blk; kb-major) of the
+    packed a (M, K) of a packed product (``pack_transposed``): block kb of all rows first,
+    so that one block of terms of every row lies in one run (in L2)."""
+    M, K = a.shape
+    kb, blk = task // n_blocks, task % n_blocks
+    k0, k1 = _block(kb, K, DELTA_KC)
+    i0, i1 = _block(blk, M, ROWS)
+    pack_transposed(packed, k0 * n_blocks * ROWS + blk * (k1 - k0) * ROWS, ROWS, ROWS,
+                    a, i0, i1, k0, k1)
+
+
+@helper
+def _packed_strips(sums, packed, w, transposed, n_blocks, first, last):
+    """Strips first..last of NR columns of the padded sums = a b of a packed product (a
+    packed by ``_pack_block``): by blocks of DELTA_KC terms, each block's strip of b packed
+    (in L1) and used for every block of ROWS rows of a, whose packed block of terms stays in
+    L2 from strip to strip. b = w (K, N) (the hidden δ: a = δ, w = W), or with
+    ``transposed`` b = wᵀ of w (N, K) (the forward: a = x, w = W)."""
+    K, N = (w.shape[1], w.shape[0]) if transposed else (w.shape[0], w.shape[1])
     NR = tile_columns(w)
-    width = ((OC + NR - 1) // NR) * NR
+    width = ((N + NR - 1) // NR) * NR
     strip = np.empty(DELTA_KC * NR, w.dtype)
-    for kb in range((C + DELTA_KC - 1) // DELTA_KC):
-        k0, k1 = _block(kb, C, DELTA_KC)
+    for kb in range((K + DELTA_KC - 1) // DELTA_KC):
+        k0, k1 = _block(kb, K, DELTA_KC)
         for s in range(first, last):
-            j0, j1 = _block(s, OC, NR)
-            pack_transposed(strip, ZERO, NR, NR, w, j0, j1, k0, k1)
+            j0, j1 = _block(s, N, NR)
+            if transposed:
+                pack_transposed(strip, ZERO, NR, NR, w, j0, j1, k0, k1)
+            else:
+                pack_columns(strip, ZERO, NR, w, k0, k1, j0, j1)
             for blk in range(n_blocks):
                 tile(sums, blk * ROWS * width + j0, width, packed,
                      (k0 * n_blocks + blk * (k1 - k0)) * ROWS, strip, ZERO, NR, k1 - k0, kb > 0)
@@ -721,56 +742,28 @@ def hidden_delta_packed(delta_prev, dz_prev, delta, w, u_prev, z_prev, slope_pre
     δ_prev = f'(u_prev) ⊙ dz.
 
     A first parallel loop packs δ by blocks of DELTA_KC units and ROWS samples
-    (``pack_rows``). Then each task owns a run of panels of NR columns (``tile_columns``)
+    (``_pack_block``). Then each task owns a run of panels of NR columns (``tile_columns``)
     of dz and walks the units in blocks of DELTA_KC: it packs the block's rows of each of
     its panels of W (``pack_columns``, DELTA_KC × NR: in L1) and adds the block's terms
-    to every tile of samples of that panel (``tile``, the sums in registers; the block's
-    packed δ, in L2, serves all the task's panels), in a buffer padded to whole tiles;
+    to every tile of samples of that panel (``_packed_strips``: the sums in registers; the
+    block's packed δ, in L2, serves all the task's panels), in a buffer padded to whole tiles;
     then copies its columns into dz and applies f' (``_delta_rows``). A cell's sum runs
     over o in order, one multiply-add at a time, whatever the thread count: the bits of
     ``hidden_delta``, which sums the same way.
     """
     B, C = dz_prev.shape
-    OC = w.shape[0]
     NR = tile_columns(w)
-    n_blocks, n_panels = (B + ROWS - 1) // ROWS, (C + NR - 1) // NR
-    n_kb = (OC + DELTA_KC - 1) // DELTA_KC
-    per_task = (n_panels + RUN_TASKS - 1) // RUN_TASKS
-    packed = np.empty(n_blocks * ROWS * OC, w.dtype)   # [k block][sample block][k][row]
+    n_blocks, n_kb, per_task, n_tasks = _packed_layout(B, w.shape[0], C, NR)
+    packed = np.empty(n_blocks * ROWS * w.shape[0], w.dtype)   # [k block][sample block][k][row]
     for t in prange(n_kb * n_blocks):
+        _pack_block(packed, delta, np.int64(t), n_blocks)
+    sums = np.empty(n_blocks * ROWS * ((C + NR - 1) // NR * NR), w.dtype)   # dz, whole tiles
+    for t in prange(n_tasks):
         task = np.int64(t)  # signed (see ZERO)
-        kb, blk = task // n_blocks, task % n_blocks
-        k0, k1 = _block(kb, OC, DELTA_KC)
-        i0, i1 = _block(blk, B, ROWS)
-        pack_transposed(packed, k0 * n_blocks * ROWS + blk * (k1 - k0) * ROWS, ROWS, ROWS,
-                        delta, i0, i1, k0, k1)
-    sums = np.empty(n_blocks * ROWS * n_panels * NR, w.dtype)   # dz, padded to whole tiles
-    for t in prange((n_panels + per_task - 1) // per_task):
-        task = np.int64(t)
-        first, last = task * per_task, min((task + 1) * per_task, n_panels)
-        _delta_panels(sums, packed, w, n_blocks, first, last)
+        first, last = task * per_task, min((task + 1) * per_task, (C + NR - 1) // NR)
+        _packed_strips(sums, packed, w, False, n_blocks, first, last)
         _delta_rows(delta_prev, dz_prev, sums, u_prev, z_prev, slope_prev, act_prev,
                     first * NR, min(last * NR, C))
-
-
-@helper
-def _delta_panels(sums, packed, w, n_blocks, first, last):
-    """Panels first..last of NR columns of ``hidden_delta_packed``'s padded sums = δ W:
-    by blocks of DELTA_KC terms (units o), each block's panel of W packed and used for all
-    the blocks of samples, whose packed δ (n_blocks · ROWS · DELTA_KC numbers) stays in L2
-    from panel to panel."""
-    OC, C = w.shape
-    NR = tile_columns(w)
-    width = ((C + NR - 1) // NR) * NR
-    panel = np.empty(DELTA_KC * NR, w.dtype)
-    for kb in range((OC + DELTA_KC - 1) // DELTA_KC):
-        k0, k1 = _block(kb, OC, DELTA_KC)
-        for pnl in range(first, last):
-            j0, j1 = _block(pnl, C, NR)
-            pack_columns(panel, ZERO, NR, w, k0, k1, j0, j1)
-            for blk in range(n_blocks):
-                tile(sums, blk * ROWS * width + j0, width, packed,
-                     (k0 * n_blocks + blk * (k1 - k0)) * ROWS, panel, ZERO, NR, k1 - k0, kb > 0)
 
 
 @helper
