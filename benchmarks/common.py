@@ -89,22 +89,39 @@ def _aligned_arrays(ns):
     return ns
 
 
+def _packed(rule, c):
+    """Whether a network runs the register-blocked form of a kernel on case ``c``."""
+    return rule(c.batch, c.fan_in, c.fan_out, c.w.itemsize)
+
+
 def forward(c):
-    """u = x W^T + bias, z = relu(u)."""
+    """u = x W^T + bias, z = relu(u), by the kernel a network runs (the packed one for a
+    wide layer, ``dense.forward_packed``)."""
     if c.first:
         dense.dense_forward_in_major(c.u, c.z, c.partial, c.x, c.w_stored, c.bias, c.slope, RELU)
+    elif _packed(dense.forward_packed, c):
+        dense.dense_forward_packed(c.u, c.z, c.x, c.w_stored, c.bias, c.slope, RELU)
     else:
         dense.dense_forward(c.u, c.z, c.x, c.w_stored, c.bias, c.slope, RELU)
 
 
 def weight_grad(c):
-    """dW = δ^T x (dWᵀ = xᵀ δ for the first layer), dbias = Σ_b δ."""
-    dense.dense_gradient(c.dw, c.dbias, c.delta, c.x, c.first)
+    """dW = δ^T x (dWᵀ = xᵀ δ for the first layer), dbias = Σ_b δ: ``dense_gradient``, or
+    for a wide layer the packed kernel with no optimizer step, as a network's gradient
+    pass runs it (``dense.gradient_packed``)."""
+    if dense.gradient_packed(c.batch, c.fan_in, c.fan_out, c.first, c.w.itemsize):
+        dense.dense_backward_params_packed(c.dw, c.dbias, (c.w_stored,) * 3, (c.bias,) * 3,
+                                           c.delta, c.x, optim.NO_HYPER, c.first,
+                                           optim.NO_UPDATE)
+    else:
+        dense.dense_gradient(c.dw, c.dbias, c.delta, c.x, c.first)
 
 
 def hidden_delta(c):
-    """δ_prev = relu'(x) ⊙ (δ W), taking x as the layer below's u and z."""
-    dense.hidden_delta(c.delta_prev, c.dz_prev, c.delta, c.w, c.x, c.x, c.slope_prev, RELU)
+    """δ_prev = relu'(x) ⊙ (δ W), taking x as the layer below's u and z (the packed kernel
+    for a wide layer, ``dense.delta_packed``)."""
+    kernel = dense.hidden_delta_packed if _packed(dense.delta_packed, c) else dense.hidden_delta
+    kernel(c.delta_prev, c.dz_prev, c.delta, c.w, c.x, c.x, c.slope_prev, RELU)
 
 
 KERNELS = {"forward": forward, "weight_grad": weight_grad, "hidden_delta": hidden_delta}

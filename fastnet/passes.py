@@ -217,9 +217,9 @@ def backward(net, ws, update=None):
         inp = ws.x if i == 0 else ws.dropped[i - 1] if ws.masked[i - 1] else ws.z[i - 1]
         in_major = net.w_in_major(i)
         dw = layer.dW.T if in_major else layer.dW  # as stored
-        if update is None:
-            dense_gradient(dw, layer.db, ws.delta[i], inp, in_major)
-        else:
+        if update is None and ws.gradient_kernel[i] is dense_backward_params:
+            dense_gradient(dw, layer.db, ws.delta[i], inp, in_major)  # fewer arguments
+        else:   # (the packed kernel with NO_UPDATE: the gradient alone)
             bad += ws.gradient_kernel[i](dw, layer.db, w_slots, b_slots, ws.delta[i], inp, h,
                                          in_major, kind)
     return bad
@@ -281,12 +281,12 @@ def planned_calls(net, X, scale, T, update_kind=None, X_eval=None, weighted=Fals
         inp = ws.z[i - 1] if i > 0 else ws.x
         in_major = net.w_in_major(i)
         dw = layer.dW.T if in_major else layer.dW
-        if not fused:
-            calls.append((dense_gradient, (dw, layer.db, ws.delta[i], inp, in_major)))
-        else:
-            kernels = dict.fromkeys(gradient_kernel(net, i, B) for B in batch_sizes)
-            calls += [(kernel, (dw, layer.db, w_slots, b_slots, ws.delta[i], inp, O.NO_HYPER,
-                                in_major, kind)) for kernel in kernels]
+        for kernel in dict.fromkeys(gradient_kernel(net, i, B) for B in batch_sizes):
+            if not fused and kernel is dense_backward_params:
+                calls.append((dense_gradient, (dw, layer.db, ws.delta[i], inp, in_major)))
+            else:
+                calls.append((kernel, (dw, layer.db, w_slots, b_slots, ws.delta[i], inp,
+                                       O.NO_HYPER, in_major, kind)))
     if clips:   # Optimizer.clip, then the flat update of train._backward_update
         g = net.grads
         calls += [(clip_norm, (g[seg[0]], 1.0)) for layer in net._segments for seg in layer

@@ -325,3 +325,26 @@ def test_typical_calls_cover_a_wide_dense_run():
     assert {passes.dense_forward_packed, passes.dense_backward_params_packed,
             passes.hidden_delta_packed} <= {k for k, _ in calls}
     assert signatures(calls) <= signatures(precompile.typical_calls())
+
+
+def test_a_clipped_run_of_a_wide_layer_takes_the_packed_gradient_alone():
+    """With clipping the optimizer step is not fused: the gradient pass runs the packed
+    weight gradient with no step (the bits of dense_gradient), planned like the rest."""
+    net = fn.Network([fn.Dense(20, 1800, activation="relu"), fn.Dense(1800, 150, activation="relu"),
+                      fn.Dense(150, 3)], seed=0)
+    X = np.random.default_rng(0).normal(size=(305, 20)).astype(np.float32)
+    y = np.arange(305) % 3
+    count = KernelCount()
+    net.fit(X, y, epochs=1, batch_size=300, optimizer=fn.SGD(0.01, momentum=0.9, clipnorm=1.0),
+            verbose=False, callbacks=[count])
+    assert count.end == count.begin
+    ws = passes.workspace(net, 300)
+    assert ws.gradient_kernel[1] is passes.dense_backward_params_packed
+    # the gradient alone, both ways: the same bits
+    passes.forward(net, ws)
+    passes.loss(net, ws)
+    passes.backward(net, ws)
+    packed = net.layers[1].dW.copy()
+    ws.gradient_kernel[1] = passes.dense_backward_params
+    passes.backward(net, ws)
+    np.testing.assert_array_equal(net.layers[1].dW, packed)
