@@ -392,12 +392,15 @@ def _features(X, name, pixels):
 
 
 def _float32_rounds(X):
-    """Whether float32 would round some (non-constant) feature of X by more than
-    FLOAT32_ROUNDING of its range: a timestamp column of 1.7e9 s varying by minutes (float32 steps of 128 s there),
-    large ids. Such data stays float64, and is standardised from it."""
+    """Whether float32 would round some feature of X by more than FLOAT32_ROUNDING of its
+    range (of 1 for a constant feature, e.g. in a file of one row to predict): a timestamp
+    column of 1.7e9 s varying by minutes (float32 steps of 128 s there), large ids. Such
+    data stays float64, and is standardised from it."""
     low, high = X.min(axis=0).astype(np.float64), X.max(axis=0).astype(np.float64)
     step = np.maximum(np.abs(low), np.abs(high)) * 2.0 ** -24   # float32's rounding there
-    return bool(np.any((step > FLOAT32_ROUNDING * (high - low)) & (high > low)))
+    # a constant feature (one row to predict) has no range here: its model's may be small
+    spread = np.where(high > low, high - low, 1.0)
+    return bool(np.any(step > FLOAT32_ROUNDING * spread))
 
 
 def _fits_uint8(X):

@@ -5,6 +5,8 @@ Each function takes the network only for its sizes, dtype and loss (``n_inputs``
 ``n_outputs``, ``dtype``, ``loss_kind``, ``layers[0]``), and raises a ValueError or
 TypeError naming the argument for anything it cannot use.
 """
+import warnings
+
 import numpy as np
 
 from . import checks
@@ -129,8 +131,20 @@ def input_scaling(net, X):
         if X.shape[1] != len(scaler.shift):
             raise ValueError(f"X has {X.shape[1]} features; the scaler was fitted on "
                              f"{len(scaler.shift)}")
+        if scaler.takes_pixels and X.dtype.kind == "f":
+            _warn_unit_images(X)
         return scaler.shift, scaler.factor
     return 1.0 / 255.0 if X.dtype == np.uint8 else 1.0
+
+
+def _warn_unit_images(X):
+    """UserWarning when float inputs to a model fitted on 0..255 pixels all lie in [0, 1]
+    (its first SPARSE_PROBE_ROWS rows): 0..1 images, which it would scale by 1/255 again."""
+    probe = np.asarray(X[:SPARSE_PROBE_ROWS])
+    if probe.size and 0 < probe.max() <= 1 and probe.min() >= 0:
+        warnings.warn("X looks like 0..1 images, but the model's scaler was fitted on 0..255 "
+                      "pixels and takes its inputs in those units: give X * 255 (or uint8 "
+                      "pixels)", UserWarning, stacklevel=4)
 
 
 def scaled(net, X):

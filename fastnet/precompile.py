@@ -20,12 +20,14 @@ from .inputs import as_input, encode_targets
 from .layers import Dense
 from .network import Network
 from .optimizers import SGD
+from .scaling import Scaler
 
 
 def typical_calls():
     """The (kernel, args) of the calls of float32 runs (``passes.planned_calls``), fed
-    uint8 images (writable or read-only), float32 rows, or a float64 ``.npy`` file loaded
-    with ``mmap_mode="r"`` (a memory map the gather kernels read as it is)."""
+    uint8 images (writable or read-only), float32 rows, a float64 ``.npy`` file loaded
+    with ``mmap_mode="r"`` (a memory map the gather kernels read as it is), or float64
+    rows under a fitted scaler (kept float64, shifted as they are gathered)."""
     net = Network([Dense(4, 4, activation="prelu", dropout=0.5), Dense(4, 3)])
     y = np.arange(8) % 3
     images = np.zeros((8, 4), np.uint8)
@@ -43,6 +45,9 @@ def typical_calls():
         calls += passes.planned_calls(net, X, scale, T, SGD(0.1).kind, X, weighted=True,
                                       clips=True)
         calls += passes.planned_calls(net, X, scale, T, None, X)
+    net.scaler = Scaler("standard").fit(np.ones((8, 4)))   # float64 rows, shifted as gathered
+    X, scale = as_input(net, np.ones((8, 4)))
+    calls += passes.planned_calls(net, X, scale, encode_targets(net, y, 8), SGD(0.1).kind, X)
     return calls + [(PACKED[k], args) for k, args in calls if k in PACKED]
 
 

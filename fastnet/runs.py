@@ -529,9 +529,8 @@ def _prepare(cfg, data):
 
 def make_scaler(cfg):
     """The scaler of ``scale``, unfitted: ``fit`` fits it on the training part (the rows
-    it keeps after its seeded validation split) in one streaming pass, and drops it for
-    dark-background uint8 pixels under auto (scaled by 1/255 as they are gathered;
-    ``scaling.Scaler`` has the rule)."""
+    it keeps after its seeded validation split) in one streaming pass (``scaling.Scaler``
+    has the rules; dark-background uint8 pixels keep the gather kernels' x / 255)."""
     return Scaler(cfg["scale"])
 
 

@@ -107,7 +107,7 @@ class Scaler:
             return self.mode if self.mode == "none" else f"{self.mode} (unfitted)"
         if self.is_pixels:
             return DARK_PIXELS if self.mode == "auto" else f"{self.mode}: pixels / 255"
-        if self.takes_pixels:
+        if self.mode == "auto" and self.takes_pixels:
             return (f"auto: centred pixels (x - mean) / 255, light background (mean pixel "
                     f"{self.shift.mean() / 255:.2f} >= {LIGHT_BACKGROUND})")
         return "auto: standard" if self.mode == "auto" else self.mode

@@ -108,8 +108,9 @@ def fit(net, X, y, epochs=10, batch_size=32, optimizer=None, validation_split=0.
     opt.bind(net.params)
     X = inputs.check_input(net, X)
     T = inputs.encode_targets(net, y, X.shape[0])
-    if record:   # the monitor scales its probe rows as fit gathers them
-        callbacks = [*callbacks, GradientMonitor(X, y, record=record, to_history=True)]
+    monitor = GradientMonitor(X, y, record=record, to_history=True) if record else None
+    if monitor is not None:   # the monitor scales its probe rows as fit gathers them
+        callbacks = [*callbacks, monitor]
     weights = sample_weights(net, T, sample_weight, class_weight)
     rng = np.random.default_rng(seed)
     train_idx, validation = _held_out(net, X, T, validation_split, validation_data, rng)
@@ -127,12 +128,13 @@ def fit(net, X, y, epochs=10, batch_size=32, optimizer=None, validation_split=0.
     if backup is not None:
         backup.save()
     # compile (or load) every kernel now, so that no epoch's seconds include a compile
-    state.history.compile_seconds = compiler.warm(
-        passes.planned_calls(net, X, scale, T, opt.kind,
-                             None if validation is None else validation[:2],   # X_val, scale
-                             weighted=weights is not None, clips=opt.clips,
-                             batch_sizes={min(batch_size, n), n % batch_size or batch_size}),
-        verbose)
+    calls = passes.planned_calls(net, X, scale, T, opt.kind,
+                                 None if validation is None else validation[:2],  # X_val, scale
+                                 weighted=weights is not None, clips=opt.clips,
+                                 batch_sizes={min(batch_size, n), n % batch_size or batch_size})
+    if monitor is not None:   # its probe: a forward and the gradient alone, on its own batch
+        calls += passes.planned_calls(net, X, scale, T, None, batch_sizes={len(monitor.X)})
+    state.history.compile_seconds = compiler.warm(calls, verbose)
     _call(callbacks, "on_train_begin", state)
     with _sigint_flag(handle_sigint) as interrupted:
         while not state.finished:

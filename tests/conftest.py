@@ -14,7 +14,7 @@ def suite_calls():
     """(kernel, args) of the kernel signatures the tests call: a float32 run's
     (``precompile.typical_calls``), the same for float64 networks, and the kernels the
     tests call directly in other types (the CSV parser, a float32 batch gathered from
-    float64 rows) and the panel form of the weight gradient, which only wide layers run."""
+    float64 rows) and the register-blocked kernels of wide layers (``dense.*_packed``)."""
     from fastnet import passes, precompile
     from fastnet.csvfile import parse_rows
     from fastnet.inputs import as_input, encode_targets
@@ -45,7 +45,7 @@ def suite_calls():
     none = np.zeros((2, 0), np.float32)
     calls.append((gather_batch, (np.zeros((2, 4), np.float32), none, np.zeros((2, 4)), none,
                                  np.zeros(2, np.int64), 1.0, shift, shift)))
-    calls.append((parse_rows, (np.zeros((1, 1), np.float32), np.zeros((1, 2), np.int64),
+    calls.append((parse_rows, (np.zeros((1, 1), np.float64), np.zeros((1, 2), np.int64),
                                np.zeros(5, np.int64), np.frombuffer(b"1\n", np.uint8), 0)))
     return calls
 

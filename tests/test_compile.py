@@ -348,3 +348,26 @@ def test_a_clipped_run_of_a_wide_layer_takes_the_packed_gradient_alone():
     ws.gradient_kernel[1] = passes.dense_backward_params
     passes.backward(net, ws)
     np.testing.assert_array_equal(net.layers[1].dW, packed)
+
+
+def test_the_gradient_monitor_compiles_nothing_after_the_warm_up():
+    """fit plans the monitor's probe (its own batch of 256, the gradient alone): with a wide
+    layer its kernels differ from the training batch's (packed hidden δ at 256, not at 32)."""
+    net = fn.Network([fn.Dense(20, 1100, activation="relu"), fn.Dense(1100, 600, activation="relu"),
+                      fn.Dense(600, 3)], seed=0, sparse_inputs=False)
+    X = np.random.default_rng(0).normal(size=(300, 20)).astype(np.float32)
+    count = KernelCount()
+    net.fit(X, np.arange(300) % 3, epochs=1, batch_size=32, record=("grad_norm",),
+            verbose=False, callbacks=[count])
+    assert count.end == count.begin
+
+
+def test_typical_calls_cover_float64_rows_under_a_scaler():
+    net = fn.Network([fn.Dense(4, 8, activation="relu"), fn.Dense(8, 3)], seed=0)
+    X = np.random.default_rng(0).normal(5, 1, size=(12, 4))
+    net.scaler = Scaler("standard").fit(X)
+    Xc, scale = inputs.as_input(net, X)
+    assert Xc.dtype == np.float64
+    T = inputs.encode_targets(net, np.arange(12) % 3, 12)
+    planned = signatures(passes.planned_calls(net, Xc, scale, T, fn.SGD(0.1).kind, Xc))
+    assert planned <= signatures(precompile.typical_calls())

@@ -598,3 +598,13 @@ def test_a_timestamp_feature_keeps_its_float64_precision(tmp_path):
     # ordinary measurements still load as float32
     write_csv(tmp_path / "plain.csv", X[:, 1:] * 1000, y, names=["noise"])
     assert fn.datasets.load(tmp_path / "plain.csv").X.dtype == np.float32
+
+
+def test_a_one_row_file_keeps_a_timestamp_in_float64(tmp_path):
+    """A row to predict has no range of its own: a constant feature counts as rounded when
+    float32's step there exceeds the rule's share of 1 (a timestamp: 128 s)."""
+    (tmp_path / "one.csv").write_text("ts,x\n1700000033,0.5\n")
+    X = fn.datasets.load(tmp_path / "one.csv", target=None).X
+    assert X.dtype == np.float64 and X[0, 0] == 1700000033
+    (tmp_path / "small.csv").write_text("a,b\n12.5,0.5\n")
+    assert fn.datasets.load(tmp_path / "small.csv", target=None).X.dtype == np.float32

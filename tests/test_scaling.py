@@ -187,3 +187,26 @@ def test_a_scaler_remembers_that_it_was_fitted_on_pixels():
     assert not Scaler.from_state(legacy).takes_pixels      # unknown: as before
     with pytest.raises(ValueError, match="pixels must be true or false"):
         Scaler.from_state(dict(Scaler("auto").fit(X).state(), pixels="yes"))
+
+
+def test_a_pixel_model_warns_of_0_to_1_images():
+    """A model fitted on 0..255 pixels takes floats in those units; 0..1 images (which it
+    would divide by 255 again) get a warning naming the fix."""
+    import fastnet as fn
+    X = np.random.default_rng(0).integers(0, 256, (64, 6), dtype=np.uint8)
+    net = fn.Network([fn.Dense(6, 4, activation="relu"), fn.Dense(4, 2)], seed=0)
+    net.scaler = Scaler("auto")
+    net.fit(X, np.arange(64) % 2, epochs=1, verbose=False)
+    assert net.scaler.is_pixels and net.scaler.takes_pixels
+    with pytest.warns(UserWarning, match=r"0\.\.1 images.*X \* 255"):
+        net.predict(X / 255.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        np.testing.assert_array_equal(net.predict(X.astype(np.float32)), net.predict(X))
+
+
+def test_describe_names_the_mode_of_a_scaler_fitted_on_pixels():
+    X = np.full((8, 3), 200, np.uint8)
+    assert Scaler("standard").fit(X).describe() == "standard"
+    assert Scaler("unit").fit(X).describe() == "unit"
+    assert Scaler("auto").fit(X).describe().startswith("auto: centred pixels")

@@ -23,7 +23,8 @@ k once (eight loads feed sixteen multiply-adds); ``_ab_rows`` keeps a 4 × 4 blo
 of a in registers and streams rows of b into 4 rows of out. With fast-math
 re-association LLVM vectorises the inner loop of both (16 float32 lanes of
 AVX-512). δᵀ is a strided view read one scalar at a time, so no transpose is
-ever copied. Each parallel loop gives every thread its own cells of out (blocks
+copied. (The register-blocked forms of wide layers, ``*_packed`` below, do copy their
+operands into packed blocks first: ``gemm``.) Each parallel loop gives every thread its own cells of out (blocks
 of 4 output units for u and dW, of 4 samples for g and a softmax layer's u), so
 no two threads write the same cell and the summation order does not depend on
 the thread count.
@@ -68,7 +69,7 @@ DELTA_PACKED_BATCH = 128  # the smallest batch whose hidden δ of a wide layer i
 PACKED_GRADIENT_CELLS = 512 * 512  # the smallest dW (W layout) whose gradient is packed
 PACKED_GRADIENT_BATCH = 16  # and the smallest batch
 PACKED_FORWARD_BATCH = 32  # the smallest batch whose forward of such a layer is packed
-DELTA_KC = 256  # terms (units) per block of the packed hidden δ: its panel of W fills half of L1
+DELTA_KC = 256  # terms per block of the packed forward and hidden δ: a strip of 32 KB (L1d 48)
 PARTS = 2  # slices of the pixels in the first layer's forward of a training batch
 RUN_BLOCKS = 4  # blocks of samples per run of such a forward when a slice of Wᵀ exceeds L2
 # A 0 typed int64 for helper arguments: a literal 0 (or a prange index, which the

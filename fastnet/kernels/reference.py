@@ -9,7 +9,7 @@ are (``matmul_naive``), not handed to BLAS: slow, and plainly the equation.
     activations.add_bias_activate        activate_ref (f(u); the bias is in dense_forward_ref)
     activations.times_derivative         derivative_ref
     activations.softmax_row              softmax_ref
-    dense.dense_forward                  dense_forward_ref
+    dense.dense_forward                  dense_forward_ref (and its _packed form)
     dense.dense_forward_in_major         dense_forward_ref (given Wᵀ)
     dense.dense_gradient                 dense_gradient_ref
     dense.dense_backward_params          dense_backward_params_ref (and its _packed form)

@@ -56,10 +56,11 @@ def _broadcast(builder, value, vector_type):
     return builder.shuffle_vector(first, undef, lanes)
 
 
-def _floats(array):
-    if not (isinstance(array, types.Array) and array.ndim == 1
-            and isinstance(array.dtype, types.Float)):
-        raise TypeError(f"a vector needs a 1-D float array, got {array}")
+def _floats(array, written=False):
+    if not (isinstance(array, types.Array) and array.ndim == 1 and array.layout == "C"
+            and isinstance(array.dtype, types.Float) and (array.mutable or not written)):
+        raise TypeError(f"a vector needs a 1-D C-contiguous float array"
+                        f"{' that can be written' if written else ''}, got {array}")
     return Vector(array.dtype)
 
 
@@ -120,7 +121,7 @@ def prefetch(typingctx, array, index):
 @intrinsic
 def vstore(typingctx, array, index, value):
     """array[index:index + LANES] = value (a vector of the array's dtype)."""
-    if _floats(array) != value:
+    if _floats(array, written=True) != value:
         raise TypeError(f"cannot store {value} into {array}")
 
     def codegen(context, builder, sig, args):
@@ -133,7 +134,9 @@ def vstore(typingctx, array, index, value):
 
 @intrinsic
 def vfma(typingctx, x, y, acc):
-    """x · y + acc in every lane, one rounding (x a scalar, broadcast, or a vector)."""
+    """x · y + acc in every lane (x a scalar, broadcast, or a vector): one fused
+    multiply-add, one rounding, where the CPU has them (LLVM's ``fmuladd``; a multiply and
+    an add, two roundings, on one without, as the row form's loops then compute too)."""
     if not isinstance(acc, Vector) or y != acc or not (x == acc or isinstance(x, types.Number)):
         raise TypeError(f"vfma needs vectors y, acc of one type and x a number or such a "
                         f"vector, got {x}, {y}, {acc}")
@@ -145,7 +148,7 @@ def vfma(typingctx, x, y, acc):
             xv = _broadcast(builder, context.cast(builder, args[0], sig.args[0], acc.dtype), ty)
         fma = cgutils.get_or_insert_function(
             builder.module, ir.FunctionType(ty, [ty, ty, ty]),
-            f"llvm.fma.v{acc.lanes}f{acc.dtype.bitwidth}")
+            f"llvm.fmuladd.v{acc.lanes}f{acc.dtype.bitwidth}")
         return builder.call(fma, [xv, args[1], args[2]])
     return acc(x, y, acc), codegen
 
@@ -161,16 +164,18 @@ def transpose8(typingctx, dst, d0, ldd, src, s0, lds):
     network of two-vector shuffles (one instruction each on AVX-512), 8-number stores:
     a fraction of a nanosecond a number, where a scalar copy of the transpose took 2-3."""
     vector = _floats(src)
-    if _floats(dst) != vector:
+    if _floats(dst, written=True) != vector:
         raise TypeError(f"transpose8 needs arrays of one dtype, got {dst}, {src}")
     lanes = vector.lanes
 
     def codegen(context, builder, sig, args):
         ty = context.get_value_type(vector)
         i32 = ir.IntType(32)
-        intp = args[1].type
+        d0, ldd, s0, lds = (context.cast(builder, args[i], sig.args[i], types.intp)
+                            for i in (1, 2, 4, 5))
+        intp = d0.type
         rows = [builder.load(_pointer(context, builder, sig.args[3], args[3],
-                                      builder.add(args[4], builder.mul(args[5], ir.Constant(intp, r))),
+                                      builder.add(s0, builder.mul(lds, ir.Constant(intp, r))),
                                       ty), align=vector.dtype.bitwidth // 8)
                 for r in range(ROWS8)]
         per = lanes // ROWS8   # columns k in one output vector (position q: k = q // 8, r = q % 8)
@@ -197,7 +202,7 @@ def transpose8(typingctx, dst, d0, ldd, src, s0, lds):
                 run = out if per == 1 else builder.shuffle_vector(
                     out, out, ir.Constant(ir.VectorType(i32, ROWS8),
                                           list(range(p * ROWS8, (p + 1) * ROWS8))))
-                at = builder.add(args[1], builder.mul(args[2], ir.Constant(intp, m * per + p)))
+                at = builder.add(d0, builder.mul(ldd, ir.Constant(intp, m * per + p)))
                 builder.store(run, _pointer(context, builder, sig.args[0], args[0], at, half),
                               align=vector.dtype.bitwidth // 8)
         return context.get_dummy_value()
