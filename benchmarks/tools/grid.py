@@ -14,9 +14,10 @@ decay 2e-4, cosine over --epochs; lr 0.01 on standardised inputs, where |x| reac
 lr 0.1 diverges; both scaled down with batches below 32, ``learning_rate``: a diverging
 network's saturated outputs and dead units are not a training run worth timing), taking
 turns epoch by epoch with untimed pauses and untimed warm-up steps first
-(``_peers.run_interleaved``, as compare.py does). The grid runs --rounds times (each configuration once per round, so a machine whose speed drifts weighs on
-every configuration alike); the table gives each implementation's median seconds per
-epoch over all rounds, the fastest peer and fastnet's time over the fastest peer's, flagged
+(``_peers.run_interleaved``, as compare.py does). The grid runs --rounds times (each
+configuration once per round, so a machine whose speed drifts weighs on every
+configuration alike); the table gives each implementation's median seconds per epoch over
+all rounds, the fastest peer and fastnet's time over the fastest peer's, flagged
 ``SLOWER`` when above 1.0. Above the table: date, CPU, threads and versions.
 
     python benchmarks/tools/grid.py        # the default grid, 64 configurations: long
