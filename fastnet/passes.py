@@ -38,9 +38,9 @@ class Workspace:
     u[l], z[l], delta[l], dz[l] (B, OC_l); rrelu[l] (B, OC_l) training slopes;
     partial the first layer's ``dense_forward_in_major`` workspace, of shape
     ``partial_shape(B, OC_0)`` (empty for dense inputs, which do not run it);
-    gradient_kernel[l] the layer's fused weight-gradient
-    kernel for batches of B (``gradient_kernel``), delta_kernel[l] the kernel of the δ
-    it sends to layer l - 1 (``delta_kernel``).
+    forward_kernel[l] the layer's forward kernel for batches of B (``forward_kernel``),
+    gradient_kernel[l] its fused weight-gradient kernel (``gradient_kernel``),
+    delta_kernel[l] the kernel of the δ it sends to layer l - 1 (``delta_kernel``).
     """
 
     def __init__(self, net, B):
@@ -66,6 +66,7 @@ class Workspace:
         self.dropped = [config.empty(s, dt) if layer.dropout else None
                         for layer, s in zip(net.layers, shapes)]
         self.masked = [False] * len(shapes)   # whether the last forward dropped layer l
+        self.forward_kernel = [forward_kernel(net, i, B) for i in range(len(shapes))]
         self.gradient_kernel = [gradient_kernel(net, i, B) for i in range(len(shapes))]
         self.delta_kernel = [delta_kernel(net, i, B) for i in range(len(shapes))]
 
@@ -109,35 +110,34 @@ def _slope(net, i, ws, training, rng):
     return layer.a
 
 
-def _forward_call(net, ws, i, inp, slope, kernel=None):
-    """(kernel, args) of layer i's forward from ``inp``: a layer that stores Wᵀ (the first,
-    of sparse inputs) has a kernel of its own (``dense_forward_in_major``), the others
-    ``dense_forward``, or ``dense_forward_packed`` for a wide layer and a large batch
-    (``forward_kernels``); ``kernel``: that one of them."""
+def _forward_call(net, ws, i, inp, slope, kernel):
+    """(kernel, args) of layer i's forward from ``inp`` by ``kernel``, one of
+    ``forward_kernels``: a layer that stores Wᵀ (the first, of sparse inputs) has its own
+    argument list (``dense_forward_in_major``)."""
     layer = net.layers[i]
     act = net.output_act if i == len(net.layers) - 1 else layer.act
     if net.w_in_major(i):
-        return dense_forward_in_major, (ws.u[0], ws.z[0], ws.partial, inp, layer.W.T,
-                                        layer.b, slope, act)
-    if kernel is None:
-        kernel = dense_forward_packed if (dense_forward_packed in forward_kernels(net, i) and
-                                          forward_packed(ws.B, layer.in_features,
-                                                         layer.out_features, _itemsize(net))) \
-            else dense_forward
+        return kernel, (ws.u[0], ws.z[0], ws.partial, inp, layer.W.T, layer.b, slope, act)
     return kernel, (ws.u[i], ws.z[i], inp, layer.W, layer.b, slope, act)
 
 
-def forward_kernels(net, i):
-    """The kernels layer i's forward may run: ``dense_forward_in_major`` for a layer that
-    stores Wᵀ; else ``dense_forward``, and ``dense_forward_packed`` too for a layer wide
-    enough (``dense.forward_packed`` at some batch) that is not a softmax."""
+def forward_kernel(net, i, B):
+    """Layer i's forward kernel for a batch of B: ``dense_forward_in_major`` for a layer
+    that stores Wᵀ; else ``dense_forward``, or ``dense_forward_packed`` for a layer that is
+    not a softmax, wide enough for the batch (``dense.forward_packed``)."""
     layer = net.layers[i]
-    act = net.output_act if i == len(net.layers) - 1 else layer.act
     if net.w_in_major(i):
-        return (dense_forward_in_major,)
-    wide = forward_packed(UNITS_BATCH, layer.in_features, layer.out_features, _itemsize(net))
-    return (dense_forward, dense_forward_packed) if wide and act != A.SOFTMAX else \
-        (dense_forward,)
+        return dense_forward_in_major
+    act = net.output_act if i == len(net.layers) - 1 else layer.act
+    packed = act != A.SOFTMAX and forward_packed(B, layer.in_features, layer.out_features,
+                                                 _itemsize(net))
+    return dense_forward_packed if packed else dense_forward
+
+
+def forward_kernels(net, i):
+    """The kernels layer i's forward may run, whatever the batch (training, evaluation):
+    ``forward_kernel`` of one sample and of UNITS_BATCH (the rule only grows with B)."""
+    return tuple(dict.fromkeys(forward_kernel(net, i, B) for B in (1, UNITS_BATCH)))
 
 
 def _itemsize(net):
@@ -149,7 +149,7 @@ def forward(net, ws, training=False, rng=None):
     inp = ws.x
     for i, layer in enumerate(net.layers):
         ws.slope[i] = _slope(net, i, ws, training, rng)
-        kernel, args = _forward_call(net, ws, i, inp, ws.slope[i])
+        kernel, args = _forward_call(net, ws, i, inp, ws.slope[i], ws.forward_kernel[i])
         kernel(*args)
         inp = ws.z[i]
         ws.masked[i] = bool(training and layer.dropout)
@@ -176,7 +176,7 @@ def gradient_kernel(net, i, B):
     or its register-blocked form (``dense.gradient_packed``; both give the same bits)."""
     layer = net.layers[i]
     packed = gradient_packed(B, layer.in_features, layer.out_features, net.w_in_major(i),
-                             np.dtype(net.dtype).itemsize)
+                             _itemsize(net))
     return dense_backward_params_packed if packed else dense_backward_params
 
 
@@ -184,8 +184,7 @@ def delta_kernel(net, i, B):
     """The kernel of the δ that layer i sends down, for a batch of B: ``hidden_delta``, or
     ``hidden_delta_packed`` for a wide W and a large batch (``dense.delta_packed``)."""
     layer = net.layers[i]
-    packed = delta_packed(B, layer.in_features, layer.out_features,
-                          np.dtype(net.dtype).itemsize)
+    packed = delta_packed(B, layer.in_features, layer.out_features, _itemsize(net))
     return hidden_delta_packed if packed else hidden_delta
 
 
@@ -235,9 +234,10 @@ def planned_calls(net, X, scale, T, update_kind=None, X_eval=None, weighted=Fals
     ``weighted``: with sample weights (``loss(weighted=True)``); ``clips``: the optimizer
     clips gradients (the gradient pass alone, then ``Optimizer.clip`` and a flat update,
     as ``train`` runs it); ``batch_sizes``: the sizes of the training batches, which pick
-    each layer's weight-gradient and δ kernels (``gradient_kernel``, ``delta_kernel``).
-    Layers with dropout add the dropout kernels. The arguments are a one-sample workspace's, of the same types as any
-    batch's. Keep in step with the call sites above, in ``train`` and in
+    each layer's weight-gradient and δ kernels (``gradient_kernel``, ``delta_kernel``);
+    every forward kernel a layer may run is planned (``forward_kernels``). Layers with
+    dropout add the dropout kernels. The arguments are a one-sample workspace's, of the
+    same types as any batch's. Keep in step with the call sites above, in ``train`` and in
     ``Optimizer.clip``."""
     ws = Workspace(net, 1)
     idx = np.zeros(ws.B, np.int64)
