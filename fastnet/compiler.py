@@ -14,6 +14,7 @@ one is missing, they compile here. Either way nothing compiles later, inside the
 training loop.
 """
 import contextlib
+import dis
 import gc
 import os
 import pickle
@@ -30,7 +31,7 @@ COMPILING = "compiling fastnet's kernels for this CPU (first run only) ..."
 # A new interpreter's start (importing Numba and fastnet, setting up Numba's target: about
 # 1 s on a 2-vCPU VM) in units of _cost: bytecode compiled in about that time.
 SPAWN_COST = 1000
-PARALLEL_COST = 600  # a parallel kernel's fixed cost (0.4-0.5 s; fitted to compile_times.py)
+PARALLEL_COST = 600  # a parallel loop's fixed cost (0.4-0.5 s; fitted to compile_times.py)
 # The garbage collector's thresholds while compiling. Numba's compiler makes hundreds of
 # thousands of short-lived containers; at Python's default (700, 10, 10) the collector
 # ran about 1 260 times in a serial compile of the MNIST kernels, 9 of them over every
@@ -99,11 +100,14 @@ def _calls(fn):
 
 
 def _cost(dispatcher):
-    """A rough compile cost: the size of its own bytecode, plus PARALLEL_COST for a
-    parallel kernel (Numba's passes over its loops, the loop functions and their
-    wrappers, and LLVM's pass over the whole nest)."""
-    parallel = bool(dispatcher.targetoptions.get("parallel"))
-    return len(dispatcher.py_func.__code__.co_code) + (PARALLEL_COST if parallel else 0)
+    """A rough compile cost: the size of its own bytecode, plus PARALLEL_COST for each
+    parallel loop of a parallel kernel (Numba's passes over it, its loop function and
+    their wrappers, and LLVM's pass over the whole nest)."""
+    code = dispatcher.py_func.__code__
+    loops = 0
+    if dispatcher.targetoptions.get("parallel"):
+        loops = sum(i.argval == "prange" for i in dis.get_instructions(code))
+    return len(code.co_code) + PARALLEL_COST * loops
 
 
 def _expected_cost(pair):
