@@ -54,7 +54,7 @@ from numba import prange
 
 from ..config import by_caller, helper, inline, kernel, parallel_kernel
 from .activations import SOFTMAX, add_bias_activate, times_derivative
-from .gemm import (ROWS, pack_columns, pack_rows, pack_strips, pack_transposed, tile,
+from .gemm import (ROWS, pack_columns, pack_strips, pack_transposed, tile,
                    tile_columns)
 from .simd import BYTES, load, vload, vstore
 from .optim import NO_UPDATE, update_row
@@ -70,6 +70,7 @@ PACKED_GRADIENT_CELLS = 512 * 512  # the smallest dW (W layout) whose gradient i
 PACKED_GRADIENT_BATCH = 16  # and the smallest batch
 PACKED_FORWARD_BATCH = 32  # the smallest batch whose forward of such a layer is packed
 DELTA_KC = 256  # terms per block of the packed forward and hidden δ: a strip of 32 KB (L1d 48)
+PACK_TERMS = 16  # terms (samples) of both operands a task of the weight gradient packs
 PARTS = 2  # slices of the pixels in the first layer's forward of a training batch
 RUN_BLOCKS = 4  # blocks of samples per run of such a forward when a slice of Wᵀ exceeds L2
 # A 0 typed int64 for helper arguments: a literal 0 (or a prange index, which the
@@ -616,13 +617,14 @@ def gradient_packed(B, C, OC, w_in_major, itemsize):
 def dense_backward_params_packed(dw, dbias, w_slots, bias_slots, delta, x, h, w_in_major,
                                  kind):
     """``dense_backward_params`` (same arguments, same bits) for the layers and batches of
-    ``gradient_packed``, as the register-blocked product
-    of ``gemm``: a (δᵀ or xᵀ) is packed in blocks of ROWS rows (``pack_rows``) and b in
-    strips of NR columns (``pack_strips``); RUN_TASKS tasks each own a run of blocks of
-    rows of dw, compute their tiles strip by strip (``_gradient_run``: each strip, in L1,
-    serves all the run's blocks) and then update those rows of W (rule ``kind``) and
-    their biases, or all the biases in one more task in the dWᵀ layout. Each cell sums
-    the batch in order, one multiply-add at a time, as ``dense_backward_params`` does.
+    ``gradient_packed``, as the register-blocked product of ``gemm``: a (δᵀ or xᵀ) is
+    packed in blocks of ROWS rows and b in strips of NR columns (``pack_strips``), each
+    task of the first parallel loop both for PACK_TERMS samples; then RUN_TASKS tasks each
+    own a run of blocks of rows of dw, compute their tiles strip by strip
+    (``_gradient_run``: each strip serves all the run's blocks) and then update those rows
+    of W (rule ``kind``) and their biases, or all the biases in one more task in the dWᵀ
+    layout. Each cell sums the batch in order, one multiply-add at a time, as
+    ``dense_backward_params`` does.
     Returns the number of parameters the update left NaN or ±inf.
     """
     src = x if w_in_major else delta  # a = srcᵀ
@@ -634,13 +636,10 @@ def dense_backward_params_packed(dw, dbias, w_slots, bias_slots, delta, x, h, w_
     n_runs = (n_blocks + per_task - 1) // per_task
     packed_a = np.empty(n_blocks * K * ROWS, dw.dtype)
     packed_b = np.empty((N + NR - 1) // NR * K * NR, dw.dtype)
-    for r in prange(n_blocks + K):
-        task = np.int64(r)  # signed (see ZERO)
-        if task < n_blocks:  # aᵀ of block r
-            i0, i1 = _block(task, M, ROWS)
-            pack_rows(packed_a, task * K * ROWS, src.T, i0, i1, ZERO, K)
-        else:
-            pack_strips(packed_b, b, task - n_blocks)
+    for r in prange((K + PACK_TERMS - 1) // PACK_TERMS):
+        k0, k1 = _block(np.int64(r), K, PACK_TERMS)  # signed (see ZERO)
+        pack_strips(packed_a, src, k0, k1, ROWS)   # a = srcᵀ in blocks of ROWS rows
+        pack_strips(packed_b, b, k0, k1, NR)
     bias_task = n_runs if w_in_major and dbias.shape[0] > 0 else -1
     bad = 0
     for t in prange(n_runs + (bias_task >= 0)):

@@ -8,8 +8,8 @@ loads two vectors of b and multiplies them by ROWS numbers of a (fused multiply-
 with the number broadcast from memory), and nothing is stored until the end. The
 operands are packed first so that the walk reads memory in order:
 
-    ap  (K, ROWS)   ``pack_rows``, ``pack_transposed``: a block of ROWS rows of a, column
-                    by column
+    ap  (K, ROWS)   ``pack_transposed``, or ``pack_strips`` of aᵀ: a block of ROWS rows of
+                    a, column by column
     bp  (K, width)  ``pack_columns``: a panel of columns of b, row by row
 
 so a step over k reads ROWS consecutive numbers of ap and 2 vectors of a bp row. (Read
@@ -34,23 +34,10 @@ def tile_columns(a):
 
 
 @helper
-def pack_rows(ap, a0, a, i0, i1, k0, k1):
-    """ap[a0 + (k - k0) ROWS + r] = a[i0 + r, k] for k0 ≤ k < k1, r < ROWS; 0 for the rows
-    past i1 (a short last block). a (M, K), any strides (δ, or the view δᵀ)."""
-    n = i1 - i0
-    for k in range(k0, k1):
-        q = a0 + (k - k0) * ROWS
-        for r in range(n):
-            ap[q + r] = a[i0 + r, k]
-        for r in range(n, ROWS):
-            ap[q + r] = 0
-
-
-@helper
 def pack_transposed(dst, d0, ldd, width, a, i0, i1, k0, k1):
     """dst[d0 + (k - k0) ldd + (i - i0)] = a[i, k] for i0 ≤ i < i1 and k0 ≤ k < k1, and 0
     for i - i0 from i1 - i0 to ``width``: rows i0..i1 of a, C-contiguous (M, K), column by
-    column (a block of ROWS rows of a with ldd = width = ROWS, as ``pack_rows``; a strip of
+    column (a block of ROWS rows of a with ldd = width = ROWS; a strip of
     columns of aᵀ with ldd = width = NR). Groups of 8 rows go LANES columns at a time
     through ``simd.transpose8``; the rest number by number."""
     K = a.shape[1]
@@ -99,25 +86,30 @@ def pack_columns(bp, b0, width, b, k0, k1, j0, j1):
 
 
 @helper
-def pack_strips(bp, b, k):
-    """Row k of b (K, N), C-contiguous, into strips of NR columns (``tile_columns``), strip
-    s a (K, NR) panel: bp[s K NR + k NR + l] = b[k, s NR + l], 0 past N. One contiguous
-    read of the row, whole vectors copied as vectors: the packing of a b whose rows a
-    parallel loop hands out."""
+def pack_strips(bp, b, k0, k1, width):
+    """Rows k0..k1 of b (K, N), C-contiguous, into strips of ``width`` columns, strip s a
+    (K, width) panel: bp[s K width + k width + l] = b[k, s width + l], 0 past N. A strip's
+    part of the rows is one contiguous run of bp (rows of b read in order, each copied in
+    whole vectors where ``width`` is a multiple of one): a packing task of a parallel loop
+    (a strip of NR columns of b, or, from b = aᵀ, a block of ROWS rows of a)."""
     K, N = b.shape
     flat = b.reshape(K * N)
     L = BYTES // b.itemsize
-    NR = 2 * L
-    for s in range((N + NR - 1) // NR):
-        q, j = s * K * NR + k * NR, s * NR
-        if j + NR <= N:
-            vstore(bp, q, vload(flat, k * N + j))
-            vstore(bp, q + L, vload(flat, k * N + j + L))
-            continue
-        for l in range(N - j):
-            bp[q + l] = flat[k * N + j + l]
-        for l in range(N - j, NR):
-            bp[q + l] = 0
+    for s in range((N + width - 1) // width):
+        j = s * width
+        for k in range(k0, k1):
+            q, src = s * K * width + k * width, k * N + j
+            if j + width > N:
+                for l in range(N - j):
+                    bp[q + l] = flat[src + l]
+                for l in range(N - j, width):
+                    bp[q + l] = 0
+            elif width % L == 0:
+                for l in range(0, width, L):
+                    vstore(bp, q + l, vload(flat, src + l))
+            else:
+                for l in range(width):
+                    bp[q + l] = flat[src + l]
 
 
 @helper
