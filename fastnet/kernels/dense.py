@@ -350,9 +350,11 @@ def dense_forward_packed(u, z, x, w, bias, slope, act):
     (``_pack_block``); then each task owns a run of strips of NR units and walks the
     inputs in blocks of DELTA_KC: it packs the block of each of its strips of Wᵀ
     (``pack_transposed`` of W's rows) and adds the block's terms to every tile of samples
-    of that strip (``_packed_strips``), in a buffer padded to whole tiles; then copies its
-    columns into u and adds bias and activation (``_forward_rows``). Each cell sums its inputs in
-    order, one multiply-add at a time, whatever the thread count.
+    of that strip (``_packed_strips``), in a buffer padded to whole tiles. A third loop
+    copies blocks of ROWS samples into u and adds bias and activation (``_forward_rows``):
+    whole rows, which the CPU streams (the columns of a strip, a few cache lines of each of
+    hundreds of rows, took as long as a sixth of the product). Each cell sums its inputs
+    in order, one multiply-add at a time, whatever the thread count.
     """
     B, OC = u.shape
     NR = tile_columns(w)
@@ -365,7 +367,9 @@ def dense_forward_packed(u, z, x, w, bias, slope, act):
         task = np.int64(t)  # signed (see ZERO)
         first, last = task * per_task, min((task + 1) * per_task, (OC + NR - 1) // NR)
         _packed_strips(sums, packed, w, True, n_blocks, first, last)
-        _forward_rows(u, z, sums, bias, slope, act, first * NR, min(last * NR, OC))
+    for t in prange(n_blocks):
+        i0, i1 = _block(np.int64(t), B, ROWS)  # signed (see ZERO)
+        _forward_rows(u, z, sums, bias, slope, act, i0, i1)
 
 
 @inline
@@ -417,20 +421,28 @@ def _packed_strips(sums, packed, w, transposed, n_blocks, first, last):
 
 
 @helper
-def _forward_rows(u, z, sums, bias, slope, act, j0, j1):
-    """Units j0..j1 of every sample of ``dense_forward_packed``: u from the padded sums,
-    then u += bias and z = f(u)."""
-    B, OC = u.shape
+def _forward_rows(u, z, sums, bias, slope, act, i0, i1):
+    """Samples i0..i1 of ``dense_forward_packed``: u from the padded sums, then u += bias
+    and z = f(u)."""
+    OC = u.shape[1]
+    _copy_rows(u, sums, i0, i1)
+    add_bias_activate(u, z, bias, slope, act, i0, i1, ZERO, OC)
+
+
+@helper
+def _copy_rows(out, sums, i0, i1):
+    """out[i, :] = the padded sums of row i (rows ``width`` apart, whole tiles), for
+    i0 ≤ i < i1: whole vectors as vectors."""
+    B, N = out.shape
     width = sums.shape[0] // (((B + ROWS - 1) // ROWS) * ROWS)
-    u_flat = u.reshape(B * OC)
+    flat = out.reshape(B * N)
     L = BYTES // sums.itemsize
-    whole = j0 + (j1 - j0) // L * L
-    for i in range(B):
-        for j in range(j0, whole, L):   # whole vectors as vectors
-            vstore(u_flat, i * OC + j, vload(sums, i * width + j))
-        for j in range(whole, j1):
-            u_flat[i * OC + j] = load(sums, i * width + j)
-    add_bias_activate(u, z, bias, slope, act, ZERO, B, j0, j1)
+    whole = N // L * L
+    for i in range(i0, i1):
+        for j in range(0, whole, L):
+            vstore(flat, i * N + j, vload(sums, i * width + j))
+        for j in range(whole, N):
+            flat[i * N + j] = load(sums, i * width + j)
 
 
 @parallel_kernel
@@ -747,7 +759,8 @@ def hidden_delta_packed(delta_prev, dz_prev, delta, w, u_prev, z_prev, slope_pre
     its panels of W (``pack_columns``, DELTA_KC × NR: in L1) and adds the block's terms
     to every tile of samples of that panel (``_packed_strips``: the sums in registers; the
     block's packed δ, in L2, serves all the task's panels), in a buffer padded to whole tiles;
-    then copies its columns into dz and applies f' (``_delta_rows``). A cell's sum runs
+    a third loop copies blocks of ROWS samples into dz and applies f' (``_delta_rows``;
+    whole rows, as ``dense_forward_packed``). A cell's sum runs
     over o in order, one multiply-add at a time, whatever the thread count: the bits of
     ``hidden_delta``, which sums the same way.
     """
@@ -762,27 +775,20 @@ def hidden_delta_packed(delta_prev, dz_prev, delta, w, u_prev, z_prev, slope_pre
         task = np.int64(t)  # signed (see ZERO)
         first, last = task * per_task, min((task + 1) * per_task, (C + NR - 1) // NR)
         _packed_strips(sums, packed, w, False, n_blocks, first, last)
-        _delta_rows(delta_prev, dz_prev, sums, u_prev, z_prev, slope_prev, act_prev,
-                    first * NR, min(last * NR, C))
+    for t in prange(n_blocks):
+        i0, i1 = _block(np.int64(t), B, ROWS)  # signed (see ZERO)
+        _delta_rows(delta_prev, dz_prev, sums, u_prev, z_prev, slope_prev, act_prev, i0, i1)
 
 
 @helper
-def _delta_rows(delta_prev, dz_prev, sums, u_prev, z_prev, slope_prev, act_prev, j0, j1):
-    """Columns j0..j1 of every sample of ``hidden_delta_packed``: dz from the padded sums,
-    then δ_prev = f'(u_prev) ⊙ dz."""
-    B, C = dz_prev.shape
-    width = sums.shape[0] // (((B + ROWS - 1) // ROWS) * ROWS)
+def _delta_rows(delta_prev, dz_prev, sums, u_prev, z_prev, slope_prev, act_prev, i0, i1):
+    """Samples i0..i1 of ``hidden_delta_packed``: dz from the padded sums, then
+    δ_prev = f'(u_prev) ⊙ dz."""
     last_row = slope_prev.shape[0] - 1
-    dz_flat = dz_prev.reshape(B * C)
-    L = BYTES // sums.itemsize
-    whole = j0 + (j1 - j0) // L * L
-    for i in range(B):
-        for j in range(j0, whole, L):   # whole vectors as vectors
-            vstore(dz_flat, i * C + j, vload(sums, i * width + j))
-        for j in range(whole, j1):
-            dz_flat[i * C + j] = load(sums, i * width + j)
-        times_derivative(delta_prev[i, j0:j1], dz_prev[i, j0:j1], u_prev[i, j0:j1],
-                         z_prev[i, j0:j1], slope_prev[min(i, last_row), j0:j1], act_prev)
+    _copy_rows(dz_prev, sums, i0, i1)
+    for i in range(i0, i1):
+        times_derivative(delta_prev[i], dz_prev[i], u_prev[i], z_prev[i],
+                         slope_prev[min(i, last_row)], act_prev)
 
 
 @parallel_kernel
