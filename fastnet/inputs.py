@@ -19,24 +19,38 @@ STREAMED = tuple(np.dtype(t) for t in (np.float32, np.float64, np.int8, np.int16
 converting each batch, so a data set larger than memory streams from disk."""
 
 
-SPARSE_ZEROS = 0.5   # the share of zeros from which inputs count as sparse
+SPARSE_BLOCKS = 0.25   # the share of all-zero 4 × 4 blocks from which inputs count as sparse
 SPARSE_PROBE_ROWS = 1024   # rows looked at (the first ones; a memory map reads only them)
 
 
 def looks_sparse(X, scale="none"):
     """Whether a network's first layer should treat inputs X as sparse
-    (``Network(sparse_inputs=)``): at least SPARSE_ZEROS of the first SPARSE_PROBE_ROWS
-    rows are 0 (dark-background pixels) and scaling ``scale`` (a ``scaling`` mode)
-    keeps zeros 0. 'standard', and 'auto' on anything but uint8 pixels, centre every
-    feature: dense; 'unit' moves each feature's minimum to 0, so zeros stay 0 only
-    where no value is negative."""
+    (``Network(sparse_inputs=)``): scaling ``scale`` (a ``scaling`` mode) keeps zeros 0
+    and at least SPARSE_BLOCKS of the blocks of 4 samples × 4 features of the first
+    SPARSE_PROBE_ROWS rows are all 0 (``zero_blocks``: what the sparse layout's kernels
+    skip; blank pixels and unused one-hot columns make them, zeros scattered at random
+    do not). 'standard', and 'auto' on anything but uint8 pixels, centre every feature:
+    dense; 'unit' moves each feature's minimum to 0, so zeros stay 0 only where no value
+    is negative."""
     X = np.asarray(X)
     if scale == "standard" or (scale == "auto" and X.dtype != np.uint8) or X.ndim != 2:
         return False
     probe = np.asarray(X[:SPARSE_PROBE_ROWS])
     if not probe.size or (scale == "unit" and probe.min() < 0):
         return False
-    return bool(np.count_nonzero(probe) <= (1 - SPARSE_ZEROS) * probe.size)
+    return zero_blocks(probe) >= SPARSE_BLOCKS
+
+
+def zero_blocks(X):
+    """The share of all-zero blocks of 4 samples × 4 features of X (n, C): samples n/4
+    apart, as a shuffled batch groups them, not neighbours (files sorted by class); X
+    padded with zeros to whole blocks."""
+    n, C = X.shape
+    rows, cols = -(-n // 4) * 4, -(-C // 4) * 4
+    padded = np.zeros((rows, cols), bool)
+    padded[:n, :C] = X != 0
+    nonzero = padded.reshape(4, rows // 4, cols // 4, 4).any(axis=(0, 3))
+    return float(1 - nonzero.mean())
 
 
 def as_array(a, name):

@@ -614,15 +614,13 @@ def gradient_packed(B, C, OC, w_in_major, itemsize):
     """True when the weight gradient of a layer C -> OC on a batch of B should run as
     ``dense_backward_params_packed``, the register-blocked product: in the W (OC, C)
     layout for a dW of at least PACKED_GRADIENT_CELLS cells and a batch of at least
-    PACKED_GRADIENT_BATCH; in the dWᵀ layout of sparse inputs, whose zeros only the row
-    form skips, for a δ of 4 PANEL_BYTES (2 MB) or more and more than RUN_TASKS blocks of
-    4 rows of dWᵀ. (Measured, kernels alone taking turns: 0.53-0.90 × the time of the row
-    form from 256² and batch 32 up, 0.8-1.1 × on MNIST's pixels; whole epochs 0.74-0.94 ×
-    from 1024² up, 0.99-1.00 at 512², 1.03-1.06 at 784 × 256.) Both give the same bits.
-    (Plain Python: the caller picks the kernel.)"""
-    if w_in_major:
-        return B * OC * itemsize >= 4 * PANEL_BYTES and C > TILE * RUN_TASKS
-    return OC * C >= PACKED_GRADIENT_CELLS and B >= PACKED_GRADIENT_BATCH
+    PACKED_GRADIENT_BATCH; never in the dWᵀ layout of sparse inputs, whose blocks of zeros
+    only the row form skips (``inputs.looks_sparse``). (Measured, kernels alone taking
+    turns: 0.53-0.90 × the time of the row form from 256² and batch 32 up; whole epochs
+    0.74-0.94 × from 1024² up, 0.99-1.00 at 512², 1.03-1.06 at 784 × 256. On MNIST's
+    pixels in the dWᵀ layout 1.35-1.85 ×, whole epochs at 1024-2048 wide and batch 256-512
+    1.01-1.16 ×.) Both give the same bits. (Plain Python: the caller picks the kernel.)"""
+    return not w_in_major and OC * C >= PACKED_GRADIENT_CELLS and B >= PACKED_GRADIENT_BATCH
 
 
 @parallel_kernel
