@@ -78,14 +78,17 @@ RUN_BLOCKS = 4  # blocks of samples per run of such a forward when a slice of Wá
 ZERO = np.int64(0)
 
 
-@kernel
 def partial_shape(B, OC):
     """The shape of the first layer's ``partial`` workspace (``dense_forward_in_major``):
     (PARTS, B, OC) for a training batch (B â‰¤ CHUNK), else (0, 0, 0) (unused). Every
-    caller allocates it from this function."""
+    caller allocates it from this function; the kernel checks it with its inlined twin
+    (plain Python here: a call from Python compiles nothing)."""
     if B <= CHUNK:
         return (PARTS, B, OC)
     return (0, 0, 0)
+
+
+_partial_shape = inline(partial_shape)
 
 
 @inline
@@ -467,7 +470,7 @@ def dense_forward_in_major(u, z, partial, x, wt, bias, slope, act):
     """
     B, OC = u.shape
     C = x.shape[1]
-    if partial.shape != partial_shape(B, OC):
+    if partial.shape != _partial_shape(B, OC):
         raise ValueError("dense_forward_in_major: partial must have shape "
                          "partial_shape(B, OC): (PARTS, B, OC) for B <= CHUNK, else (0, 0, 0)")
     split = partial.shape[0] > 1  # a training batch: PARTS slices
