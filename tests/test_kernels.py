@@ -264,14 +264,21 @@ def test_dense_forward_packed(rng, B, C, OC, act, dtype):
     np.testing.assert_allclose(results[0][1], z_ref, **tol)
 
 
-def test_wide_layers_plan_the_packed_forward_but_not_for_softmax():
+def test_layers_plan_the_packed_forward_by_size_but_not_for_softmax():
     import fastnet as fn
     from fastnet import passes
+    assert dense.forward_packed(32, 1100, 600, 4) and not dense.forward_packed(16, 1100, 600, 4)
+    assert dense.forward_packed(128, 20, 1100, 4) and not dense.forward_packed(127, 20, 1100, 4)
+    assert dense.forward_packed(128, 784, 256, 4) and not dense.forward_packed(512, 784, 128, 4)
+    assert not dense.forward_packed(512, 100, 100, 4)   # under 128² cells
     net = fn.Network([fn.Dense(20, 1100, activation="relu"), fn.Dense(1100, 600, activation="relu"),
-                      fn.Dense(600, 600)], sparse_inputs=False, loss="sum_of_squares")
-    assert [k.py_func.__name__ for k in passes.forward_kernels(net, 1)] == [
-        "dense_forward", "dense_forward_packed"]
-    assert [k.py_func.__name__ for k in passes.forward_kernels(net, 0)] == ["dense_forward"]
+                      fn.Dense(600, 10), fn.Dense(10, 3)], sparse_inputs=False,
+                     loss="sum_of_squares")
+    for i in (0, 1):
+        assert [k.py_func.__name__ for k in passes.forward_kernels(net, i)] == [
+            "dense_forward", "dense_forward_packed"]
+    for i in (2, 3):
+        assert [k.py_func.__name__ for k in passes.forward_kernels(net, i)] == ["dense_forward"]
     soft = fn.Network([fn.Dense(20, 1100), fn.Dense(1100, 600)], sparse_inputs=False)
     assert [k.py_func.__name__ for k in passes.forward_kernels(soft, 1)] == ["dense_forward"]
 

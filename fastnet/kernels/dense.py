@@ -69,6 +69,8 @@ DELTA_PACKED_BATCH = 128  # the smallest batch whose hidden δ of a wide layer i
 PACKED_GRADIENT_CELLS = 512 * 512  # the smallest dW (W layout) whose gradient is packed
 PACKED_GRADIENT_BATCH = 16  # and the smallest batch
 PACKED_FORWARD_BATCH = 32  # the smallest batch whose forward of such a layer is packed
+PACKED_SMALL_CELLS = 128 * 128  # smaller layers' forward is packed from PACKED_SMALL_BATCH
+PACKED_SMALL_BATCH = 128
 DELTA_KC = 256  # terms per block of the packed forward and hidden δ: a strip of 32 KB (L1d 48)
 PACK_TERMS = 16  # terms (samples) of both operands a task of the weight gradient packs
 PARTS = 2  # slices of the pixels in the first layer's forward of a training batch
@@ -337,10 +339,18 @@ def _forward_task(u, z, x, w, bias, slope, act, task, by_units):
 def forward_packed(B, C, OC, itemsize):
     """True when the forward of a layer C -> OC (W (OC, C), not softmax) on a batch of B
     should run as ``dense_forward_packed``: a W of at least PACKED_GRADIENT_CELLS cells
-    and at least PACKED_FORWARD_BATCH samples. (Measured, kernels alone taking turns:
-    0.30-0.56 × the time of the dot form at 1024² to 4096² and batches 128-512, 0.6-0.9 ×
-    at batch 32-64 or 512².) (Plain Python: the caller picks the kernel.)"""
-    return OC * C >= PACKED_GRADIENT_CELLS and B >= PACKED_FORWARD_BATCH
+    and at least PACKED_FORWARD_BATCH samples; or a W of at least PACKED_SMALL_CELLS and
+    PACKED_SMALL_BATCH samples, unless it has many inputs (over 256) and few units (under
+    256), where packing the batch costs more than the product. (Measured, kernels alone
+    taking turns: 0.30-0.56 × the time of the dot form at 1024² to 4096² and batches
+    128-512, 0.6-0.9 × at batch 32-64 or 512²; at batch 128-512 0.55-0.91 × from 128² to
+    784 × 256, 0.20-0.62 × for 16-256 inputs and 256-512 units; 784 inputs to 64-128 units
+    0.92-1.33 ×, and batches of 32-64 at 784 × 256 1.19-1.41 ×.) (Plain Python: the caller
+    picks the kernel.)"""
+    if OC * C >= PACKED_GRADIENT_CELLS:
+        return B >= PACKED_FORWARD_BATCH
+    return (B >= PACKED_SMALL_BATCH and OC * C >= PACKED_SMALL_CELLS
+            and (C <= 256 or OC >= 256))
 
 
 @parallel_kernel
