@@ -751,11 +751,12 @@ def _delta_task(delta_prev, dz_prev, delta, w, u_prev, z_prev, slope_prev, act_p
 
 def delta_packed(B, C, OC, itemsize):
     """True when the hidden δ of a layer C -> OC on a batch of B should run as
-    ``hidden_delta_packed``: a W of more than 4 PANEL_BYTES (2 MB; it leaves L2) and
-    at least DELTA_PACKED_BATCH samples to share each packed panel of it. (Measured,
-    B 256: 0.53-0.96 × the time of ``hidden_delta`` for 1024² to 4096²; at B 32 1.05-1.4 ×,
-    and 1.25-1.7 × for W of 1 MB or less.) (Plain Python: the caller picks the kernel.)"""
-    return B >= DELTA_PACKED_BATCH and OC * C * itemsize > 4 * PANEL_BYTES
+    ``hidden_delta_packed``: a W of 4 PANEL_BYTES (2 MB; it leaves L2) or more and at
+    least DELTA_PACKED_BATCH samples to share each packed panel of it. (Measured, B 256:
+    0.53-0.96 × the time of ``hidden_delta`` for 1024² to 4096², 0.78 at 1024 × 512 (B 128
+    too); at B 32 1.05-1.4 ×; 0.77-1.10 for W of 1 MB or less.) (Plain Python: the caller
+    picks the kernel.)"""
+    return B >= DELTA_PACKED_BATCH and OC * C * itemsize >= 4 * PANEL_BYTES
 
 
 @parallel_kernel
