@@ -144,7 +144,7 @@ def main(argv=None):
     args = p.parse_args(argv)
     has_torch = not args.skip_torch and _has_torch()
     python = args.fastnet_python
-    subprocess.run([python, "-c", FIRST_STEP], check=True,
+    subprocess.run([python, "-c", FIRST_STEP], check=True, stdout=subprocess.DEVNULL,
                    env=dict(os.environ, PYTHONPATH=ROOT))  # fills the cached case's cache
     rows = []
     print(f"{'round':>5} {'uncached s':>11} {'pytorch s':>10} {'ratio':>6} {'cached s':>9}")
