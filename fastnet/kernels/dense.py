@@ -52,7 +52,7 @@ S = 1 (one slope per unit) or S = B (RReLU: one slope per element).
 import numpy as np
 from numba import prange
 
-from ..config import by_caller, helper, inline, kernel, parallel_kernel
+from ..config import by_caller, helper, inline, parallel_kernel
 from .activations import SOFTMAX, add_bias_activate, times_derivative
 from .gemm import (ROWS, pack_columns, pack_strips, pack_transposed, tile,
                    tile_columns)
