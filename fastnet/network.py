@@ -58,11 +58,11 @@ class Network:
     dtype : numpy float dtype
         float32 (default) or float64 (used by the gradient checks).
     sparse_inputs : bool
-        True (default) when the inputs are mostly zeros, as image pixels are: the first
-        layer then stores Wᵀ and its kernels skip all-zero blocks of inputs. False for
-        dense features (standardised data): the first layer is stored like the others,
-        whose kernels are faster on dense rows of 1024 units or more and one fewer to
-        compile. ``fastnet train`` and the scikit-learn estimators choose it from the data
+        True (default) when the inputs have blocks of zeros, as image pixels (blank
+        background) and one-hot columns do: the first layer then stores Wᵀ and its kernels
+        skip all-zero blocks of 4 samples × 4 inputs. False for dense features
+        (standardised data, or zeros scattered at random): the first layer is stored like
+        the others, whose kernels are faster on dense rows and one fewer to compile. ``fastnet train`` and the scikit-learn estimators choose it from the data
         (``inputs.looks_sparse``). It changes the summation order, not the model.
 
     Examples
