@@ -46,11 +46,9 @@ def zero_blocks(X):
     apart, as a shuffled batch groups them, not neighbours (files sorted by class); X
     padded with zeros to whole blocks."""
     n, C = X.shape
-    rows, cols = -(-n // 4) * 4, -(-C // 4) * 4
-    padded = np.zeros((rows, cols), bool)
-    padded[:n, :C] = X != 0
-    nonzero = padded.reshape(4, rows // 4, cols // 4, 4).any(axis=(0, 3))
-    return float(1 - nonzero.mean())
+    nonzero = np.pad(X != 0, ((0, -n % 4), (0, -C % 4)))
+    blocks = nonzero.reshape(4, nonzero.shape[0] // 4, nonzero.shape[1] // 4, 4)
+    return float(1 - blocks.any(axis=(0, 3)).mean())
 
 
 def as_array(a, name):
