@@ -10,6 +10,7 @@ import warnings
 import numpy as np
 
 from . import checks
+from .kernels.dense import TILE
 from .kernels.losses import BINARY_CROSS_ENTROPY, SOFTMAX_CROSS_ENTROPY
 
 
@@ -42,12 +43,14 @@ def looks_sparse(X, scale="none"):
 
 
 def zero_blocks(X):
-    """The share of all-zero blocks of 4 samples × 4 features of X (n, C): samples n/4
-    apart, as a shuffled batch groups them, not neighbours (files sorted by class); X
-    padded with zeros to whole blocks."""
+    """The share of all-zero blocks of TILE samples × TILE features of X (n, C), the
+    blocks the row-form kernels skip (``kernels.dense``): samples n/TILE apart, as a
+    shuffled batch groups them, not neighbours (files sorted by class); X padded with
+    zeros to whole blocks."""
     n, C = X.shape
-    nonzero = np.pad(X != 0, ((0, -n % 4), (0, -C % 4)))
-    blocks = nonzero.reshape(4, nonzero.shape[0] // 4, nonzero.shape[1] // 4, 4)
+    nonzero = np.pad(X != 0, ((0, -n % TILE), (0, -C % TILE)))
+    rows, cols = nonzero.shape
+    blocks = nonzero.reshape(TILE, rows // TILE, cols // TILE, TILE)
     return float(1 - blocks.any(axis=(0, 3)).mean())
 
 
