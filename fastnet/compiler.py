@@ -84,17 +84,14 @@ def _cache_writable(kernel):
 
 def _calls(fn):
     """What compiling ``fn`` compiles too: the dispatchers (kernels and helpers,
-    ``config.KERNELS``) it calls, directly or through them, each as (helper, None), or
-    (helper, caller) for a helper compiled once per calling function
-    (``config.by_caller``)."""
+    ``config.KERNELS``) it calls, directly or through them."""
     found, todo = set(), [fn]
     while todo:
         caller = todo.pop()
         for name in caller.py_func.__code__.co_names:
             obj = caller.py_func.__globals__.get(name)
-            key = (obj, caller if obj in config.BY_CALLER else None)
-            if obj in config.KERNELS and key not in found:
-                found.add(key)
+            if obj in config.KERNELS and obj not in found:
+                found.add(obj)
                 todo.append(obj)
     return found
 
@@ -113,7 +110,7 @@ def _cost(dispatcher):
 def _expected_cost(pair):
     """A kernel's cost with the helpers it compiles (the longest are handed out first)."""
     kernel = pair[0]
-    return _cost(kernel) + sum(_cost(h) for h, _ in _calls(kernel))
+    return _cost(kernel) + sum(_cost(h) for h in _calls(kernel))
 
 
 def partition(pairs, groups, startup=0):
@@ -127,7 +124,7 @@ def partition(pairs, groups, startup=0):
         helpers = _calls(pair[0])
 
         def added(g):
-            return _cost(pair[0]) + sum(_cost(h) for h, _ in helpers - compiled[g])
+            return _cost(pair[0]) + sum(_cost(h) for h in helpers - compiled[g])
         g = min(range(groups), key=lambda g: loads[g] + added(g))
         loads[g] += added(g)
         compiled[g] |= helpers

@@ -102,18 +102,6 @@ def helper(fn):
     return _register(njit(**options)(fn))
 
 
-BY_CALLER = set()  # helpers whose argument types differ from caller to caller
-
-
-def by_caller(dispatcher):
-    """Mark a helper whose argument types differ from one calling function to another
-    (``_ab_rows``: x in the first layer's forward, the transposed view xᵀ in the weight
-    gradient): ``compiler.partition`` then counts a compile of it per calling function,
-    not one for all."""
-    BY_CALLER.add(dispatcher)
-    return dispatcher
-
-
 DIGEST_FILE = "fastnet-kernels.digest"
 
 

@@ -52,7 +52,7 @@ S = 1 (one slope per unit) or S = B (RReLU: one slope per element).
 import numpy as np
 from numba import prange
 
-from ..config import by_caller, helper, inline, parallel_kernel
+from ..config import helper, inline, parallel_kernel
 from .activations import SOFTMAX, add_bias_activate, times_derivative
 from .gemm import (ROWS, pack_columns, pack_strips, pack_transposed, tile,
                    tile_columns)
@@ -152,14 +152,14 @@ def _abt_block(out, a, b, i0, i1, j0, j1):
             out[i, j] = _dot(a[i], b[j], K)
 
 
-@by_caller
 @helper
 def _ab_rows(out, a, b, i0, i1, k0, add):
     """out[i, j] = Σ_k a[i, k0 + k] b[k, j] for rows i0 ≤ i < i1 (at most 4) and every j;
     with ``add`` = 1, out[i, j] += that sum (a product taken in panels of b's rows).
 
-    out (M, N); a (M, ≥ k0 + K), any strides; b (K, N) (k0: the column of a that
-    goes with b's first row). The j loop is the vector loop: a 4 × 4 block of a (4
+    out (M, N); a (M, ≥ k0 + K), any strides, passed as layout 'A' (``a[:, ::1]``) so
+    that x, δ and the views xᵀ, δᵀ share one compiled signature; b (K, N) (k0: the column
+    of a that goes with b's first row). The j loop is the vector loop: a 4 × 4 block of a (4
     rows of out × 4 terms k) sits in scalar registers, and each step loads 4 vectors
     of b and updates 4 vectors of out with 16 multiply-adds. A block of a that is all
     zero is skipped, which is what makes sparse inputs cheap (81 % of MNIST pixels
@@ -263,7 +263,7 @@ def _ab_panels(out, a, b, first, last, k0, k1, rows):
     for p0 in range(k0, max(k1, k0 + 1), rows):
         for blk in range(first, last):
             i0, i1 = _block(blk, M)
-            _ab_rows(out, a, b[p0:min(p0 + rows, k1)], i0, i1, p0, min(p0 - k0, 1))
+            _ab_rows(out, a[:, ::1], b[p0:min(p0 + rows, k1)], i0, i1, p0, min(p0 - k0, 1))
 
 
 @inline
@@ -553,7 +553,7 @@ def _bias_sum(dbias, delta, o0, o1):
 def _gradient_task(dw, dbias, delta, x, task, bias_task, n_blocks, w_in_major):
     """Task ``task`` of dW = δᵀ x (or dWᵀ = xᵀ δ): its rows of dw (``_ab_rows``, a = δᵀ,
     b = x or a = xᵀ, b = δ; the transposes are strided views) and its biases Σ_b δ."""
-    a = x.T if w_in_major else delta.T
+    a = (x.T if w_in_major else delta.T)[:, ::1]
     b = delta if w_in_major else x
     i0, i1 = _task_rows(task, bias_task, n_blocks, dw.shape[0])
     _ab_rows(dw, a, b, i0, i1, ZERO, ZERO)
