@@ -13,6 +13,7 @@ in registers (``gemm.tile``), as the micro-kernels of BLIS and llm.c do:
     x = load(a, i)                   a[i], a number (no wrap-around of negative i)
     prefetch(a, i)                   ask for a[i]'s cache line ahead of its use
     transpose8(d, i, ldd, a, j, lda) d[i + k ldd + r] = a[j + r lda + k], r < 8, k < LANES
+    flat_rows(a, i0, i1)             a[i0:i1] of a 2-D C-contiguous a as one 1-D view
 
 (x a scalar, broadcast to every lane, or a vector.) They are Numba intrinsics: each call is
 a few LLVM instructions inlined into the kernel, no function call. Bounds are not checked:
@@ -21,7 +22,9 @@ the caller keeps i + LANES within the array.
 from llvmlite import ir
 from numba import types
 from numba.core import cgutils
+from numba.core.imputils import impl_ret_borrowed
 from numba.extending import intrinsic, models, register_model
+from numba.np.arrayobj import populate_array
 
 BYTES = 64   # one vector: a cache line
 
@@ -207,3 +210,26 @@ def transpose8(typingctx, dst, d0, ldd, src, s0, lds):
                               align=vector.dtype.bitwidth // 8)
         return context.get_dummy_value()
     return types.none(dst, d0, ldd, src, s0, lds), codegen
+
+
+@intrinsic
+def flat_rows(typingctx, array, i0, i1):
+    """Rows i0..i1 of a 2-D C-contiguous array as one flat 1-D view of (i1 - i0) × columns
+    numbers (they are contiguous), without Numba's reshape, whose checks and error paths
+    compile for a quarter of a second more. Bounds are not checked."""
+    if not (isinstance(array, types.Array) and array.ndim == 2 and array.layout == "C"):
+        raise TypeError(f"flat_rows needs a 2-D C-contiguous array, got {array}")
+    view = array.copy(ndim=1, layout="C")
+
+    def codegen(context, builder, sig, args):
+        src = context.make_array(sig.args[0])(context, builder, args[0])
+        first, last = (context.cast(builder, v, t, types.intp)
+                       for v, t in zip(args[1:], sig.args[1:]))
+        columns = builder.extract_value(src.shape, 1)
+        out = context.make_array(view)(context, builder)
+        populate_array(out, data=builder.gep(src.data, [builder.mul(first, columns)]),
+                       shape=[builder.mul(builder.sub(last, first), columns)],
+                       strides=[src.itemsize], itemsize=src.itemsize, meminfo=src.meminfo,
+                       parent=src.parent)
+        return impl_ret_borrowed(context, builder, view, out._getvalue())
+    return view(array, i0, i1), codegen
