@@ -139,13 +139,13 @@ def loss_landscape(net, X, y, steps=51, span=1.0, seed=0, batch_size=16384):
     v = np.empty((slots, BLOCK, H), net.dtype)
     u1, z1 = (np.empty((slots, BLOCK, H), net.dtype) for _ in range(2))
     u, z = (np.empty((slots, BLOCK, tbias.size), net.dtype) for _ in range(2))
-    delta, dz = (np.empty((slots, K), net.dtype) for _ in range(2))
+    dz = np.empty((slots, K), net.dtype)
     loss_sum = np.zeros((steps, steps))
     batch_size = min(batch_size, max(1, PARTIAL_BYTES // (8 * steps * steps)) * BLOCK)
     for s in range(0, n, batch_size):
         u0, p1, p2 = _first_layer_products(net, values, X[s:s + batch_size])
         partial = np.empty((-(-len(u0) // BLOCK), steps, steps))
-        landscape_losses(loss_sum, partial, wa, w, v, u1, z1, u, z, delta, dz, u0, p1, p2, bias,
+        landscape_losses(loss_sum, partial, wa, w, v, u1, z1, u, z, dz, u0, p1, p2, bias,
                          slope, tw0, tw1, tw2, tbias, tslope,
                          np.ascontiguousarray(T[s:s + batch_size], net.dtype), alphas, betas, acts,
                          widths, net.loss_kind, BLOCK)

@@ -108,7 +108,7 @@ def test_landscape_losses_match_their_reference_for_any_thread_count(acts, width
                np.empty((threads, block, H), np.float32),
                *(np.empty((threads, block, H), np.float32) for _ in range(2)),
                *(np.empty((threads, block, TW), np.float32) for _ in range(2)),
-               *(np.empty((threads, K), np.float32) for _ in range(2))]
+               np.empty((threads, K), np.float32)]
     partial = np.empty((-(-B // block), 3, 4))
     landscape_losses(out, partial, *scratch, u0, p1, p2, bias1, slope1, tw0, tw1, tw2, tbias,
                      tslope, targets, alphas, betas, acts, widths, loss, block)

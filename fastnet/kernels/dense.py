@@ -743,12 +743,9 @@ def hidden_delta(delta_prev, dz_prev, delta, w, u_prev, z_prev, slope_prev, act_
 def _delta_task(delta_prev, dz_prev, delta, w, u_prev, z_prev, slope_prev, act_prev, first,
                 last, rows):
     """Blocks first..last of samples of ``hidden_delta``."""
-    B = delta_prev.shape[0]
-    last_row = slope_prev.shape[0] - 1
     _ab_panels(dz_prev, delta, w, first, last, ZERO, w.shape[0], rows)
-    for b in range(first * TILE, min(last * TILE, B)):
-        times_derivative(delta_prev[b], dz_prev[b], u_prev[b], z_prev[b],
-                         slope_prev[min(b, last_row)], act_prev)  # RReLU: row b
+    times_derivative(delta_prev, dz_prev, u_prev, z_prev, slope_prev, act_prev, first * TILE,
+                     min(last * TILE, delta_prev.shape[0]))
 
 
 def delta_packed(B, C, OC, itemsize):
@@ -798,11 +795,8 @@ def hidden_delta_packed(delta_prev, dz_prev, delta, w, u_prev, z_prev, slope_pre
 def _delta_rows(delta_prev, dz_prev, sums, u_prev, z_prev, slope_prev, act_prev, i0, i1):
     """Samples i0..i1 of ``hidden_delta_packed``: dz from the padded sums, then
     δ_prev = f'(u_prev) ⊙ dz."""
-    last_row = slope_prev.shape[0] - 1
     _copy_rows(dz_prev, sums, i0, i1)
-    for i in range(i0, i1):
-        times_derivative(delta_prev[i], dz_prev[i], u_prev[i], z_prev[i],
-                         slope_prev[min(i, last_row)], act_prev)
+    times_derivative(delta_prev, dz_prev, u_prev, z_prev, slope_prev, act_prev, i0, i1)
 
 
 @parallel_kernel

@@ -56,7 +56,7 @@ def dot_rows2(ua, ub, w, xa, xb, n_in):
 
 
 @parallel_kernel
-def landscape_losses(loss_sum, partial, wa, w, v, u1, z1, u, z, delta, dz,
+def landscape_losses(loss_sum, partial, wa, w, v, u1, z1, u, z, dz,
                      u0, p1, p2, bias1, slope1, tw0, tw1, tw2, tbias, tslope, targets,
                      alphas, betas, acts, widths, loss_kind, block):
     """loss_sum[i, j] += Σ_b ℓ(f_L(… f₁(U₀ + α_i P₁ + β_j P₂ + b₁) …), d_b), each layer
@@ -69,7 +69,7 @@ def landscape_losses(loss_sum, partial, wa, w, v, u1, z1, u, z, delta, dz,
     U₀ + α P₁ (the terms of a row of the grid are formed once per row); for the block's
     samples: u1, z1 (T, block, H) the first layer, u, z (T, block, TW) the others (each
     layer's bias and activation in one call over the block; its products two samples at a
-    time, each row of the tail's weights loaded once for both); delta, dz (T, K).
+    time, each row of the tail's weights loaded once for both); dz (T, K).
     Inputs: u0, p1, p2 (B, H) the first layer's products; bias1 (H,); slope1 (1, H)
     its negative slopes; tw0, tw1, tw2 (NW,) the weights of layers 2..L (each (OC, IC)
     row-major, one after the other) at θ and along the two directions; tbias (TW,),
@@ -133,12 +133,12 @@ def landscape_losses(loss_sum, partial, wa, w, v, u1, z1, u, z, delta, dz,
                     total = 0.0
                     for r in range(nb):
                         if L == 1:
-                            total += loss_row(delta[t], dz[t], u1t[r], z1t[r], targets[b0 + r],
-                                              slope1[0], loss_kind, out_act, 1.0)
+                            total += loss_row(dz[t], u1t[r], z1t[r], targets[b0 + r],
+                                              loss_kind, 1.0)
                         else:
-                            total += loss_row(delta[t], dz[t], ut[r, off - K:off],
+                            total += loss_row(dz[t], ut[r, off - K:off],
                                               zt[r, off - K:off], targets[b0 + r],
-                                              tslope[0, off - K:off], loss_kind, out_act, 1.0)
+                                              loss_kind, 1.0)
                     partial[k, i, j] = total
     for k in range(n_blocks):
         for i in range(NA):

@@ -13,17 +13,18 @@ The cross-entropies are computed from the logits u, never from log(y):
     softmax CE: ℓ = logsumexp(u) - Σ_k d_k u_k
     BCE:        ℓ = Σ_k max(u_k, 0) - u_k d_k + log(1 + e^{-|u_k|})
 
-``loss_row`` computes one sample's ℓ_b and δ row; ``batch_loss`` runs it over a batch
-(a serial kernel: the work is B·K elements, a few thousand, less than the cost of
-starting threads). Shapes: delta, dz, u, y, d (B, K) (one row (K,) in ``loss_row``);
-losses (B,); slope (S, K).
+``loss_row`` computes one sample's ℓ_b and dz row; ``batch_loss`` runs it over a batch
+and makes δ of the rows (a serial kernel: the work is B·K elements, a few thousand, less
+than the cost of starting threads). Shapes: delta, dz, u, y, d (B, K) (one row (K,) in
+``loss_row``); losses (B,); slope (S, K).
 """
 import numpy as np
 
-from ..config import helper, kernel
+from ..config import inline, kernel
 from .activations import times_derivative
 
 SUM_OF_SQUARES, BINARY_CROSS_ENTROPY, SOFTMAX_CROSS_ENTROPY = range(3)
+ZERO = np.int64(0)  # a typed 0 for helper arguments (a literal 0 would compile another copy)
 NAMES = {
     "sum_of_squares": SUM_OF_SQUARES, "mse": SUM_OF_SQUARES,
     "binary_cross_entropy": BINARY_CROSS_ENTROPY, "bce": BINARY_CROSS_ENTROPY,
@@ -31,13 +32,14 @@ NAMES = {
 }
 
 
-@helper
-def loss_row(delta, dz, u, y, d, slope, kind, act, inv_b):
-    """ℓ of one sample for loss ``kind``; writes its δ = ∂L/∂u and dz = ∂L/∂y rows.
+@inline
+def loss_row(dz, u, y, d, kind, inv_b):
+    """ℓ of one sample for loss ``kind``; writes its dz = ∂L/∂y row (``batch_loss``
+    turns the rows into δ = ∂L/∂u).
 
-    delta, dz (K,) outputs; u, y, d, slope (K,): y = f(u) the network's output, d the
-    target, slope the output's negative slopes (ReLU family); act the output's
-    activation code; inv_b = 1 / B (float64).
+    dz (K,) output; u, y, d (K,): y = f(u) the network's output, d the target;
+    inv_b = 1 / B (float64). Inlined: a call per sample with its row views cost more in
+    reference counts than the sums.
 
         SOFTMAX_CROSS_ENTROPY  ℓ = logsumexp(u) - Σ_k d_k u_k        δ = dz = (y - d) / B
         BINARY_CROSS_ENTROPY   ℓ = Σ_k max(u,0) - u d + log(1+e^-|u|)  δ = dz = (y - d) / B
@@ -69,27 +71,28 @@ def loss_row(delta, dz, u, y, d, slope, kind, act, inv_b):
             ell *= 0.5
     for k in range(K):
         dz[k] = (y[k] - d[k]) * inv_b
-    if kind == SUM_OF_SQUARES:
-        times_derivative(delta, dz, u, y, slope, act)
-    else:
-        for k in range(K):
-            delta[k] = dz[k]
     return ell
 
 
 @kernel
 def batch_loss(losses, delta, dz, u, y, d, slope, kind, act):
-    """losses[b] = ℓ_b and the δ, dz rows of every sample (``loss_row``); returns
-    Σ_b ℓ_b, summed in float64 (in a loop of its own: see activations.py).
+    """losses[b] = ℓ_b and the dz rows of every sample (``loss_row``), then δ = dz ·
+    f'(u) for the sum of squares (``times_derivative``), else δ = dz; returns Σ_b ℓ_b,
+    summed in float64 (in a loop of its own: see activations.py).
 
     losses (B,), delta, dz (B, K) outputs; u, y, d (B, K); slope (S, K); kind the
     loss code, act the output's activation code."""
-    B = u.shape[0]
+    B, K = u.shape
     inv_b = 1 / B
-    last_row = slope.shape[0] - 1
     for b in range(B):
-        losses[b] = loss_row(delta[b], dz[b], u[b], y[b], d[b], slope[min(b, last_row)],
-                             kind, act, inv_b)
+        losses[b] = loss_row(dz[b], u[b], y[b], d[b], kind, inv_b)
+    if kind == SUM_OF_SQUARES:
+        times_derivative(delta, dz, u, y, slope, act, ZERO, B)
+    else:
+        for b in range(B):
+            db, gb = delta[b], dz[b]
+            for k in range(K):
+                db[k] = gb[k]
     total = 0.0
     for b in range(B):
         total += losses[b]
