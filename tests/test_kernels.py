@@ -59,13 +59,13 @@ def test_dense_forward(rng, B, C, OC, act, in_major):
     assert_close(z, z_ref, what="z")
 
 
-# Wᵀ of 1100 x 1000 (4.4 MB): each part's slice is larger than L2, so a training batch
-# takes it in panels, in runs of RUN_BLOCKS blocks of samples (_split_runs)
-@pytest.mark.parametrize("B", [7, 32, 128])
-def test_dense_forward_of_a_wide_first_layer_in_panels(rng, B, C=1100, OC=1000):
-    x, w, b = rand(rng, B, C), rand(rng, OC, C, scale=C ** -0.5), rand(rng, OC)
+# Wᵀ of 1100 x 1000 (4.4 MB, past L2), units past the whole groups of 4 vectors (1000 =
+# 960 + 2 x 16 + 8), a batch split into parts and one that is not (200 > CHUNK), and the
+# same bits at any thread count
+@pytest.mark.parametrize("B", [7, 32, 128, 200])
+def test_dense_forward_of_a_wide_first_layer(rng, B, C=1100, OC=1000):
+    x, w, b = sparse(rng, rand(rng, B, C)), rand(rng, OC, C, scale=C ** -0.5), rand(rng, OC)
     wt, a = np.ascontiguousarray(w.T), slopes(rng, A.RELU, B, OC)
-    assert wt.nbytes > dense.PARTS * 4 * dense.PANEL_BYTES and B <= dense.CHUNK
     outs = []
     for threads in (1, 2):
         u, z = np.empty((B, OC), F32), np.empty((B, OC), F32)
