@@ -32,6 +32,7 @@ COMPILING = "compiling fastnet's kernels for this CPU (first run only) ..."
 # 1 s on a 2-vCPU VM) in units of _cost: bytecode compiled in about that time.
 SPAWN_COST = 1000
 PARALLEL_COST = 600  # a parallel loop's fixed cost (0.4-0.5 s; fitted to compile_times.py)
+KERNEL_COST = 700  # a kernel's own: its wrappers, cache entry, module passes (0.15-0.25 s)
 # The garbage collector's thresholds while compiling. Numba's compiler makes hundreds of
 # thousands of short-lived containers; at Python's default (700, 10, 10) the collector
 # ran about 1 260 times in a serial compile of the MNIST kernels, 9 of them over every
@@ -99,12 +100,14 @@ def _calls(fn):
 def _cost(dispatcher):
     """A rough compile cost: the size of its own bytecode, plus PARALLEL_COST for each
     parallel loop of a parallel kernel (Numba's passes over it, its loop function and
-    their wrappers, and LLVM's pass over the whole nest)."""
+    their wrappers, and LLVM's pass over the whole nest), plus KERNEL_COST for a kernel
+    (not a link-only helper)."""
     code = dispatcher.py_func.__code__
     loops = 0
     if dispatcher.targetoptions.get("parallel"):
         loops = sum(i.argval == "prange" for i in dis.get_instructions(code))
-    return len(code.co_code) + PARALLEL_COST * loops
+    own = 0 if dispatcher.targetoptions.get("no_cpython_wrapper") else KERNEL_COST
+    return len(code.co_code) + PARALLEL_COST * loops + own
 
 
 def _expected_cost(pair):

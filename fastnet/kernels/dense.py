@@ -529,7 +529,7 @@ def _listed_product(out, x, wt, blk, k0, k1, add):
     for c in range(k0, k1):  # a vector loop; the listing after it is one add per input
         nonzero[c] = (abs(x0[c]) + abs(x1[c]) + abs(x2[c]) + abs(x3[c])) != 0
     listed = np.empty(C, np.int64)
-    n = 0
+    n = ZERO  # typed int64: a literal 0 would type the calls below a second time
     for c in range(k0, k1):
         listed[n] = c
         n += nonzero[c]
