@@ -450,7 +450,7 @@ def _copy_rows(out, sums, i0, i1):
     i0 ≤ i < i1: whole vectors as vectors."""
     B, N = out.shape
     width = sums.shape[0] // (((B + ROWS - 1) // ROWS) * ROWS)
-    flat = out.reshape(B * N)
+    flat = flat_rows(out, 0, B)
     L = BYTES // sums.itemsize
     whole = N // L * L
     for i in range(i0, i1):
@@ -822,7 +822,7 @@ def _gradient_run(dw, packed_a, packed_b, K, first, last):
     ones (past M or N) through a buffer."""
     M, N = dw.shape
     NR = tile_columns(dw)
-    dw_flat = dw.reshape(M * N)
+    dw_flat = flat_rows(dw, 0, M)
     out = np.empty(ROWS * NR, dw.dtype)
     for s in range((N + NR - 1) // NR):
         j0, j1 = _block(s, N, NR)

@@ -21,7 +21,7 @@ Shapes: ap, bp, out flat (1-D) arrays with offsets and row strides (``ld*``), so
 buffer holds many blocks; lanes L = simd.BYTES / itemsize, NR = 2 L columns a tile.
 """
 from ..config import helper, inline
-from .simd import BYTES, load, prefetch, transpose8, vfma, vload, vstore, vzero
+from .simd import BYTES, flat_rows, load, prefetch, transpose8, vfma, vload, vstore, vzero
 
 ROWS = 8  # rows of a tile (of a and of out)
 PREFETCH_ROWS = 8  # rows of b ahead that ``pack_columns`` prefetches
@@ -41,7 +41,7 @@ def pack_transposed(dst, d0, ldd, width, a, i0, i1, k0, k1):
     columns of aᵀ with ldd = width = NR). Groups of 8 rows go LANES columns at a time
     through ``simd.transpose8``; the rest number by number."""
     K = a.shape[1]
-    flat = a.reshape(a.shape[0] * K)
+    flat = flat_rows(a, 0, a.shape[0])
     L = BYTES // a.itemsize
     n = i1 - i0
     grouped, k_whole = n - n % 8, k0 + (k1 - k0) // L * L
@@ -68,7 +68,7 @@ def pack_columns(bp, b0, width, b, k0, k1, j0, j1):
     number, a third of the packed hidden δ's time). (Packing several panels at once, each
     row of b read in one run, measured slower: 1.1-1.4 × the time of the hidden δ.)"""
     N = b.shape[1]
-    flat = b.reshape(b.shape[0] * N)
+    flat = flat_rows(b, 0, b.shape[0])
     L = BYTES // b.itemsize
     n = j1 - j0
     whole = n - n % L
@@ -93,7 +93,7 @@ def pack_strips(bp, b, k0, k1, width):
     whole vectors where ``width`` is a multiple of one): a packing task of a parallel loop
     (a strip of NR columns of b, or, from b = aᵀ, a block of ROWS rows of a)."""
     K, N = b.shape
-    flat = b.reshape(K * N)
+    flat = flat_rows(b, 0, K)
     L = BYTES // b.itemsize
     for s in range((N + width - 1) // width):
         j = s * width
