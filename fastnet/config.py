@@ -10,6 +10,7 @@
 * ``JIT`` / ``PJIT``: the decorator options of serial and parallel kernels.
   ``cache=True`` writes the compiled code next to the source so a new process
   starts in about a second instead of recompiling.
+* ``ZERO``: a 0 typed int64 for the kernels' helper arguments.
 * ``ALIGN`` / ``empty`` / ``zeros`` / ``aligned_copy``: the arrays the kernels stream through
   (parameters, gradients, optimizer state, workspaces) start on a 64-byte cache
   line, so a row whose length is a multiple of 16 float32 is read and written in
@@ -61,6 +62,9 @@ def aligned_copy(a):
 
 JIT = dict(cache=True, fastmath=FASTMATH, nogil=True, error_model="numpy")
 PJIT = dict(JIT, parallel=True)
+# A 0 typed int64 for helper arguments: a literal 0 (or a prange index, which the
+# parallel loop makes unsigned) would compile the helper for a second signature.
+ZERO = np.int64(0)
 
 
 KERNELS = []  # every cached kernel made by the decorators below (see drop_stale_caches)

@@ -54,7 +54,7 @@ S = 1 (one slope per unit) or S = B (RReLU: one slope per element).
 import numpy as np
 from numba import prange
 
-from ..config import helper, inline, parallel_kernel
+from ..config import ZERO, helper, inline, parallel_kernel
 from .activations import SOFTMAX, add_bias_activate, times_derivative
 from .gemm import (ROWS, pack_columns, pack_strips, pack_transposed, tile,
                    tile_columns)
@@ -77,9 +77,6 @@ DELTA_KC = 256  # terms per block of the packed forward and hidden δ: a strip o
 PACK_TERMS = 16  # terms (samples) of both operands a task of the weight gradient packs
 PARTS = 2  # slices of the pixels in the first layer's forward of a training batch
 RUN_BLOCKS = 4  # blocks of samples per run of such a forward when a slice of Wᵀ exceeds L2
-# A 0 typed int64 for helper arguments: a literal 0 (or a prange index, which the
-# parallel loop makes unsigned) would compile the helper for a second signature.
-ZERO = np.int64(0)
 
 
 def partial_shape(B, OC):
@@ -533,8 +530,8 @@ def _listed_product(out, x, wt, blk, k0, k1, add):
     for c in range(k0, k1):
         listed[n] = c
         n += nonzero[c]
-    w = flat_rows(wt, ZERO, np.int64(C))
-    flat = flat_rows(out, ZERO, np.int64(B))
+    w = flat_rows(wt, 0, C)
+    flat = flat_rows(out, 0, B)
     L = BYTES // wt.itemsize
     grouped = OC // (4 * L) * (4 * L)
     whole = OC // L * L

@@ -20,11 +20,10 @@ than the cost of starting threads). Shapes: delta, dz, u, y, d (B, K) (one row (
 """
 import numpy as np
 
-from ..config import inline, kernel
+from ..config import ZERO, inline, kernel
 from .activations import times_derivative
 
 SUM_OF_SQUARES, BINARY_CROSS_ENTROPY, SOFTMAX_CROSS_ENTROPY = range(3)
-ZERO = np.int64(0)  # a typed 0 for helper arguments (a literal 0 would compile another copy)
 NAMES = {
     "sum_of_squares": SUM_OF_SQUARES, "mse": SUM_OF_SQUARES,
     "binary_cross_entropy": BINARY_CROSS_ENTROPY, "bce": BINARY_CROSS_ENTROPY,
