@@ -31,6 +31,10 @@ COMPILING = "compiling fastnet's kernels for this CPU (first run only) ..."
 # A new interpreter's start (importing Numba and fastnet, setting up Numba's target: about
 # 1 s on a 2-vCPU VM) in units of _cost: bytecode compiled in about that time.
 SPAWN_COST = 1000
+# A forked worker's start, in the same units: the fork copies each page of this process
+# that it writes (copy-on-write: Numba's and LLVM's objects), so with shares of equal cost
+# the worker of an MNIST run ended 0.2-3 s after this process; with 3000 (fitted) 0-1 s.
+FORK_COST = 3000
 PARALLEL_COST = 600  # a parallel loop's fixed cost (0.4-0.5 s; fitted to compile_times.py)
 KERNEL_COST = 700  # a kernel's own: its wrappers, cache entry, module passes (0.15-0.25 s)
 # The garbage collector's thresholds while compiling. Numba's compiler makes hundreds of
@@ -261,7 +265,7 @@ def compile_all(pairs, workers=None):
     groups = [pairs]
     fork = _can_fork()   # decided once: the partition counts the start of that kind
     if workers > 1 and all(_cache_writable(k) for k, _ in pairs):
-        groups = partition(pairs, workers, 0 if fork else SPAWN_COST)
+        groups = partition(pairs, workers, FORK_COST if fork else SPAWN_COST)
     with _fewer_collections():
         procs = [p for p in (_start_worker(group, fork) for group in groups[1:] if group)
                  if p is not None]

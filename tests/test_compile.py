@@ -40,7 +40,7 @@ RUN = textwrap.dedent("""
     from fastnet import compiler
     if sys.argv[1:] == ["thread"]:
         threading.Thread(target=threading.Event().wait, daemon=True).start()
-        compiler.SPAWN_COST = 0   # else these two tiny kernels are not worth a new process
+    compiler.SPAWN_COST = compiler.FORK_COST = 0   # else two tiny kernels are not worth a worker
     assert compiler._can_fork() == (sys.argv[1:] != ["thread"])
     calls = [(tiny.f, (1,)), (tiny.g, (1.0,))]
     seconds = compiler.warm(calls, verbose=True, workers=2)
