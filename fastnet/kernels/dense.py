@@ -157,7 +157,7 @@ def _ab_rows(out, a, b, i0, i1, k0, add):
     with ``add`` = 1, out[i, j] += that sum (a product taken in panels of b's rows).
 
     out (M, N); a (M, ≥ k0 + K), any strides, passed as layout 'A' (``a[:, ::1]``) so
-    that x, δ and the views xᵀ, δᵀ share one compiled signature; b (K, N) (k0: the column
+    that δ and the views xᵀ, δᵀ share one compiled signature; b (K, N) (k0: the column
     of a that goes with b's first row). The j loop is the vector loop: a 4 × 4 block of a (4
     rows of out × 4 terms k) sits in scalar registers, and each step loads 4 vectors
     of b and updates 4 vectors of out with 16 multiply-adds. A block of a that is all
