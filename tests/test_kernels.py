@@ -1,6 +1,7 @@
 """Every kernel against its NumPy twin, batch sizes 1, 7, 128 and odd widths."""
 import numpy as np
 import pytest
+from numba import njit, prange
 from test_properties import num_threads
 
 from conftest import assert_close
@@ -14,6 +15,7 @@ from fastnet.kernels.dense import (dense_backward_params, dense_forward, dense_f
                                    dense_gradient,
                                    hidden_delta, partial_shape, prelu_slope_grad)
 from fastnet.kernels.metrics import count_correct
+from fastnet.kernels.tasks import next_task, workers
 
 F32 = np.float32
 BATCHES = [1, 7, 128]
@@ -474,3 +476,24 @@ def test_a_saturated_float32_softmax_stores_zero_not_a_subnormal():
         dense_forward(u, z, x, w, np.zeros(3, dtype), np.zeros((1, 3), dtype), A.SOFTMAX)
         assert z[0, 1] == 0.0 if dtype == np.float32 else np.isclose(z[0, 1], expected)
         assert np.isclose(z[0, 2], np.exp(-60.0), rtol=1e-5) and np.isclose(z[0, 0], 1.0)
+
+
+@njit(parallel=True)
+def _hand_out(done, n_tasks):
+    claimed = np.zeros(1, np.int64)
+    for _ in prange(workers(n_tasks)):
+        task = next_task(claimed)
+        while task < n_tasks:
+            done[task] += 1
+            task = next_task(claimed)
+
+
+@pytest.mark.parametrize("n_tasks", [0, 1, 2, 3, 1000])
+def test_tasks_handed_out_once_each(n_tasks):
+    """tasks.py: every task number below n_tasks runs exactly once, whatever the
+    thread count."""
+    for threads in (1, 2):
+        done = np.zeros(n_tasks, np.int64)
+        with num_threads(threads):
+            _hand_out(done, n_tasks)
+        assert (done == 1).all()

@@ -59,6 +59,7 @@ from .activations import SOFTMAX, add_bias_activate, times_derivative
 from .gemm import (ROWS, pack_columns, pack_strips, pack_transposed, tile,
                    tile_columns)
 from .simd import BYTES, flat_rows, load, vfma, vload, vstore, vzero
+from .tasks import next_task, workers
 from .optim import NO_UPDATE, update_row
 
 TILE = 4  # rows and columns of the register blocks
@@ -375,10 +376,13 @@ def dense_forward_packed(u, z, x, w, bias, slope, act):
     for t in prange(n_kb * n_blocks):
         _pack_block(packed, x, np.int64(t), n_blocks)
     sums = np.empty(n_blocks * ROWS * ((OC + NR - 1) // NR * NR), w.dtype)   # u, whole tiles
-    for t in prange(n_tasks):
-        task = np.int64(t)  # signed (see ZERO)
-        first, last = task * per_task, min((task + 1) * per_task, (OC + NR - 1) // NR)
-        _packed_strips(sums, packed, w, True, n_blocks, first, last)
+    claimed = np.zeros(1, np.int64)
+    for _ in prange(workers(n_tasks)):  # tasks handed out as threads ask (tasks.py)
+        task = next_task(claimed)
+        while task < n_tasks:
+            first, last = task * per_task, min((task + 1) * per_task, (OC + NR - 1) // NR)
+            _packed_strips(sums, packed, w, True, n_blocks, first, last)
+            task = next_task(claimed)
     for t in prange(n_blocks):
         i0, i1 = _block(np.int64(t), B, ROWS)  # signed (see ZERO)
         _forward_rows(u, z, sums, bias, slope, act, i0, i1)
@@ -796,19 +800,37 @@ def dense_backward_params_packed(dw, dbias, w_slots, bias_slots, delta, x, h, w_
         pack_strips(packed_a, src, k0, k1, ROWS)   # a = srcᵀ in blocks of ROWS rows
         pack_strips(packed_b, b, k0, k1, NR)
     bias_task = n_runs if w_in_major and dbias.shape[0] > 0 else -1
+    n_tasks = n_runs + (bias_task >= 0)
     bad = 0
-    for t in prange(n_runs + (bias_task >= 0)):
-        task = np.int64(t)  # signed (see ZERO)
-        if task == bias_task:
-            bad += _bias_step(dbias, bias_slots, delta, h, kind, ZERO, dbias.shape[0])
-            continue
-        first, last = task * per_task, min((task + 1) * per_task, n_blocks)
-        _gradient_run(dw, packed_a, packed_b, K, first, last)
-        i0, i1 = first * ROWS, min(last * ROWS, M)
-        o0, o1 = _bias_units(task, bias_task, w_in_major, i0, i1, dbias.shape[0])
-        _bias_sum(dbias, delta, o0, o1)
-        bad += _update_task(dw, dbias, w_slots, bias_slots, h, kind, i0, i1, o0, o1)
+    claimed = np.zeros(1, np.int64)
+    for _ in prange(workers(n_tasks)):  # tasks handed out as threads ask (tasks.py)
+        task = next_task(claimed)
+        mine = 0
+        while task < n_tasks:
+            mine += _packed_gradient_task(dw, dbias, w_slots, bias_slots, delta, h, kind,
+                                          packed_a, packed_b, task, bias_task, per_task,
+                                          w_in_major)
+            task = next_task(claimed)
+        bad += mine
     return bad
+
+
+@helper
+def _packed_gradient_task(dw, dbias, w_slots, bias_slots, delta, h, kind, packed_a,
+                          packed_b, task, bias_task, per_task, w_in_major):
+    """Task ``task`` of ``dense_backward_params_packed``: its run of blocks of rows of dw
+    and their update, or the biases (``bias_task``); returns how many parameters it left
+    non-finite."""
+    if task == bias_task:
+        return _bias_step(dbias, bias_slots, delta, h, kind, ZERO, dbias.shape[0])
+    M = dw.shape[0]
+    n_blocks = (M + ROWS - 1) // ROWS
+    first, last = task * per_task, min((task + 1) * per_task, n_blocks)
+    _gradient_run(dw, packed_a, packed_b, delta.shape[0], first, last)  # sums over the batch
+    i0, i1 = first * ROWS, min(last * ROWS, M)
+    o0, o1 = _bias_units(task, bias_task, w_in_major, i0, i1, dbias.shape[0])
+    _bias_sum(dbias, delta, o0, o1)
+    return _update_task(dw, dbias, w_slots, bias_slots, h, kind, i0, i1, o0, o1)
 
 
 @helper
@@ -912,10 +934,13 @@ def hidden_delta_packed(delta_prev, dz_prev, delta, w, u_prev, z_prev, slope_pre
     for t in prange(n_kb * n_blocks):
         _pack_block(packed, delta, np.int64(t), n_blocks)
     sums = np.empty(n_blocks * ROWS * ((C + NR - 1) // NR * NR), w.dtype)   # dz, whole tiles
-    for t in prange(n_tasks):
-        task = np.int64(t)  # signed (see ZERO)
-        first, last = task * per_task, min((task + 1) * per_task, (C + NR - 1) // NR)
-        _packed_strips(sums, packed, w, False, n_blocks, first, last)
+    claimed = np.zeros(1, np.int64)
+    for _ in prange(workers(n_tasks)):  # tasks handed out as threads ask (tasks.py)
+        task = next_task(claimed)
+        while task < n_tasks:
+            first, last = task * per_task, min((task + 1) * per_task, (C + NR - 1) // NR)
+            _packed_strips(sums, packed, w, False, n_blocks, first, last)
+            task = next_task(claimed)
     for t in prange(n_blocks):
         i0, i1 = _block(np.int64(t), B, ROWS)  # signed (see ZERO)
         _delta_rows(delta_prev, dz_prev, sums, u_prev, z_prev, slope_prev, act_prev, i0, i1)
