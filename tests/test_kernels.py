@@ -15,7 +15,7 @@ from fastnet.kernels.dense import (dense_backward_params, dense_forward, dense_f
                                    dense_gradient,
                                    hidden_delta, partial_shape, prelu_slope_grad)
 from fastnet.kernels.metrics import count_correct
-from fastnet.kernels.tasks import next_task, workers
+from fastnet.kernels.tasks import BACK_OFFSET, FRONT, STRIDE, next_task, task_ranges
 
 F32 = np.float32
 BATCHES = [1, 7, 128]
@@ -480,12 +480,21 @@ def test_a_saturated_float32_softmax_stores_zero_not_a_subnormal():
 
 @njit(parallel=True)
 def _hand_out(done, n_tasks):
-    claimed = np.zeros(1, np.int64)
-    for _ in prange(workers(n_tasks)):
-        task = next_task(claimed)
-        while task < n_tasks:
+    ranges = task_ranges(n_tasks)
+    for worker in prange(len(ranges) // STRIDE):
+        task = next_task(ranges, np.int64(worker))
+        while task >= 0:
             done[task] += 1
-            task = next_task(claimed)
+            task = next_task(ranges, np.int64(worker))
+
+
+@njit
+def _serial_claims(ranges, order):
+    """Claims in a fixed interleaving of 2 workers: worker order[i] takes the i-th."""
+    out = np.empty(len(order), np.int64)
+    for i in range(len(order)):
+        out[i] = next_task(ranges, order[i])
+    return out
 
 
 @pytest.mark.parametrize("n_tasks", [0, 1, 2, 3, 1000])
@@ -497,3 +506,13 @@ def test_tasks_handed_out_once_each(n_tasks):
         with num_threads(threads):
             _hand_out(done, n_tasks)
         assert (done == 1).all()
+
+
+def test_tasks_own_run_first_then_the_others_back():
+    """Worker 0 of 2 owns tasks 0..4, worker 1 tasks 5..9; worker 1, when its run is
+    done, takes worker 0's from the back; then both get -1."""
+    ranges = np.empty(2 * STRIDE, np.int64)
+    for w, (a, b) in enumerate([(0, 5), (5, 10)]):
+        ranges[w * STRIDE] = a * FRONT + b + BACK_OFFSET
+    order = np.array([0, 1, 1, 1, 1, 1, 1, 0, 1, 0, 1, 0, 1], np.int64)
+    assert _serial_claims(ranges, order).tolist() == [0, 5, 6, 7, 8, 9, 4, 1, 3, 2, -1, -1, -1]

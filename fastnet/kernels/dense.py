@@ -59,7 +59,7 @@ from .activations import SOFTMAX, add_bias_activate, times_derivative
 from .gemm import (ROWS, pack_columns, pack_strips, pack_transposed, tile,
                    tile_columns)
 from .simd import BYTES, flat_rows, load, vfma, vload, vstore, vzero
-from .tasks import next_task, workers
+from .tasks import STRIDE, next_task, task_ranges
 from .optim import NO_UPDATE, update_row
 
 TILE = 4  # rows and columns of the register blocks
@@ -376,13 +376,13 @@ def dense_forward_packed(u, z, x, w, bias, slope, act):
     for t in prange(n_kb * n_blocks):
         _pack_block(packed, x, np.int64(t), n_blocks)
     sums = np.empty(n_blocks * ROWS * ((OC + NR - 1) // NR * NR), w.dtype)   # u, whole tiles
-    claimed = np.zeros(1, np.int64)
-    for _ in prange(workers(n_tasks)):  # tasks handed out as threads ask (tasks.py)
-        task = next_task(claimed)
-        while task < n_tasks:
+    ranges = task_ranges(n_tasks)
+    for worker in prange(len(ranges) // STRIDE):  # runs, then help (tasks.py)
+        task = next_task(ranges, np.int64(worker))
+        while task >= 0:
             first, last = task * per_task, min((task + 1) * per_task, (OC + NR - 1) // NR)
             _packed_strips(sums, packed, w, True, n_blocks, first, last)
-            task = next_task(claimed)
+            task = next_task(ranges, np.int64(worker))
     for t in prange(n_blocks):
         i0, i1 = _block(np.int64(t), B, ROWS)  # signed (see ZERO)
         _forward_rows(u, z, sums, bias, slope, act, i0, i1)
@@ -802,15 +802,15 @@ def dense_backward_params_packed(dw, dbias, w_slots, bias_slots, delta, x, h, w_
     bias_task = n_runs if w_in_major and dbias.shape[0] > 0 else -1
     n_tasks = n_runs + (bias_task >= 0)
     bad = 0
-    claimed = np.zeros(1, np.int64)
-    for _ in prange(workers(n_tasks)):  # tasks handed out as threads ask (tasks.py)
-        task = next_task(claimed)
+    ranges = task_ranges(n_tasks)
+    for worker in prange(len(ranges) // STRIDE):  # runs, then help (tasks.py)
+        task = next_task(ranges, np.int64(worker))
         mine = 0
-        while task < n_tasks:
+        while task >= 0:
             mine += _packed_gradient_task(dw, dbias, w_slots, bias_slots, delta, h, kind,
                                           packed_a, packed_b, task, bias_task, per_task,
                                           w_in_major)
-            task = next_task(claimed)
+            task = next_task(ranges, np.int64(worker))
         bad += mine
     return bad
 
@@ -884,11 +884,14 @@ def hidden_delta(delta_prev, dz_prev, delta, w, u_prev, z_prev, slope_prev, act_
     """
     n_blocks = (delta_prev.shape[0] + TILE - 1) // TILE
     per_task, n_tasks, rows = _runs(n_blocks, w, True)
-    for t in prange(n_tasks):
-        task = np.int64(t)  # signed (see ZERO)
-        first, last = task * per_task, min((task + 1) * per_task, n_blocks)
-        _delta_task(delta_prev, dz_prev, delta, w, u_prev, z_prev, slope_prev, act_prev,
-                    first, last, rows)
+    ranges = task_ranges(n_tasks)
+    for worker in prange(len(ranges) // STRIDE):  # runs, then help (tasks.py)
+        task = next_task(ranges, np.int64(worker))
+        while task >= 0:
+            first, last = task * per_task, min((task + 1) * per_task, n_blocks)
+            _delta_task(delta_prev, dz_prev, delta, w, u_prev, z_prev, slope_prev, act_prev,
+                        first, last, rows)
+            task = next_task(ranges, np.int64(worker))
 
 
 @helper
@@ -934,13 +937,13 @@ def hidden_delta_packed(delta_prev, dz_prev, delta, w, u_prev, z_prev, slope_pre
     for t in prange(n_kb * n_blocks):
         _pack_block(packed, delta, np.int64(t), n_blocks)
     sums = np.empty(n_blocks * ROWS * ((C + NR - 1) // NR * NR), w.dtype)   # dz, whole tiles
-    claimed = np.zeros(1, np.int64)
-    for _ in prange(workers(n_tasks)):  # tasks handed out as threads ask (tasks.py)
-        task = next_task(claimed)
-        while task < n_tasks:
+    ranges = task_ranges(n_tasks)
+    for worker in prange(len(ranges) // STRIDE):  # runs, then help (tasks.py)
+        task = next_task(ranges, np.int64(worker))
+        while task >= 0:
             first, last = task * per_task, min((task + 1) * per_task, (C + NR - 1) // NR)
             _packed_strips(sums, packed, w, False, n_blocks, first, last)
-            task = next_task(claimed)
+            task = next_task(ranges, np.int64(worker))
     for t in prange(n_blocks):
         i0, i1 = _block(np.int64(t), B, ROWS)  # signed (see ZERO)
         _delta_rows(delta_prev, dz_prev, sums, u_prev, z_prev, slope_prev, act_prev, i0, i1)
