@@ -56,7 +56,7 @@ def _fetch_add(typingctx, words, index, value):
 
 
 @intrinsic
-def _threads(typingctx):
+def threads(typingctx):
     """Numba's thread count for this thread's parallel loops (``numba.get_num_threads``,
     whose own jitted form holds a pointer that keeps a kernel out of the cache): the
     threading layer's function that the parallel loops call themselves."""
@@ -73,7 +73,7 @@ def task_ranges(n_tasks):
     """The runs of ``n_tasks`` tasks of one worker per thread (at most one per task):
     worker w's word holds the front and back of [w n / T, (w + 1) n / T)."""
     n = max(n_tasks, 0)
-    workers = min(n, _threads())
+    workers = min(n, threads())
     ranges = np.empty(workers * STRIDE, np.int64)
     for w in range(workers):
         ranges[w * STRIDE] = w * n // workers * FRONT + (w + 1) * n // workers + BACK_OFFSET
