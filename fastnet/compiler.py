@@ -33,8 +33,9 @@ COMPILING = "compiling fastnet's kernels for this CPU (first run only) ..."
 SPAWN_COST = 1000
 # A forked worker's start, in the same units: the fork copies each page of this process
 # that it writes (copy-on-write: Numba's and LLVM's objects), so with shares of equal cost
-# the worker of an MNIST run ended 0.2-3 s after this process; with 3000 (fitted) 0-1 s.
-FORK_COST = 3000
+# the worker of an MNIST run ended 0.2-3 s after this process. Fitted on its timelines:
+# with 3000 it still ended 1-2 s after (7 of 8 runs), with 4500 0-0.8 s.
+FORK_COST = 4500
 PARALLEL_COST = 600  # a parallel loop's fixed cost (0.4-0.5 s; fitted to compile_times.py)
 KERNEL_COST = 700  # a kernel's own: its wrappers, cache entry, module passes (0.15-0.25 s)
 # The garbage collector's thresholds while compiling. Numba's compiler makes hundreds of

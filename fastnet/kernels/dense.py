@@ -887,14 +887,11 @@ def hidden_delta(delta_prev, dz_prev, delta, w, u_prev, z_prev, slope_prev, act_
     """
     n_blocks = (delta_prev.shape[0] + TILE - 1) // TILE
     per_task, n_tasks, rows = _runs(n_blocks, w, True, RUN_TASKS)
-    ranges = task_ranges(n_tasks)
-    for worker in prange(len(ranges) // STRIDE):  # runs, then help (tasks.py)
-        task = next_task(ranges, np.int64(worker))
-        while task >= 0:
-            first, last = task * per_task, min((task + 1) * per_task, n_blocks)
-            _delta_task(delta_prev, dz_prev, delta, w, u_prev, z_prev, slope_prev, act_prev,
-                        first, last, rows)
-            task = next_task(ranges, np.int64(worker))
+    for t in prange(n_tasks):
+        task = np.int64(t)  # signed (see ZERO)
+        first, last = task * per_task, min((task + 1) * per_task, n_blocks)
+        _delta_task(delta_prev, dz_prev, delta, w, u_prev, z_prev, slope_prev, act_prev,
+                    first, last, rows)
 
 
 @helper
