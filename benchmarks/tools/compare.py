@@ -55,8 +55,9 @@ import _peers  # noqa: E402
 import fastnet  # noqa: E402
 from benchmarks import common  # noqa: E402
 
-# Ratio fastnet/peer the issue sets for each (batch, peer): "≤ target" is met.
-TARGETS = {(128, "pytorch"): 0.5, (128, "numpy-blas"): 0.75, (128, "jax"): 0.5,
+# Ratio fastnet/peer the issues set for each (batch, peer): "≤ target" is met (batch 128:
+# the performance issue's 0.45 × PyTorch and 0.5 × JAX).
+TARGETS = {(128, "pytorch"): 0.45, (128, "numpy-blas"): 0.75, (128, "jax"): 0.5,
            (32, "pytorch"): 0.3, (32, "numpy-blas"): 0.8}
 GFLOPS_TARGET = 0.7  # forward and weight gradient vs sgemm of the same shape
 RSS_TARGET_MB = 400

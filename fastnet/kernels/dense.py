@@ -493,7 +493,7 @@ def dense_forward_in_major(u, z, partial, x, wt, bias, slope, act):
     split = partial.shape[0] > 1  # a training batch: PARTS slices
     parts = partial.shape[0] if split else 1
     n_blocks = (B + TILE - 1) // TILE
-    per_task, n_runs, rows = _runs(n_blocks, wt, not split, 2 * threads())  # m streams per run
+    per_task, n_runs, rows = _runs(n_blocks, wt, not split, 2 * threads())  # Wᵀ once a run
     if split and wt.shape[0] * wt.shape[1] * wt.itemsize > parts * 4 * PANEL_BYTES:
         per_task, n_runs, rows = _split_runs(n_blocks, wt)
     for task in prange(n_runs * parts):
