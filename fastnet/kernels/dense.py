@@ -378,11 +378,7 @@ def dense_forward_packed(u, z, x, w, bias, slope, act):
     sums = np.empty(n_blocks * ROWS * ((OC + NR - 1) // NR * NR), w.dtype)   # u, whole tiles
     ranges = task_ranges(n_tasks)
     for worker in prange(len(ranges) // STRIDE):  # runs, then help (tasks.py)
-        task = next_task(ranges, np.int64(worker))
-        while task >= 0:
-            first, last = task * per_task, min((task + 1) * per_task, (OC + NR - 1) // NR)
-            _packed_strips(sums, packed, w, True, n_blocks, first, last)
-            task = next_task(ranges, np.int64(worker))
+        _strip_runs(sums, packed, w, True, n_blocks, ranges, np.int64(worker), per_task)
     for t in prange(n_blocks):
         i0, i1 = _block(np.int64(t), B, ROWS)  # signed (see ZERO)
         _forward_rows(u, z, sums, bias, slope, act, i0, i1)
@@ -410,6 +406,19 @@ def _pack_block(packed, a, task, n_blocks):
     i0, i1 = _block(blk, M, ROWS)
     pack_transposed(packed, k0 * n_blocks * ROWS + blk * (k1 - k0) * ROWS, ROWS, ROWS,
                     a, i0, i1, k0, k1)
+
+
+@helper
+def _strip_runs(sums, packed, w, transposed, n_blocks, ranges, worker, per_task):
+    """The tasks of ``worker`` (``tasks.next_task``) in a packed product over strips of NR
+    columns: each a run of per_task strips (``_packed_strips``)."""
+    N = w.shape[0] if transposed else w.shape[1]
+    n_strips = (N + tile_columns(w) - 1) // tile_columns(w)
+    task = next_task(ranges, worker)
+    while task >= 0:
+        _packed_strips(sums, packed, w, transposed, n_blocks, task * per_task,
+                       min((task + 1) * per_task, n_strips))
+        task = next_task(ranges, worker)
 
 
 @helper
@@ -939,11 +948,7 @@ def hidden_delta_packed(delta_prev, dz_prev, delta, w, u_prev, z_prev, slope_pre
     sums = np.empty(n_blocks * ROWS * ((C + NR - 1) // NR * NR), w.dtype)   # dz, whole tiles
     ranges = task_ranges(n_tasks)
     for worker in prange(len(ranges) // STRIDE):  # runs, then help (tasks.py)
-        task = next_task(ranges, np.int64(worker))
-        while task >= 0:
-            first, last = task * per_task, min((task + 1) * per_task, (C + NR - 1) // NR)
-            _packed_strips(sums, packed, w, False, n_blocks, first, last)
-            task = next_task(ranges, np.int64(worker))
+        _strip_runs(sums, packed, w, False, n_blocks, ranges, np.int64(worker), per_task)
     for t in prange(n_blocks):
         i0, i1 = _block(np.int64(t), B, ROWS)  # signed (see ZERO)
         _delta_rows(delta_prev, dz_prev, sums, u_prev, z_prev, slope_prev, act_prev, i0, i1)
