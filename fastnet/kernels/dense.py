@@ -790,11 +790,11 @@ def dense_backward_params_packed(dw, dbias, w_slots, bias_slots, delta, x, h, w_
     """``dense_backward_params`` (same arguments, same bits) for the layers and batches of
     ``gradient_packed``, as the register-blocked product of ``gemm``: a (δᵀ or xᵀ) is
     packed in blocks of ROWS rows and b in strips of NR columns (``pack_strips``), each
-    task of the first parallel loop both for PACK_TERMS samples; then RUN_TASKS tasks each
-    own a run of blocks of rows of dw, compute their tiles strip by strip
-    (``_gradient_run``: each strip serves all the run's blocks) and then update those rows
-    of W (rule ``kind``) and their biases, or all the biases in one more task in the dWᵀ
-    layout. Each cell sums the batch in order, one multiply-add at a time, as
+    task of the first parallel loop both for PACK_TERMS samples; then RUN_TASKS tasks
+    (handed out as ``tasks.py`` does) each own a run of blocks of rows of dw, compute their
+    tiles strip by strip (``_gradient_run``: each strip serves all the run's blocks) and
+    then update those rows of W (rule ``kind``) and their biases, or all the biases in one
+    more task in the dWᵀ layout. Each cell sums the batch in order, one multiply-add at a time, as
     ``dense_backward_params`` does.
     Returns the number of parameters the update left NaN or ±inf.
     """
@@ -816,33 +816,34 @@ def dense_backward_params_packed(dw, dbias, w_slots, bias_slots, delta, x, h, w_
     bad = 0
     ranges = task_ranges(n_tasks)
     for worker in prange(len(ranges) // STRIDE):  # runs, then help (tasks.py)
-        task = next_task(ranges, np.int64(worker))
-        mine = 0
-        while task >= 0:
-            mine += _packed_gradient_task(dw, dbias, w_slots, bias_slots, delta, h, kind,
-                                          packed_a, packed_b, task, bias_task, per_task,
-                                          w_in_major)
-            task = next_task(ranges, np.int64(worker))
-        bad += mine
+        bad += _gradient_runs(dw, dbias, w_slots, bias_slots, delta, h, kind, packed_a,
+                              packed_b, ranges, np.int64(worker), bias_task, per_task,
+                              w_in_major)
     return bad
 
 
 @helper
-def _packed_gradient_task(dw, dbias, w_slots, bias_slots, delta, h, kind, packed_a,
-                          packed_b, task, bias_task, per_task, w_in_major):
-    """Task ``task`` of ``dense_backward_params_packed``: its run of blocks of rows of dw
-    and their update, or the biases (``bias_task``); returns how many parameters it left
-    non-finite."""
-    if task == bias_task:
-        return _bias_step(dbias, bias_slots, delta, h, kind, ZERO, dbias.shape[0])
+def _gradient_runs(dw, dbias, w_slots, bias_slots, delta, h, kind, packed_a, packed_b,
+                   ranges, worker, bias_task, per_task, w_in_major):
+    """The tasks of ``worker`` (``tasks.next_task``) in ``dense_backward_params_packed``:
+    each a run of per_task blocks of rows of dw (``_gradient_run``) and their update, or
+    the biases (``bias_task``); returns how many parameters they left non-finite."""
     M = dw.shape[0]
     n_blocks = (M + ROWS - 1) // ROWS
-    first, last = task * per_task, min((task + 1) * per_task, n_blocks)
-    _gradient_run(dw, packed_a, packed_b, delta.shape[0], first, last)  # sums over the batch
-    i0, i1 = first * ROWS, min(last * ROWS, M)
-    o0, o1 = _bias_units(task, bias_task, w_in_major, i0, i1, dbias.shape[0])
-    _bias_sum(dbias, delta, o0, o1)
-    return _update_task(dw, dbias, w_slots, bias_slots, h, kind, i0, i1, o0, o1)
+    bad = 0
+    task = next_task(ranges, worker)
+    while task >= 0:
+        if task == bias_task:
+            bad += _bias_step(dbias, bias_slots, delta, h, kind, ZERO, dbias.shape[0])
+        else:
+            first, last = task * per_task, min((task + 1) * per_task, n_blocks)
+            _gradient_run(dw, packed_a, packed_b, delta.shape[0], first, last)  # over the batch
+            i0, i1 = first * ROWS, min(last * ROWS, M)
+            o0, o1 = _bias_units(task, bias_task, w_in_major, i0, i1, dbias.shape[0])
+            _bias_sum(dbias, delta, o0, o1)
+            bad += _update_task(dw, dbias, w_slots, bias_slots, h, kind, i0, i1, o0, o1)
+        task = next_task(ranges, worker)
+    return bad
 
 
 @helper
