@@ -150,6 +150,14 @@ def test_products_in_panels(rng, C, OC, in_major):
     test_hidden_delta(rng, B, C, OC, "relu", w_scale=OC ** -0.5)  # sums of OC terms
 
 
+def test_a_mid_sized_weight_gradient_is_packed_from_batch_128():
+    """784 x 256 (dense inputs): the packed form from PACKED_SMALL_BATCH samples only."""
+    assert dense.gradient_packed(128, 784, 256, False, 4)
+    assert not dense.gradient_packed(32, 784, 256, False, 4)
+    assert not dense.gradient_packed(512, 784, 256, True, 4)
+    assert not dense.gradient_packed(512, 256, 256, False, 4)
+
+
 # The register-blocked weight gradient (dW layout: 512² cells and a batch of 16 or more;
 # never the dWᵀ layout of sparse inputs, whose zero blocks the row form skips; the kernel
 # takes both), against the reference and bit for bit against dense_backward_params (1800 =

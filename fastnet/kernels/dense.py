@@ -70,6 +70,8 @@ PANEL_BYTES = 1 << 19  # rows of W (hidden δ) or Wᵀ (first layer) a task reus
 UNITS = 16  # output units per forward task (4 register tiles share each x tile)
 DELTA_PACKED_BATCH = 128  # the smallest batch whose hidden δ of a wide layer is packed
 PACKED_GRADIENT_CELLS = 512 * 512  # the smallest dW (W layout) whose gradient is packed
+PACKED_SMALL_GRADIENT = 256 * 784  # and from PACKED_SMALL_BATCH, the smallest such dW
+PACKED_FORWARD_CELLS = 512 * 512  # the smallest W whose forward is packed from PACKED_FORWARD_BATCH
 PACKED_GRADIENT_BATCH = 16  # and the smallest batch
 PACKED_FORWARD_BATCH = 32  # the smallest batch whose forward of such a layer is packed
 PACKED_SMALL_CELLS = 128 * 128  # smaller layers' forward is packed from PACKED_SMALL_BATCH
@@ -338,7 +340,7 @@ def _forward_task(u, z, x, w, bias, slope, act, task, by_units):
 
 def forward_packed(B, C, OC, itemsize):
     """True when the forward of a layer C -> OC (W (OC, C), not softmax) on a batch of B
-    should run as ``dense_forward_packed``: a W of at least PACKED_GRADIENT_CELLS cells
+    should run as ``dense_forward_packed``: a W of at least PACKED_FORWARD_CELLS cells
     and at least PACKED_FORWARD_BATCH samples; or a W of at least PACKED_SMALL_CELLS and
     PACKED_SMALL_BATCH samples, unless it has many inputs (over 256) and few units (under
     256), where packing the batch costs more than the product. (Measured, kernels alone
@@ -347,7 +349,7 @@ def forward_packed(B, C, OC, itemsize):
     784 × 256, 0.20-0.62 × for 16-256 inputs and 256-512 units; 784 inputs to 64-128 units
     0.92-1.33 ×, and batches of 32-64 at 784 × 256 1.19-1.41 ×.) (Plain Python: the caller
     picks the kernel.)"""
-    if OC * C >= PACKED_GRADIENT_CELLS:
+    if OC * C >= PACKED_FORWARD_CELLS:
         return B >= PACKED_FORWARD_BATCH
     return (B >= PACKED_SMALL_BATCH and OC * C >= PACKED_SMALL_CELLS
             and (C <= 256 or OC >= 256))
@@ -775,13 +777,17 @@ def gradient_packed(B, C, OC, w_in_major, itemsize):
     """True when the weight gradient of a layer C -> OC on a batch of B should run as
     ``dense_backward_params_packed``, the register-blocked product: in the W (OC, C)
     layout for a dW of at least PACKED_GRADIENT_CELLS cells and a batch of at least
-    PACKED_GRADIENT_BATCH; never in the dWᵀ layout of sparse inputs, whose blocks of zeros
-    only the row form skips (``inputs.looks_sparse``). (Measured, kernels alone taking
-    turns: 0.53-0.90 × the time of the row form from 256² and batch 32 up; whole epochs
-    0.74-0.94 × from 1024² up, 0.99-1.00 at 512², 1.03-1.06 at 784 × 256. On MNIST's
+    PACKED_GRADIENT_BATCH, or of PACKED_SMALL_GRADIENT cells and PACKED_SMALL_BATCH; never
+    in the dWᵀ layout of sparse inputs, whose blocks of zeros only the row form skips
+    (``inputs.looks_sparse``). (Measured, kernels alone taking turns: 0.53-0.90 × the time
+    of the row form from 256² and batch 32 up; whole epochs 0.74-0.94 × from 1024² up,
+    0.99-1.00 at 512²; at 784 × 256 0.87-0.95 at batch 512, 0.95-0.99 at 128, 1.06 at 32;
+    256² 0.98-1.00. On MNIST's
     pixels in the dWᵀ layout 1.35-1.85 ×, whole epochs at 1024-2048 wide and batch 256-512
     1.01-1.16 ×.) Both give the same bits. (Plain Python: the caller picks the kernel.)"""
-    return not w_in_major and OC * C >= PACKED_GRADIENT_CELLS and B >= PACKED_GRADIENT_BATCH
+    cells = OC * C
+    return not w_in_major and (cells >= PACKED_GRADIENT_CELLS and B >= PACKED_GRADIENT_BATCH
+                               or cells >= PACKED_SMALL_GRADIENT and B >= PACKED_SMALL_BATCH)
 
 
 @parallel_kernel
