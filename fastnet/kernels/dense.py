@@ -541,8 +541,9 @@ def _listed_product(out, x, wt, blk, k0, k1, add):
     b0, b1 = _block(blk, B)
     x0, x1, x2, x3 = x[b0], x[min(b0 + 1, b1 - 1)], x[min(b0 + 2, b1 - 1)], x[min(b0 + 3, b1 - 1)]
     nonzero = np.empty(C, np.bool_)
-    for c in range(k0, k1):  # a vector loop; the listing after it is one add per input
-        nonzero[c] = (abs(x0[c]) + abs(x1[c]) + abs(x2[c]) + abs(x3[c])) != 0
+    y0, y1, y2, y3, nz = x0[k0:k1], x1[k0:k1], x2[k0:k1], x3[k0:k1], nonzero[k0:k1]
+    for c in range(k1 - k0):  # a vector loop (sliced: an index from 0, which LLVM knows
+        nz[c] = (abs(y0[c]) + abs(y1[c]) + abs(y2[c]) + abs(y3[c])) != 0   # is >= 0)
     listed = np.empty(C, np.int64)
     n = ZERO  # typed int64: a literal 0 would type the calls below a second time
     for c in range(k0, k1):
