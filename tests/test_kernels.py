@@ -224,9 +224,11 @@ def test_the_hidden_delta_is_packed_for_wide_layers_and_large_batches():
 
 
 # Tiles of 8 rows × NR columns (32 float32, 16 float64) of dW: rows, columns and batches
-# on both sides of every edge
+# on both sides of every edge; from 1024 units the row form of the dWᵀ layout lists
+# (LISTED_ROWS inputs a task, groups of 4, the last units one at a time)
 @pytest.mark.parametrize("B,C,OC", [(1, 1, 1), (7, 31, 9), (16, 32, 8), (17, 33, 17),
-                                    (64, 100, 300)])
+                                    (64, 100, 300), (1, 17, 1030), (7, 33, 1041),
+                                    (130, 70, 1024)])
 @pytest.mark.parametrize("in_major", [False, True])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_dense_backward_params_packed_gives_the_bits_of_the_row_form(rng, B, C, OC, in_major,
