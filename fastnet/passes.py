@@ -18,10 +18,12 @@ from .kernels import activations as A
 from .kernels import losses as L
 from .kernels import optim as O
 from .kernels.data import gather_batch
-from .kernels.dense import (dense_backward_params, dense_backward_params_packed, dense_forward,
+from .kernels.dense import (dense_backward_params, dense_backward_params_listed,
+                            dense_backward_params_packed, dense_forward,
                             dense_forward_in_major, dense_forward_packed, dense_gradient,
-                            delta_packed, forward_packed, gradient_packed, hidden_delta,
-                            hidden_delta_packed, partial_shape, prelu_slope_grad, UNITS_BATCH)
+                            delta_packed, forward_packed, gradient_listed, gradient_packed,
+                            hidden_delta, hidden_delta_packed, partial_shape,
+                            prelu_slope_grad, UNITS_BATCH)
 from .kernels.clip import clip_norm, clip_value
 from .kernels.dropout import apply_mask, dropout_mask
 from .kernels.metrics import count_correct
@@ -173,10 +175,13 @@ def loss(net, ws, weighted=False):
 
 def gradient_kernel(net, i, B):
     """Layer i's fused weight-gradient kernel for a batch of B: ``dense_backward_params``,
-    or its register-blocked form (``dense.gradient_packed``; both give the same bits)."""
+    its register-blocked form (``dense.gradient_packed``; both give the same bits), or
+    for a wide first layer of sparse inputs its listed form (``dense.gradient_listed``)."""
     layer = net.layers[i]
-    packed = gradient_packed(B, layer.in_features, layer.out_features, net.w_in_major(i),
-                             _itemsize(net))
+    C, OC, in_major = layer.in_features, layer.out_features, net.w_in_major(i)
+    if gradient_listed(C, OC, in_major):
+        return dense_backward_params_listed
+    packed = gradient_packed(B, C, OC, in_major, _itemsize(net))
     return dense_backward_params_packed if packed else dense_backward_params
 
 
@@ -218,7 +223,7 @@ def backward(net, ws, update=None):
         dw = layer.dW.T if in_major else layer.dW  # as stored
         if update is None and ws.gradient_kernel[i] is dense_backward_params:
             dense_gradient(dw, layer.db, ws.delta[i], inp, in_major)  # fewer arguments
-        else:   # (the packed kernel with NO_UPDATE: the gradient alone)
+        else:   # (the packed or listed kernel with NO_UPDATE: the gradient alone)
             bad += ws.gradient_kernel[i](dw, layer.db, w_slots, b_slots, ws.delta[i], inp, h,
                                          in_major, kind)
     return bad

@@ -48,13 +48,15 @@ def typical_calls():
     net.scaler = Scaler("standard").fit(np.ones((8, 4)))   # float64 rows, shifted as gathered
     X, scale = as_input(net, np.ones((8, 4)))
     calls += passes.planned_calls(net, X, scale, encode_targets(net, y, 8), SGD(0.1).kind, X)
-    return calls + [(PACKED[k], args) for k, args in calls if k in PACKED]
+    return calls + [(wide, args) for k, args in calls for wide in WIDE.get(k, ())]
 
 
-# The register-blocked forms of wide layers' kernels take their row forms' arguments.
-PACKED = {passes.dense_forward: passes.dense_forward_packed,
-          passes.dense_backward_params: passes.dense_backward_params_packed,
-          passes.hidden_delta: passes.hidden_delta_packed}
+# The forms of wide layers' kernels (register-blocked, listed) take their row forms'
+# arguments.
+WIDE = {passes.dense_forward: (passes.dense_forward_packed,),
+        passes.dense_backward_params: (passes.dense_backward_params_packed,
+                                       passes.dense_backward_params_listed),
+        passes.hidden_delta: (passes.hidden_delta_packed,)}
 
 
 def compile_typical(workers=None):

@@ -36,7 +36,7 @@ def suite_calls():
     T = encode_targets(wide, np.arange(8) % 3, 8)
     calls += [(k, args) for k, args in passes.planned_calls(wide, X, scale, T, kind,
                                                             batch_sizes=(300,))
-              if k is passes.dense_backward_params_packed]
+              if k in (passes.dense_backward_params_packed, passes.dense_backward_params_listed)]
     wide = Network([Dense(4, 1100), Dense(1100, 600), Dense(600, 3)])
     calls += [(k, args) for k, args in passes.planned_calls(wide, X, scale, T, kind,
                                                             batch_sizes=(300,))

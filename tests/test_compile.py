@@ -133,6 +133,9 @@ def test_a_wide_layer_plans_the_weight_gradient_packed():
                       fn.Dense(150, 3)], seed=0)
     kernels = [passes.gradient_kernel(net, 1, B).py_func.__name__ for B in (300, 5)]
     assert kernels == ["dense_backward_params_packed", "dense_backward_params"]
+    # the first layer (sparse inputs: the dWᵀ layout, 1800 units) lists at any batch
+    assert {passes.gradient_kernel(net, 0, B) for B in (300, 5)} == {
+        passes.dense_backward_params_listed}
     X = np.random.default_rng(0).normal(size=(305, 20)).astype(np.float32)
     y = np.arange(305) % 3
     count = KernelCount()
@@ -315,7 +318,8 @@ def test_overlapping_compiles_in_threads_put_the_collector_back_once():
 
 
 def test_typical_calls_cover_a_wide_dense_run():
-    """``fastnet compile`` puts the register-blocked kernels of wide layers in the cache too."""
+    """``fastnet compile`` puts the register-blocked and listed kernels of wide layers in
+    the cache too."""
     net = fn.Network([fn.Dense(784, 1024, activation="relu"), fn.Dense(1024, 1024, activation="relu"),
                       fn.Dense(1024, 10)], seed=0, sparse_inputs=False)
     Xc, scale = inputs.as_input(net, np.zeros((8, 784), np.float32))
@@ -323,7 +327,11 @@ def test_typical_calls_cover_a_wide_dense_run():
     calls = passes.planned_calls(net, Xc, scale, T, fn.SGD(0.1).kind, batch_sizes=(256, 8))
     assert {passes.dense_forward_packed, passes.dense_backward_params_packed,
             passes.hidden_delta_packed} <= {k for k, _ in calls}
-    assert signatures(calls) <= signatures(precompile.typical_calls())
+    net = fn.Network([fn.Dense(784, 1024, activation="relu"), fn.Dense(1024, 10)], seed=0)
+    Xc, scale = inputs.as_input(net, np.zeros((8, 784), np.uint8))
+    sparse = passes.planned_calls(net, Xc, scale, T, fn.SGD(0.1).kind, batch_sizes=(256, 8))
+    assert passes.dense_backward_params_listed in {k for k, _ in sparse}
+    assert signatures(calls + sparse) <= signatures(precompile.typical_calls())
 
 
 def test_a_clipped_run_of_a_wide_layer_takes_the_packed_gradient_alone():

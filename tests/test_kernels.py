@@ -122,6 +122,20 @@ def test_dense_backward_params(rng, C, OC, in_major, kind, h, B=7, kernel=dense_
         assert_close(got, want, what=f"bias slot {i}")
 
 
+# The listed weight gradient of the dWᵀ layout (16 inputs a task, groups of 4, the last
+# units one at a time): short groups and tasks, batches of 1 and 7, against the reference
+@pytest.mark.parametrize("B", [1, 7, 130])
+@pytest.mark.parametrize("C,OC", SHAPES + [(70, 1030)])
+@pytest.mark.parametrize("kind,h", [(O.NO_UPDATE, O.NO_HYPER), (O.MOMENTUM, O.hyper(0.05, 0.0, 0.9)),
+                                    (O.ADAM, O.hyper(0.01, 0.01, 0.9, 0.999, 1e-8, t=3))],
+                         ids=["none", "momentum", "adam"])
+def test_dense_backward_params_listed(rng, B, C, OC, kind, h):
+    assert dense.gradient_listed(C, 1024, True) and not dense.gradient_listed(C, 1023, True)
+    assert not dense.gradient_listed(C, 4096, False)
+    test_dense_backward_params(rng, C, OC, True, kind, h, B=B,
+                               kernel=dense.dense_backward_params_listed)
+
+
 @pytest.mark.parametrize("B", BATCHES)
 @pytest.mark.parametrize("C,OC", SHAPES)
 @pytest.mark.parametrize("act", ACTS)
@@ -176,13 +190,15 @@ def test_weight_gradient_packed(rng, C, OC, in_major, kind, h):
     slots = [(rand(rng, *shape), np.abs(rand(rng, *shape)), np.abs(rand(rng, *shape))),
              (rand(rng, OC), np.abs(rand(rng, OC)), np.abs(rand(rng, OC)))]
     results = []
-    for kernel in (dense_backward_params, dense.dense_backward_params_packed):
+    listed = (dense.dense_backward_params_listed,) if in_major else ()
+    for kernel in (dense_backward_params, dense.dense_backward_params_packed, *listed):
         w_slots, bias_slots = (tuple(a.copy() for a in group) for group in slots)
         dw, db = np.empty(shape, F32), np.empty(OC, F32)
         kernel(dw, db, w_slots, bias_slots, delta, x, h, in_major, kind)
         results.append((dw, db, *w_slots, *bias_slots))
-    for want, got in zip(*results):
-        np.testing.assert_array_equal(got, want)
+    for result in results[1:]:
+        for want, got in zip(results[0], result):
+            np.testing.assert_array_equal(got, want)
 
 
 # The register-blocked hidden δ of wide layers: tiles of 8 samples × NR columns (32
@@ -224,8 +240,8 @@ def test_the_hidden_delta_is_packed_for_wide_layers_and_large_batches():
 
 
 # Tiles of 8 rows × NR columns (32 float32, 16 float64) of dW: rows, columns and batches
-# on both sides of every edge; from 1024 units the row form of the dWᵀ layout lists
-# (LISTED_ROWS inputs a task, groups of 4, the last units one at a time)
+# on both sides of every edge; in the dWᵀ layout the listed kernel too (LISTED_ROWS
+# inputs a task, groups of 4, the last units one at a time)
 @pytest.mark.parametrize("B,C,OC", [(1, 1, 1), (7, 31, 9), (16, 32, 8), (17, 33, 17),
                                     (64, 100, 300), (1, 17, 1030), (7, 33, 1041),
                                     (130, 70, 1024)])
@@ -239,7 +255,8 @@ def test_dense_backward_params_packed_gives_the_bits_of_the_row_form(rng, B, C, 
              tuple(np.abs(rand(rng, OC)).astype(dtype) for _ in range(3))]
     h = O.hyper(0.01, 0.01, 0.9, 0.999, 1e-8, t=3)
     results = []
-    for kernel in (dense_backward_params, dense.dense_backward_params_packed):
+    listed = (dense.dense_backward_params_listed,) if in_major else ()
+    for kernel in (dense_backward_params, dense.dense_backward_params_packed, *listed):
         for threads in (1, 2):
             w_slots, bias_slots = (tuple(a.copy() for a in group) for group in slots)
             dw, db = np.full(shape, np.nan, dtype), np.full(OC, np.nan, dtype)

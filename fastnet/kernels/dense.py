@@ -680,18 +680,13 @@ def _bias_units(task, bias_task, w_in_major, i0, i1, n_bias):
 
 
 @inline
-def _gradient_tasks(dw, dbias, w_in_major):
-    """(n_blocks, bias_task, n_tasks, size) of the weight gradient: a task per block of
-    ``size`` rows of dw (4, or LISTED_ROWS for ``_listed_gradient``: the dWᵀ layout of a
-    layer of LISTED_UNITS units or more), plus, in the dWᵀ layout of a layer with bias,
-    one task (number n_blocks) for the bias gradient (bias_task = -1 when there is none).
-    (Listed against ``_ab_rows``, epochs on MNIST's pixels taking turns: 784-1024-10 and
-    784-2048-10 at batches 32-512 0.89-1.01; 784-256-10 and 784-512-10 at batch 32
-    1.08-1.11, at 128 0.99-1.02.)"""
-    size = LISTED_ROWS if w_in_major and dw.shape[1] >= LISTED_UNITS else TILE
+def _gradient_tasks(dw, dbias, w_in_major, size):
+    """(n_blocks, bias_task, n_tasks) of the weight gradient: a task per block of
+    ``size`` rows of dw, plus, in the dWᵀ layout of a layer with bias, one task (number
+    n_blocks) for the bias gradient (bias_task = -1 when there is none)."""
     n_blocks = (dw.shape[0] + size - 1) // size
     bias_task = n_blocks if dbias.shape[0] > 0 and w_in_major else -1
-    return n_blocks, bias_task, n_blocks + (bias_task >= 0), size
+    return n_blocks, bias_task, n_blocks + (bias_task >= 0)
 
 
 @inline
@@ -706,37 +701,15 @@ def _bias_sum(dbias, delta, o0, o1):
 
 
 @helper
-def _gradient_task(dw, dbias, delta, x, task, bias_task, n_blocks, size, w_in_major):
-    """Task ``task`` of dW = δᵀ x (or dWᵀ = xᵀ δ): its rows of dw (``_listed_gradient``
-    for blocks of LISTED_ROWS, else ``_ab_rows``) and its biases Σ_b δ."""
-    i0, i1 = _task_rows(task, bias_task, n_blocks, dw.shape[0], size)
-    if size > TILE:
-        _listed_gradient(dw, delta, x, i0, i1)
-    else:  # a = δᵀ, b = x or a = xᵀ, b = δ (the transposes are strided views)
-        _ab_rows(dw, (x.T if w_in_major else delta.T)[:, ::1], delta if w_in_major else x,
-                 i0, i1, ZERO, ZERO)
+def _gradient_task(dw, dbias, delta, x, task, bias_task, n_blocks, w_in_major):
+    """Task ``task`` of dW = δᵀ x (or dWᵀ = xᵀ δ): its rows of dw (``_ab_rows``, a = δᵀ,
+    b = x or a = xᵀ, b = δ; the transposes are strided views) and its biases Σ_b δ."""
+    a = (x.T if w_in_major else delta.T)[:, ::1]
+    b = delta if w_in_major else x
+    i0, i1 = _task_rows(task, bias_task, n_blocks, dw.shape[0], TILE)
+    _ab_rows(dw, a, b, i0, i1, ZERO, ZERO)
     o0, o1 = _bias_units(task, bias_task, w_in_major, i0, i1, dbias.shape[0])
     _bias_sum(dbias, delta, o0, o1)
-
-
-@helper
-def _listed_gradient(dwt, delta, x, i0, i1):
-    """Rows i0..i1 (at most LISTED_ROWS inputs) of dWᵀ = xᵀ δ: dWᵀ[c] = Σ_b x[b, c] δ[b],
-    4 inputs at a time over the samples b at which any of the 4 is nonzero
-    (``_listed_rows``; on MNIST 28 % of (sample, 4 pixels), where the 4 × 4 blocks of
-    ``_ab_rows`` left 49 %), each row of δ loaded once for the 4. The inputs' columns of x
-    are copied into rows first, a line of each sample read once."""
-    B = x.shape[0]
-    n = i1 - i0
-    cols = np.empty((LISTED_ROWS, B), x.dtype)
-    for b in range(B):
-        xb = x[b]
-        for r in range(n):
-            cols[r, b] = xb[i0 + r]
-    for g in range(0, n, TILE):
-        last = min(g + TILE, n) - 1  # a short group repeats its last input
-        _listed_rows(dwt, i0 + g, i0 + last + 1, cols[g], cols[min(g + 1, last)],
-                     cols[min(g + 2, last)], cols[last], delta, ZERO, B, i1 < i0)
 
 
 @parallel_kernel
@@ -746,16 +719,16 @@ def dense_gradient(dw, dbias, delta, x, w_in_major):
 
     dw (OC, C), or dWᵀ = xᵀ δ (C, OC) when ``w_in_major``; dbias (OC,) outputs (0-length
     for a layer without bias); delta (B, OC); x (B, C). Both layouts are the row form
-    ``_ab_rows``, parallel over blocks of 4 rows of dw (or ``_listed_gradient``, blocks
-    of LISTED_ROWS: ``_gradient_tasks``): each thread owns whole rows, so the reduction
-    over the batch has no race and a fixed summation order. In the Wᵀ layout the zero
-    blocks of xᵀ (blank pixels) are skipped and one more task sums the bias gradient. (``dense_backward_params`` without its update, in a kernel of fewer
+    ``_ab_rows``, parallel over blocks of 4 rows of dw: each thread owns whole rows, so
+    the reduction over the batch has no race and a fixed summation order. In the Wᵀ
+    layout the zero blocks of xᵀ (blank pixels) are skipped and one more task sums the
+    bias gradient. (``dense_backward_params`` without its update, in a kernel of fewer
     arguments, which is cheaper to call.)
     """
-    n_blocks, bias_task, n_tasks, size = _gradient_tasks(dw, dbias, w_in_major)
+    n_blocks, bias_task, n_tasks = _gradient_tasks(dw, dbias, w_in_major, TILE)
     for t in prange(n_tasks):
         task = np.int64(t)  # signed, as in the typing before the loop went parallel
-        _gradient_task(dw, dbias, delta, x, task, bias_task, n_blocks, size, w_in_major)
+        _gradient_task(dw, dbias, delta, x, task, bias_task, n_blocks, w_in_major)
 
 
 @parallel_kernel
@@ -772,15 +745,15 @@ def dense_backward_params(dw, dbias, w_slots, bias_slots, delta, x, h, w_in_majo
     and bias slots.
     Returns the number of parameters the update left NaN or ±inf.
     """
-    n_blocks, bias_task, n_tasks, size = _gradient_tasks(dw, dbias, w_in_major)
+    n_blocks, bias_task, n_tasks = _gradient_tasks(dw, dbias, w_in_major, TILE)
     rows = dw.shape[0]
     bad = 0
     for t in prange(n_tasks):
         task = np.int64(t)  # signed, as in the typing before the loop went parallel
-        _gradient_task(dw, dbias, delta, x, task, bias_task, n_blocks, size, w_in_major)
+        _gradient_task(dw, dbias, delta, x, task, bias_task, n_blocks, w_in_major)
         if kind == NO_UPDATE:
             continue
-        i0, i1 = _task_rows(task, bias_task, n_blocks, rows, size)  # the rows just computed
+        i0, i1 = _task_rows(task, bias_task, n_blocks, rows, TILE)  # the rows just computed
         o0, o1 = _bias_units(task, bias_task, w_in_major, i0, i1, dbias.shape[0])
         bad += _update_task(dw, dbias, w_slots, bias_slots, h, kind, i0, i1, o0, o1)
     return bad
@@ -801,6 +774,69 @@ def _update_task(dw, dbias, w_slots, bias_slots, h, kind, i0, i1, o0, o1):
             s1, s2 = bias_slots[1][o0:o1], bias_slots[2][o0:o1]
         bad += update_row(p, s1, s2, g, h, kind)
     return bad
+
+
+def gradient_listed(C, OC, w_in_major):
+    """True when the weight gradient of a layer C -> OC should run as
+    ``dense_backward_params_listed``: the dWᵀ layout of sparse inputs and LISTED_UNITS
+    units or more. (Epochs on MNIST's pixels taking turns with ``dense_backward_params``:
+    784-1024-10 and 784-2048-10 at batches 32-512 0.89-1.01 ×; 784-256-10 and 784-512-10
+    at batch 32 1.08-1.11 ×, at 128 0.99-1.02 ×.) (Plain Python: the caller picks the
+    kernel.)"""
+    return w_in_major and OC >= LISTED_UNITS
+
+
+@parallel_kernel
+def dense_backward_params_listed(dw, dbias, w_slots, bias_slots, delta, x, h, w_in_major,
+                                 kind):
+    """``dense_backward_params`` (same arguments) for the dWᵀ layout (``w_in_major``
+    True) of a wide layer (``gradient_listed``): a task per LISTED_ROWS inputs
+    (``_listed_gradient``: only the samples at which they are nonzero), then the update
+    of those rows of Wᵀ; one more task sums and updates the biases. Each cell sums its
+    nonzero terms in order, one multiply-add at a time, as the packed kernel does: the
+    same bits as it.
+    Returns the number of parameters the update left NaN or ±inf.
+    """
+    n_blocks, bias_task, n_tasks = _gradient_tasks(dw, dbias, True, LISTED_ROWS)
+    bad = 0
+    for t in prange(n_tasks):
+        bad += _listed_task(dw, dbias, w_slots, bias_slots, delta, x, h, kind, np.int64(t),
+                            bias_task, n_blocks)
+    return bad
+
+
+@helper
+def _listed_task(dw, dbias, w_slots, bias_slots, delta, x, h, kind, task, bias_task,
+                 n_blocks):
+    """Task ``task`` of ``dense_backward_params_listed``: its rows of dWᵀ or the biases,
+    then their update; returns how many parameters it left non-finite."""
+    i0, i1 = _task_rows(task, bias_task, n_blocks, dw.shape[0], LISTED_ROWS)
+    _listed_gradient(dw, delta, x, i0, i1)
+    o0, o1 = _bias_units(task, bias_task, True, i0, i1, dbias.shape[0])
+    _bias_sum(dbias, delta, o0, o1)
+    if kind == NO_UPDATE:
+        return 0
+    return _update_task(dw, dbias, w_slots, bias_slots, h, kind, i0, i1, o0, o1)
+
+
+@helper
+def _listed_gradient(dwt, delta, x, i0, i1):
+    """Rows i0..i1 (at most LISTED_ROWS inputs) of dWᵀ = xᵀ δ: dWᵀ[c] = Σ_b x[b, c] δ[b],
+    4 inputs at a time over the samples b at which any of the 4 is nonzero
+    (``_listed_rows``; on MNIST 28 % of (sample, 4 pixels), where the 4 × 4 blocks of
+    ``_ab_rows`` left 49 %), each row of δ loaded once for the 4. The inputs' columns of x
+    are copied into rows first, a line of each sample read once."""
+    B = x.shape[0]
+    n = i1 - i0
+    cols = np.empty((LISTED_ROWS, B), x.dtype)
+    for b in range(B):
+        xb = x[b]
+        for r in range(n):
+            cols[r, b] = xb[i0 + r]
+    for g in range(0, n, TILE):
+        last = min(g + TILE, n) - 1  # a short group repeats its last input
+        _listed_rows(dwt, i0 + g, i0 + last + 1, cols[g], cols[min(g + 1, last)],
+                     cols[min(g + 2, last)], cols[last], delta, ZERO, B, i1 < i0)
 
 
 def gradient_packed(B, C, OC, w_in_major, itemsize):
