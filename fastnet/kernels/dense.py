@@ -68,7 +68,7 @@ UNITS_BATCH = 512  # the largest batch whose later layers' forward is parallel o
 RUN_TASKS = 16  # tasks (runs of 4-sample blocks) of the hidden δ and large first-layer batches
 PANEL_BYTES = 1 << 19  # rows of W (hidden δ) or Wᵀ (first layer) a task reuses from L2: 512 KB
 UNITS = 16  # output units per forward task (4 register tiles share each x tile)
-DELTA_PACKED_BATCH = 128  # the smallest batch whose hidden δ of a wide layer is packed
+DELTA_PACKED_BATCH = 16  # the smallest batch whose hidden δ of a wide layer is packed
 PACKED_GRADIENT_CELLS = 512 * 512  # the smallest dW (W layout) whose gradient is packed
 PACKED_SMALL_GRADIENT = 256 * 784  # and from PACKED_SMALL_BATCH, the smallest such dW
 PACKED_FORWARD_CELLS = 512 * 512  # the smallest W whose forward is packed from PACKED_FORWARD_BATCH
@@ -990,8 +990,9 @@ def delta_packed(B, C, OC, itemsize):
     ``hidden_delta_packed``: a W of 4 PANEL_BYTES (2 MB; it leaves L2) or more and at
     least DELTA_PACKED_BATCH samples to share each packed panel of it. (Measured, B 256:
     0.53-0.96 × the time of ``hidden_delta`` for 1024² to 4096², 0.78 at 1024 × 512 (B 128
-    too); at B 32 1.05-1.4 ×; 0.77-1.10 for W of 1 MB or less.) (Plain Python: the caller
-    picks the kernel.)"""
+    too); 0.77-1.10 for W of 1 MB or less. Whole epochs, taking turns: 784-1024-1024-10,
+    784-2048-2048-10 and 784-4096-4096-10 at B 16-64 0.75-0.90 ×, at B 8 1.09 ×; 512² at
+    B 32-512 0.97-1.01.) (Plain Python: the caller picks the kernel.)"""
     return B >= DELTA_PACKED_BATCH and OC * C * itemsize >= 4 * PANEL_BYTES
 
 
