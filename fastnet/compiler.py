@@ -6,7 +6,8 @@ process). ``warm(calls)`` takes the calls a run is about to make (``passes.plann
 and, for the (kernel, signature) pairs neither compiled in this process nor in the cache,
 compiles them in as many groups at once as there are CPUs: this process compiles one,
 worker processes (each writes Numba's cache) the others, kernels that call the same
-helpers in the same group; then this process loads the workers' kernels from the cache.
+helpers in the same group, and a process done with its group takes the next kernels of
+the others; then this process loads the workers' kernels from the cache.
 A worker is a fork of this process where that is safe (Linux, no other thread), else a
 fresh interpreter that imports only what the kernels need.
 When the cache cannot be written (a read-only install without NUMBA_CACHE_DIR) or only
@@ -176,10 +177,33 @@ def _can_fork():
     return sys.platform.startswith("linux") and threading.active_count() == 1
 
 
-def _fork_worker(pairs):
-    """A worker compiling ``pairs`` in a fork of this process: Numba already imported
-    and set up, where a fresh interpreter pays about a second for both. None if it could
-    not fork."""
+def _queues(groups):
+    """One pipe per group holding its pairs' numbers (4 bytes each), its write end
+    closed: a read of 4 bytes takes the next (atomically, whichever process reads), an
+    empty read means the group is all taken."""
+    queues = []
+    for group in groups:
+        read, write = os.pipe()
+        os.write(write, b"".join(i.to_bytes(4, "little") for i in range(len(group))))
+        os.close(write)
+        queues.append(read)
+    return queues
+
+
+def _serve(groups, queues, own):
+    """Compile the pairs of group ``own`` as its queue hands them out, then help with the
+    other groups' (the vCPUs of a VM do not run at one speed: with fixed shares the run
+    waits for the slower); a pair is compiled by whichever process takes it."""
+    for g in [own] + [g for g in range(len(groups)) if g != own]:
+        while len(number := os.read(queues[g], 4)) == 4:
+            kernel, sig = groups[g][int.from_bytes(number, "little")]
+            kernel.compile(sig)
+
+
+def _fork_worker(groups, queues, own):
+    """A worker compiling group ``own`` of ``groups`` (then helping with the others,
+    ``_serve``) in a fork of this process: Numba already imported and set up, where a
+    fresh interpreter pays about a second for both. None if it could not fork."""
     try:
         with warnings.catch_warnings():   # Python 3.12+ warns of any other (native) thread
             warnings.simplefilter("ignore", DeprecationWarning)
@@ -193,18 +217,19 @@ def _fork_worker(pairs):
         null = os.open(os.devnull, os.O_WRONLY)
         os.dup2(null, 1)
         os.dup2(null, 2)
-        for kernel, sig in pairs:
-            kernel.compile(sig)
+        _serve(groups, queues, own)
         status = 0
     finally:
         os._exit(status)
 
 
-def _start_worker(pairs, fork):
-    """A worker process compiling ``pairs`` (a fork if ``fork``, else a new interpreter),
-    or None if it could not start."""
-    if fork:
-        return _fork_worker(pairs)
+def _start_worker(groups, queues, own):
+    """A worker process compiling group ``own`` of ``groups`` (a fork sharing the
+    ``queues`` if there are any, else a new interpreter given its group), or None if it
+    could not start."""
+    pairs = groups[own]
+    if queues:
+        return _fork_worker(groups, queues, own)
     jobs = pickle.dumps([(k.py_func.__module__, k.py_func.__name__, sig) for k, sig in pairs])
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # this fastnet
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(
@@ -259,20 +284,25 @@ def compile_all(pairs, workers=None):
     """Compile (kernel, signature) ``pairs`` in ``workers`` groups at once (default: the
     environment's FASTNET_COMPILE_WORKERS, else one per CPU; 1: one after another): this
     process compiles the first group (``partition``) while a worker process compiles each
-    other, when the cache is writable; then this process loads the workers' kernels from
-    the cache. A worker that fails leaves its kernels to be compiled here. The garbage
-    collector runs less meanwhile (``COMPILE_GC_THRESHOLDS``)."""
+    other, when the cache is writable; forked workers and this process then take the
+    pairs not yet begun of the others' groups (``_serve``). Then this process loads the
+    workers' kernels from the cache. A worker that fails leaves its kernels to be
+    compiled here. The garbage collector runs less meanwhile (``COMPILE_GC_THRESHOLDS``)."""
     workers = min(len(pairs), workers or _default_workers())
     groups = [pairs]
     fork = _can_fork()   # decided once: the partition counts the start of that kind
     if workers > 1 and all(_cache_writable(k) for k, _ in pairs):
         groups = partition(pairs, workers, FORK_COST if fork else SPAWN_COST)
+    queues = _queues(groups) if fork and len(groups) > 1 else []
     with _fewer_collections():
-        procs = [p for p in (_start_worker(group, fork) for group in groups[1:] if group)
-                 if p is not None]
+        procs = [p for p in (_start_worker(groups, queues, g) for g in range(1, len(groups))
+                             if groups[g]) if p is not None]
         try:
-            for kernel, sig in groups[0]:
-                kernel.compile(sig)
+            if queues:
+                _serve(groups, queues, 0)
+            else:
+                for kernel, sig in groups[0]:
+                    kernel.compile(sig)
         except BaseException:   # an error or Ctrl-C here: stop the workers too
             for proc in procs:
                 proc.kill()
@@ -280,6 +310,8 @@ def compile_all(pairs, workers=None):
         finally:
             for proc in procs:
                 proc.wait()
+            for queue in queues:
+                os.close(queue)
         for kernel, sig in pairs:
             kernel.compile(sig)  # loads what the workers cached (or compiles it here)
 

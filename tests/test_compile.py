@@ -180,6 +180,21 @@ def test_the_compile_groups_of_an_mnist_run_share_helpers_and_count_a_workers_st
         pairs, key=compiler._expected_cost, reverse=True), []]
 
 
+def test_a_process_done_with_its_group_takes_the_rest_of_the_others():
+    """The forked workers' queues: each pair is handed out once, whichever process asks;
+    a process whose partner never starts (or is slow) compiles the partner's pairs too."""
+    kernels = [_Recording() for _ in range(5)]
+    groups = [[(kernels[0], ()), (kernels[1], ())], [(k, ()) for k in kernels[2:]]]
+    queues = compiler._queues(groups)
+    try:
+        assert os.read(queues[1], 4) == (0).to_bytes(4, "little")   # the partner took one
+        compiler._serve(groups, queues, 0)
+    finally:
+        for queue in queues:
+            os.close(queue)
+    assert [len(k.seen) for k in kernels] == [1, 1, 0, 1, 1]
+
+
 def test_typical_calls_cover_an_mnist_run():
     net = fn.Network([fn.Dense(784, 32, activation="relu"), fn.Dense(32, 10)], seed=0)
     X = np.zeros((8, 784), np.uint8)
