@@ -536,7 +536,7 @@ def _listed_product(out, x, wt, blk, k0, k1, add):
     k0..k1: out[b] = Σ_{k0 ≤ c < k1} x[b, c] Wᵀ[c] for the listed c, those nonzero in any
     of the 4 samples (with ``add``, out[b] += that sum, continuing it in order); whole
     groups of 4 vectors of units by ``_listed_tile``, single vectors by
-    ``_listed_vector``, the last units by plain sums. A short last block repeats its last
+    ``_listed_vector``, the last units a row at a time. A short last block repeats its last
     sample in the missing rows, computed and not stored."""
     b0, b1 = _block(blk, out.shape[0])
     x0, x1, x2, x3 = x[b0], x[min(b0 + 1, b1 - 1)], x[min(b0 + 2, b1 - 1)], x[min(b0 + 3, b1 - 1)]
