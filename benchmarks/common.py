@@ -107,14 +107,18 @@ def forward(c):
 
 def weight_grad(c):
     """dW = δ^T x (dWᵀ = xᵀ δ for the first layer), dbias = Σ_b δ: ``dense_gradient``, or
-    for a wide layer the packed kernel with no optimizer step, as a network's gradient
-    pass runs it (``dense.gradient_packed``)."""
-    if dense.gradient_packed(c.batch, c.fan_in, c.fan_out, c.first, c.w.itemsize):
-        dense.dense_backward_params_packed(c.dw, c.dbias, (c.w_stored,) * 3, (c.bias,) * 3,
-                                           c.delta, c.x, optim.NO_HYPER, c.first,
-                                           optim.NO_UPDATE)
+    for a wide layer the packed kernel (the listed one for a wide first layer) with no
+    optimizer step, as a network's gradient pass runs it (``dense.gradient_packed``,
+    ``dense.gradient_listed``)."""
+    if dense.gradient_listed(c.fan_in, c.fan_out, c.first):
+        kernel = dense.dense_backward_params_listed
+    elif dense.gradient_packed(c.batch, c.fan_in, c.fan_out, c.first, c.w.itemsize):
+        kernel = dense.dense_backward_params_packed
     else:
         dense.dense_gradient(c.dw, c.dbias, c.delta, c.x, c.first)
+        return
+    kernel(c.dw, c.dbias, (c.w_stored,) * 3, (c.bias,) * 3, c.delta, c.x, optim.NO_HYPER,
+           c.first, optim.NO_UPDATE)
 
 
 def hidden_delta(c):
