@@ -44,6 +44,10 @@ KERNEL_COST = 700  # a kernel's own: its wrappers, cache entry, module passes (0
 # ran about 1 260 times in a serial compile of the MNIST kernels, 9 of them over every
 # object (0.64 s of about 10 s). At these, about 200 times, once over everything (0.22 s).
 COMPILE_GC_THRESHOLDS = (10000, 50, 100)
+# The most pairs a group hands out through a queue (``_queues``): 4 bytes each, one write
+# of at most PIPE_BUF (4096) bytes, which a pipe takes whole before anyone reads. Larger
+# groups keep the fixed partition.
+MAX_QUEUED = 1024
 
 
 def signature(kernel, args):
@@ -293,7 +297,8 @@ def compile_all(pairs, workers=None):
     fork = _can_fork()   # decided once: the partition counts the start of that kind
     if workers > 1 and all(_cache_writable(k) for k, _ in pairs):
         groups = partition(pairs, workers, FORK_COST if fork else SPAWN_COST)
-    queues = _queues(groups) if fork and len(groups) > 1 else []
+    queues = (_queues(groups) if fork and 1 < len(groups)
+              and max(map(len, groups)) <= MAX_QUEUED else [])
     with _fewer_collections():
         procs = [p for p in (_start_worker(groups, queues, g) for g in range(1, len(groups))
                              if groups[g]) if p is not None]

@@ -193,6 +193,13 @@ def test_a_process_done_with_its_group_takes_the_rest_of_the_others():
         for queue in queues:
             os.close(queue)
     assert [len(k.seen) for k in kernels] == [1, 1, 0, 1, 1]
+    # the largest group a queue takes is written whole before anyone reads
+    (queue,) = compiler._queues([[None] * compiler.MAX_QUEUED])
+    try:
+        numbers = b"".join(iter(lambda: os.read(queue, 4096), b""))
+    finally:
+        os.close(queue)
+    assert numbers == b"".join(i.to_bytes(4, "little") for i in range(compiler.MAX_QUEUED))
 
 
 def test_typical_calls_cover_an_mnist_run():
