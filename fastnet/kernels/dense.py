@@ -833,10 +833,11 @@ def _listed_gradient(dwt, delta, x, i0, i1):
         xb = x[b]
         for r in range(n):
             cols[r, b] = xb[i0 + r]
-    for g in range(0, n, TILE):
+    add = i1 < i0  # False, typed bool like the forward's (a literal False would
+    for g in range(0, n, TILE):  # compile _listed_rows for a second signature)
         last = min(g + TILE, n) - 1  # a short group repeats its last input
         _listed_rows(dwt, i0 + g, i0 + last + 1, cols[g], cols[min(g + 1, last)],
-                     cols[min(g + 2, last)], cols[last], delta, ZERO, B, i1 < i0)
+                     cols[min(g + 2, last)], cols[last], delta, ZERO, B, add)
 
 
 def gradient_packed(B, C, OC, w_in_major, itemsize):
