@@ -1,6 +1,7 @@
 """The asv benchmarks and the benchmark tools (benchmarks/tools/) still run, on tiny sizes,
 and what they report is what they measured: a broken benchmark should fail here, not in the
 nightly asv run."""
+import importlib
 import inspect
 import os
 import subprocess
@@ -14,23 +15,22 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 
-def import_peers():
-    """benchmarks/tools/_peers, imported without leaving it or its _common in sys.path and
-    sys.modules: examples/ has a _common module of its own."""
-    tools, names = os.path.join(ROOT, "benchmarks", "tools"), ("_common", "_peers")
+def load_tool(module):
+    """benchmarks/tools/<module>, imported without leaving it, _peers or _common in sys.path
+    and sys.modules: examples/ has a _common module of its own."""
+    tools, names = os.path.join(ROOT, "benchmarks", "tools"), ("_common", "_peers", module)
     saved = {name: sys.modules.pop(name) for name in names if name in sys.modules}
     sys.path.insert(0, tools)
     try:
-        import _peers
+        return importlib.import_module(module)
     finally:
         sys.path.remove(tools)
         for name in names:
             sys.modules.pop(name, None)
         sys.modules.update(saved)
-    return _peers
 
 
-_peers = import_peers()
+_peers = load_tool("_peers")
 
 from benchmarks import (bench_coldstart, bench_kernels, bench_optim,  # noqa: E402
                         bench_training, common)
@@ -324,7 +324,8 @@ def grid_rows(out):
 
 def check_grid(proc, names):
     """grid.py on widths 16,32 x depths 1,2 x batch 8 x raw, --limit 256: one row per
-    configuration with each implementation's seconds, the fastest peer and the ratio."""
+    configuration with each implementation's seconds, the fastest peer, the ratio and, in
+    one round, the same ratio as the worst round's."""
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout
     for line in ("date:", "CPU:", "threads: 1 ", "versions: fastnet", "numba", "jax"):
@@ -342,14 +343,16 @@ def check_grid(proc, names):
         want = seconds["fastnet"] / seconds[fastest]
         assert abs(ratio - want) <= 0.005 + want * 1e-5 * (1 / seconds["fastnet"]
                                                            + 1 / seconds[fastest]), row
+        assert row[6 + len(names)] == row[5 + len(names)], row  # one round: its own ratio
         assert (row[-1] == "SLOWER") == (ratio > 1.0) or abs(ratio - 1.0) <= 0.005, row
     slower = sum(row[-1] == "SLOWER" for row in rows)
-    assert f"SLOWER: {slower} of 4 configuration(s)" in out
+    assert f"SLOWER: {slower} of 4 configuration(s); fastnet slower in at least one round: " \
+           f"{slower})" in out
     return out
 
 
 GRID = ("grid.py", "--widths", "16,32", "--depths", "1,2", "--batches", "8", "--inputs", "raw",
-        "--limit", "256", "--rounds", "1", "--threads", "1")
+        "--limit", "256", "--min-gflop", "0", "--rounds", "1", "--threads", "1")
 
 
 def test_grid_without_the_optional_peers():
@@ -362,6 +365,24 @@ def test_grid_with_pytorch_and_jax():
     pytest.importorskip("torch")
     out = check_grid(run_script(*GRID), ["fastnet", "numpy-blas", "pytorch", "jax"])
     assert "skipped" not in out
+
+
+def test_grid_samples_and_worst_round():
+    """An epoch's images: --limit, raised by --min-gflop up to --max-samples, at most --steps
+    batches; the worst round is the largest per-round ratio to that round's fastest peer."""
+    grid = load_tool("grid")
+    args = grid.parse_args([])
+    mnist, wide = grid.layer_sizes(256, 1), grid.layer_sizes(1024, 1)
+    assert mnist == (784, 256, 10)
+    assert grid.samples(mnist, 512, args) == 13 * 512   # 8 GFLOP / 1.22 MFLOP, whole batches
+    assert grid.samples(mnist, 1, args) == 256          # --steps batches
+    assert grid.samples(wide, 512, args) == 2048        # 4.9 MFLOP a sample: the limit
+    assert grid.samples(grid.layer_sizes(256, 2), 128, args) == 39 * 128
+    assert grid.samples(mnist, 512, grid.parse_args(["--max-samples", "4096"])) == 4096
+    assert grid.samples(mnist, 512, grid.parse_args(["--min-gflop", "0"])) == 2048
+    rounds = [{"fastnet": [1.0], "a": [2.0], "b": [4.0]},
+              {"fastnet": [3.0, 3.0, 1.0], "a": [2.0], "b": [2.5]}]
+    assert grid.worst_round(rounds, ["a", "b"]) == 1.5
 
 
 def test_grid_rejects_an_unknown_input():

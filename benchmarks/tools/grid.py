@@ -5,8 +5,11 @@ A configuration is a width W and depth D (784-W-...-W-10: D hidden ReLU layers o
 cross-entropy), a batch size B and an input: ``raw`` MNIST pixels (uint8, scaled by 1/255
 as they are gathered; 81 % zeros, which fastnet's first layer skips) or ``standard``
 (float32, each pixel minus its mean over the training rows, over its standard deviation:
-dense). Each epoch is a pass over the first min(--limit, --steps x B) MNIST training
-images, so that wide configurations take seconds and batch 1 does not take minutes.
+dense). Each epoch is a pass over the first min(N, --steps x B) MNIST training images
+(``samples``), so that wide configurations take seconds and batch 1 does not take minutes:
+N is --limit, raised for narrow networks until an epoch holds --min-gflop of arithmetic
+(6 flops a weight a sample, forward and backward), so that their epochs are not a few
+milliseconds, which one preemption of this process on a shared machine would double.
 
 For each configuration every implementation trains the same network from the same initial
 weights on the same minibatches with compare.py's recipe (SGD momentum 0.9, lr 0.1, weight
@@ -18,7 +21,10 @@ turns epoch by epoch with untimed pauses and untimed warm-up steps first
 configuration once per round, so a machine whose speed drifts weighs on every
 configuration alike); the table gives each implementation's median seconds per epoch over
 all rounds, the fastest peer and fastnet's time over the fastest peer's, flagged
-``SLOWER`` when above 1.0. Above the table: date, CPU, threads and versions.
+``SLOWER`` when above 1.0, and ``worst round``: the largest of the rounds' own ratios
+(fastnet's median epoch in that round over the fastest peer's in the same round), so a
+configuration that won on the medians but lost a round shows it. Above the table: date,
+CPU, threads and versions.
 
     python benchmarks/tools/grid.py        # the default grid, 64 configurations: long
     python benchmarks/tools/grid.py --widths 2048,4096 --depths 2 --batches 256 --inputs standard
@@ -28,6 +34,7 @@ import argparse
 import datetime
 import importlib.metadata
 import itertools
+import math
 import platform
 import sys
 import warnings
@@ -78,7 +85,14 @@ def parse_args(argv=None):
     p.add_argument("--inputs", type=input_list, default=list(INPUTS), metavar="raw,standard",
                    help="raw MNIST pixels and/or standardised (dense) ones (default both)")
     p.add_argument("--limit", type=_common.positive_int, default=2048, metavar="N",
-                   help="at most N training images per epoch (default 2048)")
+                   help="training images per epoch (default 2048; see --min-gflop)")
+    p.add_argument("--min-gflop", type=float, default=8.0, metavar="G",
+                   help="raise --limit, up to --max-samples, so that an epoch is at least G "
+                        "GFLOP in whole batches (default 8: 784-256-10 at batch 512 gets 6656 "
+                        "images, 784-1024-10 the limit); 0 keeps --limit")
+    p.add_argument("--max-samples", type=_common.positive_int, default=8192, metavar="N",
+                   help="the most training images --min-gflop may raise an epoch to "
+                        "(default 8192)")
     p.add_argument("--steps", type=_common.positive_int, default=256,
                    help="at most this many steps per epoch: small batches use fewer images "
                         "(default 256)")
@@ -95,6 +109,20 @@ def parse_args(argv=None):
     p.add_argument("--skip-jax", action="store_true", help="leave JAX out")
     p.add_argument("--seed", type=int, default=0, help="seeds weights and shuffling (default 0)")
     return p.parse_args(argv)
+
+
+def samples(layers, batch, args):
+    """Training images per epoch of a configuration (module doc): at most --steps
+    batches, at least --limit images or whole batches of --min-gflop of work (up to
+    --max-samples)."""
+    flops = 6 * sum(a * b for a, b in zip(layers, layers[1:]))  # per sample
+    by_work = min(args.max_samples, math.ceil(args.min_gflop * 1e9 / flops / batch) * batch)
+    return min(args.steps * batch, max(args.limit, by_work))
+
+
+def layer_sizes(width, depth):
+    """784-width-...-width-10 with ``depth`` hidden layers."""
+    return (784,) + (width,) * depth + (10,)
 
 
 def standardised(X):
@@ -130,21 +158,32 @@ def print_header(args, threads, peers, notes):
     print(flush=True)
 
 
+def worst_round(rounds, peers):
+    """The largest per-round ratio of fastnet's median epoch to the fastest peer's;
+    rounds: [{name: [s/epoch, ...]}], one dict a round."""
+    return max(_common.median(r["fastnet"]) / min(_common.median(r[p]) for p in peers)
+               for r in rounds)
+
+
 def print_table(rows, names):
-    """rows: [(layers, batch, input, samples, {name: median s/epoch})]."""
+    """rows: [(layers, batch, input, samples, {name: median s/epoch}, worst round)]."""
     peers = names[1:]
     print(f"{'layers':<24} {'batch':>5} {'input':<8} {'samples':>7} "
-          + " ".join(f"{n:>10}" for n in names) + f"  {'fastest peer':<12} fastnet/fastest")
-    slower = 0
-    for layers, batch, kind, samples, seconds in rows:
+          + " ".join(f"{n:>10}" for n in names)
+          + f"  {'fastest peer':<12} fastnet/fastest  worst round")
+    slower = lost = 0
+    for layers, batch, kind, samples, seconds, worst in rows:
         best = min(peers, key=seconds.get)
         ratio = seconds["fastnet"] / seconds[best]
         slower += ratio > 1.0
+        lost += worst > 1.0
         print(f"{layers:<24} {batch:>5} {kind:<8} {samples:>7} "
               + " ".join(f"{seconds[n]:>10.5f}" for n in names)
-              + f"  {best:<12} {ratio:>15.2f}" + ("  SLOWER" if ratio > 1.0 else ""))
+              + f"  {best:<12} {ratio:>15.2f}  {worst:>11.2f}"
+              + ("  SLOWER" if ratio > 1.0 else ""))
     print(f"(seconds per epoch, medians over the rounds; fastnet/fastest > 1.0 is flagged "
-          f"SLOWER: {slower} of {len(rows)} configuration(s))")
+          f"SLOWER: {slower} of {len(rows)} configuration(s); fastnet slower in at least one "
+          f"round: {lost})")
 
 
 def main(argv=None):
@@ -161,28 +200,32 @@ def main(argv=None):
     # standardised pixels reach |x| ~ 16 (pixels that are almost always 0): by design here
     warnings.filterwarnings("ignore", message="X has features up to")
 
-    (X, y), _ = _peers.mnist(args.limit)
-    data = {"raw": X, "standard": standardised(X) if "standard" in args.inputs else None}
     configs = list(itertools.product(args.widths, args.depths, args.batches, args.inputs))
-    seconds = {config: {} for config in configs}
+    n_images = {c: samples(layer_sizes(c[0], c[1]), c[2], args) for c in configs}
+    (X, y), _ = _peers.mnist(max(n_images.values()))
+    data = {"raw": X, "standard": standardised(X) if "standard" in args.inputs else None}
+    rounds = {config: [] for config in configs}  # per configuration: {name: s/epoch} a round
     for r in range(args.rounds):
         for i, (width, depth, batch, kind) in enumerate(configs):
             print(f"round {r + 1}/{args.rounds}, configuration {i + 1}/{len(configs)}",
                   file=sys.stderr, flush=True)
-            n = min(len(X), args.steps * batch)
+            n = n_images[width, depth, batch, kind]
             recipe = _peers.Recipe(hidden=width, depth=depth, batch_size=batch,
                                    lr=learning_rate(kind, batch), schedule_epochs=args.epochs,
                                    seed=args.seed)
             result = _peers.run_interleaved(recipe, ((data[kind][:n], y[:n]), None),
                                             args.epochs, peers)
-            for name, (epoch_seconds, _) in result.items():
-                seconds[width, depth, batch, kind].setdefault(name, []).extend(epoch_seconds)
+            rounds[width, depth, batch, kind].append(
+                {name: epoch_seconds for name, (epoch_seconds, _) in result.items()})
     rows = []
-    for (width, depth, batch, kind), times in seconds.items():
-        layers = "-".join(map(str, (784,) + (width,) * depth + (10,)))
-        rows.append((layers, batch, kind, min(len(X), args.steps * batch),
-                     {name: _common.median(t) for name, t in times.items()}))
-    print_table(rows, ["fastnet"] + [name for name, _ in peers])
+    names = ["fastnet"] + [name for name, _ in peers]
+    for (width, depth, batch, kind), per_round in rounds.items():
+        layers = "-".join(map(str, layer_sizes(width, depth)))
+        medians = {name: _common.median([t for r in per_round for t in r[name]])
+                   for name in names}
+        rows.append((layers, batch, kind, n_images[width, depth, batch, kind], medians,
+                     worst_round(per_round, names[1:])))
+    print_table(rows, names)
 
 
 if __name__ == "__main__":
