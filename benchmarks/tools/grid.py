@@ -203,6 +203,7 @@ def main(argv=None):
     configs = list(itertools.product(args.widths, args.depths, args.batches, args.inputs))
     n_images = {c: samples(layer_sizes(c[0], c[1]), c[2], args) for c in configs}
     (X, y), _ = _peers.mnist(max(n_images.values()))
+    n_images = {c: min(n, len(X)) for c, n in n_images.items()}  # MNIST has 60 000
     data = {"raw": X, "standard": standardised(X) if "standard" in args.inputs else None}
     rounds = {config: [] for config in configs}  # per configuration: {name: s/epoch} a round
     for r in range(args.rounds):
