@@ -352,7 +352,8 @@ def check_grid(proc, names):
 
 
 GRID = ("grid.py", "--widths", "16,32", "--depths", "1,2", "--batches", "8", "--inputs", "raw",
-        "--limit", "256", "--min-gflop", "0", "--rounds", "1", "--threads", "1")
+        "--limit", "256", "--min-gflop", "0", "--round-gflop", "0", "--rounds", "1",
+        "--threads", "1")
 
 
 def test_grid_without_the_optional_peers():
@@ -380,6 +381,12 @@ def test_grid_samples_and_worst_round():
     assert grid.samples(grid.layer_sizes(256, 2), 128, args) == 39 * 128
     assert grid.samples(mnist, 512, grid.parse_args(["--max-samples", "4096"])) == 4096
     assert grid.samples(mnist, 512, grid.parse_args(["--min-gflop", "0"])) == 2048
+    assert grid.epochs(grid.layer_sizes(1024, 2), 128, 2048, args) == 3  # 60 / 23 GFLOP
+    assert grid.epochs(mnist, 512, 6656, args) == 5      # capped at --max-epochs
+    assert grid.epochs(grid.layer_sizes(4096, 2), 512, 2048, args) == 1
+    assert grid.epochs(wide, 8, 2048, args) == 1         # below batch 32: --epochs
+    assert grid.epochs(wide, 128, 2048, grid.parse_args(["--round-gflop", "0",
+                                                         "--epochs", "2"])) == 2
     rounds = [{"fastnet": [1.0], "a": [2.0], "b": [4.0]},
               {"fastnet": [3.0, 3.0, 1.0], "a": [2.0], "b": [2.5]}]
     assert grid.worst_round(rounds, ["a", "b"]) == 1.5

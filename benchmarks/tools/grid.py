@@ -10,6 +10,9 @@ dense). Each epoch is a pass over the first min(N, --steps x B) MNIST training i
 N is --limit, raised for narrow networks until an epoch holds --min-gflop of arithmetic
 (6 flops a weight a sample, forward and backward), so that their epochs are not a few
 milliseconds, which one preemption of this process on a shared machine would double.
+From batch 32 up a configuration also gets more timed epochs a round (``epochs``), up to
+--max-epochs, until each implementation trains --round-gflop: one epoch of 784-1024-1024-10
+at batch 128 on 2048 images read 111-150 ms from epoch to epoch in one process.
 
 For each configuration every implementation trains the same network from the same initial
 weights on the same minibatches with compare.py's recipe (SGD momentum 0.9, lr 0.1, weight
@@ -97,8 +100,15 @@ def parse_args(argv=None):
                    help="at most this many steps per epoch: small batches use fewer images "
                         "(default 256)")
     p.add_argument("--epochs", type=_common.positive_int, default=1,
-                   help="timed epochs per implementation, configuration and round; also "
-                        "the length of the cosine schedule (default 1)")
+                   help="timed epochs per implementation, configuration and round, at least "
+                        "(see --round-gflop); also the length of the cosine schedule "
+                        "(default 1)")
+    p.add_argument("--round-gflop", type=float, default=60.0, metavar="G",
+                   help="from batch 32 up, more epochs (up to --max-epochs) until each "
+                        "implementation trains G GFLOP per configuration and round (default "
+                        "60: 784-1024-1024-10 gets 3 epochs, 784-4096-4096-10 1); 0: --epochs")
+    p.add_argument("--max-epochs", type=_common.positive_int, default=5,
+                   help="the most epochs --round-gflop may give a configuration (default 5)")
     p.add_argument("--rounds", type=_common.positive_int, default=3,
                    help="run the whole grid this many times; medians over all rounds "
                         "(default 3)")
@@ -118,6 +128,16 @@ def samples(layers, batch, args):
     flops = 6 * sum(a * b for a, b in zip(layers, layers[1:]))  # per sample
     by_work = min(args.max_samples, math.ceil(args.min_gflop * 1e9 / flops / batch) * batch)
     return min(args.steps * batch, max(args.limit, by_work))
+
+
+def epochs(layers, batch, n, args):
+    """Timed epochs of a configuration per round (module doc): --epochs, or from batch
+    SMALL_BATCH up as many as --round-gflop of work over n images takes, up to --max-epochs.
+    (Below it an epoch is hundreds of steps, long already.)"""
+    flops = 6 * sum(a * b for a, b in zip(layers, layers[1:])) * n  # an epoch
+    if batch < SMALL_BATCH:
+        return args.epochs
+    return max(args.epochs, min(args.max_epochs, math.ceil(args.round_gflop * 1e9 / flops)))
 
 
 def layer_sizes(width, depth):
@@ -152,7 +172,9 @@ def print_header(args, threads, peers, notes):
           f"{platform.python_version()}, numba {numba.__version__}, numpy {np.__version__}, "
           f"torch {package_version('torch')}, jax {package_version('jax')}")
     print(f"implementations: fastnet, {', '.join(name for name, _ in peers)}; "
-          f"{args.epochs} epoch(s) x {args.rounds} round(s), taking turns epoch by epoch")
+          f"{args.epochs} epoch(s) a round, from batch {SMALL_BATCH} up as many as "
+          f"{args.round_gflop:g} GFLOP take (at most {args.max_epochs}); {args.rounds} "
+          f"round(s), taking turns epoch by epoch")
     for note in notes:
         print(note)
     print(flush=True)
@@ -204,6 +226,7 @@ def main(argv=None):
     n_images = {c: samples(layer_sizes(c[0], c[1]), c[2], args) for c in configs}
     (X, y), _ = _peers.mnist(max(n_images.values()))
     n_images = {c: min(n, len(X)) for c, n in n_images.items()}  # MNIST has 60 000
+    n_epochs = {c: epochs(layer_sizes(c[0], c[1]), c[2], n, args) for c, n in n_images.items()}
     data = {"raw": X, "standard": standardised(X) if "standard" in args.inputs else None}
     rounds = {config: [] for config in configs}  # per configuration: {name: s/epoch} a round
     for r in range(args.rounds):
@@ -211,11 +234,12 @@ def main(argv=None):
             print(f"round {r + 1}/{args.rounds}, configuration {i + 1}/{len(configs)}",
                   file=sys.stderr, flush=True)
             n = n_images[width, depth, batch, kind]
+            n_ep = n_epochs[width, depth, batch, kind]
             recipe = _peers.Recipe(hidden=width, depth=depth, batch_size=batch,
-                                   lr=learning_rate(kind, batch), schedule_epochs=args.epochs,
+                                   lr=learning_rate(kind, batch), schedule_epochs=n_ep,
                                    seed=args.seed)
-            result = _peers.run_interleaved(recipe, ((data[kind][:n], y[:n]), None),
-                                            args.epochs, peers)
+            result = _peers.run_interleaved(recipe, ((data[kind][:n], y[:n]), None), n_ep,
+                                            peers)
             rounds[width, depth, batch, kind].append(
                 {name: epoch_seconds for name, (epoch_seconds, _) in result.items()})
     rows = []
