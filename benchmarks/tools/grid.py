@@ -121,12 +121,17 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
+def sample_flops(layers):
+    """Flops of training on one sample: 6 a weight (forward, δ and gradient products)."""
+    return 6 * sum(a * b for a, b in zip(layers, layers[1:]))
+
+
 def samples(layers, batch, args):
     """Training images per epoch of a configuration (module doc): at most --steps
     batches, at least --limit images or whole batches of --min-gflop of work (up to
     --max-samples)."""
-    flops = 6 * sum(a * b for a, b in zip(layers, layers[1:]))  # per sample
-    by_work = min(args.max_samples, math.ceil(args.min_gflop * 1e9 / flops / batch) * batch)
+    by_work = min(args.max_samples,
+                  math.ceil(args.min_gflop * 1e9 / sample_flops(layers) / batch) * batch)
     return min(args.steps * batch, max(args.limit, by_work))
 
 
@@ -134,10 +139,10 @@ def epochs(layers, batch, n, args):
     """Timed epochs of a configuration per round (module doc): --epochs, or from batch
     SMALL_BATCH up as many as --round-gflop of work over n images takes, up to --max-epochs.
     (Below it an epoch is hundreds of steps, long already.)"""
-    flops = 6 * sum(a * b for a, b in zip(layers, layers[1:])) * n  # an epoch
     if batch < SMALL_BATCH:
         return args.epochs
-    return max(args.epochs, min(args.max_epochs, math.ceil(args.round_gflop * 1e9 / flops)))
+    per_epoch = sample_flops(layers) * n
+    return max(args.epochs, min(args.max_epochs, math.ceil(args.round_gflop * 1e9 / per_epoch)))
 
 
 def layer_sizes(width, depth):
