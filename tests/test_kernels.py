@@ -544,3 +544,74 @@ def test_tasks_own_run_first_then_the_others_back():
         ranges[w * STRIDE] = a * FRONT + b + BACK_OFFSET
     order = np.array([0, 1, 1, 1, 1, 1, 1, 0, 1, 0, 1, 0, 1], np.int64)
     assert _serial_claims(ranges, order).tolist() == [0, 5, 6, 7, 8, 9, 4, 1, 3, 2, -1, -1, -1]
+
+
+def relu_delta(rng, B, OC, dtype):
+    """A ReLU layer's δ: 0 where its u < 0 (about half), one sample and one unit all 0."""
+    delta = rand(rng, B, OC).astype(dtype)
+    delta[rng.random((B, OC)) < 0.5] = 0
+    delta[B // 2], delta[:, OC // 2] = 0, 0
+    return delta
+
+
+# The backward products of ReLU layers that skip δ's zeros (kernels.sparse): tiles of 2
+# rows × NW columns (128 float32, 64 float64), blocks of PAIR_KC (64) terms, runs of
+# DELTA_PAIRS (64) pairs of samples; odd rows, short strips and blocks on both sides of
+# every edge, bit for bit against the row forms at 1 and 2 threads
+@pytest.mark.parametrize("B,C,OC", [(1, 1, 1), (2, 127, 3), (7, 128, 64), (64, 129, 65),
+                                    (129, 300, 130), (130, 65, 257)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_sparse_backward_gives_the_bits_of_the_row_forms(rng, B, C, OC, dtype):
+    from fastnet.kernels import sparse as S
+    delta, x = relu_delta(rng, B, OC, dtype), rand(rng, B, C).astype(dtype)
+    w = rand(rng, OC, C, scale=OC ** -0.5).astype(dtype)
+    u_prev = rand(rng, B, C).astype(dtype)
+    a, relu = slopes(rng, A.RELU, B, C).astype(dtype), A.RELU
+    z_prev = ref.activate_ref(u_prev, relu, a).astype(dtype)
+    slots = [tuple(np.abs(rand(rng, OC, C)).astype(dtype) for _ in range(3)),
+             tuple(np.abs(rand(rng, OC)).astype(dtype) for _ in range(3))]
+    h = O.hyper(0.01, 0.01, 0.9, 0.999, 1e-8, t=3)
+    grads, deltas = [], []
+    for gradient, backward in ((dense_backward_params, hidden_delta),
+                               (S.dense_backward_params_sparse, S.hidden_delta_sparse)):
+        for threads in (1, 2):
+            w_slots, bias_slots = (tuple(s.copy() for s in group) for group in slots)
+            dw, db = np.full((OC, C), np.nan, dtype), np.full(OC, np.nan, dtype)
+            out, dz = np.full((B, C), np.nan, dtype), np.full((B, C), np.nan, dtype)
+            with num_threads(threads):
+                gradient(dw, db, w_slots, bias_slots, delta, x, h, False, O.ADAM)
+                backward(out, dz, delta, w, u_prev, z_prev, a, relu)
+            grads.append((dw, db, *w_slots, *bias_slots))
+            deltas.append((out, dz))
+    for got in grads[1:]:
+        for g, want in zip(got, grads[0]):
+            np.testing.assert_array_equal(g, want)
+    for got in deltas[1:]:
+        for g, want in zip(got, deltas[0]):
+            np.testing.assert_array_equal(g, want)
+    out_ref, dz_ref = ref.hidden_delta_ref(delta.astype(float), w.astype(float),
+                                           u_prev.astype(float), relu, a.astype(float))
+    tol = dict(rtol=1e-4, atol=1e-5) if dtype == np.float32 else dict(rtol=1e-11, atol=1e-12)
+    np.testing.assert_allclose(deltas[-1][1], dz_ref, **tol)
+    np.testing.assert_allclose(deltas[-1][0], out_ref, **tol)
+    np.testing.assert_allclose(grads[-1][0], delta.T.astype(float) @ x, **tol)
+    with pytest.raises(ValueError, match="W layout only"):
+        S.dense_backward_params_sparse(dw, db, slots[0], slots[1], delta, x, h, True, O.ADAM)
+
+
+def test_relu_layers_plan_the_backward_that_skips_zeros():
+    """Wide ReLU hidden layers (where the packed kernels run) skip δ's zeros; other
+    activations, the output layer and narrow layers keep their kernels."""
+    import fastnet as fn
+    from fastnet import passes
+    net = fn.Network([fn.Dense(784, 1024, activation="relu"),
+                      fn.Dense(1024, 1024, activation="relu"),
+                      fn.Dense(1024, 1024, activation="tanh"), fn.Dense(1024, 10)],
+                     sparse_inputs=False, seed=0)
+    gradients = [passes.gradient_kernel(net, i, 128).py_func.__name__ for i in range(4)]
+    assert gradients == ["dense_backward_params_sparse", "dense_backward_params_sparse",
+                         "dense_backward_params_packed", "dense_backward_params"]
+    deltas = [passes.delta_kernel(net, i, 128).py_func.__name__ for i in (1, 2, 3)]
+    assert deltas == ["hidden_delta_sparse", "hidden_delta_packed", "hidden_delta"]
+    assert passes.delta_kernel(net, 1, 8) is passes.hidden_delta        # a batch too small
+    assert passes.gradient_kernel(net, 1, 8) is passes.dense_backward_params

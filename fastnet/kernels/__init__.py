@@ -16,7 +16,7 @@ import re
 
 from .. import codegen, config
 from . import (activations, clip, data, dense, dropout, landscape, losses,  # noqa: F401
-               metrics, optim, weights)
+               metrics, optim, sparse, weights)
 
 
 def _shared_sources(folder):
