@@ -26,7 +26,6 @@ from .kernels.dense import (dense_backward_params, dense_backward_params_listed,
                             prelu_slope_grad, UNITS_BATCH)
 from .kernels.clip import clip_norm, clip_value
 from .kernels.dropout import apply_mask, dropout_mask
-from .kernels.sparse import dense_backward_params_sparse, hidden_delta_sparse
 from .kernels.metrics import count_correct
 from .kernels.weights import weigh_rows
 
@@ -176,31 +175,22 @@ def loss(net, ws, weighted=False):
 
 def gradient_kernel(net, i, B):
     """Layer i's fused weight-gradient kernel for a batch of B: ``dense_backward_params``,
-    its register-blocked form (``dense.gradient_packed``), that form skipping the zeros of
-    a ReLU layer's δ (``sparse``), or for a wide first layer of sparse inputs its listed
-    form (``dense.gradient_listed``); all give the same bits."""
+    its register-blocked form (``dense.gradient_packed``; both give the same bits), or
+    for a wide first layer of sparse inputs its listed form (``dense.gradient_listed``)."""
     layer = net.layers[i]
     C, OC, in_major = layer.in_features, layer.out_features, net.w_in_major(i)
     if gradient_listed(C, OC, in_major):
         return dense_backward_params_listed
-    if not gradient_packed(B, C, OC, in_major, _itemsize(net)):
-        return dense_backward_params
-    return dense_backward_params_sparse if _relu(net, i) else dense_backward_params_packed
+    packed = gradient_packed(B, C, OC, in_major, _itemsize(net))
+    return dense_backward_params_packed if packed else dense_backward_params
 
 
 def delta_kernel(net, i, B):
     """The kernel of the δ that layer i sends down, for a batch of B: ``hidden_delta``, or
-    ``hidden_delta_packed`` for a wide W and a large batch (``dense.delta_packed``), or,
-    there, ``hidden_delta_sparse`` when layer i is a ReLU layer."""
+    ``hidden_delta_packed`` for a wide W and a large batch (``dense.delta_packed``)."""
     layer = net.layers[i]
-    if not delta_packed(B, layer.in_features, layer.out_features, _itemsize(net)):
-        return hidden_delta
-    return hidden_delta_sparse if _relu(net, i) else hidden_delta_packed
-
-
-def _relu(net, i):
-    """Whether layer i is a ReLU layer: its δ is 0 wherever u < 0 (``kernels.sparse``)."""
-    return i < len(net.layers) - 1 and net.layers[i].act == A.RELU
+    packed = delta_packed(B, layer.in_features, layer.out_features, _itemsize(net))
+    return hidden_delta_packed if packed else hidden_delta
 
 
 def backward(net, ws, update=None):

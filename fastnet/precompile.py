@@ -51,13 +51,12 @@ def typical_calls():
     return calls + [(wide, args) for k, args in calls for wide in WIDE.get(k, ())]
 
 
-# The forms of wide layers' kernels (register-blocked, listed, skipping ReLU's zeros) take
-# their row forms' arguments.
+# The forms of wide layers' kernels (register-blocked, listed) take their row forms'
+# arguments.
 WIDE = {passes.dense_forward: (passes.dense_forward_packed,),
         passes.dense_backward_params: (passes.dense_backward_params_packed,
-                                       passes.dense_backward_params_listed,
-                                       passes.dense_backward_params_sparse),
-        passes.hidden_delta: (passes.hidden_delta_packed, passes.hidden_delta_sparse)}
+                                       passes.dense_backward_params_listed),
+        passes.hidden_delta: (passes.hidden_delta_packed,)}
 
 
 def compile_typical(workers=None):

@@ -14,8 +14,7 @@ def suite_calls():
     """(kernel, args) of the kernel signatures the tests call: a float32 run's
     (``precompile.typical_calls``), the same for float64 networks, and the kernels the
     tests call directly in other types (the CSV parser, a float32 batch gathered from
-    float64 rows) and the register-blocked kernels of wide layers (``dense.*_packed``,
-    ``sparse``)."""
+    float64 rows) and the register-blocked kernels of wide layers (``dense.*_packed``)."""
     from fastnet import passes, precompile
     from fastnet.csvfile import parse_rows
     from fastnet.inputs import as_input, encode_targets
@@ -42,11 +41,6 @@ def suite_calls():
     calls += [(k, args) for k, args in passes.planned_calls(wide, X, scale, T, kind,
                                                             batch_sizes=(300,))
               if k in (passes.hidden_delta_packed, passes.dense_forward_packed)]
-    relu = Network([Dense(4, 1100, activation="relu"), Dense(1100, 600, activation="relu"),
-                    Dense(600, 3)])
-    calls += [(k, args) for k, args in passes.planned_calls(relu, X, scale, T, kind,
-                                                            batch_sizes=(300,))
-              if k in (passes.dense_backward_params_sparse, passes.hidden_delta_sparse)]
     shift = np.zeros(4, np.float32)
     none = np.zeros((2, 0), np.float32)
     calls.append((gather_batch, (np.zeros((2, 4), np.float32), none, np.zeros((2, 4)), none,

@@ -126,17 +126,13 @@ def test_a_run_with_a_scaler_compiles_nothing_after_its_warm_up():
 
 
 def test_a_wide_layer_plans_the_weight_gradient_packed():
-    """A wide layer's weight gradient runs the register-blocked form (a ReLU layer's the
-    form that skips the zeros of its δ); a last batch of fewer than 16 samples runs the
-    row form; fit plans both, so nothing compiles after its warm-up. (They give the same
-    bits: test_kernels.py.)"""
-    tanh = fn.Network([fn.Dense(20, 1800), fn.Dense(1800, 150, activation="tanh"),
-                       fn.Dense(150, 3)], seed=0)
-    assert passes.gradient_kernel(tanh, 1, 300) is passes.dense_backward_params_packed
+    """A wide layer's weight gradient runs the register-blocked form; a last batch of
+    fewer than 16 samples runs the row form; fit plans both, so nothing compiles after
+    its warm-up. (The two give the same bits: test_kernels.py.)"""
     net = fn.Network([fn.Dense(20, 1800, activation="relu"), fn.Dense(1800, 150, activation="relu"),
                       fn.Dense(150, 3)], seed=0)
     kernels = [passes.gradient_kernel(net, 1, B).py_func.__name__ for B in (300, 5)]
-    assert kernels == ["dense_backward_params_sparse", "dense_backward_params"]
+    assert kernels == ["dense_backward_params_packed", "dense_backward_params"]
     # the first layer (sparse inputs: the dWᵀ layout, 1800 units) lists at any batch
     assert {passes.gradient_kernel(net, 0, B) for B in (300, 5)} == {
         passes.dense_backward_params_listed}
@@ -344,22 +340,15 @@ def test_overlapping_compiles_in_threads_put_the_collector_back_once():
 
 
 def test_typical_calls_cover_a_wide_dense_run():
-    """``fastnet compile`` puts the register-blocked, sparse and listed kernels of wide
-    layers in the cache too."""
+    """``fastnet compile`` puts the register-blocked and listed kernels of wide layers in
+    the cache too."""
     net = fn.Network([fn.Dense(784, 1024, activation="relu"), fn.Dense(1024, 1024, activation="relu"),
                       fn.Dense(1024, 10)], seed=0, sparse_inputs=False)
     Xc, scale = inputs.as_input(net, np.zeros((8, 784), np.float32))
     T = inputs.encode_targets(net, np.arange(8) % 10, 8)
     calls = passes.planned_calls(net, Xc, scale, T, fn.SGD(0.1).kind, batch_sizes=(256, 8))
-    assert {passes.dense_forward_packed, passes.dense_backward_params_sparse,
-            passes.hidden_delta_sparse} <= {k for k, _ in calls}
-    tanh = fn.Network([fn.Dense(784, 1024, activation="tanh"),   # not ReLU: the packed backward
-                       fn.Dense(1024, 1024, activation="tanh"), fn.Dense(1024, 10)], seed=0,
-                      sparse_inputs=False)
-    tanh = passes.planned_calls(tanh, Xc, scale, T, fn.SGD(0.1).kind, batch_sizes=(256, 8))
-    assert {passes.dense_backward_params_packed, passes.hidden_delta_packed} <= {
-        k for k, _ in tanh}
-    calls += tanh
+    assert {passes.dense_forward_packed, passes.dense_backward_params_packed,
+            passes.hidden_delta_packed} <= {k for k, _ in calls}
     net = fn.Network([fn.Dense(784, 1024, activation="relu"), fn.Dense(1024, 10)], seed=0)
     Xc, scale = inputs.as_input(net, np.zeros((8, 784), np.uint8))
     sparse = passes.planned_calls(net, Xc, scale, T, fn.SGD(0.1).kind, batch_sizes=(256, 8))
@@ -379,16 +368,15 @@ def test_a_clipped_run_of_a_wide_layer_takes_the_packed_gradient_alone():
             verbose=False, callbacks=[count])
     assert count.end == count.begin
     ws = passes.workspace(net, 300)
-    assert ws.gradient_kernel[1] is passes.dense_backward_params_sparse   # a ReLU layer
-    # the gradient alone, three ways: the same bits
+    assert ws.gradient_kernel[1] is passes.dense_backward_params_packed
+    # the gradient alone, both ways: the same bits
     passes.forward(net, ws)
     passes.loss(net, ws)
     passes.backward(net, ws)
-    sparse = net.layers[1].dW.copy()
-    for kernel in (passes.dense_backward_params_packed, passes.dense_backward_params):
-        ws.gradient_kernel[1] = kernel
-        passes.backward(net, ws)
-        np.testing.assert_array_equal(net.layers[1].dW, sparse)
+    packed = net.layers[1].dW.copy()
+    ws.gradient_kernel[1] = passes.dense_backward_params
+    passes.backward(net, ws)
+    np.testing.assert_array_equal(net.layers[1].dW, packed)
 
 
 def test_the_gradient_monitor_compiles_nothing_after_the_warm_up():

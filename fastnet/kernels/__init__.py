@@ -16,7 +16,7 @@ import re
 
 from .. import codegen, config
 from . import (activations, clip, data, dense, dropout, landscape, losses,  # noqa: F401
-               metrics, optim, sparse, weights)
+               metrics, optim, weights)
 
 
 def _shared_sources(folder):

@@ -169,14 +169,3 @@ def tile(out, o, ldo, ap, a0, bp, b0, ldb, K, add):
     vstore(out, o + 7 * ldo, c70)
     vstore(out, o + 7 * ldo + L, c71)
 
-
-
-@inline
-def column_sums(out, a, j0, j1):
-    """out[j] = Σ_i a[i, j] for j0 ≤ j < j1 (a bias gradient: δ summed over the batch)."""
-    o = out[j0:j1]  # sliced so that j counts from 0: the loop vectorises
-    o[:] = 0
-    for i in range(a.shape[0]):
-        ai = a[i, j0:j1]
-        for j in range(j1 - j0):
-            o[j] += ai[j]

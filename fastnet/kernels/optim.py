@@ -22,7 +22,6 @@ import numpy as np
 from numba import prange
 
 from ..config import helper, inline, parallel_kernel
-from .simd import flat_rows
 
 NO_UPDATE, SGD, MOMENTUM, NESTEROV, ADAGRAD, RMSPROP, ADAM, ADAMW = range(-1, 7)
 # Slots of the hyper-parameter vector h.
@@ -117,21 +116,4 @@ def optimizer_update(p, s1, s2, g, h, kind):
         a = chunk * CHUNK
         b = min(a + CHUNK, n)
         bad += update_row(p[a:b], s1[a:b], s2[a:b], g[a:b], h, kind)
-    return bad
-
-
-@helper
-def update_rows(dw, dbias, w_slots, bias_slots, h, kind, i0, i1, o0, o1):
-    """Rule ``kind`` on rows i0..i1 of W and biases o0..o1: the rows as one flat run
-    (``flat_rows``; a call per row cost about 150 ns each, which on MNIST's first layer
-    more than doubled the step's time), one call site (a second compiled 0.2-0.3 s more)."""
-    bad = 0
-    for part in range(2):  # the block's W rows, then its biases
-        if part == 0:
-            p, g = flat_rows(w_slots[0], i0, i1), flat_rows(dw, i0, i1)
-            s1, s2 = flat_rows(w_slots[1], i0, i1), flat_rows(w_slots[2], i0, i1)
-        else:
-            p, g = bias_slots[0][o0:o1], dbias[o0:o1]
-            s1, s2 = bias_slots[1][o0:o1], bias_slots[2][o0:o1]
-        bad += update_row(p, s1, s2, g, h, kind)
     return bad

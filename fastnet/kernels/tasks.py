@@ -35,7 +35,7 @@ from numba.core import cgutils
 from numba.extending import intrinsic
 from numba.np.ufunc.parallel import _launch_threads
 
-from ..config import helper, inline
+from ..config import helper
 
 STRIDE = 8  # int64s from one worker's word to the next: a cache line
 FRONT = 1 << 32  # one task taken from the front
@@ -96,10 +96,3 @@ def next_task(ranges, worker):
         if old // FRONT < back:
             return back - 1
     return -1
-
-
-@inline
-def block(blk, n, size):
-    """Rows [i0, i1) of block number blk when n rows are cut into blocks of ``size``."""
-    i0 = blk * size
-    return i0, min(i0 + size, n)
