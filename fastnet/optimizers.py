@@ -119,6 +119,13 @@ class Optimizer:
                              "optimizer or call its reset() first")
         return self
 
+    def build(self, params):
+        """Bind to ``params`` and create the state the steps update (Keras's
+        ``optimizer.build``): ``fit`` calls it before its first timed step."""
+        self.bind(params)
+        self._state(params)
+        return self
+
     def reset(self):
         """Forget the state, the step count and the network it was bound to."""
         self.t, self.state, self._bound = 0, {}, None

@@ -59,6 +59,27 @@ def test_last_partial_batch_and_validation_split(mnist_slice):
     assert correct == round(250 * every["accuracy"])
 
 
+def test_fit_allocates_before_the_first_step(mnist_slice):
+    """What the steps write (the optimizer's state, a workspace per batch size, zeroed so
+    that its pages are in memory) exists before the first timed step: no epoch's
+    seconds include faulting in fresh memory."""
+    X, y, _, _ = mnist_slice
+    net = fn.Network([fn.Dense(784, 32), fn.Dense(32, 10)], seed=1)
+    opt = fn.SGD(0.1, momentum=0.9)
+    seen = {}
+
+    class Begin(fn.callbacks.Callback):
+        def on_train_begin(self, state):
+            seen["sizes"] = sorted(B for _, B in net.workspaces)
+            seen["zeroed"] = all(not np.any(ws.u[0]) for ws in net.workspaces.values())
+            seen["state"] = {k: (v.shape, np.count_nonzero(v)) for k, v in opt.state.items()}
+
+    net.fit(X[:150], y[:150], epochs=1, batch_size=64, optimizer=opt, verbose=False,
+            callbacks=[Begin()])
+    assert seen == {"sizes": [22, 64], "zeroed": True,
+                    "state": {"velocity": (net.params.shape, 0)}}
+
+
 def test_float_inputs_match_scaled_uint8(mnist_slice):
     X, _, _, _ = mnist_slice
     net = fn.Network([fn.Dense(784, 16, activation="relu"), fn.Dense(16, 10)])
