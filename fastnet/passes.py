@@ -34,8 +34,7 @@ NO_SHIFT = np.empty(0, np.float32)  # no per-feature scaling: the scalar scale a
 
 
 class Workspace:
-    """Every array one forward + backward pass of ``B`` samples writes into, zeroed when
-    made (its pages in memory before the first step that uses it).
+    """Every array one forward + backward pass of ``B`` samples writes into.
 
     x (B, C0) input rows; t (B, K) targets; losses (B,); per layer l:
     u[l], z[l], delta[l], dz[l] (B, OC_l); rrelu[l] (B, OC_l) training slopes;
@@ -49,29 +48,40 @@ class Workspace:
     def __init__(self, net, B):
         dt = net.dtype
         self.B = B
-        self.x = config.zeros((B, net.n_inputs), dt)
-        self.t = config.zeros((B, net.n_outputs), dt)
-        self.losses = config.zeros(B, dt)
+        self.x = config.empty((B, net.n_inputs), dt)
+        self.t = config.empty((B, net.n_outputs), dt)
+        self.losses = config.empty(B, dt)
         shapes = [(B, layer.out_features) for layer in net.layers]
-        self.u = [config.zeros(s, dt) for s in shapes]
-        self.z = [config.zeros(s, dt) for s in shapes]
-        self.delta = [config.zeros(s, dt) for s in shapes]
-        self.dz = [config.zeros(s, dt) for s in shapes]
-        self.rrelu = [config.zeros(s, dt) if layer.act == A.RRELU else None
+        self.u = [config.empty(s, dt) for s in shapes]
+        self.z = [config.empty(s, dt) for s in shapes]
+        self.delta = [config.empty(s, dt) for s in shapes]
+        self.dz = [config.empty(s, dt) for s in shapes]
+        self.rrelu = [config.empty(s, dt) if layer.act == A.RRELU else None
                       for layer, s in zip(net.layers, shapes)]
         self.slope = [layer.a for layer in net.layers]  # negative slopes of the last forward
-        self.partial = config.zeros(partial_shape(B, net.layers[0].out_features)
+        self.partial = config.empty(partial_shape(B, net.layers[0].out_features)
                                     if net.w_in_major(0) else (0, 0, 0), dt)
         # sample weights (B,); per layer with dropout: its mask and dropped output (B, OC)
-        self.w = config.zeros(B, dt)
-        self.mask = [config.zeros(s, dt) if layer.dropout else None
+        self.w = config.empty(B, dt)
+        self.mask = [config.empty(s, dt) if layer.dropout else None
                      for layer, s in zip(net.layers, shapes)]
-        self.dropped = [config.zeros(s, dt) if layer.dropout else None
+        self.dropped = [config.empty(s, dt) if layer.dropout else None
                         for layer, s in zip(net.layers, shapes)]
         self.masked = [False] * len(shapes)   # whether the last forward dropped layer l
         self.forward_kernel = [forward_kernel(net, i, B) for i in range(len(shapes))]
         self.gradient_kernel = [gradient_kernel(net, i, B) for i in range(len(shapes))]
         self.delta_kernel = [delta_kernel(net, i, B) for i in range(len(shapes))]
+
+    def zero(self):
+        """Fill the workspace's own arrays with 0, which brings their pages into memory:
+        ``train.fit`` does it before its first step, so that no epoch's seconds fault in
+        fresh pages (a workspace only ever evaluated with never writes its δ arrays, whose
+        pages then stay out of memory)."""
+        for a in [self.x, self.t, self.losses, self.partial, self.w, *self.u, *self.z,
+                  *self.delta, *self.dz, *self.rrelu, *self.mask, *self.dropped]:
+            if a is not None:
+                a.fill(0)
+        return self
 
 
 def workspace(net, B):

@@ -135,10 +135,10 @@ def fit(net, X, y, epochs=10, batch_size=32, optimizer=None, validation_split=0.
     if monitor is not None:   # its probe: a forward and the gradient alone, on its own batch
         calls += passes.planned_calls(net, X, scale, T, None, batch_sizes={len(monitor.X)})
     state.history.compile_seconds = compiler.warm(calls, verbose)
-    # and allocate what the steps write, so that no epoch's seconds fault its pages in
+    # and make what the steps write, so that no epoch's seconds fault its pages in
     opt.build(net.params)
     for size in {min(batch_size, n), n % batch_size or batch_size}:
-        passes.workspace(net, size)
+        passes.workspace(net, size).zero()
     _call(callbacks, "on_train_begin", state)
     with _sigint_flag(handle_sigint) as interrupted:
         while not state.finished:
