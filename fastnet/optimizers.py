@@ -152,9 +152,9 @@ class Optimizer:
         """Count a step and return what the update kernels take: (rule, hyper-parameters,
         state vectors s1, s2). A rule without state gets ``grads`` in the unused slots;
         the kernels never touch them."""
-        self.bind(params)
+        self.build(params)
         self.t += 1
-        state = list(self._state(params).values())
+        state = list(self.state.values())
         s1, s2 = (state + [grads, grads])[:2]
         return self.kind, self._hyper_vector(), s1, s2
 

@@ -127,17 +127,18 @@ def fit(net, X, y, epochs=10, batch_size=32, optimizer=None, validation_split=0.
     backup = _Backup(net, opt) if on_nan != "stop" else None
     if backup is not None:
         backup.save()
+    batch_sizes = {min(batch_size, n), n % batch_size or batch_size}   # full, last
     # compile (or load) every kernel now, so that no epoch's seconds include a compile
     calls = passes.planned_calls(net, X, scale, T, opt.kind,
                                  None if validation is None else validation[:2],  # X_val, scale
                                  weighted=weights is not None, clips=opt.clips,
-                                 batch_sizes={min(batch_size, n), n % batch_size or batch_size})
+                                 batch_sizes=batch_sizes)
     if monitor is not None:   # its probe: a forward and the gradient alone, on its own batch
         calls += passes.planned_calls(net, X, scale, T, None, batch_sizes={len(monitor.X)})
     state.history.compile_seconds = compiler.warm(calls, verbose)
     # and make what the steps write, so that no epoch's seconds fault its pages in
     opt.build(net.params)
-    for size in {min(batch_size, n), n % batch_size or batch_size}:
+    for size in batch_sizes:
         passes.workspace(net, size).zero()
     _call(callbacks, "on_train_begin", state)
     with _sigint_flag(handle_sigint) as interrupted:
