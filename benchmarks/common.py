@@ -76,7 +76,13 @@ def dense_case(batch, fan_in, fan_out, seed=0, first=False, images=False):
         slope=np.zeros((1, fan_out), FLOAT), slope_prev=np.zeros((1, fan_in), FLOAT),
         u=np.empty((batch, fan_out), FLOAT), z=np.empty((batch, fan_out), FLOAT),
         delta=rand(batch, fan_out), dw=dw, dbias=dbias,
-        delta_prev=np.empty((batch, fan_in), FLOAT), dz_prev=np.empty((batch, fan_in), FLOAT)))
+        delta_prev=np.empty((batch, fan_in), FLOAT), dz_prev=np.empty((batch, fan_in), FLOAT),
+        # the packed kernels' operands, as a workspace holds them (passes.scratch_size)
+        scratch=np.empty(max(sum(dense.packed_scratch(*mkn, FLOAT().itemsize, gradient))
+                             for *mkn, gradient in [(batch, fan_in, fan_out, False),
+                                                    (fan_out, batch, fan_in, True),
+                                                    (batch, fan_out, fan_in, False)]),
+                         FLOAT)))
 
 
 def _aligned_arrays(ns):
@@ -100,7 +106,8 @@ def forward(c):
     if c.first:
         dense.dense_forward_in_major(c.u, c.z, c.partial, c.x, c.w_stored, c.bias, c.slope, RELU)
     elif _packed(dense.forward_packed, c):
-        dense.dense_forward_packed(c.u, c.z, c.x, c.w_stored, c.bias, c.slope, RELU)
+        dense.dense_forward_packed(c.u, c.z, c.x, c.w_stored, c.bias, c.slope, RELU,
+                                   c.scratch)
     else:
         dense.dense_forward(c.u, c.z, c.x, c.w_stored, c.bias, c.slope, RELU)
 
@@ -110,22 +117,26 @@ def weight_grad(c):
     for a wide layer the packed kernel (the listed one for a wide first layer) with no
     optimizer step, as a network's gradient pass runs it (``dense.gradient_packed``,
     ``dense.gradient_listed``)."""
+    packed = ()
     if dense.gradient_listed(c.fan_in, c.fan_out, c.first):
         kernel = dense.dense_backward_params_listed
     elif dense.gradient_packed(c.batch, c.fan_in, c.fan_out, c.first, c.w.itemsize):
-        kernel = dense.dense_backward_params_packed
+        kernel, packed = dense.dense_backward_params_packed, (c.scratch,)
     else:
         dense.dense_gradient(c.dw, c.dbias, c.delta, c.x, c.first)
         return
     kernel(c.dw, c.dbias, (c.w_stored,) * 3, (c.bias,) * 3, c.delta, c.x, optim.NO_HYPER,
-           c.first, optim.NO_UPDATE)
+           c.first, optim.NO_UPDATE, *packed)
 
 
 def hidden_delta(c):
     """δ_prev = relu'(x) ⊙ (δ W), taking x as the layer below's u and z (the packed kernel
     for a wide layer, ``dense.delta_packed``)."""
-    kernel = dense.hidden_delta_packed if _packed(dense.delta_packed, c) else dense.hidden_delta
-    kernel(c.delta_prev, c.dz_prev, c.delta, c.w, c.x, c.x, c.slope_prev, RELU)
+    if _packed(dense.delta_packed, c):
+        dense.hidden_delta_packed(c.delta_prev, c.dz_prev, c.delta, c.w, c.x, c.x, c.slope_prev,
+                                  RELU, c.scratch)
+    else:
+        dense.hidden_delta(c.delta_prev, c.dz_prev, c.delta, c.w, c.x, c.x, c.slope_prev, RELU)
 
 
 KERNELS = {"forward": forward, "weight_grad": weight_grad, "hidden_delta": hidden_delta}

@@ -22,13 +22,14 @@ from .kernels.dense import (dense_backward_params, dense_backward_params_listed,
                             dense_backward_params_packed, dense_forward,
                             dense_forward_in_major, dense_forward_packed, dense_gradient,
                             delta_packed, forward_packed, gradient_listed, gradient_packed,
-                            hidden_delta, hidden_delta_packed, partial_shape,
-                            prelu_slope_grad, UNITS_BATCH)
+                            hidden_delta, hidden_delta_packed, packed_scratch,
+                            partial_shape, prelu_slope_grad, UNITS_BATCH)
 from .kernels.clip import clip_norm, clip_value
 from .kernels.dropout import apply_mask, dropout_mask
 from .kernels.metrics import count_correct
 from .kernels.weights import weigh_rows
 
+PACKED = (dense_forward_packed, dense_backward_params_packed, hidden_delta_packed)
 MAX_WORKSPACES = 4  # batch sizes whose workspaces a network keeps (per thread)
 NO_SHIFT = np.empty(0, np.float32)  # no per-feature scaling: the scalar scale applies
 
@@ -42,7 +43,9 @@ class Workspace:
     ``partial_shape(B, OC_0)`` (empty for dense inputs, which do not run it);
     forward_kernel[l] the layer's forward kernel for batches of B (``forward_kernel``),
     gradient_kernel[l] its fused weight-gradient kernel (``gradient_kernel``),
-    delta_kernel[l] the kernel of the δ it sends to layer l - 1 (``delta_kernel``).
+    delta_kernel[l] the kernel of the δ it sends to layer l - 1 (``delta_kernel``);
+    scratch the packed operands of the register-blocked kernels among these
+    (``scratch_size``), made with the workspace, never per step.
     """
 
     def __init__(self, net, B):
@@ -71,17 +74,34 @@ class Workspace:
         self.forward_kernel = [forward_kernel(net, i, B) for i in range(len(shapes))]
         self.gradient_kernel = [gradient_kernel(net, i, B) for i in range(len(shapes))]
         self.delta_kernel = [delta_kernel(net, i, B) for i in range(len(shapes))]
+        self.scratch = config.empty(scratch_size(net, self), dt)
 
     def zero(self):
         """Fill the workspace's own arrays with 0, which brings their pages into memory:
         ``train.fit`` does it before its first step, so that no epoch's seconds fault in
         fresh pages (a workspace only ever evaluated with never writes its δ arrays, whose
         pages then stay out of memory)."""
-        for a in [self.x, self.t, self.losses, self.partial, self.w, *self.u, *self.z,
-                  *self.delta, *self.dz, *self.rrelu, *self.mask, *self.dropped]:
+        for a in [self.x, self.t, self.losses, self.partial, self.w, self.scratch, *self.u,
+                  *self.z, *self.delta, *self.dz, *self.rrelu, *self.mask, *self.dropped]:
             if a is not None:
                 a.fill(0)
         return self
+
+
+def scratch_size(net, ws):
+    """The numbers of scratch the register-blocked kernels that ``ws`` picked for its
+    layers take (``dense.packed_scratch``): the most any one call takes, as they run one
+    at a time. (Layer 0 sends no δ.)"""
+    B, itemsize, sizes = ws.B, _itemsize(net), [0]
+    for i, layer in enumerate(net.layers):
+        C, OC = layer.in_features, layer.out_features
+        if ws.forward_kernel[i] is dense_forward_packed:
+            sizes.append(sum(packed_scratch(B, C, OC, itemsize, False)))
+        if ws.gradient_kernel[i] is dense_backward_params_packed:
+            sizes.append(sum(packed_scratch(OC, B, C, itemsize, True)))
+        if i > 0 and ws.delta_kernel[i] is hidden_delta_packed:
+            sizes.append(sum(packed_scratch(B, OC, C, itemsize, False)))
+    return max(sizes)
 
 
 def workspace(net, B):
@@ -131,7 +151,14 @@ def _forward_call(net, ws, i, inp, slope, kernel):
     act = net.output_act if i == len(net.layers) - 1 else layer.act
     if net.w_in_major(i):
         return kernel, (ws.u[0], ws.z[0], ws.partial, inp, layer.W.T, layer.b, slope, act)
-    return kernel, (ws.u[i], ws.z[i], inp, layer.W, layer.b, slope, act)
+    return kernel, (ws.u[i], ws.z[i], inp, layer.W, layer.b, slope, act,
+                    *_scratch(ws, kernel))
+
+
+def _scratch(ws, kernel):
+    """(ws.scratch,) for a register-blocked kernel, which takes it last; () for the
+    others."""
+    return (ws.scratch,) if kernel in PACKED else ()
 
 
 def forward_kernel(net, i, B):
@@ -219,8 +246,9 @@ def backward(net, ws, update=None):
         layer = net.layers[i]
         if i > 0:
             below = net.layers[i - 1]
-            ws.delta_kernel[i](ws.delta[i - 1], ws.dz[i - 1], ws.delta[i], layer.W,
-                         ws.u[i - 1], ws.z[i - 1], ws.slope[i - 1], below.act)
+            kernel = ws.delta_kernel[i]
+            kernel(ws.delta[i - 1], ws.dz[i - 1], ws.delta[i], layer.W, ws.u[i - 1],
+                   ws.z[i - 1], ws.slope[i - 1], below.act, *_scratch(ws, kernel))
             if ws.masked[i - 1]:   # ∂L/∂z and δ through the dropout mask
                 apply_mask(ws.delta[i - 1], ws.delta[i - 1], ws.mask[i - 1])
                 apply_mask(ws.dz[i - 1], ws.dz[i - 1], ws.mask[i - 1])
@@ -235,8 +263,9 @@ def backward(net, ws, update=None):
         if update is None and ws.gradient_kernel[i] is dense_backward_params:
             dense_gradient(dw, layer.db, ws.delta[i], inp, in_major)  # fewer arguments
         else:   # (the packed or listed kernel with NO_UPDATE: the gradient alone)
-            bad += ws.gradient_kernel[i](dw, layer.db, w_slots, b_slots, ws.delta[i], inp, h,
-                                         in_major, kind)
+            kernel = ws.gradient_kernel[i]
+            bad += kernel(dw, layer.db, w_slots, b_slots, ws.delta[i], inp, h, in_major, kind,
+                          *_scratch(ws, kernel))
     return bad
 
 
@@ -283,7 +312,8 @@ def planned_calls(net, X, scale, T, update_kind=None, X_eval=None, weighted=Fals
         if i > 0:
             below = net.layers[i - 1]
             calls += [(kernel, (ws.delta[i - 1], ws.dz[i - 1], ws.delta[i], layer.W,
-                                ws.u[i - 1], ws.z[i - 1], below.a, below.act))
+                                ws.u[i - 1], ws.z[i - 1], below.a, below.act,
+                                *_scratch(ws, kernel)))
                       for kernel in dict.fromkeys(delta_kernel(net, i, B) for B in batch_sizes)]
             if below.dropout:
                 calls.append((apply_mask, (ws.delta[i - 1], ws.delta[i - 1], ws.mask[i - 1])))
@@ -302,7 +332,7 @@ def planned_calls(net, X, scale, T, update_kind=None, X_eval=None, weighted=Fals
                 calls.append((dense_gradient, (dw, layer.db, ws.delta[i], inp, in_major)))
             else:
                 calls.append((kernel, (dw, layer.db, w_slots, b_slots, ws.delta[i], inp,
-                                       O.NO_HYPER, in_major, kind)))
+                                       O.NO_HYPER, in_major, kind, *_scratch(ws, kernel))))
     if clips:   # Optimizer.clip, then the flat update of train._backward_update
         g = net.grads
         calls += [(clip_norm, (g[seg[0]], 1.0)) for layer in net._segments for seg in layer

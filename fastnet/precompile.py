@@ -8,7 +8,7 @@ learned slope (PReLU adds two kernels), dropout, sample weights and gradient cli
 (each adds kernels of its own). A small float32 network with a PReLU layer with dropout,
 fed each kind of input, trained with an optimizer (also with weights and clipping) and
 differentiated without one, makes every such call; the register-blocked kernels of wide
-layers are added with the same arguments.
+layers are added with the same arguments (and a scratch).
 """
 import os
 import tempfile
@@ -48,11 +48,13 @@ def typical_calls():
     net.scaler = Scaler("standard").fit(np.ones((8, 4)))   # float64 rows, shifted as gathered
     X, scale = as_input(net, np.ones((8, 4)))
     calls += passes.planned_calls(net, X, scale, encode_targets(net, y, 8), SGD(0.1).kind, X)
-    return calls + [(wide, args) for k, args in calls for wide in WIDE.get(k, ())]
+    scratch = np.empty(0, np.float32)
+    return calls + [(wide, args + ((scratch,) if wide in passes.PACKED else ()))
+                    for k, args in calls for wide in WIDE.get(k, ())]
 
 
-# The forms of wide layers' kernels (register-blocked, listed) take their row forms'
-# arguments.
+# The forms of wide layers' kernels take their row forms' arguments, the register-blocked
+# ones (passes.PACKED) and a workspace's scratch.
 WIDE = {passes.dense_forward: (passes.dense_forward_packed,),
         passes.dense_backward_params: (passes.dense_backward_params_packed,
                                        passes.dense_backward_params_listed),

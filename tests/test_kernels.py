@@ -35,6 +35,22 @@ def sparse(rng, x):
     return x
 
 
+def scratch(kernel, M, K, N, dtype=F32, gradient=False):
+    """(scratch,) for a register-blocked kernel making a product of M rows, K terms and N
+    columns (``dense.packed_scratch``), NaN-filled: a number it reads before writing
+    would show; () for the other kernels."""
+    if kernel not in (dense.dense_forward_packed, dense.dense_backward_params_packed,
+                      dense.hidden_delta_packed):
+        return ()
+    size = sum(dense.packed_scratch(M, K, N, np.dtype(dtype).itemsize, gradient))
+    return (np.full(size, np.nan, dtype),)
+
+
+def gradient_scratch(kernel, dw, B):
+    """``scratch`` of a weight-gradient kernel writing dw from a batch of B."""
+    return scratch(kernel, dw.shape[0], B, dw.shape[1], dw.dtype, True)
+
+
 def slopes(rng, kind, B, n):
     if kind == A.RRELU:
         return rng.uniform(0.1, 0.3, (B, n)).astype(F32)
@@ -110,7 +126,8 @@ def test_dense_backward_params(rng, C, OC, in_major, kind, h, B=7, kernel=dense_
     w_slots = tuple(stored(a) for a in (w, *state_w))
     bias_slots = tuple(a.copy() for a in (bias, *state_b))
     dw, db = np.full_like(w_slots[0], np.nan), np.full(OC, np.nan, F32)
-    kernel(dw, db, w_slots, bias_slots, delta, x, h, in_major, kind)
+    kernel(dw, db, w_slots, bias_slots, delta, x, h, in_major, kind,
+           *gradient_scratch(kernel, dw, B))
     f64 = (lambda *arrays: [a.astype(float) for a in arrays])
     dw_ref, db_ref, w_ref, b_ref = ref.dense_backward_params_ref(
         *f64(delta, x), kind, h, f64(w, *state_w), f64(bias, *state_b))
@@ -194,7 +211,8 @@ def test_weight_gradient_packed(rng, C, OC, in_major, kind, h):
     for kernel in (dense_backward_params, dense.dense_backward_params_packed, *listed):
         w_slots, bias_slots = (tuple(a.copy() for a in group) for group in slots)
         dw, db = np.empty(shape, F32), np.empty(OC, F32)
-        kernel(dw, db, w_slots, bias_slots, delta, x, h, in_major, kind)
+        kernel(dw, db, w_slots, bias_slots, delta, x, h, in_major, kind,
+               *gradient_scratch(kernel, dw, B))
         results.append((dw, db, *w_slots, *bias_slots))
     for result in results[1:]:
         for want, got in zip(results[0], result):
@@ -220,7 +238,8 @@ def test_hidden_delta_packed_gives_the_bits_of_hidden_delta(rng, B, C, OC, act, 
         for threads in (1, 2):
             out, dz = np.full((B, C), np.nan, dtype), np.full((B, C), np.nan, dtype)
             with num_threads(threads):
-                kernel(out, dz, delta, w, u_prev, z_prev, a, kind)
+                kernel(out, dz, delta, w, u_prev, z_prev, a, kind,
+                       *scratch(kernel, B, OC, C, dtype))
             results.append((out, dz))
     for out, dz in results[1:]:
         np.testing.assert_array_equal(dz, results[0][1])
@@ -262,7 +281,8 @@ def test_dense_backward_params_packed_gives_the_bits_of_the_row_form(rng, B, C, 
             w_slots, bias_slots = (tuple(a.copy() for a in group) for group in slots)
             dw, db = np.full(shape, np.nan, dtype), np.full(OC, np.nan, dtype)
             with num_threads(threads):
-                kernel(dw, db, w_slots, bias_slots, delta, x, h, in_major, O.ADAM)
+                kernel(dw, db, w_slots, bias_slots, delta, x, h, in_major, O.ADAM,
+                       *gradient_scratch(kernel, dw, B))
             results.append((dw, db, *w_slots, *bias_slots))
     for result in results[1:]:
         for want, got in zip(results[0], result):
@@ -284,7 +304,8 @@ def test_dense_forward_packed(rng, B, C, OC, act, dtype):
     for threads in (1, 2):
         u, z = np.full((B, OC), np.nan, dtype), np.full((B, OC), np.nan, dtype)
         with num_threads(threads):
-            dense.dense_forward_packed(u, z, x, w, b, a, kind)
+            dense.dense_forward_packed(u, z, x, w, b, a, kind,
+                                       *scratch(dense.dense_forward_packed, B, C, OC, dtype))
         results.append((u, z))
     np.testing.assert_array_equal(results[1][0], results[0][0])
     np.testing.assert_array_equal(results[1][1], results[0][1])
@@ -544,3 +565,26 @@ def test_tasks_own_run_first_then_the_others_back():
         ranges[w * STRIDE] = a * FRONT + b + BACK_OFFSET
     order = np.array([0, 1, 1, 1, 1, 1, 1, 0, 1, 0, 1, 0, 1], np.int64)
     assert _serial_claims(ranges, order).tolist() == [0, 5, 6, 7, 8, 9, 4, 1, 3, 2, -1, -1, -1]
+
+
+def test_a_packed_kernel_given_too_short_a_scratch_raises():
+    """The scratch is the workspace's (``passes.scratch_size``); one number short, each
+    register-blocked kernel refuses it instead of writing past its end."""
+    rng = np.random.default_rng(0)
+    B, C, OC = 40, 300, 70
+    x, w, delta = rand(rng, B, C), rand(rng, OC, C), rand(rng, B, OC)
+    u, z, bias, a = np.empty((B, OC), F32), np.empty((B, OC), F32), rand(rng, OC), slopes(
+        rng, A.RELU, 1, OC)
+    dw, db = np.empty((OC, C), F32), np.empty(OC, F32)
+    calls = [(dense.dense_forward_packed, (u, z, x, w, bias, a, A.RELU), (B, C, OC, False)),
+             (dense.hidden_delta_packed, (np.empty((B, C), F32), np.empty((B, C), F32), delta,
+                                          w, x, x, slopes(rng, A.RELU, 1, C), A.RELU),
+              (B, OC, C, False)),
+             (dense.dense_backward_params_packed, (dw, db, (w,) * 3, (bias,) * 3, delta, x,
+                                                   O.NO_HYPER, False, O.NO_UPDATE),
+              (OC, B, C, True))]
+    for kernel, args, (M, K, N, gradient) in calls:
+        size = sum(dense.packed_scratch(M, K, N, 4, gradient))
+        kernel(*args, np.zeros(size, F32))
+        with pytest.raises(ValueError, match="scratch"):
+            kernel(*args, np.zeros(size - 1, F32))

@@ -53,6 +53,7 @@ S = 1 (one slope per unit) or S = B (RReLU: one slope per element).
 """
 import numpy as np
 from numba import prange
+from numba.extending import register_jitable
 
 from ..config import ZERO, helper, inline, parallel_kernel
 from .activations import SOFTMAX, add_bias_activate, times_derivative
@@ -80,6 +81,7 @@ DELTA_KC = 256  # terms per block of the packed forward and hidden δ: a strip o
 PACK_TERMS = 16  # terms (samples) of both operands a task of the weight gradient packs
 LISTED_ROWS = 16  # inputs per task of the listed weight gradient (a cache line of x)
 LISTED_UNITS = 1024  # the fewest units whose weight gradient (dWᵀ layout) is listed
+WORKERS = RUN_TASKS + 1  # the most workers of a packed kernel's loop (the runs and the biases)
 PARTS = 2  # slices of the pixels in the first layer's forward of a training batch
 RUN_BLOCKS = 4  # blocks of samples per run of such a forward when a slice of Wᵀ exceeds L2
 
@@ -358,10 +360,12 @@ def forward_packed(B, C, OC, itemsize):
 
 
 @parallel_kernel
-def dense_forward_packed(u, z, x, w, bias, slope, act):
-    """``dense_forward`` (same arguments, same equation; not softmax, which needs whole
+def dense_forward_packed(u, z, x, w, bias, slope, act, scratch):
+    """``dense_forward`` (its arguments and equation; not softmax, which needs whole
     rows) for a wide layer on a large batch (``forward_packed``), as the register-blocked
-    product of ``gemm``: u = x Wᵀ + bias, z = f(u).
+    product of ``gemm``: u = x Wᵀ + bias, z = f(u). scratch (n,) holds the packed operands
+    and sums: ``packed_scratch(B, C, OC, itemsize, False)`` numbers or more (the
+    workspace's ``scratch``).
 
     A first parallel loop packs x by blocks of DELTA_KC inputs and ROWS samples
     (``_pack_block``); then each task owns a run of strips of NR units and walks the
@@ -376,16 +380,39 @@ def dense_forward_packed(u, z, x, w, bias, slope, act):
     B, OC = u.shape
     NR = tile_columns(w)
     n_blocks, n_kb, per_task, n_tasks = _packed_layout(B, x.shape[1], OC, NR)
-    packed = np.empty(n_blocks * ROWS * x.shape[1], w.dtype)   # [k block][sample block][k][row]
-    for t in prange(n_kb * n_blocks):
+    packed, sums, strips = _scratch_parts(scratch, B, x.shape[1], OC, False)
+    for t in prange(n_kb * n_blocks):   # packed: [k block][sample block][k][row]
         _pack_block(packed, x, np.int64(t), n_blocks)
-    sums = np.empty(n_blocks * ROWS * ((OC + NR - 1) // NR * NR), w.dtype)   # u, whole tiles
     ranges = task_ranges(n_tasks)
     for worker in prange(len(ranges) // STRIDE):  # runs, then help (tasks.py)
-        _strip_runs(sums, packed, w, True, n_blocks, ranges, np.int64(worker), per_task)
+        _strip_runs(sums, packed, w, True, n_blocks, ranges, np.int64(worker), per_task,
+                    strips)
     for t in prange(n_blocks):
         i0, i1 = _block(np.int64(t), B, ROWS)  # signed (see ZERO)
         _forward_rows(u, z, sums, bias, slope, act, i0, i1)
+
+
+@register_jitable
+def packed_scratch(M, K, N, itemsize, gradient):
+    """The numbers of scratch a packed product of M rows, K terms and N columns takes:
+    (a, b, workers) for a in blocks of ROWS rows; the sums, padded to whole tiles (forward,
+    hidden δ), or b in strips of NR columns (``gradient``); and WORKERS buffers, one for
+    each worker of its parallel loop (a packed strip of b, or a short tile). (Plain
+    Python too: the workspace sizes its scratch with their sum.)"""
+    NR = 2 * (BYTES // itemsize)   # tile_columns
+    rows, columns = (M + ROWS - 1) // ROWS * ROWS, (N + NR - 1) // NR * NR
+    if gradient:
+        return rows * K, K * columns, WORKERS * ROWS * NR
+    return rows * K, rows * columns, WORKERS * DELTA_KC * NR
+
+
+@inline
+def _scratch_parts(scratch, M, K, N, gradient):
+    """The parts of ``packed_scratch`` as views of scratch; a scratch too short raises."""
+    a, b, c = packed_scratch(M, K, N, scratch.itemsize, gradient)
+    if scratch.shape[0] < a + b + c:
+        raise ValueError("scratch is shorter than packed_scratch asks")
+    return scratch[:a], scratch[a:a + b], scratch[a + b:a + b + c]
 
 
 @inline
@@ -413,29 +440,31 @@ def _pack_block(packed, a, task, n_blocks):
 
 
 @helper
-def _strip_runs(sums, packed, w, transposed, n_blocks, ranges, worker, per_task):
+def _strip_runs(sums, packed, w, transposed, n_blocks, ranges, worker, per_task, strips):
     """The tasks of ``worker`` (``tasks.next_task``) in a packed product over strips of NR
-    columns: each a run of per_task strips (``_packed_strips``)."""
+    columns: each a run of per_task strips (``_packed_strips``), packed into the worker's
+    part of ``strips``."""
     N = w.shape[0] if transposed else w.shape[1]
-    n_strips = (N + tile_columns(w) - 1) // tile_columns(w)
+    NR = tile_columns(w)
+    n_strips = (N + NR - 1) // NR
+    strip = strips[worker * DELTA_KC * NR:(worker + 1) * DELTA_KC * NR]
     task = next_task(ranges, worker)
     while task >= 0:
         _packed_strips(sums, packed, w, transposed, n_blocks, task * per_task,
-                       min((task + 1) * per_task, n_strips))
+                       min((task + 1) * per_task, n_strips), strip)
         task = next_task(ranges, worker)
 
 
 @helper
-def _packed_strips(sums, packed, w, transposed, n_blocks, first, last):
+def _packed_strips(sums, packed, w, transposed, n_blocks, first, last, strip):
     """Strips first..last of NR columns of the padded sums = a b of a packed product (a
     packed by ``_pack_block``): by blocks of DELTA_KC terms, each block's strip of b packed
-    (in L1) and used for every block of ROWS rows of a, whose packed block of terms stays in
+    into ``strip`` (DELTA_KC × NR, in L1) and used for every block of ROWS rows of a, whose packed block of terms stays in
     L2 from strip to strip. b = w (K, N) (the hidden δ: a = δ, w = W), or with
     ``transposed`` b = wᵀ of w (N, K) (the forward: a = x, w = W)."""
     K, N = (w.shape[1], w.shape[0]) if transposed else (w.shape[0], w.shape[1])
     NR = tile_columns(w)
     width = ((N + NR - 1) // NR) * NR
-    strip = np.empty(DELTA_KC * NR, w.dtype)
     for kb in range((K + DELTA_KC - 1) // DELTA_KC):
         k0, k1 = _block(kb, K, DELTA_KC)
         for s in range(first, last):
@@ -859,9 +888,11 @@ def gradient_packed(B, C, OC, w_in_major, itemsize):
 
 @parallel_kernel
 def dense_backward_params_packed(dw, dbias, w_slots, bias_slots, delta, x, h, w_in_major,
-                                 kind):
-    """``dense_backward_params`` (same arguments, same bits) for the layers and batches of
-    ``gradient_packed``, as the register-blocked product of ``gemm``: a (δᵀ or xᵀ) is
+                                 kind, scratch):
+    """``dense_backward_params`` (its arguments, the same bits) for the layers and batches
+    of ``gradient_packed``, as the register-blocked product of ``gemm``; scratch (n,) holds
+    the packed operands: ``packed_scratch(M, B, N, itemsize, True)`` numbers or more for a
+    dw of (M, N) (the workspace's ``scratch``). a (δᵀ or xᵀ) is
     packed in blocks of ROWS rows and b in strips of NR columns (``pack_strips``), each
     task of the first parallel loop both for PACK_TERMS samples; then RUN_TASKS tasks
     (handed out as ``tasks.py`` does) each own a run of blocks of rows of dw, compute their
@@ -878,8 +909,7 @@ def dense_backward_params_packed(dw, dbias, w_slots, bias_slots, delta, x, h, w_
     n_blocks = (M + ROWS - 1) // ROWS
     per_task = (n_blocks + RUN_TASKS - 1) // RUN_TASKS
     n_runs = (n_blocks + per_task - 1) // per_task
-    packed_a = np.empty(n_blocks * K * ROWS, dw.dtype)
-    packed_b = np.empty((N + NR - 1) // NR * K * NR, dw.dtype)
+    packed_a, packed_b, outs = _scratch_parts(scratch, M, K, N, True)
     for r in prange((K + PACK_TERMS - 1) // PACK_TERMS):
         k0, k1 = _block(np.int64(r), K, PACK_TERMS)  # signed (see ZERO)
         pack_strips(packed_a, src, k0, k1, ROWS)   # a = srcᵀ in blocks of ROWS rows
@@ -890,19 +920,22 @@ def dense_backward_params_packed(dw, dbias, w_slots, bias_slots, delta, x, h, w_
     ranges = task_ranges(n_tasks)
     for worker in prange(len(ranges) // STRIDE):  # runs, then help (tasks.py)
         bad += _gradient_runs(dw, dbias, w_slots, bias_slots, delta, h, kind, packed_a,
-                              packed_b, ranges, np.int64(worker), bias_task, per_task,
+                              packed_b, outs, ranges, np.int64(worker), bias_task, per_task,
                               w_in_major)
     return bad
 
 
 @helper
 def _gradient_runs(dw, dbias, w_slots, bias_slots, delta, h, kind, packed_a, packed_b,
-                   ranges, worker, bias_task, per_task, w_in_major):
+                   outs, ranges, worker, bias_task, per_task, w_in_major):
     """The tasks of ``worker`` (``tasks.next_task``) in ``dense_backward_params_packed``:
-    each a run of per_task blocks of rows of dw (``_gradient_run``) and their update, or
-    the biases (``bias_task``); returns how many parameters they left non-finite."""
+    each a run of per_task blocks of rows of dw (``_gradient_run``, its short tiles through
+    the worker's part of ``outs``) and their update, or the biases (``bias_task``); returns
+    how many parameters they left non-finite."""
     M = dw.shape[0]
     n_blocks = (M + ROWS - 1) // ROWS
+    size = ROWS * tile_columns(dw)
+    out = outs[worker * size:(worker + 1) * size]
     bad = 0
     task = next_task(ranges, worker)
     while task >= 0:
@@ -910,7 +943,7 @@ def _gradient_runs(dw, dbias, w_slots, bias_slots, delta, h, kind, packed_a, pac
             bad += _bias_step(dbias, bias_slots, delta, h, kind, ZERO, dbias.shape[0])
         else:
             first, last = task * per_task, min((task + 1) * per_task, n_blocks)
-            _gradient_run(dw, packed_a, packed_b, delta.shape[0], first, last)  # over the batch
+            _gradient_run(dw, packed_a, packed_b, delta.shape[0], first, last, out)
             i0, i1 = first * ROWS, min(last * ROWS, M)
             o0, o1 = _bias_units(task, bias_task, w_in_major, i0, i1, dbias.shape[0])
             _bias_sum(dbias, delta, o0, o1)
@@ -920,15 +953,14 @@ def _gradient_runs(dw, dbias, w_slots, bias_slots, delta, h, kind, packed_a, pac
 
 
 @helper
-def _gradient_run(dw, packed_a, packed_b, K, first, last):
-    """Blocks first..last of ROWS rows of dw = a b (sums of K terms) from ``gemm``'s
-    packed a (blocks of ROWS rows) and b (strips of NR columns), strip by strip, each
-    used for all the blocks while it is in L1; whole tiles straight into dw, the short
-    ones (past M or N) through a buffer."""
+def _gradient_run(dw, packed_a, packed_b, K, first, last, out):
+    """Blocks first..last of ROWS rows of dw = a b (sums of K terms, the batch) from
+    ``gemm``'s packed a (blocks of ROWS rows) and b (strips of NR columns), strip by
+    strip, each used for all the blocks while it is in L1; whole tiles straight into dw,
+    the short ones (past M or N) through ``out`` (ROWS × NR)."""
     M, N = dw.shape
     NR = tile_columns(dw)
     dw_flat = flat_rows(dw, 0, M)
-    out = np.empty(ROWS * NR, dw.dtype)
     for s in range((N + NR - 1) // NR):
         j0, j1 = _block(s, N, NR)
         for blk in range(first, last):
@@ -998,10 +1030,13 @@ def delta_packed(B, C, OC, itemsize):
 
 
 @parallel_kernel
-def hidden_delta_packed(delta_prev, dz_prev, delta, w, u_prev, z_prev, slope_prev, act_prev):
-    """``hidden_delta`` (same arguments, same equation) for a wide layer on a large
-    batch (``delta_packed``): dz = δ W as the register-blocked product of ``gemm``, then
-    δ_prev = f'(u_prev) ⊙ dz.
+def hidden_delta_packed(delta_prev, dz_prev, delta, w, u_prev, z_prev, slope_prev, act_prev,
+                        scratch):
+    """``hidden_delta`` (its arguments and equation) for a wide layer on a large batch
+    (``delta_packed``): dz = δ W as the register-blocked product of ``gemm``, then
+    δ_prev = f'(u_prev) ⊙ dz. scratch (n,) holds the packed operands and sums:
+    ``packed_scratch(B, OC, C, itemsize, False)`` numbers or more (the workspace's
+    ``scratch``).
 
     A first parallel loop packs δ by blocks of DELTA_KC units and ROWS samples
     (``_pack_block``). Then each task owns a run of panels of NR columns (``tile_columns``)
@@ -1017,13 +1052,13 @@ def hidden_delta_packed(delta_prev, dz_prev, delta, w, u_prev, z_prev, slope_pre
     B, C = dz_prev.shape
     NR = tile_columns(w)
     n_blocks, n_kb, per_task, n_tasks = _packed_layout(B, w.shape[0], C, NR)
-    packed = np.empty(n_blocks * ROWS * w.shape[0], w.dtype)   # [k block][sample block][k][row]
-    for t in prange(n_kb * n_blocks):
+    packed, sums, strips = _scratch_parts(scratch, B, w.shape[0], C, False)
+    for t in prange(n_kb * n_blocks):   # packed: [k block][sample block][k][row]
         _pack_block(packed, delta, np.int64(t), n_blocks)
-    sums = np.empty(n_blocks * ROWS * ((C + NR - 1) // NR * NR), w.dtype)   # dz, whole tiles
     ranges = task_ranges(n_tasks)
     for worker in prange(len(ranges) // STRIDE):  # runs, then help (tasks.py)
-        _strip_runs(sums, packed, w, False, n_blocks, ranges, np.int64(worker), per_task)
+        _strip_runs(sums, packed, w, False, n_blocks, ranges, np.int64(worker), per_task,
+                    strips)
     for t in prange(n_blocks):
         i0, i1 = _block(np.int64(t), B, ROWS)  # signed (see ZERO)
         _delta_rows(delta_prev, dz_prev, sums, u_prev, z_prev, slope_prev, act_prev, i0, i1)
