@@ -6,6 +6,7 @@ import inspect
 import os
 import subprocess
 import sys
+import threading
 import time
 
 import numpy as np
@@ -395,3 +396,20 @@ def test_grid_samples_and_worst_round():
 def test_grid_rejects_an_unknown_input():
     proc = run_script("grid.py", "--inputs", "raw,scaled")
     assert proc.returncode == 2 and "--inputs" in proc.stderr and "scaled" in proc.stderr
+
+
+def test_the_pause_between_turns_lasts_while_a_thread_spins():
+    """``_common.pause`` returns once the process uses no CPU (QUIET_SLICES quiet slices),
+    and not while a thread of it is busy, up to PAUSE."""
+    common = load_tool("_common")
+    assert common.pause() < common.PAUSE   # nothing spins
+    stop = time.perf_counter() + 0.1
+
+    def spin():
+        while time.perf_counter() < stop:
+            pass
+
+    worker = threading.Thread(target=spin)
+    worker.start()
+    assert common.pause() >= 0.09
+    worker.join()

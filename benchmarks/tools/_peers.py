@@ -283,7 +283,7 @@ def run_interleaved(recipe, data, n_epochs, peers):
     """Train fastnet and every peer (name, build(weights, recipe)) from the same initial
     weights, taking turns epoch by epoch: fastnet's epoch 1, each peer's epoch 1 (called
     from fastnet's epoch-end callback, outside its timed epoch), fastnet's epoch 2, ...
-    with an untimed ``_common.PAUSE`` between turns. Each implementation first takes
+    with an untimed ``_common.pause`` between turns. Each implementation first takes
     untimed warm-up steps on the same kind of inputs (fastnet: a one-epoch fit of a
     throwaway network, which compiles its kernels or loads them from Numba's cache).
     Returns {name: (per-epoch seconds, test accuracy or None without a test set)}."""
@@ -302,11 +302,11 @@ def run_interleaved(recipe, data, n_epochs, peers):
 
     def peers_epoch(net, epoch, logs):
         for name, _, epoch_seconds in turns:
-            time.sleep(_common.PAUSE)
+            _common.pause()
             seconds[name].append(next(epoch_seconds))
-        time.sleep(_common.PAUSE)
+        _common.pause()
 
-    time.sleep(_common.PAUSE)
+    _common.pause()
     history = net.fit(X, y, epochs=n_epochs, batch_size=recipe.batch_size,
                       optimizer=recipe.optimizer(), seed=recipe.seed, verbose=False,
                       callbacks=[fn.LambdaCallback(peers_epoch)])

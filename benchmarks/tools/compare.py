@@ -12,9 +12,9 @@ PyTorch's epoch 1, JAX's epoch 1, fastnet's epoch 2, ... (fastnet calls the peer
 callback, outside its timed epoch; JAX's whole train step is one ``jax.jit`` function,
 compiled in its warm-up). A shared machine whose speed drifts within seconds
 then weighs on every implementation alike, instead of on whichever ran during a slow
-spell. Between two turns the script sleeps 0.3 s (``_common.PAUSE``), untimed, so that
-the threads of the implementation that just ran (OpenBLAS's and OpenMP's spin while they
-wait for work) are asleep before the next one starts. The whole training runs ``--rounds`` times
+spell. Between two turns the script sleeps, untimed, until the threads of the
+implementation that just ran (OpenBLAS's and OpenMP's spin while they wait for work) are
+asleep, 0.3 s at most (``_common.pause``), before the next one starts. The whole training runs ``--rounds`` times
 (each a new training from the same initial weights) and the per-epoch times are medians
 over the epochs of all rounds.
 

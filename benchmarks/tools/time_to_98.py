@@ -10,8 +10,9 @@ likewise takes one untimed warm-up step.
 
 As in compare.py the two take turns epoch by epoch (fastnet's epoch 1 and its
 evaluation, PyTorch's, fastnet's epoch 2, ...; PyTorch's turns run from fastnet's
-epoch-end callback and are subtracted from fastnet's clock), with an untimed pause (0.3 s)
-between turns, so that a slow spell of a shared machine weighs on both alike. The race runs
+epoch-end callback and are subtracted from fastnet's clock), with an untimed pause
+(``_common.pause``) between turns, so that a slow spell of a shared machine weighs on both
+alike. The race runs
 ``--rounds`` times, each from the same initial weights, and the script prints each
 round and the median time of each implementation over the rounds.
 
@@ -102,17 +103,17 @@ def race(recipe, data, goal, max_epochs, torch_threads=None):
             ours.record(logs["val_accuracy"], goal)
             ours.seconds = t - clock["start"] - clock["aside"]
         if theirs is not None and theirs.reached is None:
-            time.sleep(_common.PAUSE)
+            _common.pause()
             seconds = next(epochs)
             t_eval = time.perf_counter()
             accuracy = model.accuracy(X_test, y_test)
             theirs.seconds += seconds + time.perf_counter() - t_eval
             theirs.record(accuracy, goal)
-            time.sleep(_common.PAUSE)
+            _common.pause()
         clock["aside"] += time.perf_counter() - t
         return ours.reached is not None and (theirs is None or theirs.reached is not None)
 
-    time.sleep(_common.PAUSE)
+    _common.pause()
     clock["start"] = time.perf_counter()
     net.fit(X, y, epochs=max_epochs, batch_size=recipe.batch_size, optimizer=recipe.optimizer(),
             validation_data=(X_test, y_test), seed=recipe.seed, verbose=False,
