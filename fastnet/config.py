@@ -15,9 +15,11 @@
   (parameters, gradients, optimizer state, workspaces) start on a 64-byte cache
   line, so a row whose length is a multiple of 16 float32 is read and written in
   whole AVX-512 vectors that never straddle two lines. NumPy only promises 16
-  bytes.
+  bytes. Arrays of HUGE_PAGE bytes or more get memory of their own on a HUGE_PAGE
+  boundary, which Linux is asked to back with transparent huge pages (``huge_pages``).
 """
 import hashlib
+import mmap
 import os
 
 import numpy as np
@@ -33,16 +35,39 @@ FLOAT = np.float32
 FASTMATH = {"reassoc", "contract", "nsz"}
 
 ALIGN = 64  # bytes: one cache line, one AVX-512 vector
+HUGE_PAGE = 1 << 21  # bytes: a transparent huge page (x86-64, and arm64 with 4 KB pages)
 
 
 def empty(shape, dtype=FLOAT):
     """``np.empty(shape, dtype)`` whose data starts on an ALIGN-byte boundary (a
-    C-contiguous view into a slightly larger buffer)."""
+    C-contiguous view into a slightly larger buffer); from HUGE_PAGE bytes on, in memory
+    of its own on a huge page boundary (``huge_pages``)."""
     dtype = np.dtype(dtype)
     nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-    buf = np.empty(nbytes + ALIGN, np.uint8)
-    start = -buf.ctypes.data % ALIGN
-    return buf[start:start + nbytes].view(dtype).reshape(shape)
+    if nbytes >= HUGE_PAGE:
+        buf = huge_pages(nbytes)
+    else:
+        buf = np.empty(nbytes + ALIGN, np.uint8)
+        buf = buf[-buf.ctypes.data % ALIGN:]
+    return buf[:nbytes].view(dtype).reshape(shape)
+
+
+def huge_pages(nbytes):
+    """``nbytes`` of fresh anonymous memory (uint8) starting on a HUGE_PAGE boundary, its
+    whole huge pages advised for transparent huge pages (``madvise``; a no-op where the
+    platform has none). A large array the kernels stream through then takes 512 times
+    fewer TLB entries. (malloc's memory got them only now and then: in a grid process,
+    after a few dozen networks had come and gone, 2-4 of the 7 MB of a network's
+    parameters, and none of a 3 MB one's; epochs of 784-1024-1024-10 at batch 128 took
+    12-15 % longer without them.) Freed when the last array on it goes."""
+    memory = mmap.mmap(-1, nbytes + HUGE_PAGE,
+                       **({"flags": mmap.MAP_PRIVATE} if hasattr(mmap, "MAP_PRIVATE") else {}))
+    buf = np.frombuffer(memory, np.uint8)
+    start = -buf.ctypes.data % HUGE_PAGE
+    whole = nbytes // HUGE_PAGE * HUGE_PAGE   # a last, partial page stays small pages
+    if hasattr(mmap, "MADV_HUGEPAGE"):
+        memory.madvise(mmap.MADV_HUGEPAGE, start, whole)
+    return buf[start:start + nbytes]
 
 
 def zeros(shape, dtype=FLOAT):

@@ -68,7 +68,8 @@ def test_512_bit_vectors_on_avx512_unless_asked_not_to():
 
 
 @pytest.mark.parametrize("shape,dtype", [((3, 5), np.float32), (7, np.float64), ((0, 4), np.float32),
-                                         ((2, 3, 4), np.int32)])
+                                         ((2, 3, 4), np.int32), ((1024, 512), np.float32),
+                                         ((3, 1 << 18), np.float64)])
 def test_aligned_allocation(shape, dtype):
     for make in (config.empty, config.zeros):
         a = make(shape, dtype)
@@ -80,6 +81,25 @@ def test_aligned_allocation(shape, dtype):
     b = config.aligned_copy(a.T)
     assert np.array_equal(b, a.T) and b.flags.c_contiguous
     assert b.size == 0 or b.ctypes.data % config.ALIGN == 0
+
+
+def test_large_arrays_start_on_a_huge_page_and_are_freed_with_them():
+    """From HUGE_PAGE bytes on, an array has anonymous memory of its own starting on a huge
+    page (Linux backs it with transparent huge pages where they are on); dropping the last
+    view unmaps it."""
+    import gc
+    import weakref
+    a = config.zeros((3, config.HUGE_PAGE // 8 + 5), np.float32)   # 1.5 huge pages
+    assert a.ctypes.data % config.HUGE_PAGE == 0 and not a.any()
+    a[...] = 1
+    assert a.sum() == a.size
+    memory = a
+    while isinstance(memory, np.ndarray):
+        memory = memory.base
+    gone = weakref.ref(memory)
+    del a, memory
+    gc.collect()
+    assert gone() is None
 
 
 def test_network_arrays_are_aligned():
