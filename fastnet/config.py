@@ -60,8 +60,11 @@ def huge_pages(nbytes):
     after a few dozen networks had come and gone, 2-4 of the 7 MB of a network's
     parameters, and none of a 3 MB one's; epochs of 784-1024-1024-10 at batch 128 took
     12-15 % longer without them.) Freed when the last array on it goes."""
-    memory = mmap.mmap(-1, nbytes + HUGE_PAGE,
-                       **({"flags": mmap.MAP_PRIVATE} if hasattr(mmap, "MAP_PRIVATE") else {}))
+    try:
+        memory = mmap.mmap(-1, nbytes + HUGE_PAGE, **(
+            {"flags": mmap.MAP_PRIVATE} if hasattr(mmap, "MAP_PRIVATE") else {}))
+    except OSError as e:   # what np.empty raises when memory is short
+        raise MemoryError(f"Unable to allocate {nbytes / 2 ** 30:,.1f} GiB for an array") from e
     buf = np.frombuffer(memory, np.uint8)
     start = -buf.ctypes.data % HUGE_PAGE
     whole = nbytes // HUGE_PAGE * HUGE_PAGE   # a last, partial page stays small pages

@@ -102,6 +102,15 @@ def test_large_arrays_start_on_a_huge_page_and_are_freed_with_them():
     assert gone() is None
 
 
+def test_a_large_array_the_system_cannot_map_is_a_memory_error(monkeypatch):
+    """As np.empty's: the callers' handling of MemoryError (the CLI's 'out of memory')."""
+    def refuse(*args, **kwargs):
+        raise OSError(12, "Cannot allocate memory")
+    monkeypatch.setattr(config.mmap, "mmap", refuse)
+    with pytest.raises(MemoryError, match="Unable to allocate 4.0 GiB"):
+        config.empty((1 << 30,), np.float32)
+
+
 def test_network_arrays_are_aligned():
     net = fn.Network([fn.Dense(784, 32, "relu"), fn.Dense(32, 10)], seed=0)
     opt = fn.SGD(lr=0.01, momentum=0.9)
