@@ -5,6 +5,7 @@ from numba import njit, prange
 from test_properties import num_threads
 
 from conftest import assert_close
+from fastnet import passes
 from fastnet.kernels import activations as A
 from fastnet.kernels import dense
 from fastnet.kernels import reference as ref
@@ -39,8 +40,7 @@ def scratch(kernel, M, K, N, dtype=F32, gradient=False):
     """(scratch,) for a register-blocked kernel making a product of M rows, K terms and N
     columns (``dense.packed_scratch``), NaN-filled: a number it reads before writing
     would show; () for the other kernels."""
-    if kernel not in (dense.dense_forward_packed, dense.dense_backward_params_packed,
-                      dense.hidden_delta_packed):
+    if kernel not in passes.PACKED:
         return ()
     size = sum(dense.packed_scratch(M, K, N, np.dtype(dtype).itemsize, gradient))
     return (np.full(size, np.nan, dtype),)
