@@ -14,9 +14,9 @@ compiled in its warm-up). A shared machine whose speed drifts within seconds
 then weighs on every implementation alike, instead of on whichever ran during a slow
 spell. Between two turns the script sleeps, untimed, until the threads of the
 implementation that just ran (OpenBLAS's and OpenMP's spin while they wait for work) are
-asleep, 0.3 s at most (``_common.pause``), before the next one starts. The whole training runs ``--rounds`` times
-(each a new training from the same initial weights) and the per-epoch times are medians
-over the epochs of all rounds.
+asleep, 0.3 s at most (``_common.pause``), before the next one starts. The whole training
+runs ``--rounds`` times (each a new training from the same initial weights) and the
+per-epoch times are medians over the epochs of all rounds.
 
 Then each dense kernel of one batch-128 step is timed against np.matmul of the same shape
 (float32, best of ``--kernel-rounds`` (7) rounds of at least 50 ms; the two take turns

@@ -12,9 +12,8 @@ As in compare.py the two take turns epoch by epoch (fastnet's epoch 1 and its
 evaluation, PyTorch's, fastnet's epoch 2, ...; PyTorch's turns run from fastnet's
 epoch-end callback and are subtracted from fastnet's clock), with an untimed pause
 (``_common.pause``) between turns, so that a slow spell of a shared machine weighs on both
-alike. The race runs
-``--rounds`` times, each from the same initial weights, and the script prints each
-round and the median time of each implementation over the rounds.
+alike. The race runs ``--rounds`` times, each from the same initial weights, and the
+script prints each round and the median time of each implementation over the rounds.
 
 Default recipe: 784-256-10 ReLU, batch 128, SGD momentum 0.9, lr 0.2, weight decay 2e-4,
 cosine schedule over 5 epochs. On fastnet it reaches 98.12 / 98.19 / 98.11 % at epoch 5

@@ -460,8 +460,9 @@ def _packed_strips(sums, packed, w, transposed, n_blocks, first, last, strip):
     """Strips first..last of NR columns of the padded sums = a b of a packed product (a
     packed by ``_pack_block``): by blocks of DELTA_KC terms, each block's strip of b packed
     into ``strip`` (DELTA_KC × NR, in L1) and used for every block of ROWS rows of a,
-    whose packed block of terms stays in L2 from strip to strip. b = w (K, N) (the hidden δ: a = δ, w = W), or with
-    ``transposed`` b = wᵀ of w (N, K) (the forward: a = x, w = W)."""
+    whose packed block of terms stays in L2 from strip to strip. b = w (K, N) (the hidden
+    δ: a = δ, w = W), or with ``transposed`` b = wᵀ of w (N, K) (the forward: a = x,
+    w = W)."""
     K, N = (w.shape[1], w.shape[0]) if transposed else (w.shape[0], w.shape[1])
     NR = tile_columns(w)
     width = ((N + NR - 1) // NR) * NR
