@@ -24,7 +24,7 @@ import numba
 import numpy as np
 
 import fastnet as fn
-from fastnet import catalogue, config
+from fastnet import catalogue, config, passes
 from fastnet.config import FLOAT
 from fastnet.kernels import activations, dense, optim
 
@@ -77,12 +77,9 @@ def dense_case(batch, fan_in, fan_out, seed=0, first=False, images=False):
         u=np.empty((batch, fan_out), FLOAT), z=np.empty((batch, fan_out), FLOAT),
         delta=rand(batch, fan_out), dw=dw, dbias=dbias,
         delta_prev=np.empty((batch, fan_in), FLOAT), dz_prev=np.empty((batch, fan_in), FLOAT),
-        # the packed kernels' operands, as a workspace holds them (passes.scratch_size)
-        scratch=np.empty(max(sum(dense.packed_scratch(*mkn, FLOAT().itemsize, gradient))
-                             for *mkn, gradient in [(batch, fan_in, fan_out, False),
-                                                    (fan_out, batch, fan_in, True),
-                                                    (batch, fan_out, fan_in, False)]),
-                         FLOAT)))
+        # the packed kernels' operands, as a workspace holds them
+        scratch=np.empty(max(passes.layer_scratch(batch, fan_in, fan_out,
+                                                  FLOAT().itemsize).values()), FLOAT)))
 
 
 def _aligned_arrays(ns):

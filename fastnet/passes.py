@@ -90,18 +90,23 @@ class Workspace:
 
 def scratch_size(net, ws):
     """The numbers of scratch the register-blocked kernels that ``ws`` picked for its
-    layers take (``dense.packed_scratch``): the most any one call takes, as they run one
-    at a time. (Layer 0 sends no δ.)"""
-    B, itemsize, sizes = ws.B, _itemsize(net), [0]
+    layers take (``layer_scratch``): the most any one call takes, as they run one at a
+    time. (Layer 0 sends no δ.)"""
+    sizes = [0]
     for i, layer in enumerate(net.layers):
-        C, OC = layer.in_features, layer.out_features
-        if ws.forward_kernel[i] is dense_forward_packed:
-            sizes.append(sum(packed_scratch(B, C, OC, itemsize, False)))
-        if ws.gradient_kernel[i] is dense_backward_params_packed:
-            sizes.append(sum(packed_scratch(OC, B, C, itemsize, True)))
-        if i > 0 and ws.delta_kernel[i] is hidden_delta_packed:
-            sizes.append(sum(packed_scratch(B, OC, C, itemsize, False)))
+        need = layer_scratch(ws.B, layer.in_features, layer.out_features, _itemsize(net))
+        picked = [ws.forward_kernel[i], ws.gradient_kernel[i]] + [ws.delta_kernel[i]] * (i > 0)
+        sizes += [need[k] for k in picked if k in need]
     return max(sizes)
+
+
+def layer_scratch(B, C, OC, itemsize):
+    """{kernel: numbers of scratch} of each register-blocked kernel on a layer of C inputs
+    and OC outputs at batch B (``dense.packed_scratch``): the forward's product B×C→OC,
+    the weight gradient's OC×B→C and the hidden δ's B×OC→C."""
+    return {dense_forward_packed: sum(packed_scratch(B, C, OC, itemsize, False)),
+            dense_backward_params_packed: sum(packed_scratch(OC, B, C, itemsize, True)),
+            hidden_delta_packed: sum(packed_scratch(B, OC, C, itemsize, False))}
 
 
 def workspace(net, B):

@@ -83,6 +83,7 @@ LISTED_ROWS = 16  # inputs per task of the listed weight gradient (a cache line 
 LISTED_UNITS = 1024  # the fewest units whose weight gradient (dWᵀ layout) is listed
 WORKERS = RUN_TASKS + 1  # the most workers of a packed kernel's loop (the runs and the biases)
 PARTS = 2  # slices of the pixels in the first layer's forward of a training batch
+UNIT_PANEL = 256  # units per task of a large batch's first-layer forward (Wᵀ's columns)
 RUN_BLOCKS = 4  # blocks of samples per run of such a forward when a slice of Wᵀ exceeds L2
 
 
@@ -520,9 +521,11 @@ def dense_forward_in_major(u, z, partial, x, wt, bias, slope, act):
     As the weight-gradient loop hands out rows of Wᵀ in order, a thread's slice is then
     mostly the rows it has just updated, still in its cache (reading all of Wᵀ in every
     thread made the gradient's update of the other half 1.3x slower: the rows were shared
-    between the cores). A larger batch with a Wᵀ past L2 goes in two runs of blocks per
-    thread, each taking Wᵀ in panels used for all its blocks (with RUN_TASKS runs,
-    784-2048 at batch 256 streamed Wᵀ 16 times a step: epochs 1.07 × as long). A second
+    between the cores). A larger batch goes by panels of UNIT_PANEL units: a task takes
+    Wᵀ's columns of one panel (C × 256, 800 KB at C = 784: in L2) for a run of blocks, so
+    Wᵀ comes from memory about once a call and each cell of u is written once (panels of
+    rows of Wᵀ instead, each summed into all of a run's rows of u, streamed those rows
+    through L3: 784-4096 at batch 512, 1.25-1.3 × as long). A second
     loop sums the parts in order and adds bias and
     activation (also without parts: one call site of ``add_bias_activate`` is one copy of
     it to compile). Each cell sums its listed inputs in order, one multiply-add at a time,
@@ -536,15 +539,27 @@ def dense_forward_in_major(u, z, partial, x, wt, bias, slope, act):
     split = partial.shape[0] > 1  # a training batch: PARTS slices
     parts = partial.shape[0] if split else 1
     n_blocks = (B + TILE - 1) // TILE
-    per_task, n_runs, rows = _runs(n_blocks, wt, not split, 2 * threads())  # Wᵀ once a run
-    if split and wt.shape[0] * wt.shape[1] * wt.itemsize > parts * 4 * PANEL_BYTES:
-        per_task, n_runs, rows = _split_runs(n_blocks, wt)
-    for task in prange(n_runs * parts):
-        part = task // n_runs  # task = (part, run of blocks of samples), part-major
-        run = max(task - part * n_runs, 0)  # max: LLVM then knows the index is >= 0
-        first, last = run * per_task, min((run + 1) * per_task, n_blocks)
-        k0, k1 = _part(part, parts, C)  # pixels k0..k1 (all of them unless split)
-        _listed_panels(partial[part] if split else u, x, wt, first, last, k0, k1, rows)
+    if split:
+        per_task, n_runs, rows = 1, n_blocks, max(C, 1)   # a task per block
+        if wt.shape[0] * wt.shape[1] * wt.itemsize > parts * 4 * PANEL_BYTES:
+            per_task, n_runs, rows = _split_runs(n_blocks, wt)
+        for task in prange(n_runs * parts):
+            part = task // n_runs  # task = (part, run of blocks of samples), part-major
+            run = max(task - part * n_runs, 0)  # max: LLVM then knows the index is >= 0
+            first, last = run * per_task, min((run + 1) * per_task, n_blocks)
+            k0, k1 = _part(part, parts, C)  # pixels k0..k1
+            _listed_panels(partial[part], x, wt, first, last, k0, k1, rows)
+    else:  # task = (panel of UNIT_PANEL units, run of blocks), panel-major
+        n_panels = (OC + UNIT_PANEL - 1) // UNIT_PANEL
+        n_runs = min(max((2 * threads() + n_panels - 1) // n_panels, 1), n_blocks)
+        per_task = (n_blocks + n_runs - 1) // n_runs
+        for task in prange(n_panels * n_runs):
+            panel = task // n_runs
+            run = max(task - panel * n_runs, 0)
+            j0 = panel * UNIT_PANEL
+            for blk in range(run * per_task, min((run + 1) * per_task, n_blocks)):
+                _listed_product(u, x, wt, np.int64(blk), ZERO, C, False, j0,
+                                min(j0 + UNIT_PANEL, OC))
     for blk in prange(n_blocks):  # the parts summed in order, then bias and f
         _sum_activate(u, z, partial, bias, slope, act, np.int64(blk), split)
 
@@ -557,11 +572,12 @@ def _listed_panels(out, x, wt, first, last, k0, k1, rows):
     bit."""
     for p0 in range(k0, max(k1, k0 + 1), rows):
         for blk in range(first, last):
-            _listed_product(out, x, wt, blk, p0, min(p0 + rows, k1), p0 > k0)
+            _listed_product(out, x, wt, blk, p0, min(p0 + rows, k1), p0 > k0, ZERO,
+                            out.shape[1])
 
 
 @helper
-def _listed_product(out, x, wt, blk, k0, k1, add):
+def _listed_product(out, x, wt, blk, k0, k1, add, j0, j1):
     """Block ``blk`` of 4 samples of ``dense_forward_in_major``'s product over inputs
     k0..k1: out[b] = Σ_{k0 ≤ c < k1} x[b, c] Wᵀ[c] for the listed c, those nonzero in any
     of the 4 samples (with ``add``, out[b] += that sum, continuing it in order); whole
@@ -570,11 +586,11 @@ def _listed_product(out, x, wt, blk, k0, k1, add):
     sample in the missing rows, computed and not stored."""
     b0, b1 = _block(blk, out.shape[0])
     x0, x1, x2, x3 = x[b0], x[min(b0 + 1, b1 - 1)], x[min(b0 + 2, b1 - 1)], x[min(b0 + 3, b1 - 1)]
-    _listed_rows(out, b0, b1, x0, x1, x2, x3, wt, k0, k1, add)
+    _listed_rows(out, b0, b1, x0, x1, x2, x3, wt, k0, k1, add, j0, j1)
 
 
 @helper
-def _listed_rows(out, b0, b1, x0, x1, x2, x3, wt, k0, k1, add):
+def _listed_rows(out, b0, b1, x0, x1, x2, x3, wt, k0, k1, add, j0, j1):
     """Rows b0..b1 (at most 4) of ``_listed_product``: out[b0 + i] = Σ_c x_i[c] Wᵀ[c] over
     the listed c (k0 ≤ c < k1, nonzero in any x_i; with ``add``, out += that sum); x_i the
     rows' inputs (1-D, C-contiguous), the missing rows of a short block repeating its last."""
@@ -592,9 +608,9 @@ def _listed_rows(out, b0, b1, x0, x1, x2, x3, wt, k0, k1, add):
     w = flat_rows(wt, 0, C)
     flat = flat_rows(out, 0, B)
     L = BYTES // wt.itemsize
-    grouped = OC // (4 * L) * (4 * L)
-    whole = OC // L * L
-    for j in range(0, grouped, 4 * L):
+    grouped = j0 + (j1 - j0) // (4 * L) * (4 * L)
+    whole = j0 + (j1 - j0) // L * L
+    for j in range(j0, grouped, 4 * L):
         _listed_tile(flat, b0 * OC + j, OC, b1 - b0, w, j, x0, x1, x2, x3, listed, n, add)
     for j in range(grouped, whole, L):
         _listed_vector(flat, b0 * OC + j, OC, b1 - b0, w, j, x0, x1, x2, x3, listed, n, add)
@@ -602,12 +618,12 @@ def _listed_rows(out, b0, b1, x0, x1, x2, x3, wt, k0, k1, add):
         if i < b1 - b0:                          # kept in out (a scalar sum would be
             oi = out[b0 + i]                     # re-associated: other bits)
             if not add:
-                for j in range(whole, OC):
+                for j in range(whole, j1):
                     oi[j] = 0
             for t in range(n):
                 c = listed[t]
                 a, wc = xi[c], wt[c]
-                for j in range(whole, OC):
+                for j in range(whole, j1):
                     oi[j] += a * wc[j]
 
 
@@ -867,7 +883,8 @@ def _listed_gradient(dwt, delta, x, i0, i1):
     for g in range(0, n, TILE):  # compile _listed_rows for a second signature)
         last = min(g + TILE, n) - 1  # a short group repeats its last input
         _listed_rows(dwt, i0 + g, i0 + last + 1, cols[g], cols[min(g + 1, last)],
-                     cols[min(g + 2, last)], cols[last], delta, ZERO, B, add)
+                     cols[min(g + 2, last)], cols[last], delta, ZERO, B, add, ZERO,
+                     dwt.shape[1])
 
 
 def gradient_packed(B, C, OC, w_in_major, itemsize):
