@@ -97,8 +97,8 @@ def test_dense_forward_of_a_wide_first_layer(rng, B, C=1100, OC=1000):
     assert all(np.array_equal(p, q) for p, q in zip(*outs))   # bits: any thread count
 
 
-# A batch past CHUNK goes by panels of UNIT_PANEL units: widths just below, at and above
-# one and two panels, and a batch of 1 and of 7 blocks + 3 samples
+# A batch past CHUNK goes by panels of UNIT_PANEL units: widths just below and above one
+# panel, of two and past two; batches ending in a block of 1 sample and of 3
 @pytest.mark.parametrize("OC", [dense.UNIT_PANEL - 1, dense.UNIT_PANEL + 1, 2 * dense.UNIT_PANEL,
                                 2 * dense.UNIT_PANEL + 17])
 @pytest.mark.parametrize("B", [dense.CHUNK + 1, dense.CHUNK + 31])

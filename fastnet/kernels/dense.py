@@ -83,8 +83,8 @@ LISTED_ROWS = 16  # inputs per task of the listed weight gradient (a cache line 
 LISTED_UNITS = 1024  # the fewest units whose weight gradient (dWᵀ layout) is listed
 WORKERS = RUN_TASKS + 1  # the most workers of a packed kernel's loop (the runs and the biases)
 PARTS = 2  # slices of the pixels in the first layer's forward of a training batch
-UNIT_PANEL = 256  # units per task of a large batch's first-layer forward (Wᵀ's columns)
 RUN_BLOCKS = 4  # blocks of samples per run of such a forward when a slice of Wᵀ exceeds L2
+UNIT_PANEL = 256  # units per task of a larger batch's first-layer forward (Wᵀ's columns)
 
 
 def partial_shape(B, OC):
@@ -247,14 +247,14 @@ def _panel_rows(b):
 
 
 @inline
-def _runs(n_blocks, m, panels, tasks):
+def _runs(n_blocks, m, tasks):
     """(per_task, n_tasks, rows): n_blocks blocks of 4 samples in runs of per_task, a run
-    per task, multiplied by m (K, N) in panels of ``rows`` of its rows. With ``panels``, an
-    m larger than 2 PANEL_BYTES (not L2-resident) and more than ``tasks`` blocks: ``tasks``
-    runs and panels of PANEL_BYTES, each used for all of a run's blocks while in L2; else
-    a task per block and one panel of all of m."""
+    per task, multiplied by m (K, N) in panels of ``rows`` of its rows. An m larger than 2
+    PANEL_BYTES (not L2-resident) and more than ``tasks`` blocks: ``tasks`` runs and panels
+    of PANEL_BYTES, each used for all of a run's blocks while in L2; else a task per block
+    and one panel of all of m."""
     per_task = (n_blocks + tasks - 1) // tasks
-    if not panels or per_task == 1 or m.shape[0] * m.shape[1] * m.itemsize <= 2 * PANEL_BYTES:
+    if per_task == 1 or m.shape[0] * m.shape[1] * m.itemsize <= 2 * PANEL_BYTES:
         return 1, n_blocks, max(m.shape[0], 1)
     return per_task, (n_blocks + per_task - 1) // per_task, _panel_rows(m)
 
@@ -1019,7 +1019,7 @@ def hidden_delta(delta_prev, dz_prev, delta, w, u_prev, z_prev, slope_prev, act_
     cell sums the panels in order, whatever the thread count.
     """
     n_blocks = (delta_prev.shape[0] + TILE - 1) // TILE
-    per_task, n_tasks, rows = _runs(n_blocks, w, True, RUN_TASKS)
+    per_task, n_tasks, rows = _runs(n_blocks, w, RUN_TASKS)
     for t in prange(n_tasks):
         task = np.int64(t)  # signed (see ZERO)
         first, last = task * per_task, min((task + 1) * per_task, n_blocks)
