@@ -325,6 +325,91 @@ def test_dense_forward_packed(rng, B, C, OC, act, dtype):
     np.testing.assert_allclose(results[0][1], z_ref, **tol)
 
 
+# Terms that are 0 in every row of a (inputs 0 in every sample, units whose δ is 0 in
+# every sample) are left out of the packed forward and hidden δ: none, some, a whole
+# block of DELTA_KC, all of them
+DEAD = {"none": [], "some": [0, 3, 4, 5, 255, 256, 300, 599],
+        "block": list(range(256, 512)) + [2, 600], "all": list(range(601))}
+
+
+@pytest.mark.parametrize("dead", DEAD)
+@pytest.mark.parametrize("B", [1, 9, 130])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_the_packed_forward_skips_inputs_that_are_0_in_every_sample(rng, dead, B, dtype):
+    """The same bits as the product without those inputs (the walk over the others, in
+    order), at 1 and 2 threads."""
+    C, OC = 601, 70
+    x, w = rand(rng, B, C).astype(dtype), rand(rng, OC, C, scale=C ** -0.5).astype(dtype)
+    x[:, DEAD[dead]] = 0
+    x[0, 1] = -0.0
+    live = np.flatnonzero(np.any(x != 0, axis=0))
+    b, a = rand(rng, OC).astype(dtype), np.zeros((1, OC), dtype)
+    results, runs = [], [(1, x, w), (2, x, w)]
+    if len(live):
+        runs.append((1, x[:, live].copy(), w[:, live].copy()))
+    for threads, xs, ws in runs:
+        u, z = np.full((B, OC), np.nan, dtype), np.full((B, OC), np.nan, dtype)
+        with num_threads(threads):
+            dense.dense_forward_packed(u, z, xs, ws, b, a, A.RELU, *scratch(
+                dense.dense_forward_packed, B, xs.shape[1], OC, dtype))
+        results.append((u, z))
+    for u, z in results[1:]:
+        np.testing.assert_array_equal(u, results[0][0])
+        np.testing.assert_array_equal(z, results[0][1])
+    u_ref, _ = ref.dense_forward_ref(x.astype(float), w.astype(float), b.astype(float),
+                                     "relu", a.astype(float))
+    assert_close(results[0][0], u_ref, what="u")
+
+
+@pytest.mark.parametrize("dead", DEAD)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_the_packed_hidden_delta_skips_units_whose_delta_is_0_in_every_sample(rng, dead,
+                                                                            dtype):
+    """The bits of ``hidden_delta`` (which sums every unit), at 1 and 2 threads."""
+    B, C, OC = 33, 100, 601
+    delta, w = rand(rng, B, OC).astype(dtype), rand(rng, OC, C, scale=OC ** -0.5).astype(dtype)
+    delta[:, DEAD[dead]] = 0
+    u_prev = rand(rng, B, C).astype(dtype)
+    a, z_prev = np.zeros((1, C), dtype), np.maximum(u_prev, 0)
+    results = []
+    for kernel, threads in ((hidden_delta, 1), (dense.hidden_delta_packed, 1),
+                            (dense.hidden_delta_packed, 2)):
+        out, dz = np.full((B, C), np.nan, dtype), np.full((B, C), np.nan, dtype)
+        with num_threads(threads):
+            kernel(out, dz, delta, w, u_prev, z_prev, a, A.RELU,
+                   *scratch(kernel, B, OC, C, dtype))
+        results.append((out, dz))
+    for out, dz in results[1:]:
+        np.testing.assert_array_equal(dz, results[0][1])
+        np.testing.assert_array_equal(out, results[0][0])
+
+
+@pytest.mark.parametrize("dead", DEAD)
+@pytest.mark.parametrize("B", [1, 17])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_the_packed_weight_gradient_of_inputs_0_in_every_sample(rng, dead, B, dtype):
+    """The bits of the row form, at 1 and 2 threads; 0 for inputs 0 in every sample."""
+    C, OC = 601, 20
+    delta, x = rand(rng, B, OC).astype(dtype), rand(rng, B, C).astype(dtype)
+    x[:, DEAD[dead]] = 0
+    slots = [tuple(np.abs(rand(rng, OC, C)).astype(dtype) for _ in range(3)),
+             tuple(np.abs(rand(rng, OC)).astype(dtype) for _ in range(3))]
+    h = O.hyper(0.01, 0.01, 0.9, 0.999, 1e-8, t=3)
+    results = []
+    for kernel, threads in ((dense_backward_params, 1), (dense.dense_backward_params_packed, 1),
+                            (dense.dense_backward_params_packed, 2)):
+        w_slots, bias_slots = (tuple(a.copy() for a in group) for group in slots)
+        dw, db = np.full((OC, C), np.nan, dtype), np.full(OC, np.nan, dtype)
+        with num_threads(threads):
+            kernel(dw, db, w_slots, bias_slots, delta, x, h, False, O.ADAM,
+                   *gradient_scratch(kernel, dw, B))
+        results.append((dw, db, *w_slots, *bias_slots))
+    for result in results[1:]:
+        for want, got in zip(results[0], result):
+            np.testing.assert_array_equal(got, want)
+    assert not results[1][0][:, DEAD[dead]].any()
+
+
 def test_layers_plan_the_packed_forward_by_size_but_not_for_softmax():
     import fastnet as fn
     from fastnet import passes

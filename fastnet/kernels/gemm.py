@@ -113,14 +113,17 @@ def pack_strips(bp, b, k0, k1, width):
 
 
 @helper
-def tile(out, o, ldo, ap, a0, bp, b0, ldb, K, add):
-    """out[o + r ldo + l] = Σ_{k < K} ap[a0 + k ROWS + r] · bp[b0 + k ldb + l], for r < ROWS
-    and l < NR (``tile_columns``): one tile of the product, its sums in 16 vector
-    registers from the first k to the last; with ``add``, the sums start from the tile's
-    values in out (the next block of terms: the same bits as one longer walk).
+def tile(out, o, ldo, ap, a0, bp, b0, ldb, terms, t0, n, add):
+    """out[o + r ldo + l] = Σ_k ap[a0 + k ROWS + r] · bp[b0 + k ldb + l], for r < ROWS
+    and l < NR (``tile_columns``), over k = terms[t0 + t] for t < n, in that order (the
+    terms at which a is not all zero, ``dense._live_terms``), or with ``terms`` None over
+    k < n: one tile of the product, its sums in 16 vector registers from the first k to
+    the last; with ``add``, the sums start from the tile's values in out (the next block
+    of terms: the same bits as one longer walk). A term left out adds 0 · b, which
+    leaves a sum that starts at +0 as it was: the same bits as the walk over every k.
 
-    out, ap, bp flat arrays of one float dtype; bp's rows (ldb apart) hold at least NR
-    numbers from b0 + k ldb; the tile's out rows ldo apart."""
+    out, ap, bp flat arrays of one float dtype, terms int64; bp's rows (ldb apart) hold at
+    least NR numbers from b0 + k ldb; the tile's out rows ldo apart."""
     L = BYTES // bp.itemsize
     c00 = c01 = c10 = c11 = c20 = c21 = c30 = c31 = vzero(bp)
     c40 = c41 = c50 = c51 = c60 = c61 = c70 = c71 = vzero(bp)
@@ -133,7 +136,8 @@ def tile(out, o, ldo, ap, a0, bp, b0, ldb, K, add):
         c50, c51 = vload(out, o + 5 * ldo), vload(out, o + 5 * ldo + L)
         c60, c61 = vload(out, o + 6 * ldo), vload(out, o + 6 * ldo + L)
         c70, c71 = vload(out, o + 7 * ldo), vload(out, o + 7 * ldo + L)
-    for k in range(K):
+    for t in range(n):
+        k = t if terms is None else load(terms, t0 + t)
         q, p = b0 + k * ldb, a0 + k * ROWS
         y0, y1 = vload(bp, q), vload(bp, q + L)
         x = load(ap, p)

@@ -91,10 +91,12 @@ def vload(typingctx, array, index):
 
 @intrinsic
 def load(typingctx, array, index):
-    """array[index] (a 1-D float array), as a plain load: Numba's own indexing adds a
-    test for a negative index, which LLVM cannot drop when the index is computed, a
-    compare and a conditional move before each number a tile reads."""
-    _floats(array)
+    """array[index] (a 1-D array of floats or integers), as a plain load: Numba's own
+    indexing adds a test for a negative index, which LLVM cannot drop when the index is
+    computed, a compare and a conditional move before each number a tile reads."""
+    if not (isinstance(array, types.Array) and array.ndim == 1
+            and isinstance(array.dtype, (types.Float, types.Integer))):
+        raise TypeError(f"load needs a 1-D array of numbers, got {array}")
 
     def codegen(context, builder, sig, args):
         data = context.make_array(sig.args[0])(context, builder, args[0]).data
