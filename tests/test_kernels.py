@@ -283,19 +283,27 @@ def test_dense_backward_params_packed_gives_the_bits_of_the_row_form(rng, B, C, 
     slots = [tuple(np.abs(rand(rng, *shape)).astype(dtype) for _ in range(3)),
              tuple(np.abs(rand(rng, OC)).astype(dtype) for _ in range(3))]
     h = O.hyper(0.01, 0.01, 0.9, 0.999, 1e-8, t=3)
-    results = []
     listed = (dense.dense_backward_params_listed,) if in_major else ()
-    for kernel in (dense_backward_params, dense.dense_backward_params_packed, *listed):
-        for threads in (1, 2):
-            w_slots, bias_slots = (tuple(a.copy() for a in group) for group in slots)
-            dw, db = np.full(shape, np.nan, dtype), np.full(OC, np.nan, dtype)
-            with num_threads(threads):
-                kernel(dw, db, w_slots, bias_slots, delta, x, h, in_major, O.ADAM,
-                       *gradient_scratch(kernel, dw, B))
-            results.append((dw, db, *w_slots, *bias_slots))
+    assert_same_gradients([(kernel, threads) for kernel in (
+        dense_backward_params, dense.dense_backward_params_packed, *listed) for threads in (1, 2)],
+        slots, delta, x, h, in_major)
+
+
+def assert_same_gradients(runs, slots, delta, x, h, in_major):
+    """Each (kernel, threads) of ``runs`` gives the first one's dW, db and updated slots
+    (Adam); returns the first run's results."""
+    shape, results = slots[0][0].shape, []
+    for kernel, threads in runs:
+        w_slots, bias_slots = (tuple(a.copy() for a in group) for group in slots)
+        dw, db = np.full(shape, np.nan, x.dtype), np.full(slots[1][0].shape, np.nan, x.dtype)
+        with num_threads(threads):
+            kernel(dw, db, w_slots, bias_slots, delta, x, h, in_major, O.ADAM,
+                   *gradient_scratch(kernel, dw, x.shape[0]))
+        results.append((dw, db, *w_slots, *bias_slots))
     for result in results[1:]:
         for want, got in zip(results[0], result):
             np.testing.assert_array_equal(got, want)
+    return results[0]
 
 
 # The register-blocked forward of wide layers: tiles of 8 samples × NR units, blocks of
@@ -395,19 +403,10 @@ def test_the_packed_weight_gradient_of_inputs_0_in_every_sample(rng, dead, B, dt
     slots = [tuple(np.abs(rand(rng, OC, C)).astype(dtype) for _ in range(3)),
              tuple(np.abs(rand(rng, OC)).astype(dtype) for _ in range(3))]
     h = O.hyper(0.01, 0.01, 0.9, 0.999, 1e-8, t=3)
-    results = []
-    for kernel, threads in ((dense_backward_params, 1), (dense.dense_backward_params_packed, 1),
-                            (dense.dense_backward_params_packed, 2)):
-        w_slots, bias_slots = (tuple(a.copy() for a in group) for group in slots)
-        dw, db = np.full((OC, C), np.nan, dtype), np.full(OC, np.nan, dtype)
-        with num_threads(threads):
-            kernel(dw, db, w_slots, bias_slots, delta, x, h, False, O.ADAM,
-                   *gradient_scratch(kernel, dw, B))
-        results.append((dw, db, *w_slots, *bias_slots))
-    for result in results[1:]:
-        for want, got in zip(results[0], result):
-            np.testing.assert_array_equal(got, want)
-    assert not results[1][0][:, DEAD[dead]].any()
+    dw = assert_same_gradients([(dense_backward_params, 1), (dense.dense_backward_params_packed, 1),
+                                (dense.dense_backward_params_packed, 2)], slots, delta, x, h,
+                               False)[0]
+    assert not dw[:, DEAD[dead]].any()
 
 
 def test_layers_plan_the_packed_forward_by_size_but_not_for_softmax():
